@@ -1,0 +1,400 @@
+//! Configuration: built-in defaults < TOML file < environment.
+//!
+//! The environment names are the deployment runbook's (`DATABASE_URL`, `REDIS_URL`,
+//! `SECRET_KEY_BASE`, ...). Every other setting can be given in the TOML file or as
+//! `VIBECODING_<SECTION>__<KEY>` (for example `VIBECODING_GRAPHQL__MAX_DEPTH=10`).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables read directly under their runbook names, each mapped to the
+/// setting of the same name in lower case.
+pub const TOP_LEVEL_ENV: &[&str] = &[
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY_BASE",
+    "FOREM_OWNER_SECRET",
+    "APP_DOMAIN",
+    "APP_PROTOCOL",
+    "SENTRY_DSN",
+    "SENTRY_ENVIRONMENT",
+    "CLOUDINARY_URL",
+    "SENDGRID_API_KEY",
+    "PORT",
+    "HOST",
+    "APP_ENV",
+    "HEALTH_CHECK_TOKEN",
+    "LOG_FORMAT",
+];
+
+/// Prefix for nested settings given through the environment.
+pub const NESTED_ENV_PREFIX: &str = "VIBECODING_";
+
+/// The file read from the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "vibecoding.toml";
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/vibecoding_development";
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+impl AppEnv {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Every setting of the server and the worker. Secrets are `SecretString`: their `Debug`
+/// output is redacted, so the whole struct can be logged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub host: IpAddr,
+    pub port: u16,
+    #[serde(serialize_with = "expose_opt")]
+    pub database_url: Option<SecretString>,
+    /// `None` or empty: single-node mode with in-process pub/sub, cache and counters.
+    pub redis_url: Option<String>,
+    #[serde(serialize_with = "expose_opt")]
+    pub secret_key_base: Option<SecretString>,
+    #[serde(serialize_with = "expose_opt")]
+    pub forem_owner_secret: Option<SecretString>,
+    pub app_domain: String,
+    pub app_protocol: String,
+    #[serde(serialize_with = "expose_opt")]
+    pub sentry_dsn: Option<SecretString>,
+    pub sentry_environment: Option<String>,
+    #[serde(serialize_with = "expose_opt")]
+    pub cloudinary_url: Option<SecretString>,
+    #[serde(serialize_with = "expose_opt")]
+    pub sendgrid_api_key: Option<SecretString>,
+    #[serde(serialize_with = "expose_opt")]
+    pub health_check_token: Option<SecretString>,
+    /// Defaults to pretty in development and test, JSON in production.
+    pub log_format: Option<LogFormat>,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub http: HttpSettings,
+    pub graphql: GraphqlSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_ms: u64,
+    /// Create the database when it does not exist (development and test only).
+    pub create_if_missing: bool,
+    /// Apply pending migrations when the server starts.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedisSettings {
+    /// Every key this process writes starts with it (tests use one per test).
+    pub key_prefix: String,
+    pub connection_timeout_ms: u64,
+    pub response_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Origins allowed by CORS and on WebSocket upgrades, besides the app's own.
+    pub allowed_origins: Vec<String>,
+    /// How long shutdown waits for in-flight requests, in seconds.
+    pub shutdown_timeout_secs: u64,
+    /// Time budget of a health check, in milliseconds.
+    pub health_check_timeout_ms: u64,
+    /// Where `make assets` installs the GraphiQL playground's files.
+    pub assets_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GraphqlSettings {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    /// How often one field may be selected in the same selection set.
+    pub max_field_repeats: usize,
+    pub max_directives: usize,
+    pub max_page_size: usize,
+    pub default_page_size: usize,
+    /// How many operations one batched request may carry; 0 turns batching off.
+    pub max_batch: usize,
+    /// Defaults to on in development and test, off in production.
+    pub introspection: Option<bool>,
+    /// "Did you mean ...?" hints; defaults like `introspection`.
+    pub suggestions: Option<bool>,
+}
+
+fn expose_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            app_env: AppEnv::Development,
+            host: IpAddr::from([0, 0, 0, 0]),
+            port: 3000,
+            database_url: None,
+            redis_url: Some(DEFAULT_REDIS_URL.to_owned()),
+            secret_key_base: None,
+            forem_owner_secret: None,
+            app_domain: "localhost:3000".to_owned(),
+            app_protocol: "http://".to_owned(),
+            sentry_dsn: None,
+            sentry_environment: None,
+            cloudinary_url: None,
+            sendgrid_api_key: None,
+            health_check_token: None,
+            log_format: None,
+            database: DatabaseSettings {
+                max_connections: 10,
+                min_connections: 0,
+                acquire_timeout_ms: 3_000,
+                create_if_missing: true,
+                migrate_on_start: true,
+            },
+            redis: RedisSettings {
+                key_prefix: "vibecoding:".to_owned(),
+                connection_timeout_ms: 1_000,
+                response_timeout_ms: 1_000,
+            },
+            http: HttpSettings {
+                body_limit: 1024 * 1024,
+                allowed_origins: Vec::new(),
+                shutdown_timeout_secs: 25,
+                health_check_timeout_ms: 1_500,
+                assets_dir: PathBuf::from("web/node_modules"),
+            },
+            graphql: GraphqlSettings {
+                max_depth: 12,
+                max_complexity: 2_000,
+                max_aliases: 15,
+                max_field_repeats: 3,
+                max_directives: 10,
+                max_page_size: 100,
+                default_page_size: 20,
+                max_batch: 0,
+                introspection: None,
+                suggestions: None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Missing(String),
+}
+
+impl Settings {
+    /// Reads defaults, then the TOML file (`path`, or `vibecoding.toml` when present), then
+    /// the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::figment(path).extract_settings()
+    }
+
+    pub fn figment(path: Option<&Path>) -> Figment {
+        let file: PathBuf =
+            path.map_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE), Path::to_path_buf);
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if path.is_some() || file.exists() {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            // RAILS_ENV is read so an existing deployment's settings keep working;
+            // APP_ENV, merged after it, wins when both are set.
+            .merge(Env::raw().only(&["RAILS_ENV"]).map(|_| "app_env".into()))
+            .merge(Env::raw().only(TOP_LEVEL_ENV))
+            .merge(Env::prefixed(NESTED_ENV_PREFIX).split("__"))
+    }
+
+    /// Checks what must hold before anything starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.app_env == AppEnv::Production {
+            if self
+                .database_url
+                .as_ref()
+                .is_none_or(|u| u.expose_secret().is_empty())
+            {
+                return Err(ConfigError::Missing(
+                    "DATABASE_URL must be set in production".to_owned(),
+                ));
+            }
+            let key_len = self
+                .secret_key_base
+                .as_ref()
+                .map_or(0, |k| k.expose_secret().chars().count());
+            if key_len < 64 {
+                return Err(ConfigError::Missing(
+                    "SECRET_KEY_BASE must be set in production and be at least 64 characters long"
+                        .to_owned(),
+                ));
+            }
+        }
+        if !matches!(
+            self.app_protocol.as_str(),
+            "http://" | "https://" | "http" | "https"
+        ) {
+            return Err(ConfigError::Invalid(format!(
+                "APP_PROTOCOL must be http:// or https://, not {:?}",
+                self.app_protocol
+            )));
+        }
+        if self.graphql.default_page_size == 0
+            || self.graphql.default_page_size > self.graphql.max_page_size
+        {
+            return Err(ConfigError::Invalid(
+                "graphql.default_page_size must be between 1 and graphql.max_page_size".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL, or the development default outside production.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.expose_secret().is_empty() => url.expose_secret().to_owned(),
+            _ => DEFAULT_DATABASE_URL.to_owned(),
+        }
+    }
+
+    /// `None` when Redis is switched off (`REDIS_URL=""`).
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.app_protocol.starts_with("https")
+    }
+
+    /// The public origin, e.g. `https://vibecoding.community`.
+    pub fn public_origin(&self) -> String {
+        let scheme = if self.is_https() { "https" } else { "http" };
+        format!("{scheme}://{}", self.app_domain)
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(match self.app_env {
+            AppEnv::Production => LogFormat::Json,
+            _ => LogFormat::Pretty,
+        })
+    }
+
+    pub fn introspection_enabled(&self) -> bool {
+        self.graphql
+            .introspection
+            .unwrap_or(self.app_env != AppEnv::Production)
+    }
+
+    pub fn suggestions_enabled(&self) -> bool {
+        self.graphql
+            .suggestions
+            .unwrap_or(self.app_env != AppEnv::Production)
+    }
+
+    pub fn sentry_environment(&self) -> String {
+        self.sentry_environment
+            .clone()
+            .unwrap_or_else(|| self.app_env.as_str().to_owned())
+    }
+}
+
+trait ExtractSettings {
+    fn extract_settings(self) -> Result<Settings, ConfigError>;
+}
+
+impl ExtractSettings for Figment {
+    fn extract_settings(self) -> Result<Settings, ConfigError> {
+        // figment's own message names the key and where it came from, never the value.
+        self.extract::<Settings>()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+}
+
+/// Where a database URL points, without user or password, for log lines.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{host}")
+        }
+        None => "<unparsable url>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let settings = Settings {
+            secret_key_base: Some(SecretString::from("s3cr3t-key-base")),
+            database_url: Some(SecretString::from("postgres://u:hunter2@db/x")),
+            ..Settings::default()
+        };
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("s3cr3t-key-base"));
+        assert!(!debug.contains("hunter2"));
+    }
+
+    #[test]
+    fn production_requires_a_long_secret_and_a_database() {
+        let mut settings = Settings {
+            app_env: AppEnv::Production,
+            ..Settings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        settings.database_url = Some(SecretString::from("postgres://db/x"));
+        settings.secret_key_base = Some(SecretString::from("short"));
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("SECRET_KEY_BASE"), "{err}");
+        settings.secret_key_base = Some(SecretString::from("a".repeat(64)));
+        settings.validate().unwrap();
+    }
+
+    #[test]
+    fn redaction_drops_credentials() {
+        assert_eq!(
+            redact_url("postgres://user:pw@host:5432/db"),
+            "postgres://host:5432/db"
+        );
+    }
+}

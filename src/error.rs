@@ -1,0 +1,107 @@
+//! One error type for every layer, with a stable code the GraphQL edge exposes as
+//! `extensions.code`. Internal causes are kept for logs and Sentry, never shown to clients.
+
+use std::fmt;
+
+/// The stable codes clients can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Internal => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A rule on an input was broken; `field` names the input when there is one.
+    #[error("{message}")]
+    BadUserInput {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
+    /// Anything the client cannot act on. The cause is logged, never shown.
+    #[error("internal error: {0:#}")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The message clients see for every internal error.
+pub const INTERNAL_MESSAGE: &str = "Internal server error";
+
+impl AppError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::BadUserInput { .. } => ErrorCode::BadUserInput,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// What a client may read: the message, or a generic one for internal errors.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => INTERNAL_MESSAGE.to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Self::NotFound("Not found".to_owned()),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<redis::RedisError> for AppError {
+    fn from(e: redis::RedisError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,234 @@
+//! Schema extensions: stable error codes set in one place, and the document limits the
+//! engine does not have (aliases, repeated fields).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+    NextSubscribe,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Pos, Positioned, Response, ServerError, ServerResult, Value, Variables};
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
+
+use crate::error::{AppError, ErrorCode, INTERNAL_MESSAGE};
+use crate::http::request_id::RequestId;
+
+/// Set by the engine once a request has passed parsing and validation. The HTTP layer
+/// reads it to tell request errors (no `data`, status 400) from field errors.
+#[derive(Clone, Default)]
+pub struct ExecutionFlag(Arc<AtomicBool>);
+
+impl ExecutionFlag {
+    pub fn executed(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Gives every error its `extensions.code`, and replaces internal errors with a generic
+/// message after logging their cause (which also reports them to Sentry).
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let request_id = ctx.data_opt::<RequestId>();
+        for error in &mut response.errors {
+            classify(error, request_id);
+        }
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let request_id = ctx.data_opt::<RequestId>().cloned();
+        next.run(ctx, stream)
+            .map(move |mut response| {
+                for error in &mut response.errors {
+                    classify(error, request_id.as_ref());
+                }
+                response
+            })
+            .boxed()
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(flag) = ctx.data_opt::<ExecutionFlag>() {
+            flag.0.store(true, Ordering::Release);
+        }
+        next.run(ctx, operation_name).await
+    }
+}
+
+fn set_extension(error: &mut ServerError, key: &str, value: impl Into<Value>) {
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set(key, value);
+}
+
+fn has_code(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some())
+}
+
+/// Sets the code of one error. Errors the engine raises itself (syntax, validation,
+/// limits, argument coercion) carry no source and are the client's to fix; errors from
+/// resolvers carry an [`AppError`]; anything else is internal.
+pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>) {
+    if has_code(error) {
+        return;
+    }
+    let request_id = request_id.map(|r| r.as_str()).unwrap_or("-");
+    let app = error.source.clone();
+    let code = match (
+        app.is_some(),
+        app.as_deref().and_then(|s| s.downcast_ref::<AppError>()),
+    ) {
+        (_, Some(app)) => {
+            match app {
+                AppError::Internal(cause) => {
+                    tracing::error!(request_id, error = format!("{cause:#}"), "internal error");
+                }
+                AppError::BadUserInput {
+                    field: Some(field), ..
+                } => set_extension(error, "field", field.as_str()),
+                AppError::RateLimited { retry_after, .. } => {
+                    set_extension(error, "retryAfter", *retry_after);
+                }
+                _ => {}
+            }
+            error.message = app.public_message();
+            app.code()
+        }
+        (true, None) => {
+            tracing::error!(request_id, error = %error.message, "unexpected error");
+            error.message = INTERNAL_MESSAGE.to_owned();
+            ErrorCode::Internal
+        }
+        (false, None) => ErrorCode::BadUserInput,
+    };
+    set_extension(error, "code", code.as_str());
+}
+
+/// Refuses documents with too many aliases or a field repeated too often in one
+/// selection set, before validation and execution.
+pub struct DocumentLimits {
+    pub max_aliases: usize,
+    pub max_field_repeats: usize,
+}
+
+impl ExtensionFactory for DocumentLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentLimitsExtension {
+            max_aliases: self.max_aliases,
+            max_field_repeats: self.max_field_repeats,
+        })
+    }
+}
+
+struct DocumentLimitsExtension {
+    max_aliases: usize,
+    max_field_repeats: usize,
+}
+
+#[async_trait::async_trait]
+impl Extension for DocumentLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let mut counter = Counter::default();
+        for (_, operation) in document.operations.iter() {
+            counter.walk(&operation.node.selection_set, self.max_field_repeats);
+        }
+        for fragment in document.fragments.values() {
+            counter.walk(&fragment.node.selection_set, self.max_field_repeats);
+        }
+        if let Some((name, pos)) = counter.repeated {
+            return Err(limit_error(
+                format!(
+                    "Field \"{name}\" is selected more than {} times in one selection set",
+                    self.max_field_repeats
+                ),
+                pos,
+            ));
+        }
+        if counter.aliases > self.max_aliases {
+            return Err(limit_error(
+                format!(
+                    "Query has {} aliases; at most {} are allowed",
+                    counter.aliases, self.max_aliases
+                ),
+                counter.first_alias.unwrap_or_default(),
+            ));
+        }
+        Ok(document)
+    }
+}
+
+fn limit_error(message: String, pos: Pos) -> ServerError {
+    let mut error = ServerError::new(message, Some(pos));
+    set_extension(&mut error, "code", ErrorCode::BadUserInput.as_str());
+    error
+}
+
+#[derive(Default)]
+struct Counter {
+    aliases: usize,
+    first_alias: Option<Pos>,
+    repeated: Option<(String, Pos)>,
+}
+
+impl Counter {
+    fn walk(&mut self, set: &Positioned<SelectionSet>, max_repeats: usize) {
+        let mut keys: std::collections::HashMap<&str, usize> = Default::default();
+        for item in &set.node.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if let Some(alias) = &field.node.alias {
+                        self.aliases += 1;
+                        self.first_alias.get_or_insert(alias.pos);
+                    }
+                    let key = field.node.response_key().node.as_str();
+                    let seen = keys.entry(key).or_default();
+                    *seen += 1;
+                    if *seen > max_repeats && self.repeated.is_none() {
+                        self.repeated = Some((key.to_owned(), field.pos));
+                    }
+                    self.walk(&field.node.selection_set, max_repeats);
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.walk(&fragment.node.selection_set, max_repeats);
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+}

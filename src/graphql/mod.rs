@@ -1,0 +1,53 @@
+//! The GraphQL schema: root types merged per domain, limits, and the error-code extension.
+
+pub mod context;
+pub mod extensions;
+pub mod node;
+pub mod pagination;
+pub mod query;
+pub mod subscription;
+
+use async_graphql::{EmptyMutation, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+
+use crate::state::AppState;
+
+#[derive(MergedObject, Default)]
+pub struct Query(query::health::HealthQuery);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(subscription::clock::ClockSubscription);
+
+pub type AppSchema = Schema<Query, EmptyMutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, EmptyMutation, Subscription> {
+    Schema::build(Query::default(), EmptyMutation, Subscription::default())
+}
+
+/// The schema the server runs, with the limits and extensions from the settings.
+pub fn build(state: AppState) -> AppSchema {
+    let settings = state.settings.clone();
+    let limits = &settings.graphql;
+    let mut builder = builder()
+        .data(state)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_directives(limits.max_directives)
+        .limit_recursive_depth(64)
+        .extension(extensions::ErrorCodes)
+        .extension(extensions::DocumentLimits {
+            max_aliases: limits.max_aliases,
+            max_field_repeats: limits.max_field_repeats,
+        });
+    if !settings.introspection_enabled() {
+        builder = builder.disable_introspection();
+    }
+    if !settings.suggestions_enabled() {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The SDL clients build against; `schema.graphql` at the top level holds a copy.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

@@ -1,0 +1,67 @@
+use async_graphql::{Context, Enum, Object};
+
+use crate::graphql::context::ContextExt as _;
+use crate::health;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceStatus {
+    Up,
+    Down,
+}
+
+impl<E> From<Result<(), E>> for ServiceStatus {
+    fn from(result: Result<(), E>) -> Self {
+        if result.is_ok() { Self::Up } else { Self::Down }
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Redis, shared by every node.
+    Redis,
+    /// In-process, single node (`REDIS_URL` empty).
+    Embedded,
+}
+
+/// The state of this node and its dependencies. Each field checks only when asked.
+pub struct Health;
+
+#[Object]
+impl Health {
+    /// Always UP: this node answered.
+    async fn app(&self) -> ServiceStatus {
+        ServiceStatus::Up
+    }
+
+    async fn database(&self, ctx: &Context<'_>) -> ServiceStatus {
+        health::database(ctx.state()).await.into()
+    }
+
+    async fn cache(&self, ctx: &Context<'_>) -> ServiceStatus {
+        health::cache(ctx.state()).await.into()
+    }
+
+    async fn cache_mode(&self, ctx: &Context<'_>) -> CacheMode {
+        if ctx.state().cache.is_embedded() {
+            CacheMode::Embedded
+        } else {
+            CacheMode::Redis
+        }
+    }
+
+    /// The server's version.
+    async fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+}
+
+#[derive(Default)]
+pub struct HealthQuery;
+
+#[Object]
+impl HealthQuery {
+    /// The state of this node and of Postgres and Redis.
+    async fn health(&self) -> Health {
+        Health
+    }
+}

@@ -1,0 +1,448 @@
+//! `/graphql` over HTTP, following the GraphQL-over-HTTP specification:
+//! - POST takes `application/json` only (415 otherwise), so a cross-site HTML form, which
+//!   can only send simple content types, can never run an operation with a member's cookie;
+//! - GET runs queries only: a mutation over GET is 405 with `Allow: POST`;
+//! - the response is `application/graphql-response+json` when the client accepts it, with
+//!   400 for documents that do not parse or validate; `application/json` otherwise, with 200
+//!   for every well-formed request, as the specification asks of that media type;
+//! - malformed requests (bad JSON, no query, bad variables) are 400 in both;
+//! - batches (a JSON array) only when enabled, up to a configured size.
+
+use async_graphql::Variables;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use futures_util::future::join_all;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::web::Data;
+use poem::{Body, Request, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::error::ErrorCode;
+use crate::graphql::AppSchema;
+use crate::graphql::extensions::ExecutionFlag;
+use crate::http::json_response;
+use crate::http::request_id::RequestId;
+use crate::state::AppState;
+
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+pub const JSON: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response media type from `Accept`. `None`: nothing we can produce is
+/// acceptable (406).
+pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Some(MediaType::Json);
+    };
+    let mut best: Option<(f32, u8, MediaType)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        // On equal quality the newer media type wins.
+        let candidate = match essence.as_str() {
+            GRAPHQL_RESPONSE_JSON => (q, 3, MediaType::GraphqlResponseJson),
+            JSON => (q, 2, MediaType::Json),
+            "application/*" | "*/*" => (q, 1, MediaType::Json),
+            _ => continue,
+        };
+        if best.is_none_or(|(bq, bp, _)| (candidate.0, candidate.1) > (bq, bp)) {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(_, _, media)| media)
+}
+
+/// One operation as the client sent it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Operation {
+    query: Option<String>,
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<Json>,
+    #[serde(default)]
+    extensions: Option<Json>,
+}
+
+/// A refusal of the request itself, before any GraphQL runs.
+fn refuse(status: StatusCode, media: MediaType, message: &str) -> Response {
+    let mut response = json_response(
+        status,
+        &json!({ "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadUserInput.as_str() } }] }),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
+    response
+}
+
+fn accepted_media(req: &Request) -> Result<MediaType, Response> {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    negotiate(accept).ok_or_else(|| {
+        refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            MediaType::Json,
+            "Accept must allow application/graphql-response+json or application/json",
+        )
+    })
+}
+
+struct Outcome {
+    response: async_graphql::Response,
+    executed: bool,
+}
+
+impl Outcome {
+    /// The body: a request error has no `data` entry at all.
+    fn body(&self) -> Json {
+        if self.executed {
+            serde_json::to_value(&self.response).unwrap_or_else(|_| internal_body())
+        } else {
+            json!({ "errors": self.response.errors })
+        }
+    }
+}
+
+fn internal_body() -> Json {
+    json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE, "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
+}
+
+fn build_request(
+    operation: Operation,
+    req: &Request,
+    state: &AppState,
+) -> Result<(async_graphql::Request, ExecutionFlag), &'static str> {
+    let Some(query) = operation.query.filter(|q| !q.trim().is_empty()) else {
+        return Err("The request has no query");
+    };
+    let variables = match operation.variables {
+        None | Some(Json::Null) => Variables::default(),
+        Some(v @ Json::Object(_)) => Variables::from_json(v),
+        Some(_) => return Err("variables must be a JSON object"),
+    };
+    let flag = ExecutionFlag::default();
+    let mut request = async_graphql::Request::new(query)
+        .variables(variables)
+        .data(state.clone())
+        .data(flag.clone());
+    if let Some(name) = operation.operation_name.filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        request = request.data(id.clone());
+    }
+    if let Some(Json::Object(extensions)) = operation.extensions {
+        for (key, value) in extensions {
+            if let Ok(value) = async_graphql::Value::from_json(value) {
+                request.extensions.insert(key, value);
+            }
+        }
+    }
+    Ok((request, flag))
+}
+
+async fn execute(
+    schema: &AppSchema,
+    request: async_graphql::Request,
+    flag: ExecutionFlag,
+) -> Outcome {
+    let response = schema.execute(request).await;
+    Outcome {
+        response,
+        executed: flag.executed(),
+    }
+}
+
+fn respond(outcome: &Outcome, media: MediaType) -> Response {
+    let status = if !outcome.executed && media == MediaType::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut response = json_response(status, &outcome.body());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
+    for (name, value) in &outcome.response.http_headers {
+        headers.append(name, value.clone());
+    }
+    response
+}
+
+#[handler]
+pub async fn post(
+    req: &Request,
+    body: Body,
+    Data(schema): Data<&AppSchema>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    let media = match accepted_media(req) {
+        Ok(m) => m,
+        Err(response) => return response,
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(JSON) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "Content-Type must be application/json",
+        );
+    }
+    let bytes = match body.into_bytes_limit(state.settings.http.body_limit).await {
+        Ok(b) => b,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                "The request body is too large",
+            );
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                media,
+                "The request body could not be read",
+            );
+        }
+    };
+    let parsed: Json = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                media,
+                "The request body is not valid JSON",
+            );
+        }
+    };
+    match parsed {
+        Json::Array(items) => {
+            let max = state.settings.graphql.max_batch;
+            if max == 0 {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "Batched requests are not enabled",
+                );
+            }
+            if items.is_empty() || items.len() > max {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    &format!("A batch must hold between 1 and {max} operations"),
+                );
+            }
+            let mut requests = Vec::with_capacity(items.len());
+            for item in items {
+                let Ok(operation) = serde_json::from_value::<Operation>(item) else {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        media,
+                        "Each operation must be a JSON object",
+                    );
+                };
+                match build_request(operation, req, state) {
+                    Ok(r) => requests.push(r),
+                    Err(message) => return refuse(StatusCode::BAD_REQUEST, media, message),
+                }
+            }
+            let outcomes = join_all(requests.into_iter().map(|(r, f)| execute(schema, r, f))).await;
+            let body = Json::Array(outcomes.iter().map(Outcome::body).collect());
+            let mut response = json_response(StatusCode::OK, &body);
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(media.as_str()),
+            );
+            response
+        }
+        Json::Object(_) => {
+            let Ok(operation) = serde_json::from_value::<Operation>(parsed) else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "query, operationName, variables and extensions have the wrong types",
+                );
+            };
+            match build_request(operation, req, state) {
+                Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
+                Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
+            }
+        }
+        _ => refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "The request body must be a JSON object",
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// The type of the operation a GET would run; `None` when the document does not parse or
+/// names no such operation (execution then reports it).
+fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    let document = async_graphql::parser::parse_query(query).ok()?;
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    }
+}
+
+#[handler]
+pub async fn get(
+    req: &Request,
+    Data(schema): Data<&AppSchema>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    let media = match accepted_media(req) {
+        Ok(m) => m,
+        Err(response) => return response,
+    };
+    let Ok(params) = req.params::<GetParams>() else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "The query string could not be parsed",
+        );
+    };
+    // A browser asking for a page gets the playground.
+    if params.query.is_none()
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+    {
+        return Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, "/graphiql")
+            .finish();
+    }
+    let parse_json = |text: Option<String>, what: &str| -> Result<Option<Json>, Response> {
+        text.filter(|t| !t.is_empty())
+            .map(|t| serde_json::from_str::<Json>(&t))
+            .transpose()
+            .map_err(|_| {
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    &format!("{what} is not valid JSON"),
+                )
+            })
+    };
+    let variables = match parse_json(params.variables, "variables") {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let extensions = match parse_json(params.extensions, "extensions") {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    if let Some(query) = params.query.as_deref()
+        && let Some(ty) = operation_type(query, params.operation_name.as_deref())
+        && ty != OperationType::Query
+    {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "Only queries can be sent with GET; send mutations with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let operation = Operation {
+        query: params.query,
+        operation_name: params.operation_name,
+        variables,
+        extensions,
+    };
+    match build_request(operation, req, state) {
+        Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
+        Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(negotiate(None), Some(MediaType::Json));
+        assert_eq!(
+            negotiate(Some(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(Some(
+                "application/json, application/graphql-response+json;q=0.5"
+            )),
+            Some(MediaType::Json)
+        );
+        assert_eq!(negotiate(Some("*/*")), Some(MediaType::Json));
+        assert_eq!(negotiate(Some("text/html")), None);
+        assert_eq!(negotiate(Some("application/json;q=0")), None);
+    }
+
+    #[test]
+    fn operation_types() {
+        assert_eq!(operation_type("{ a }", None), Some(OperationType::Query));
+        assert_eq!(
+            operation_type("mutation { a }", None),
+            Some(OperationType::Mutation)
+        );
+        assert_eq!(
+            operation_type("query A { a } mutation B { b }", Some("B")),
+            Some(OperationType::Mutation)
+        );
+        assert_eq!(operation_type("query A { a } mutation B { b }", None), None);
+        assert_eq!(operation_type("{", None), None);
+    }
+}

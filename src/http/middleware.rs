@@ -1,0 +1,133 @@
+//! Security headers, the HTTPS redirect behind a proxy, and panics turned into JSON 500s.
+
+use std::sync::Arc;
+
+use poem::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+use crate::config::Settings;
+use crate::http::health::is_health_check;
+use crate::http::json_response;
+
+/// Scripts and styles come from this server only; GraphiQL needs inline styles and the
+/// WebSocket connection.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; font-src 'self' data:; \
+     connect-src 'self' ws: wss:; object-src 'none'; frame-ancestors 'none'; \
+     base-uri 'self'; form-action 'self'";
+
+pub async fn security_headers<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    https: bool,
+) -> poem::Result<Response> {
+    let mut response = call(&*next, req).await;
+    let headers = response.headers_mut();
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
+    set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    );
+    if https {
+        set(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        );
+    }
+    Ok(response)
+}
+
+/// Behind a TLS-terminating proxy, a request that reached the proxy over plain HTTP is
+/// sent to the same path over HTTPS on the configured domain (never the request's own
+/// `Host`, which a client controls). Health checks are exempt: platform probes use HTTP.
+pub async fn https_redirect<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    settings: Arc<Settings>,
+) -> poem::Result<Response> {
+    let forwarded_http = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("http"));
+    if settings.is_https() && forwarded_http && !is_health_check(req.uri().path()) {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let location = format!("https://{}{path}", settings.app_domain);
+        let status = if matches!(*req.method(), Method::GET | Method::HEAD) {
+            StatusCode::MOVED_PERMANENTLY
+        } else {
+            StatusCode::PERMANENT_REDIRECT
+        };
+        return Ok(Response::builder()
+            .status(status)
+            .header(header::LOCATION, location)
+            .finish());
+    }
+    Ok(call(&*next, req).await)
+}
+
+/// Runs the inner endpoint and turns its error, if any, into the response it stands for,
+/// so outer middleware can still decorate it.
+pub async fn call<E: Endpoint>(next: &E, req: Request) -> Response {
+    match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Refuses a body announced larger than the limit (413) before reading it. Bodies without
+/// a length are cut off at the limit by the handlers that read them.
+pub async fn body_limit<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({
+                "errors": [{
+                    "message": format!("The request body is larger than {limit} bytes"),
+                    "extensions": { "code": "BAD_USER_INPUT" }
+                }]
+            }),
+        ));
+    }
+    Ok(call(&*next, req).await)
+}
+
+/// What a client sees when a handler panics: no message, no backtrace.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &serde_json::json!({
+            "errors": [{
+                "message": crate::error::INTERNAL_MESSAGE,
+                "extensions": { "code": "INTERNAL_SERVER_ERROR" }
+            }]
+        }),
+    )
+}

@@ -1,0 +1,68 @@
+//! The HTTP surface: routes and the middleware every route runs through.
+
+pub mod graphql;
+pub mod health;
+pub mod middleware;
+pub mod pages;
+pub mod request_id;
+pub mod ws;
+
+use std::sync::Arc;
+
+use poem::http::{Method, StatusCode};
+use poem::middleware::{CatchPanic, Cors};
+use poem::{Endpoint, EndpointExt as _, Response, Route, get};
+
+use crate::graphql::AppSchema;
+use crate::state::AppState;
+
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .header("cache-control", "no-store")
+        .body(body.to_string())
+}
+
+/// Every route, wrapped (innermost first) in: panic catching, the body size limit, CORS,
+/// the HTTPS redirect, security headers, and the request id with its log span.
+pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Response> {
+    let settings = state.settings.clone();
+    let mut route = Route::new()
+        .at("/", get(pages::landing))
+        .at("/graphql", get(graphql::get).post(graphql::post))
+        .at("/graphql/ws", get(ws::upgrade))
+        .at("/graphiql", get(pages::graphiql))
+        .at("/graphiql/assets/:name", get(pages::graphiql_asset));
+    for prefix in health::PREFIXES {
+        route = route
+            .at(format!("{prefix}/app"), get(health::app))
+            .at(format!("{prefix}/database"), get(health::database))
+            .at(format!("{prefix}/cache"), get(health::cache));
+    }
+
+    let cors_state = state.clone();
+    let cors = (!settings.http.allowed_origins.is_empty()).then(|| {
+        Cors::new()
+            .allow_origins_fn(move |origin| cors_state.origin_allowed(origin))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers(["content-type", "authorization", "api-key", "x-request-id"])
+            .expose_headers(["x-request-id", "retry-after"])
+            .max_age(600)
+    });
+    let https = settings.is_https();
+    let body_limit = settings.http.body_limit;
+    let redirect_settings = settings.clone();
+
+    route
+        .data(schema)
+        .data(state)
+        .with(CatchPanic::new().with_handler(middleware::panic_response))
+        .around(move |ep, req| middleware::body_limit(ep, req, body_limit))
+        .with_if(cors.is_some(), cors.unwrap_or_else(Cors::new))
+        .around(move |ep, req| middleware::https_redirect(ep, req, Arc::clone(&redirect_settings)))
+        .around(move |ep, req| middleware::security_headers(ep, req, https))
+        .around(request_id::middleware)
+        .map_to_response()
+}

@@ -1,0 +1,175 @@
+//! HTML pages: the landing page and the GraphiQL playground, whose scripts and styles this
+//! server serves itself (installed from the npm registry into `web/node_modules`), so the
+//! playground works without internet access.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path as UrlPath};
+use poem::{Response, handler};
+
+use crate::state::AppState;
+
+/// The files GraphiQL needs: the name served under `/graphiql/assets/`, the file in the
+/// assets directory, and its content type.
+pub const GRAPHIQL_ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "react.js",
+        "react/umd/react.production.min.js",
+        "text/javascript",
+    ),
+    (
+        "react-dom.js",
+        "react-dom/umd/react-dom.production.min.js",
+        "text/javascript",
+    ),
+    ("graphiql.js", "graphiql/graphiql.min.js", "text/javascript"),
+    ("graphiql.css", "graphiql/graphiql.min.css", "text/css"),
+    (
+        "graphql-ws.js",
+        "graphql-ws/umd/graphql-ws.min.js",
+        "text/javascript",
+    ),
+];
+
+const INIT_SCRIPT: &str = include_str!("graphiql-init.js");
+
+#[derive(Default)]
+pub struct Assets {
+    files: HashMap<&'static str, (&'static str, Vec<u8>)>,
+    missing: Vec<&'static str>,
+}
+
+impl Assets {
+    /// Reads the playground's files once, at start-up.
+    pub fn load(dir: &Path) -> Self {
+        let mut assets = Self::default();
+        for (name, file, content_type) in GRAPHIQL_ASSETS {
+            match std::fs::read(dir.join(file)) {
+                Ok(bytes) => {
+                    assets.files.insert(name, (content_type, bytes));
+                }
+                Err(_) => assets.missing.push(file),
+            }
+        }
+        if !assets.missing.is_empty() {
+            tracing::warn!(
+                dir = %dir.display(),
+                missing = ?assets.missing,
+                "GraphiQL assets not found; run `make assets`"
+            );
+        }
+        assets
+    }
+
+    pub fn complete(&self) -> bool {
+        self.missing.is_empty()
+    }
+}
+
+fn html(body: String) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .content_type("text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(body)
+}
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[handler]
+pub async fn landing(Data(state): Data<&AppState>) -> Response {
+    let domain = escape(&state.settings.app_domain);
+    html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Vibecoding Community</title>
+<meta name="description" content="Vibecoding Community: a community of developers writing, discussing and reacting.">
+<style>body{{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}}code{{background:#f3f3f3;padding:.1rem .3rem}}</style>
+</head>
+<body>
+<h1>Vibecoding Community</h1>
+<p>This is the Vibecoding Community server at <code>{domain}</code>.</p>
+<ul>
+<li><a href="/graphiql">GraphiQL</a>: explore the GraphQL API (<code>POST /graphql</code>, subscriptions at <code>/graphql/ws</code>)</li>
+<li>Health checks: <a href="/api/v1/health_checks/app">app</a>, <a href="/api/v1/health_checks/database">database</a>, <a href="/api/v1/health_checks/cache">cache</a></li>
+</ul>
+</body>
+</html>
+"#
+    ))
+}
+
+#[handler]
+pub async fn graphiql(Data(state): Data<&AppState>) -> Response {
+    let notice = if state.assets.complete() {
+        String::new()
+    } else {
+        "<p style=\"font-family:sans-serif;padding:1rem\">The GraphiQL files are not installed on this server: run <code>make assets</code> and restart.</p>".to_owned()
+    };
+    html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>GraphiQL · Vibecoding Community</title>
+<link rel="stylesheet" href="/graphiql/assets/graphiql.css">
+<style>html,body,#graphiql{{height:100%;margin:0;overflow:hidden}}</style>
+</head>
+<body>
+{notice}<div id="graphiql">Loading GraphiQL…</div>
+<script src="/graphiql/assets/react.js"></script>
+<script src="/graphiql/assets/react-dom.js"></script>
+<script src="/graphiql/assets/graphql-ws.js"></script>
+<script src="/graphiql/assets/graphiql.js"></script>
+<script src="/graphiql/assets/init.js"></script>
+</body>
+</html>
+"#
+    ))
+}
+
+#[handler]
+pub async fn graphiql_asset(
+    UrlPath(name): UrlPath<String>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    let immutable = "public, max-age=86400";
+    if name == "init.js" {
+        return Response::builder()
+            .content_type("text/javascript; charset=utf-8")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(INIT_SCRIPT);
+    }
+    match state.assets.files.get(name.as_str()) {
+        Some((content_type, bytes)) => Response::builder()
+            .content_type(format!("{content_type}; charset=utf-8"))
+            .header(header::CACHE_CONTROL, immutable)
+            .body(bytes.clone()),
+        None => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .content_type("text/plain; charset=utf-8")
+            .body("not found"),
+    }
+}
+
+pub type SharedAssets = Arc<Assets>;

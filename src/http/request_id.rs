@@ -1,0 +1,66 @@
+//! `X-Request-Id`: taken from the caller when it is sane, generated otherwise, echoed on the
+//! response and carried by every log line of the request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::HeaderValue;
+use poem::{Endpoint, Request, Response};
+use tracing::Instrument as _;
+
+pub const HEADER: &str = "x-request-id";
+
+#[derive(Debug, Clone)]
+pub struct RequestId(Arc<str>);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn from_header(value: &str) -> Option<Self> {
+        let ok = !value.is_empty()
+            && value.len() <= 128
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        ok.then(|| Self(value.into()))
+    }
+
+    fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string().into())
+    }
+}
+
+/// The outermost middleware: opens the request's span, and logs its end.
+pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let id = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(RequestId::from_header)
+        .unwrap_or_else(RequestId::generate);
+    req.extensions_mut().insert(id.clone());
+    // The path only: query strings may carry GraphQL variables.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.as_str(),
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    async move {
+        let started = Instant::now();
+        let mut response = crate::http::middleware::call(&*next, req).await;
+        if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+            response.headers_mut().insert(HEADER, value);
+        }
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request finished"
+        );
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}

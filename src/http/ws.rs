@@ -1,0 +1,125 @@
+//! `/graphql/ws`: subscriptions over WebSocket, in both the `graphql-transport-ws` and the
+//! legacy `graphql-ws` protocols. Browser upgrades must come from an allowed origin, and
+//! on shutdown every socket gets a close frame (1001, going away).
+
+use std::str::FromStr as _;
+
+use async_graphql::Data as GqlData;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
+use futures_util::{SinkExt as _, StreamExt as _, future};
+use poem::http::{StatusCode, header};
+use poem::web::Data;
+use poem::web::websocket::{CloseCode, Message, WebSocket};
+use poem::{IntoResponse, Request, Response, handler};
+
+use crate::graphql::AppSchema;
+use crate::http::json_response;
+use crate::http::request_id::RequestId;
+use crate::state::AppState;
+
+fn forbidden(message: &str) -> Response {
+    json_response(
+        StatusCode::FORBIDDEN,
+        &serde_json::json!({ "message": message }),
+    )
+}
+
+#[handler]
+pub async fn upgrade(
+    req: &Request,
+    ws: WebSocket,
+    Data(schema): Data<&AppSchema>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
+        if !allowed {
+            return forbidden("This origin may not open a WebSocket here");
+        }
+    }
+    let protocol = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|list| {
+            list.split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        });
+    let Some(protocol) = protocol else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({
+                "message": "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws"
+            }),
+        );
+    };
+    let mut data = GqlData::default();
+    data.insert(state.clone());
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        data.insert(id.clone());
+    }
+    let schema = schema.clone();
+    let state = state.clone();
+    let guard = state.connections.token();
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            serve(socket, schema, protocol, data, state).await;
+            drop(guard);
+        })
+        .into_response()
+}
+
+async fn serve<S>(
+    socket: S,
+    schema: AppSchema,
+    protocol: WebSocketProtocols,
+    data: GqlData,
+    state: AppState,
+) where
+    S: futures_util::Stream<Item = Result<Message, std::io::Error>>
+        + futures_util::Sink<Message>
+        + Send
+        + 'static,
+{
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|msg| future::ready(msg.is_ok()))
+        .filter_map(|msg| {
+            future::ready(match msg {
+                Ok(m) if m.is_text() || m.is_binary() => Some(m.into_bytes()),
+                _ => None,
+            })
+        });
+    let output = async_graphql::http::WebSocket::new(schema, input, protocol)
+        .connection_data(data)
+        .on_connection_init(|_payload| async { Ok(GqlData::default()) });
+    futures_util::pin_mut!(output);
+    let mut shutdown = state.shutdown.clone();
+    if *shutdown.borrow() {
+        let _ = sink
+            .send(Message::close_with(CloseCode::Away, "server shutting down"))
+            .await;
+        return;
+    }
+    loop {
+        tokio::select! {
+            message = output.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let _ = sink.send(Message::close_with(code, reason)).await;
+                    break;
+                }
+                None => break,
+            },
+            _ = shutdown.changed() => {
+                let _ = sink.send(Message::close_with(CloseCode::Away, "server shutting down")).await;
+                let _ = sink.close().await;
+                break;
+            }
+        }
+    }
+}

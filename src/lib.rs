@@ -1,0 +1,11 @@
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod health;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

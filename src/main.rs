@@ -1,0 +1,58 @@
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use vibecoding::cli::{self, Cli, Command, ServeArgs};
+use vibecoding::config::Settings;
+use vibecoding::telemetry;
+
+fn main() -> ExitCode {
+    // Two TLS crypto providers are linked in; pick one before any TLS client starts.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    if let Command::Schema(args) = &command {
+        return cli::schema(args);
+    }
+
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Serve(args) = &command {
+        settings.port = args.port.unwrap_or(settings.port);
+        settings.host = args.host.unwrap_or(settings.host);
+    }
+    if let Err(e) = settings.validate() {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
+
+    // Sentry first, before the runtime, so it sees panics on every thread.
+    let _sentry = telemetry::init_sentry(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        telemetry::init_tracing(&settings);
+        cli::run(command, settings).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "stopped with an error");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! `Application::build(settings)` prepares everything and binds the listener (port 0 picks a
+//! free one, as tests do); `run_until_stopped` serves until the signal, then drains.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use poem::Server;
+use poem::listener::TcpAcceptor;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use crate::cache::Cache;
+use crate::config::{Settings, redact_url};
+use crate::http::pages::Assets;
+use crate::state::AppState;
+use crate::{db, graphql, http};
+
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let db = db::connect(&settings).await?;
+        if settings.database.migrate_on_start {
+            db::migrate(&db).await?;
+        }
+        tracing::info!(database = %redact_url(&settings.database_url()), "database ready");
+        let cache = Cache::connect(&settings)?;
+        if cache.is_embedded() {
+            tracing::info!(
+                "REDIS_URL is empty: single-node mode, with in-process pub/sub, cache and rate counters"
+            );
+        }
+        let assets = Arc::new(Assets::load(&settings.http.assets_dir));
+
+        let listener = TcpListener::bind((settings.host, settings.port))
+            .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let state = AppState {
+            settings: Arc::new(settings),
+            db,
+            cache,
+            assets,
+            shutdown: shutdown_rx,
+            connections: TaskTracker::new(),
+        };
+        Ok(Self {
+            listener,
+            port,
+            state,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` completes, then stops accepting, lets in-flight requests
+    /// finish (up to the shutdown timeout), closes WebSockets with a close frame and waits
+    /// for them.
+    pub async fn run_until_stopped(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            port,
+            state,
+            shutdown,
+        } = self;
+        let schema = graphql::build(state.clone());
+        let timeout = Duration::from_secs(state.settings.http.shutdown_timeout_secs);
+        let app = http::routes(state.clone(), schema);
+        tracing::info!(
+            port,
+            graphiql = %format!("http://localhost:{port}/graphiql"),
+            env = state.settings.app_env.as_str(),
+            "listening"
+        );
+        let signal = async move {
+            signal.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            shutdown.send_replace(true);
+        };
+        Server::new_with_acceptor(TcpAcceptor::from_std(listener)?)
+            .run_with_graceful_shutdown(app, signal, Some(timeout))
+            .await?;
+        state.connections.close();
+        if tokio::time::timeout(timeout, state.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("WebSocket connections still open at the end of the shutdown timeout");
+        }
+        state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,62 @@
+//! What every handler and resolver shares.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use crate::cache::Cache;
+use crate::config::{AppEnv, Settings};
+use crate::http::pages::Assets;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: PgPool,
+    pub cache: Cache,
+    pub assets: Arc<Assets>,
+    /// Turns true when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Open WebSocket connections, waited for on shutdown.
+    pub connections: TaskTracker,
+}
+
+impl AppState {
+    /// Whether a browser page from `origin` may call us with credentials or open a
+    /// WebSocket: our own public origin, the configured ones, and in development any
+    /// localhost port.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        if origin.eq_ignore_ascii_case(&self.settings.public_origin()) {
+            return true;
+        }
+        if self
+            .settings
+            .http
+            .allowed_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+        {
+            return true;
+        }
+        self.settings.app_env == AppEnv::Development && is_local_origin(origin)
+    }
+}
+
+fn is_local_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = rest.rsplit_once(':').map_or(rest, |(host, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            host
+        } else {
+            rest
+        }
+    });
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
