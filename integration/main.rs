@@ -1,1 +1,12 @@
+//! Integration tests: the real server over HTTP and WebSocket, against real Postgres and
+//! Redis. One test binary; `helpers::spawn_app` gives each test its own database and Redis
+//! key prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
+mod graphql_http;
+mod health;
+mod helpers;
+mod http_layer;
+mod proxy;
+mod websocket;

@@ -131,6 +131,10 @@ pub struct HttpSettings {
     pub health_check_timeout_ms: u64,
     /// Where `make assets` installs the GraphiQL playground's files.
     pub assets_dir: PathBuf,
+    /// Let callers on this host read the database and cache health checks without
+    /// `HEALTH_CHECK_TOKEN`. Turn off behind a reverse proxy on the same host, where every
+    /// request arrives from loopback.
+    pub health_token_exempts_loopback: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +198,7 @@ impl Default for Settings {
                 shutdown_timeout_secs: 25,
                 health_check_timeout_ms: 1_500,
                 assets_dir: PathBuf::from("web/node_modules"),
+                health_token_exempts_loopback: true,
             },
             graphql: GraphqlSettings {
                 max_depth: 12,
@@ -281,6 +286,27 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The effective settings as JSON, with every secret replaced by `[redacted]`.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut copy = self.clone();
+        let redact = |s: &mut Option<SecretString>| {
+            if s.is_some() {
+                *s = Some(SecretString::from("[redacted]"));
+            }
+        };
+        redact(&mut copy.database_url);
+        redact(&mut copy.secret_key_base);
+        redact(&mut copy.forem_owner_secret);
+        redact(&mut copy.sentry_dsn);
+        redact(&mut copy.cloudinary_url);
+        redact(&mut copy.sendgrid_api_key);
+        redact(&mut copy.health_check_token);
+        if let Some(url) = &copy.redis_url {
+            copy.redis_url = Some(redact_url(url));
+        }
+        serde_json::to_value(&copy).unwrap_or_default()
     }
 
     /// The database URL, or the development default outside production.

@@ -63,8 +63,10 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::R
             .await
         {
             Ok(_) => tracing::info!(database = %name, "created database"),
-            // Another process created it in the meantime.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            // Another process created it in the meantime (duplicate_database, or the
+            // unique_violation Postgres reports when both create at the same instant).
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {}
             Err(e) => return Err(e).context("cannot create the database"),
         }
     }

@@ -26,6 +26,10 @@ fn main() -> ExitCode {
         settings.port = args.port.unwrap_or(settings.port);
         settings.host = args.host.unwrap_or(settings.host);
     }
+    if let Command::Config = command {
+        println!("{:#}", settings.redacted_json());
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = settings.validate() {
         eprintln!("{e}");
         return ExitCode::from(2);

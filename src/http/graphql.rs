@@ -98,18 +98,27 @@ fn refuse(status: StatusCode, media: MediaType, message: &str) -> Response {
     response
 }
 
-fn accepted_media(req: &Request) -> Result<MediaType, Response> {
+fn accepted_media(req: &Request) -> Option<MediaType> {
     let accept = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    negotiate(accept).ok_or_else(|| {
-        refuse(
-            StatusCode::NOT_ACCEPTABLE,
-            MediaType::Json,
-            "Accept must allow application/graphql-response+json or application/json",
-        )
-    })
+    negotiate(accept)
+}
+
+fn not_acceptable() -> Response {
+    refuse(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        "Accept must allow application/graphql-response+json or application/json",
+    )
+}
+
+/// A JSON-encoded query-string parameter.
+fn json_param(text: Option<String>) -> Result<Option<Json>, serde_json::Error> {
+    text.filter(|t| !t.is_empty())
+        .map(|t| serde_json::from_str::<Json>(&t))
+        .transpose()
 }
 
 struct Outcome {
@@ -140,6 +149,11 @@ fn build_request(
     let Some(query) = operation.query.filter(|q| !q.trim().is_empty()) else {
         return Err("The request has no query");
     };
+    if operation_type(&query, operation.operation_name.as_deref())
+        == Some(OperationType::Subscription)
+    {
+        return Err("Subscriptions are served over WebSocket at /graphql/ws");
+    }
     let variables = match operation.variables {
         None | Some(Json::Null) => Variables::default(),
         Some(v @ Json::Object(_)) => Variables::from_json(v),
@@ -203,9 +217,8 @@ pub async fn post(
     Data(schema): Data<&AppSchema>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let media = match accepted_media(req) {
-        Ok(m) => m,
-        Err(response) => return response,
+    let Some(media) = accepted_media(req) else {
+        return not_acceptable();
     };
     let content_type = req
         .headers()
@@ -337,14 +350,10 @@ pub async fn get(
     Data(schema): Data<&AppSchema>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let media = match accepted_media(req) {
-        Ok(m) => m,
-        Err(response) => return response,
-    };
     let Ok(params) = req.params::<GetParams>() else {
         return refuse(
             StatusCode::BAD_REQUEST,
-            media,
+            MediaType::Json,
             "The query string could not be parsed",
         );
     };
@@ -361,25 +370,22 @@ pub async fn get(
             .header(header::LOCATION, "/graphiql")
             .finish();
     }
-    let parse_json = |text: Option<String>, what: &str| -> Result<Option<Json>, Response> {
-        text.filter(|t| !t.is_empty())
-            .map(|t| serde_json::from_str::<Json>(&t))
-            .transpose()
-            .map_err(|_| {
-                refuse(
-                    StatusCode::BAD_REQUEST,
-                    media,
-                    &format!("{what} is not valid JSON"),
-                )
-            })
+    let Some(media) = accepted_media(req) else {
+        return not_acceptable();
     };
-    let variables = match parse_json(params.variables, "variables") {
-        Ok(v) => v,
-        Err(response) => return response,
+    let Ok(variables) = json_param(params.variables) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "variables is not valid JSON",
+        );
     };
-    let extensions = match parse_json(params.extensions, "extensions") {
-        Ok(v) => v,
-        Err(response) => return response,
+    let Ok(extensions) = json_param(params.extensions) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "extensions is not valid JSON",
+        );
     };
     if let Some(query) = params.query.as_deref()
         && let Some(ty) = operation_type(query, params.operation_name.as_deref())

@@ -27,10 +27,11 @@ fn authorised(req: &Request, state: &AppState) -> bool {
     let Some(expected) = &state.settings.health_check_token else {
         return true;
     };
-    if req
-        .remote_addr()
-        .as_socket_addr()
-        .is_some_and(|a| a.ip().is_loopback())
+    if state.settings.http.health_token_exempts_loopback
+        && req
+            .remote_addr()
+            .as_socket_addr()
+            .is_some_and(|a| a.ip().is_loopback())
     {
         return true;
     }

@@ -24,10 +24,8 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
         .body(body.to_string())
 }
 
-/// Every route, wrapped (innermost first) in: panic catching, the body size limit, CORS,
-/// the HTTPS redirect, security headers, and the request id with its log span.
+/// Every route, behind the middleware stack of [`wrap`].
 pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Response> {
-    let settings = state.settings.clone();
     let mut route = Route::new()
         .at("/", get(pages::landing))
         .at("/graphql", get(graphql::get).post(graphql::post))
@@ -40,6 +38,16 @@ pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Resp
             .at(format!("{prefix}/database"), get(health::database))
             .at(format!("{prefix}/cache"), get(health::cache));
     }
+    wrap(route.data(schema), state)
+}
+
+/// Wraps an endpoint (innermost first) in: panic catching, the body size limit, CORS, the
+/// HTTPS redirect, security headers, and the request id with its log span.
+pub fn wrap<E: Endpoint + 'static>(
+    endpoint: E,
+    state: AppState,
+) -> impl Endpoint<Output = Response> {
+    let settings = state.settings.clone();
 
     let cors_state = state.clone();
     let cors = (!settings.http.allowed_origins.is_empty()).then(|| {
@@ -55,8 +63,7 @@ pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Resp
     let body_limit = settings.http.body_limit;
     let redirect_settings = settings.clone();
 
-    route
-        .data(schema)
+    endpoint
         .data(state)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .around(move |ep, req| middleware::body_limit(ep, req, body_limit))

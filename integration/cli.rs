@@ -1,0 +1,450 @@
+//! The `vibecoding` binary as operators run it: help, configuration, production checks,
+//! schema, migrations, the worker, signals, and Sentry reporting.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::Connection as _;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{drop_database, free_port, fresh_database, pg_url};
+use crate::proxy::{Mode, Proxy};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vibecoding");
+
+/// The binary with a clean environment: none of the variables it reads are inherited.
+fn vibecoding() -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (key, _) in std::env::vars() {
+        if vibecoding::config::TOP_LEVEL_ENV.contains(&key.as_str())
+            || key.starts_with("VIBECODING_")
+            || key == "RAILS_ENV"
+            || key == "RUST_LOG"
+        {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_documents_every_command_option_and_environment_variable() {
+    let (code, out, _) = run(vibecoding().arg("--help"));
+    assert_eq!(code, 0);
+    for word in ["serve", "worker", "migrate", "schema", "config", "--config"] {
+        assert!(out.contains(word), "{word} missing from --help");
+    }
+    for command in ["serve", "worker", "migrate"] {
+        let (code, out, _) = run(vibecoding().args([command, "--help"]));
+        assert_eq!(code, 0);
+        for var in vibecoding::config::TOP_LEVEL_ENV {
+            assert!(out.contains(var), "{command} --help does not mention {var}");
+        }
+        assert!(out.contains("RAILS_ENV"));
+    }
+    let (_, out, _) = run(vibecoding().args(["serve", "--help"]));
+    assert!(
+        out.contains("--port") && out.contains("[env: PORT=]") || out.contains("[env: PORT]"),
+        "{out}"
+    );
+    let (_, out, _) = run(vibecoding().args(["schema", "--help"]));
+    assert!(out.contains("--check"));
+}
+
+#[test]
+fn configuration_layers_defaults_file_and_environment() {
+    let dir = std::env::temp_dir().join(format!(
+        "vibecoding-config-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("custom.toml");
+    std::fs::write(
+        &file,
+        "port = 4100\napp_domain = \"from-file.example\"\n[graphql]\nmax_depth = 7\n",
+    )
+    .unwrap();
+
+    let config = |command: &mut Command| -> Value {
+        let (code, out, err) = run(command.arg("config"));
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let defaults = config(&mut vibecoding());
+    assert_eq!(defaults["port"], 3000);
+    assert_eq!(defaults["app_env"], "development");
+    assert_eq!(defaults["redis_url"], "redis://127.0.0.1:6379");
+
+    let from_file = config(vibecoding().arg("--config").arg(&file));
+    assert_eq!(from_file["port"], 4100);
+    assert_eq!(from_file["app_domain"], "from-file.example");
+    assert_eq!(from_file["graphql"]["max_depth"], 7);
+
+    let from_env = config(
+        vibecoding()
+            .arg("--config")
+            .arg(&file)
+            .env("PORT", "4200")
+            .env("RAILS_ENV", "test")
+            .env("VIBECODING_GRAPHQL__MAX_DEPTH", "9")
+            .env("SECRET_KEY_BASE", "do-not-print-me")
+            .env("DATABASE_URL", "postgres://user:hunter2@db.example/x"),
+    );
+    assert_eq!(from_env["port"], 4200);
+    assert_eq!(from_env["app_domain"], "from-file.example");
+    assert_eq!(
+        from_env["app_env"], "test",
+        "RAILS_ENV is the fallback for APP_ENV"
+    );
+    assert_eq!(from_env["graphql"]["max_depth"], 9);
+    let printed = from_env.to_string();
+    assert!(
+        !printed.contains("do-not-print-me") && !printed.contains("hunter2"),
+        "{printed}"
+    );
+
+    let both = config(
+        vibecoding()
+            .env("RAILS_ENV", "test")
+            .env("APP_ENV", "development"),
+    );
+    assert_eq!(
+        both["app_env"], "development",
+        "APP_ENV wins over RAILS_ENV"
+    );
+
+    // vibecoding.toml in the working directory is read without --config.
+    std::fs::write(dir.join("vibecoding.toml"), "port = 4300\n").unwrap();
+    let local = config(vibecoding().current_dir(&dir));
+    assert_eq!(local["port"], 4300);
+
+    let (code, _, err) = run(vibecoding().env("PORT", "not-a-port").arg("config"));
+    assert_eq!(code, 2);
+    assert!(err.contains("port"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn production_refuses_to_start_without_its_secrets() {
+    let cases = [
+        (vec![("SECRET_KEY_BASE", "x".repeat(64))], "DATABASE_URL"),
+        (vec![("DATABASE_URL", pg_url("nowhere"))], "SECRET_KEY_BASE"),
+        (
+            vec![
+                ("DATABASE_URL", pg_url("nowhere")),
+                ("SECRET_KEY_BASE", "short".to_owned()),
+            ],
+            "SECRET_KEY_BASE",
+        ),
+    ];
+    for (vars, named) in cases {
+        for command in ["serve", "worker", "migrate"] {
+            let mut cmd = vibecoding();
+            cmd.arg(command).env("APP_ENV", "production");
+            for (k, v) in &vars {
+                cmd.env(k, v);
+            }
+            let (code, out, err) = run(&mut cmd);
+            assert_eq!(code, 2, "{command}: {err}");
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+            assert!(err.contains(named), "{err}");
+            assert!(out.is_empty());
+        }
+    }
+    // RAILS_ENV=production counts too.
+    let (code, _, err) = run(vibecoding().arg("serve").env("RAILS_ENV", "production"));
+    assert_eq!(code, 2);
+    assert!(err.contains("DATABASE_URL"), "{err}");
+}
+
+#[test]
+fn schema_prints_the_sdl_and_check_detects_a_stale_file() {
+    let (code, out, _) = run(vibecoding().arg("schema"));
+    assert_eq!(code, 0);
+    assert_eq!(out, vibecoding::graphql::sdl());
+    let (code, _, err) = run(vibecoding().args(["schema", "--check"]));
+    assert_eq!(code, 0, "{err}");
+
+    let stale =
+        std::env::temp_dir().join(format!("stale-{}.graphql", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&stale, "type Query { old: Int }\n").unwrap();
+    let (code, _, err) = run(vibecoding()
+        .args(["schema", "--check", "--path"])
+        .arg(&stale));
+    assert_eq!(code, 1);
+    assert!(err.contains("out of date"), "{err}");
+    std::fs::remove_file(stale).unwrap();
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_two_nodes_migrating_at_once_is_safe() {
+    let name = format!("vibecoding_test_{}", uuid::Uuid::new_v4().simple());
+    let children: Vec<Child> = (0..2)
+        .map(|_| {
+            vibecoding()
+                .arg("migrate")
+                .env("APP_ENV", "test")
+                .env("DATABASE_URL", pg_url(&name))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut conn = sqlx::PgConnection::connect(&pg_url(&name)).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let migrations = vibecoding::db::MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .count();
+    assert_eq!(applied, i64::try_from(migrations).unwrap());
+    conn.close().await.unwrap();
+    drop_database(name);
+}
+
+/// A server process on a free port; killed if the test fails.
+struct ServerProcess {
+    child: Child,
+    port: u16,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServerProcess {
+    fn start(configure: impl FnOnce(&mut Command)) -> Self {
+        let port = free_port();
+        let mut command = vibecoding();
+        command
+            .arg("serve")
+            .env("APP_ENV", "test")
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        configure(&mut command);
+        let mut child = command.spawn().unwrap();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut out = output.lock().unwrap();
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            });
+        }
+        Self {
+            child,
+            port,
+            output,
+        }
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if client
+                .get(self.url("/api/v1/health_checks/app"))
+                .send()
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server did not start:\n{}", self.output());
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> i32 {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not exit in {within:?}:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_then_exits_cleanly() {
+    let db = fresh_database().await;
+    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let db_url = format!("postgres://postgres@{}/{db}", proxy.addr);
+    let mut server = ServerProcess::start(|c| {
+        c.env("DATABASE_URL", &db_url);
+    });
+    server.wait_ready().await;
+
+    // A request that takes a while: the database check against a hanging database.
+    proxy.set(Mode::Hang);
+    let client = reqwest::Client::new();
+    let slow = tokio::spawn(
+        client
+            .get(server.url("/api/v1/health_checks/database"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("TERM");
+    let response = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request was cut off");
+    assert_eq!(response.status(), 500);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["message"],
+        "Database NOT connected!"
+    );
+    proxy.set(Mode::Down);
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(15)),
+        0,
+        "{}",
+        server.output()
+    );
+    assert!(server.output().contains("shutting down"));
+    drop(proxy);
+    drop_database(db);
+}
+
+#[test]
+fn the_worker_idles_and_stops_on_sigterm() {
+    let port = free_port();
+    let mut child = vibecoding()
+        .arg("worker")
+        .env("APP_ENV", "test")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("idle"), "{first}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("worker stopped")),
+        "{rest:?}"
+    );
+}
+
+#[tokio::test]
+async fn sentry_receives_errors_without_secrets() {
+    let ingest = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/api/\d+/(envelope|store)/$"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&ingest)
+        .await;
+    let dsn = format!("http://publickey@127.0.0.1:{}/42", ingest.address().port());
+
+    let db = fresh_database().await;
+    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    // trust authentication ignores the password, so it can stand for a real one here.
+    let db_url = format!("postgres://postgres:hunter2@{}/{db}", proxy.addr);
+    let mut server = ServerProcess::start(|c| {
+        c.env("DATABASE_URL", &db_url)
+            .env("SENTRY_DSN", &dsn)
+            .env("SENTRY_ENVIRONMENT", "integration")
+            .env("SECRET_KEY_BASE", "k".repeat(64));
+    });
+    server.wait_ready().await;
+    proxy.set(Mode::Down);
+    let response = reqwest::get(server.url("/api/v1/health_checks/database"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let requests = ingest.received_requests().await.unwrap_or_default();
+        if let Some(request) = requests.first() {
+            break String::from_utf8_lossy(&request.body).into_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no event reached the ingest server:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(body.contains("database not connected"), "{body}");
+    assert!(
+        body.contains("integration"),
+        "the environment is named: {body}"
+    );
+    assert!(!body.contains("hunter2"), "{body}");
+    assert!(!body.contains(&"k".repeat(64)), "{body}");
+
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(15)), 0);
+    let logs = server.output();
+    assert!(!logs.contains("hunter2"), "{logs}");
+    drop(proxy);
+    drop_database(db);
+}

@@ -1,0 +1,397 @@
+//! `spawn_app()`: the real server on a random port, with a fresh database cloned from a
+//! migrated template and its own Redis key prefix, both removed when the test ends (even
+//! after a panic).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use tokio::sync::OnceCell;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use vibecoding::config::{AppEnv, Settings};
+use vibecoding::startup::Application;
+use vibecoding::state::AppState;
+
+use crate::proxy::Proxy;
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const PG_ADDR: &str = "127.0.0.1:5432";
+pub const REDIS_ADDR: &str = "127.0.0.1:6379";
+
+pub fn pg_url(db: &str) -> String {
+    format!("postgres://postgres@127.0.0.1:5432/{db}")
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// A migrated database that test databases are cloned from; rebuilt when the migrations
+/// change (its name carries their checksum).
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let mut digest = String::new();
+            for m in vibecoding::db::MIGRATOR.iter() {
+                digest.push_str(&format!("{}{}", m.version, hex(&m.checksum)));
+            }
+            let hash = {
+                use std::hash::{Hash as _, Hasher as _};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                digest.hash(&mut h);
+                format!("{:016x}", h.finish())
+            };
+            let name = format!("vibecoding_test_template_{hash}");
+            let mut admin = PgConnection::connect(PG_ADMIN_URL).await.unwrap();
+            // One process builds it; the others wait on the lock and find it built.
+            admin
+                .execute("SELECT pg_advisory_lock(774411)")
+                .await
+                .unwrap();
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap();
+            if !exists {
+                let building = format!("{name}_building");
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
+                    )))
+                    .await
+                    .unwrap();
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
+                    .await
+                    .unwrap();
+                let pool = sqlx::PgPool::connect(&pg_url(&building)).await.unwrap();
+                vibecoding::db::migrate(&pool).await.unwrap();
+                pool.close().await;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "ALTER DATABASE {building} RENAME TO {name}"
+                    )))
+                    .await
+                    .unwrap();
+            }
+            admin
+                .execute("SELECT pg_advisory_unlock(774411)")
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+            name
+        })
+        .await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh, migrated database for one test.
+pub async fn fresh_database() -> String {
+    let template = template().await;
+    let name = format!("vibecoding_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(PG_ADMIN_URL).await.unwrap();
+    for attempt in 0.. {
+        let created = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {name} TEMPLATE {template}"
+            )))
+            .await;
+        match created {
+            Ok(_) => break,
+            // Another test is cloning the template at this instant.
+            Err(_) if attempt < 50 => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("cannot create a test database: {e}"),
+        }
+    }
+    admin.close().await.unwrap();
+    name
+}
+
+/// Drops a test database from any context, runtime or not.
+pub fn drop_database(name: String) {
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            if let Ok(mut admin) = PgConnection::connect(PG_ADMIN_URL).await {
+                let _ = admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await;
+            }
+        });
+    })
+    .join();
+}
+
+#[derive(Default)]
+pub struct Options {
+    /// Route the server's Postgres connections through a proxy the test controls.
+    pub db_proxy: bool,
+    /// Route the server's Redis connection through a proxy the test controls.
+    pub redis_proxy: bool,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub db_name: String,
+    pub redis_prefix: String,
+    pub state: AppState,
+    pub db_proxy: Option<Proxy>,
+    pub redis_proxy: Option<Proxy>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings for a test server: test environment, random port, loopback only.
+pub fn test_settings(db_name: &str) -> Settings {
+    let mut settings = Settings {
+        app_env: AppEnv::Test,
+        host: [127, 0, 0, 1].into(),
+        port: 0,
+        database_url: Some(SecretString::from(pg_url(db_name))),
+        ..Settings::default()
+    };
+    settings.redis.key_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    settings.http.shutdown_timeout_secs = 5;
+    // Tests run from the package root, where `make assets` installs the playground.
+    settings.http.assets_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/node_modules").into();
+    settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default(), |_| {}).await
+}
+
+pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db_name = fresh_database().await;
+    let mut settings = test_settings(&db_name);
+    let db_proxy = if options.db_proxy {
+        let proxy = Proxy::start(PG_ADDR.parse().unwrap()).await;
+        settings.database_url = Some(SecretString::from(format!(
+            "postgres://postgres@{}/{db_name}",
+            proxy.addr
+        )));
+        Some(proxy)
+    } else {
+        None
+    };
+    let redis_proxy = if options.redis_proxy {
+        let proxy = Proxy::start(REDIS_ADDR.parse().unwrap()).await;
+        settings.redis_url = Some(format!("redis://{}", proxy.addr));
+        Some(proxy)
+    } else {
+        None
+    };
+    configure(&mut settings);
+    let redis_prefix = settings.redis.key_prefix.clone();
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            drop_database(db_name);
+            panic!("the server did not start: {e:#}");
+        }
+    };
+    let port = app.port();
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db_name,
+        redis_prefix,
+        state,
+        db_proxy,
+        redis_proxy,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs a GraphQL operation as JSON, accepting `application/graphql-response+json`.
+    pub async fn graphql(&self, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/graphql/ws", self.port)
+    }
+
+    /// Opens a GraphQL WebSocket with the given subprotocol and `Origin`, and completes the
+    /// connection handshake.
+    pub async fn ws_connect(&self, protocol: &str, origin: Option<&str>) -> WsClient {
+        let (socket, _) = ws_handshake(&self.ws_url(), protocol, origin)
+            .await
+            .unwrap();
+        let mut client = WsClient {
+            socket,
+            protocol: protocol.to_owned(),
+        };
+        client
+            .send(json!({ "type": "connection_init", "payload": {} }))
+            .await;
+        let ack = client.next_json().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        self.db_proxy.take();
+        self.redis_proxy.take();
+        let prefix = self.redis_prefix.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(client) = redis::Client::open(format!("redis://{REDIS_ADDR}"))
+                && let Ok(mut conn) = client.get_connection()
+            {
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(format!("{prefix}*"))
+                    .query(&mut conn)
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+                }
+            }
+        })
+        .join();
+        drop_database(std::mem::take(&mut self.db_name));
+    }
+}
+
+pub type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn ws_handshake(
+    url: &str,
+    protocol: &str,
+    origin: Option<&str>,
+) -> Result<
+    (
+        WsStream,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    tokio_tungstenite::tungstenite::Error,
+> {
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await
+}
+
+pub struct WsClient {
+    pub socket: WsStream,
+    pub protocol: String,
+}
+
+impl WsClient {
+    pub async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// The next message, within 5 seconds.
+    pub async fn next_message(&mut self) -> Message {
+        tokio::time::timeout(Duration::from_secs(5), self.socket.next())
+            .await
+            .expect("no WebSocket message within 5 seconds")
+            .expect("the WebSocket ended")
+            .expect("WebSocket error")
+    }
+
+    /// The next JSON message, skipping keep-alives and pings.
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            match self.next_message().await {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["type"] == "ka" || value["type"] == "ping" {
+                        continue;
+                    }
+                    return value;
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Starts a subscription in this connection's protocol.
+    pub async fn subscribe(&mut self, id: &str, query: &str) {
+        let kind = if self.protocol == "graphql-transport-ws" {
+            "subscribe"
+        } else {
+            "start"
+        };
+        self.send(json!({ "id": id, "type": kind, "payload": { "query": query } }))
+            .await;
+    }
+}
+
+/// A free port on loopback, for servers started as separate processes.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
