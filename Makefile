@@ -1,0 +1,52 @@
+# The two commands: `make run` and `make test`. Both bring up Postgres and Redis first.
+SHELL := /bin/bash
+CARGO ?= cargo
+PORT ?= 3000
+
+.PHONY: run test services assets build lint fmt schema release clean
+
+## Build and start the server on http://localhost:$(PORT), with GraphiQL.
+run: services assets build
+	@echo ""
+	@echo "    Vibecoding Community: http://localhost:$(PORT)/"
+	@echo "    GraphiQL:             http://localhost:$(PORT)/graphiql"
+	@echo "    Health checks:        http://localhost:$(PORT)/api/v1/health_checks/{app,database,cache}"
+	@echo ""
+	PORT=$(PORT) ./target/debug/vibecoding serve
+
+## Every check CI runs: formatting, lints, unit and integration tests.
+test: services assets
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test --all-targets
+
+services:
+	@scripts/services.sh
+
+## The GraphiQL playground's scripts and styles, from the npm registry (web/package-lock.json).
+assets: web/node_modules/.installed
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+build:
+	$(CARGO) build
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Regenerate the committed SDL after a schema change.
+schema:
+	$(CARGO) run --quiet -- schema > schema.graphql
+
+release: assets
+	$(CARGO) build --release --locked
+
+clean:
+	$(CARGO) clean
+	rm -rf web/node_modules
