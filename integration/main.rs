@@ -9,4 +9,5 @@ mod health;
 mod helpers;
 mod http_layer;
 mod proxy;
+mod pubsub;
 mod websocket;

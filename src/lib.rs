@@ -6,6 +6,7 @@ pub mod error;
 pub mod graphql;
 pub mod health;
 pub mod http;
+pub mod pubsub;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

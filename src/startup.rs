@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::cache::Cache;
 use crate::config::{Settings, redact_url};
 use crate::http::pages::Assets;
+use crate::pubsub::PubSub;
 use crate::state::AppState;
 use crate::{db, graphql, http};
 
@@ -39,6 +40,7 @@ impl Application {
                 "REDIS_URL is empty: single-node mode, with in-process pub/sub, cache and rate counters"
             );
         }
+        let pubsub = PubSub::start(&settings, &cache)?;
         let assets = Arc::new(Assets::load(&settings.http.assets_dir));
 
         let listener = TcpListener::bind((settings.host, settings.port))
@@ -51,6 +53,7 @@ impl Application {
             settings: Arc::new(settings),
             db,
             cache,
+            pubsub,
             assets,
             shutdown: shutdown_rx,
             connections: TaskTracker::new(),

@@ -9,12 +9,14 @@ use tokio_util::task::TaskTracker;
 use crate::cache::Cache;
 use crate::config::{AppEnv, Settings};
 use crate::http::pages::Assets;
+use crate::pubsub::PubSub;
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: PgPool,
     pub cache: Cache,
+    pub pubsub: PubSub,
     pub assets: Arc<Assets>,
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,

@@ -232,3 +232,70 @@ impl Counter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+    use super::*;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn internal(&self) -> async_graphql::Result<i32> {
+            Err(AppError::internal(anyhow::anyhow!("relation \"users\" does not exist")).into())
+        }
+        async fn foreign(&self) -> async_graphql::Result<i32> {
+            Err(std::io::Error::other("disk path /secret/file").into())
+        }
+        async fn bad(&self) -> async_graphql::Result<i32> {
+            Err(AppError::bad_input("email", "email is not valid").into())
+        }
+        async fn limited(&self) -> async_graphql::Result<i32> {
+            Err(AppError::RateLimited {
+                message: "slow down".into(),
+                retry_after: 7,
+            }
+            .into())
+        }
+        async fn missing(&self) -> async_graphql::Result<i32> {
+            Err(AppError::NotFound("no such article".into()).into())
+        }
+    }
+
+    async fn run(query: &str) -> serde_json::Value {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .extension(ErrorCodes)
+            .finish();
+        serde_json::to_value(schema.execute(query).await).unwrap()
+    }
+
+    #[tokio::test]
+    async fn internal_errors_are_hidden_and_coded() {
+        for field in ["internal", "foreign"] {
+            let body = run(&format!("{{ {field} }}")).await;
+            let error = &body["errors"][0];
+            assert_eq!(error["message"], INTERNAL_MESSAGE, "{body}");
+            assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+            assert!(
+                !body.to_string().contains("relation") && !body.to_string().contains("/secret")
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn client_errors_keep_their_message_and_details() {
+        let body = run("{ bad }").await;
+        assert_eq!(body["errors"][0]["message"], "email is not valid");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "email");
+        let body = run("{ limited }").await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 7);
+        let body = run("{ missing }").await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+        let body = run("{ nope }").await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+}

@@ -1,0 +1,145 @@
+//! Events between processes: each process holds one Redis subscriber connection (a single
+//! pattern subscription on its key prefix) and fans events out to its local subscribers
+//! through `tokio::sync::broadcast`. With Redis switched off, the same hub works in
+//! process, for a single node.
+//!
+//! Delivery is at most once: a subscriber that falls more than [`BUFFER`] events behind
+//! loses the oldest ones (its receiver reports how many), so a slow client never grows
+//! memory. When the Redis connection drops, the listener reconnects and subscribes again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use redis::aio::ConnectionManager;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::cache::Cache;
+use crate::config::Settings;
+
+/// Events kept per channel for a subscriber that is behind.
+pub const BUFFER: usize = 256;
+
+type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>>;
+
+#[derive(Clone)]
+pub struct PubSub {
+    channels: Channels,
+    redis: Option<RedisSide>,
+}
+
+#[derive(Clone)]
+struct RedisSide {
+    conn: ConnectionManager,
+    prefix: Arc<str>,
+    _listener: Arc<AbortOnDrop>,
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl PubSub {
+    /// In Redis mode, starts this process's listener (it connects, and reconnects, by itself).
+    pub fn start(settings: &Settings, cache: &Cache) -> anyhow::Result<Self> {
+        let channels: Channels = Arc::default();
+        let redis = match (settings.redis_url(), cache) {
+            (Some(url), Cache::Redis { conn, prefix }) => {
+                let client = redis::Client::open(url)?;
+                let listener = tokio::spawn(listen(client, prefix.clone(), channels.clone()));
+                Some(RedisSide {
+                    conn: conn.clone(),
+                    prefix: prefix.clone(),
+                    _listener: Arc::new(AbortOnDrop(listener)),
+                })
+            }
+            _ => None,
+        };
+        Ok(Self { channels, redis })
+    }
+
+    /// Receives every event published on `channel` from now on, by any node.
+    pub fn subscribe(&self, channel: &str) -> broadcast::Receiver<Arc<str>> {
+        lock(&self.channels)
+            .entry(channel.to_owned())
+            .or_insert_with(|| broadcast::channel(BUFFER).0)
+            .subscribe()
+    }
+
+    /// Publishes to every subscriber of `channel` on every node. Call it after the
+    /// transaction that made the event has committed.
+    pub async fn publish(&self, channel: &str, payload: &str) -> Result<(), redis::RedisError> {
+        match &self.redis {
+            Some(redis) => {
+                let mut conn = redis.conn.clone();
+                let _: i64 = redis::cmd("PUBLISH")
+                    .arg(format!("{}events:{channel}", redis.prefix))
+                    .arg(payload)
+                    .query_async(&mut conn)
+                    .await?;
+                Ok(())
+            }
+            None => {
+                deliver(&self.channels, channel, payload.into());
+                Ok(())
+            }
+        }
+    }
+}
+
+fn lock(
+    channels: &Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Arc<str>>>> {
+    channels.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn deliver(channels: &Channels, channel: &str, payload: Arc<str>) {
+    let mut map = lock(channels);
+    if let Some(sender) = map.get(channel)
+        && sender.send(payload).is_err()
+    {
+        // Nobody listens any more.
+        map.remove(channel);
+    }
+}
+
+async fn listen(client: redis::Client, prefix: Arc<str>, channels: Channels) {
+    let pattern_prefix = format!("{prefix}events:");
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if pubsub
+                    .psubscribe(format!("{pattern_prefix}*"))
+                    .await
+                    .is_ok()
+                {
+                    tracing::info!("event listener subscribed");
+                    backoff = Duration::from_millis(100);
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        let name = message.get_channel_name();
+                        let Some(channel) = name.strip_prefix(&pattern_prefix) else {
+                            continue;
+                        };
+                        if let Ok(payload) = message.get_payload::<String>() {
+                            deliver(&channels, channel, payload.into());
+                        }
+                    }
+                }
+                tracing::warn!("event listener lost its Redis connection; reconnecting");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "event listener cannot reach Redis; retrying");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
