@@ -248,13 +248,18 @@ async fn batches_are_off_by_default_and_bounded_when_on() {
     assert_eq!(status, 400);
 }
 
-/// Nested introspection deep enough for any depth limit.
-const DEEP: &str = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }";
+/// The standard introspection query's shape: deeper than any data query may be.
+const DEEP_INTROSPECTION: &str = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }";
 
 #[tokio::test]
 async fn depth_complexity_aliases_and_repeats_are_limited_before_execution() {
+    // Introspection is exempt from the depth limit, so GraphiQL's docs load.
     let app = spawn_app().await;
-    let (status, body) = app.graphql(DEEP, json!({})).await;
+    let (status, body) = app.graphql(DEEP_INTROSPECTION, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+
+    let app = spawn_app_with(Options::default(), |s| s.graphql.max_depth = 1).await;
+    let (status, body) = app.graphql("{ health { app } }", json!({})).await;
     assert_eq!(status, 400);
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(
@@ -264,6 +269,14 @@ async fn depth_complexity_aliases_and_repeats_are_limited_before_execution() {
             .contains("nested too deep"),
         "{body}"
     );
+    // Through fragments too.
+    let (status, _) = app
+        .graphql(
+            "query { ...F } fragment F on Query { health { ...G } } fragment G on Health { app }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 400);
 
     let app = spawn_app_with(Options::default(), |s| {
         s.graphql.max_complexity = 8;

@@ -1,6 +1,7 @@
 //! Schema extensions: stable error codes set in one place, and the document limits the
 //! engine does not have (aliases, repeated fields).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -133,29 +134,28 @@ pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>) {
     set_extension(error, "code", code.as_str());
 }
 
-/// Refuses documents with too many aliases or a field repeated too often in one
-/// selection set, before validation and execution.
+/// Refuses, before validation and execution, documents nested too deep, with too many
+/// aliases, or with a field repeated too often in one selection set.
+///
+/// Depth is counted here rather than by the engine so that introspection (`__schema`,
+/// `__type`), whose standard query nests `ofType` a dozen levels deep, is exempt: GraphiQL
+/// and code generators work while data queries stay shallow. Introspection is off in
+/// production by default.
+#[derive(Clone, Copy)]
 pub struct DocumentLimits {
+    pub max_depth: usize,
     pub max_aliases: usize,
     pub max_field_repeats: usize,
 }
 
 impl ExtensionFactory for DocumentLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitsExtension {
-            max_aliases: self.max_aliases,
-            max_field_repeats: self.max_field_repeats,
-        })
+        Arc::new(*self)
     }
 }
 
-struct DocumentLimitsExtension {
-    max_aliases: usize,
-    max_field_repeats: usize,
-}
-
 #[async_trait::async_trait]
-impl Extension for DocumentLimitsExtension {
+impl Extension for DocumentLimits {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -164,12 +164,19 @@ impl Extension for DocumentLimitsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let mut counter = Counter::default();
+        let mut counter = Counter {
+            limits: *self,
+            document: &document,
+            aliases: 0,
+            first_alias: None,
+            repeated: None,
+            too_deep: None,
+        };
         for (_, operation) in document.operations.iter() {
-            counter.walk(&operation.node.selection_set, self.max_field_repeats);
+            counter.walk(&operation.node.selection_set, 1, &mut Vec::new());
         }
-        for fragment in document.fragments.values() {
-            counter.walk(&fragment.node.selection_set, self.max_field_repeats);
+        if let Some(pos) = counter.too_deep {
+            return Err(limit_error("Query is nested too deep.".to_owned(), pos));
         }
         if let Some((name, pos)) = counter.repeated {
             return Err(limit_error(
@@ -199,19 +206,24 @@ fn limit_error(message: String, pos: Pos) -> ServerError {
     error
 }
 
-#[derive(Default)]
-struct Counter {
+struct Counter<'a> {
+    limits: DocumentLimits,
+    document: &'a ExecutableDocument,
     aliases: usize,
     first_alias: Option<Pos>,
     repeated: Option<(String, Pos)>,
+    too_deep: Option<Pos>,
 }
 
-impl Counter {
-    fn walk(&mut self, set: &Positioned<SelectionSet>, max_repeats: usize) {
-        let mut keys: std::collections::HashMap<&str, usize> = Default::default();
+impl<'a> Counter<'a> {
+    /// Walks a selection set whose fields sit at `depth`, following fragment spreads
+    /// (each at most once per path, so cycles end; validation reports them).
+    fn walk(&mut self, set: &'a Positioned<SelectionSet>, depth: usize, path: &mut Vec<&'a str>) {
+        let mut keys: HashMap<&str, usize> = HashMap::new();
         for item in &set.node.items {
             match &item.node {
                 Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
                     if let Some(alias) = &field.node.alias {
                         self.aliases += 1;
                         self.first_alias.get_or_insert(alias.pos);
@@ -219,15 +231,32 @@ impl Counter {
                     let key = field.node.response_key().node.as_str();
                     let seen = keys.entry(key).or_default();
                     *seen += 1;
-                    if *seen > max_repeats && self.repeated.is_none() {
+                    if *seen > self.limits.max_field_repeats && self.repeated.is_none() {
                         self.repeated = Some((key.to_owned(), field.pos));
                     }
-                    self.walk(&field.node.selection_set, max_repeats);
+                    if name.starts_with("__") {
+                        continue;
+                    }
+                    if depth > self.limits.max_depth {
+                        self.too_deep.get_or_insert(field.pos);
+                        continue;
+                    }
+                    self.walk(&field.node.selection_set, depth + 1, path);
                 }
                 Selection::InlineFragment(fragment) => {
-                    self.walk(&fragment.node.selection_set, max_repeats);
+                    self.walk(&fragment.node.selection_set, depth, path);
                 }
-                Selection::FragmentSpread(_) => {}
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if path.contains(&name) {
+                        continue;
+                    }
+                    if let Some(fragment) = self.document.fragments.get(name) {
+                        path.push(name);
+                        self.walk(&fragment.node.selection_set, depth, path);
+                        path.pop();
+                    }
+                }
             }
         }
     }

@@ -29,12 +29,12 @@ pub fn build(state: AppState) -> AppSchema {
     let limits = &settings.graphql;
     let mut builder = builder()
         .data(state)
-        .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(64)
         .extension(extensions::ErrorCodes)
         .extension(extensions::DocumentLimits {
+            max_depth: limits.max_depth,
             max_aliases: limits.max_aliases,
             max_field_repeats: limits.max_field_repeats,
         });

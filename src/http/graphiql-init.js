@@ -9,7 +9,7 @@
   });
   var defaultQuery = [
     "# Welcome to the Vibecoding Community API.",
-    "# Run a query with Ctrl-Enter; the Docs button on the left lists every type.",
+    "# Ctrl-Enter runs the operation; Docs (top left) lists every type.",
     "",
     "query Health {",
     "  health {",
@@ -20,7 +20,7 @@
     "  }",
     "}",
     "",
-    "# Subscriptions stream over WebSocket:",
+    "# Named subscriptions stream over WebSocket:",
     "# subscription Clock { serverTime(intervalMs: 1000) }",
     "",
   ].join("\n");

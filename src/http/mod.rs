@@ -28,6 +28,7 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
 pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Response> {
     let mut route = Route::new()
         .at("/", get(pages::landing))
+        .at("/favicon.ico", get(pages::favicon))
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at("/graphql/ws", get(ws::upgrade))
         .at("/graphiql", get(pages::graphiql))

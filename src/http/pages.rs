@@ -118,6 +118,15 @@ pub async fn landing(Data(state): Data<&AppState>) -> Response {
     ))
 }
 
+/// No icon yet: an empty answer browsers cache, instead of a 404 on every page.
+#[handler]
+pub async fn favicon() -> Response {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::CACHE_CONTROL, "public, max-age=86400")
+        .finish()
+}
+
 #[handler]
 pub async fn graphiql(Data(state): Data<&AppState>) -> Response {
     let notice = if state.assets.complete() {
