@@ -365,21 +365,24 @@ async fn sigterm_finishes_in_flight_requests_then_exits_cleanly() {
     drop_database(db);
 }
 
-#[test]
-fn the_worker_idles_and_stops_on_sigterm() {
-    let port = free_port();
+#[tokio::test]
+async fn the_worker_starts_and_stops_on_sigterm() {
+    let db = fresh_database().await;
     let mut child = vibecoding()
         .arg("worker")
         .env("APP_ENV", "test")
-        .env("PORT", port.to_string())
+        .env("DATABASE_URL", pg_url(&db))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.contains("idle"), "{first}");
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("worker started"));
+    assert!(started.is_some());
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -391,6 +394,7 @@ fn the_worker_idles_and_stops_on_sigterm() {
         rest.iter().any(|l| l.contains("worker stopped")),
         "{rest:?}"
     );
+    drop_database(db);
 }
 
 #[tokio::test]

@@ -6,7 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
 use crate::config::Settings;
+use crate::domain::accounts::Role;
+use crate::domain::accounts::service;
+use crate::jobs::{JobContext, Worker, queue};
+use crate::mail::Mailer;
 use crate::startup::{Application, shutdown_signal};
 use crate::{db, graphql};
 
@@ -25,6 +31,8 @@ the environment. Environment variables:
   SENTRY_DSN           report errors to Sentry; SENTRY_ENVIRONMENT names the environment
   CLOUDINARY_URL       cloudinary://key:secret@cloud for image storage
   SENDGRID_API_KEY     email delivery through SendGrid
+  SMTP_URL             email delivery over SMTP (smtp://user:pass@host:587); with neither,
+                       emails are written as .eml files to tmp/outbox
   HEALTH_CHECK_TOKEN   required in the health-check-token header by non-local callers
                        of the database and cache health checks
   LOG_FORMAT           pretty | json (default: json in production)
@@ -47,9 +55,15 @@ pub enum Command {
     /// Serve GraphQL, GraphiQL and the health checks (the default command).
     #[command(after_help = ENVIRONMENT_HELP)]
     Serve(ServeArgs),
-    /// Run background jobs.
+    /// Run background jobs (emails and periodic clean-ups) until SIGTERM.
     #[command(after_help = ENVIRONMENT_HELP)]
     Worker,
+    /// Operators: give members roles.
+    #[command(subcommand, after_help = ENVIRONMENT_HELP)]
+    Admin(AdminCommand),
+    /// Operators: the job queue (what Sidekiq's dashboard showed).
+    #[command(subcommand, after_help = ENVIRONMENT_HELP)]
+    Jobs(JobsCommand),
     /// Apply pending database migrations, then exit.
     #[command(after_help = ENVIRONMENT_HELP)]
     Migrate,
@@ -57,6 +71,42 @@ pub enum Command {
     Config,
     /// Print the GraphQL schema (SDL).
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Give a member a role: member, trusted, moderator, admin or suspended.
+    Grant {
+        username: String,
+        role: String,
+        /// Shown to a suspended member.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Take a role back; the member becomes a plain member.
+    Revoke { username: String, role: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs queued, running, scheduled, failed (awaiting retry) and dead, per kind.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a dead or failed job again now: by id, or every dead job with --dead.
+    Retry {
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        id: Option<uuid::Uuid>,
+        #[arg(long)]
+        dead: bool,
+    },
+    /// List dead jobs with their last error.
+    Dead {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -87,9 +137,89 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Worker => {
-            tracing::info!("worker started; no job kinds are registered yet, so it is idle");
-            shutdown_signal().await;
-            tracing::info!("worker stopped");
+            let db = db::connect(&settings).await?;
+            let ctx = JobContext {
+                db,
+                mailer: Arc::new(Mailer::from_settings(&settings)?),
+                settings: Arc::new(settings),
+            };
+            tracing::info!(mail = ctx.mailer.transport_name(), "worker starting");
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stop.send_replace(true);
+            });
+            Worker::new(ctx).run(stopped).await
+        }
+        Command::Admin(command) => {
+            let db = db::connect(&settings).await?;
+            let (username, role, reason, grant) = match command {
+                AdminCommand::Grant {
+                    username,
+                    role,
+                    reason,
+                } => (username, role, reason, true),
+                AdminCommand::Revoke { username, role } => (username, role, None, false),
+            };
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown role {role:?}: member, trusted, moderator, admin or suspended"
+                )
+            })?;
+            let user = if grant {
+                service::grant_role(&db, &username, role, reason.as_deref()).await
+            } else {
+                service::revoke_role(&db, &username, role).await
+            }
+            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            println!("{} is now {}", user.username, user.role);
+            Ok(())
+        }
+        Command::Jobs(command) => {
+            let db = db::connect(&settings).await?;
+            match command {
+                JobsCommand::Stats { json } => {
+                    let stats = queue::stats(&db).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&stats)?);
+                    } else {
+                        println!(
+                            "{:<24} {:>8} {:>8} {:>10} {:>8} {:>8}",
+                            "kind", "queued", "running", "scheduled", "failed", "dead"
+                        );
+                        for s in &stats {
+                            println!(
+                                "{:<24} {:>8} {:>8} {:>10} {:>8} {:>8}",
+                                s.kind, s.queued, s.running, s.scheduled, s.failed, s.dead
+                            );
+                        }
+                        if stats.is_empty() {
+                            println!("(no jobs)");
+                        }
+                    }
+                }
+                JobsCommand::Retry { id: Some(id), .. } => {
+                    if !queue::retry(&db, id).await? {
+                        anyhow::bail!("no dead or failed job {id}");
+                    }
+                    println!("job {id} queued again");
+                }
+                JobsCommand::Retry { id: None, .. } => {
+                    let n = queue::retry_dead(&db).await?;
+                    println!("{n} dead jobs queued again");
+                }
+                JobsCommand::Dead { limit } => {
+                    for job in queue::dead(&db, limit).await? {
+                        println!(
+                            "{}  {:<22} attempts={}  {}",
+                            job.id,
+                            job.kind,
+                            job.attempts,
+                            job.last_error.unwrap_or_default()
+                        );
+                    }
+                }
+            }
             Ok(())
         }
         Command::Migrate => {

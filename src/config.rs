@@ -30,6 +30,7 @@ pub const TOP_LEVEL_ENV: &[&str] = &[
     "APP_ENV",
     "HEALTH_CHECK_TOKEN",
     "LOG_FORMAT",
+    "SMTP_URL",
 ];
 
 /// Prefix for nested settings given through the environment.
@@ -94,10 +95,66 @@ pub struct Settings {
     pub health_check_token: Option<SecretString>,
     /// Defaults to pretty in development and test, JSON in production.
     pub log_format: Option<LogFormat>,
+    /// `smtp://user:password@host:port` (or `smtps://`): send email over SMTP.
+    #[serde(serialize_with = "expose_opt")]
+    pub smtp_url: Option<SecretString>,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub http: HttpSettings,
     pub graphql: GraphqlSettings,
+    pub jobs: JobsSettings,
+    pub mail: MailSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobsSettings {
+    /// How long a claimed job stays leased without a renewal; a dead worker's jobs run
+    /// again after it.
+    pub lease_secs: u64,
+    pub poll_interval_ms: u64,
+    /// Jobs of one kind run at once per worker, unless `concurrency` names the kind.
+    pub default_concurrency: usize,
+    pub concurrency: std::collections::BTreeMap<String, usize>,
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// How long a stopping worker lets running jobs finish.
+    pub shutdown_timeout_secs: u64,
+    /// Run a worker inside `serve` (default: on in development, off otherwise).
+    pub embedded: Option<bool>,
+}
+
+impl JobsSettings {
+    pub fn concurrency_of(&self, kind: &str) -> usize {
+        self.concurrency
+            .get(kind)
+            .copied()
+            .unwrap_or(self.default_concurrency)
+            .max(1)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailSettings {
+    /// The From of every message.
+    pub from: String,
+    /// SendGrid's API, configurable so it can be tested against a local server.
+    pub sendgrid_base_url: String,
+    /// Where the development outbox writes `.eml` files, when neither SendGrid nor SMTP is set.
+    pub outbox_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthSettings {
+    pub session_days: i64,
+    pub cookie_name: String,
+    /// Publishing waits for a confirmed email.
+    pub require_confirmed_email: bool,
+    pub max_failed_logins: i32,
+    pub lockout_minutes: i64,
+    /// argon2id cost; the defaults are OWASP's (19 MiB, 2 passes).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,6 +188,9 @@ pub struct HttpSettings {
     pub health_check_timeout_ms: u64,
     /// Where `make assets` installs the GraphiQL playground's files.
     pub assets_dir: PathBuf,
+    /// How many reverse proxies (Render's, Railway's, a CDN) stand in front of the server;
+    /// the client address is then the entry the outermost one appended to `X-Forwarded-For`.
+    pub trusted_proxies: usize,
     /// Let callers on this host read the database and cache health checks without
     /// `HEALTH_CHECK_TOKEN`. Turn off behind a reverse proxy on the same host, where every
     /// request arrives from loopback.
@@ -180,6 +240,7 @@ impl Default for Settings {
             sendgrid_api_key: None,
             health_check_token: None,
             log_format: None,
+            smtp_url: None,
             database: DatabaseSettings {
                 max_connections: 10,
                 min_connections: 0,
@@ -199,6 +260,7 @@ impl Default for Settings {
                 health_check_timeout_ms: 1_500,
                 assets_dir: PathBuf::from("web/node_modules"),
                 health_token_exempts_loopback: true,
+                trusted_proxies: 0,
             },
             graphql: GraphqlSettings {
                 max_depth: 12,
@@ -211,6 +273,30 @@ impl Default for Settings {
                 max_batch: 0,
                 introspection: None,
                 suggestions: None,
+            },
+            jobs: JobsSettings {
+                lease_secs: 60,
+                poll_interval_ms: 500,
+                default_concurrency: 2,
+                concurrency: std::collections::BTreeMap::new(),
+                backoff_base_secs: 5,
+                backoff_max_secs: 3_600,
+                shutdown_timeout_secs: 20,
+                embedded: None,
+            },
+            mail: MailSettings {
+                from: "Vibecoding Community <community@vibecoding.community>".to_owned(),
+                sendgrid_base_url: "https://api.sendgrid.com".to_owned(),
+                outbox_dir: PathBuf::from("tmp/outbox"),
+            },
+            auth: AuthSettings {
+                session_days: 30,
+                cookie_name: "vibecoding_session".to_owned(),
+                require_confirmed_email: true,
+                max_failed_logins: 10,
+                lockout_minutes: 10,
+                argon2_memory_kib: 19_456,
+                argon2_iterations: 2,
             },
         }
     }
@@ -303,6 +389,7 @@ impl Settings {
         redact(&mut copy.cloudinary_url);
         redact(&mut copy.sendgrid_api_key);
         redact(&mut copy.health_check_token);
+        redact(&mut copy.smtp_url);
         if let Some(url) = &copy.redis_url {
             copy.redis_url = Some(redact_url(url));
         }
@@ -352,6 +439,12 @@ impl Settings {
         self.graphql
             .suggestions
             .unwrap_or(self.app_env != AppEnv::Production)
+    }
+
+    pub fn embedded_worker(&self) -> bool {
+        self.jobs
+            .embedded
+            .unwrap_or(self.app_env == AppEnv::Development)
     }
 
     pub fn sentry_environment(&self) -> String {

@@ -47,8 +47,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let logs_to_stderr = matches!(
+        command,
+        Command::Admin(_) | Command::Jobs(_) | Command::Migrate
+    );
     let result = runtime.block_on(async {
-        telemetry::init_tracing(&settings);
+        telemetry::init_tracing(&settings, logs_to_stderr);
         cli::run(command, settings).await
     });
     match result {

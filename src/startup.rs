@@ -15,6 +15,8 @@ use tokio_util::task::TaskTracker;
 use crate::cache::Cache;
 use crate::config::{Settings, redact_url};
 use crate::http::pages::Assets;
+use crate::jobs::Worker;
+use crate::mail::Mailer;
 use crate::pubsub::PubSub;
 use crate::state::AppState;
 use crate::{db, graphql, http};
@@ -48,6 +50,7 @@ impl Application {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
 
+        let mailer = Arc::new(Mailer::from_settings(&settings)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = AppState {
             settings: Arc::new(settings),
@@ -57,6 +60,7 @@ impl Application {
             assets,
             shutdown: shutdown_rx,
             connections: TaskTracker::new(),
+            mailer,
         };
         Ok(Self {
             listener,
@@ -96,6 +100,10 @@ impl Application {
             env = state.settings.app_env.as_str(),
             "listening"
         );
+        let worker = state.settings.embedded_worker().then(|| {
+            tracing::info!("running an embedded job worker (jobs.embedded)");
+            tokio::spawn(Worker::new(state.job_context()).run(state.shutdown.clone()))
+        });
         let signal = async move {
             signal.await;
             tracing::info!("shutting down: finishing in-flight requests");
@@ -104,6 +112,13 @@ impl Application {
         Server::new_with_acceptor(TcpAcceptor::from_std(listener)?)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
             .await?;
+        if let Some(worker) = worker {
+            match worker.await {
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "embedded worker failed"),
+                Err(e) => tracing::error!(error = %e, "embedded worker panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
         state.connections.close();
         if tokio::time::timeout(timeout, state.connections.wait())
             .await

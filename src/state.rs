@@ -9,6 +9,8 @@ use tokio_util::task::TaskTracker;
 use crate::cache::Cache;
 use crate::config::{AppEnv, Settings};
 use crate::http::pages::Assets;
+use crate::jobs::JobContext;
+use crate::mail::Mailer;
 use crate::pubsub::PubSub;
 
 #[derive(Clone)]
@@ -22,9 +24,18 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Open WebSocket connections, waited for on shutdown.
     pub connections: TaskTracker,
+    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {
+    pub fn job_context(&self) -> JobContext {
+        JobContext {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            mailer: self.mailer.clone(),
+        }
+    }
+
     /// Whether a browser page from `origin` may call us with credentials or open a
     /// WebSocket: our own public origin, the configured ones, and in development any
     /// localhost port.

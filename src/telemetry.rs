@@ -31,19 +31,29 @@ pub fn init_sentry(settings: &Settings) -> Option<sentry::ClientInitGuard> {
     Some(sentry::init(options))
 }
 
-/// Installs the global subscriber: the configured format on stdout, and Sentry layers that
-/// turn error events into Sentry events and keep info events as breadcrumbs.
-pub fn init_tracing(settings: &Settings) {
+/// Installs the global subscriber: the configured format on stdout (stderr for commands
+/// whose stdout is their output), and Sentry layers that turn error events into Sentry
+/// events and keep info events as breadcrumbs.
+pub fn init_tracing(settings: &Settings, to_stderr: bool) {
+    let writer = move || -> Box<dyn std::io::Write> {
+        if to_stderr {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        }
+    };
     let filter =
         || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let fmt = match settings.log_format() {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .json()
             .with_current_span(true)
             .with_span_list(false)
             .with_filter(filter())
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .with_filter(filter())
             .boxed(),
     };

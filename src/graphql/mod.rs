@@ -2,25 +2,39 @@
 
 pub mod context;
 pub mod extensions;
+pub mod loaders;
+pub mod mutation;
 pub mod node;
 pub mod pagination;
 pub mod query;
 pub mod subscription;
+pub mod types;
 
-use async_graphql::{EmptyMutation, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(query::health::HealthQuery);
+pub struct Query(
+    query::health::HealthQuery,
+    node::NodeQuery,
+    query::accounts::AccountsQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::accounts::AccountsMutation);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(subscription::clock::ClockSubscription);
 
-pub type AppSchema = Schema<Query, EmptyMutation, Subscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, Subscription> {
-    Schema::build(Query::default(), EmptyMutation, Subscription::default())
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 /// The schema the server runs, with the limits and extensions from the settings.

@@ -62,3 +62,76 @@ mod tests {
         assert!(decode(&ID(URL_SAFE_NO_PAD.encode("Thing:42"))).is_err());
     }
 }
+
+/// Every object with a global ID implements `Node`; `node(id:)` fetches any of them.
+#[derive(async_graphql::Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "async_graphql::ID",
+    desc = "The object's opaque global ID."
+))]
+pub enum Node {
+    User(crate::graphql::types::accounts::UserNode),
+}
+
+/// Loads the object behind a decoded ID through the loaders; `None` when it does not
+/// exist or the viewer may not see it.
+async fn resolve(
+    ctx: &async_graphql::Context<'_>,
+    type_name: &str,
+    id: Uuid,
+) -> async_graphql::Result<Option<Node>> {
+    use crate::graphql::context::ContextExt as _;
+    use crate::graphql::types::accounts::UserNode;
+    Ok(match type_name {
+        UserNode::TYPE_NAME => ctx
+            .loaders()
+            .users
+            .load_one(id)
+            .await?
+            .map(|u| Node::User(UserNode(u))),
+        _ => None,
+    })
+}
+
+/// The most ids one `nodes(ids:)` call takes.
+pub const MAX_NODES: usize = 100;
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[async_graphql::Object]
+impl NodeQuery {
+    /// Fetches any object by its global ID; null when it does not exist or is not visible.
+    async fn node(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
+        let (type_name, uuid) = decode(&id)?;
+        resolve(ctx, &type_name, uuid).await
+    }
+
+    /// Fetches several objects by global ID, in order; null for each one missing. The
+    /// loaders batch them into one query per type.
+    async fn nodes(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::bad_input(
+                "ids",
+                format!("at most {MAX_NODES} ids can be fetched at once"),
+            )
+            .into());
+        }
+        let decoded = ids.iter().map(decode).collect::<AppResult<Vec<_>>>()?;
+        futures_util::future::try_join_all(
+            decoded
+                .iter()
+                .map(|(type_name, uuid)| resolve(ctx, type_name, *uuid)),
+        )
+        .await
+    }
+}

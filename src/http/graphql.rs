@@ -17,9 +17,13 @@ use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::error::ErrorCode;
+use crate::domain::accounts::service::ClientInfo;
+use crate::error::{AppError, ErrorCode};
 use crate::graphql::AppSchema;
+use crate::graphql::context::Auth;
 use crate::graphql::extensions::ExecutionFlag;
+use crate::graphql::loaders::Loaders;
+use crate::http::auth;
 use crate::http::json_response;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
@@ -141,10 +145,69 @@ fn internal_body() -> Json {
     json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE, "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
 }
 
+/// Who sends a request, worked out once for all its operations.
+struct Caller {
+    auth: Auth,
+    client: ClientInfo,
+}
+
+/// Authenticates the request. A credential that does not check out is a 401, and a stale
+/// session cookie is cleared so the browser stops sending it.
+async fn caller(
+    req: &Request,
+    state: &AppState,
+    media: MediaType,
+) -> Result<Caller, Box<Response>> {
+    let client = auth::client_info(req, &state.settings);
+    let refused = |error: AppError, cookie: bool| {
+        let code = error.code();
+        let status = if code == ErrorCode::Unauthenticated {
+            StatusCode::UNAUTHORIZED
+        } else {
+            if let AppError::Internal(cause) = &error {
+                tracing::error!(error = format!("{cause:#}"), "authentication failed");
+            }
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        let mut response = json_response(
+            status,
+            &json!({ "errors": [{ "message": error.public_message(), "extensions": { "code": code.as_str() } }] }),
+        );
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.as_str()),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if cookie && let Ok(value) = HeaderValue::from_str(&auth::clear_cookie(&state.settings)) {
+            headers.append(header::SET_COOKIE, value);
+        }
+        Box::new(response)
+    };
+    let credential = match auth::credential(req.headers(), &state.settings) {
+        Ok(c) => c,
+        Err(e) => return Err(refused(e, false)),
+    };
+    let viewer = match &credential {
+        None => None,
+        Some(credential) => match auth::authenticate(state, credential).await {
+            Ok(viewer) => Some(viewer),
+            Err(e) => return Err(refused(e, credential.is_cookie())),
+        },
+    };
+    Ok(Caller {
+        auth: Auth(viewer),
+        client,
+    })
+}
+
 fn build_request(
     operation: Operation,
     req: &Request,
     state: &AppState,
+    caller: &Caller,
 ) -> Result<(async_graphql::Request, ExecutionFlag), &'static str> {
     let Some(query) = operation.query.filter(|q| !q.trim().is_empty()) else {
         return Err("The request has no query");
@@ -162,8 +225,10 @@ fn build_request(
     let flag = ExecutionFlag::default();
     let mut request = async_graphql::Request::new(query)
         .variables(variables)
-        .data(state.clone())
-        .data(flag.clone());
+        .data(flag.clone())
+        .data(caller.auth.clone())
+        .data(caller.client.clone())
+        .data(Loaders::new(&state.db));
     if let Some(name) = operation.operation_name.filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
     }
@@ -250,6 +315,10 @@ pub async fn post(
             );
         }
     };
+    let caller = match caller(req, state, media).await {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
     let parsed: Json = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(_) => {
@@ -286,7 +355,7 @@ pub async fn post(
                         "Each operation must be a JSON object",
                     );
                 };
-                match build_request(operation, req, state) {
+                match build_request(operation, req, state, &caller) {
                     Ok(r) => requests.push(r),
                     Err(message) => return refuse(StatusCode::BAD_REQUEST, media, message),
                 }
@@ -308,7 +377,7 @@ pub async fn post(
                     "query, operationName, variables and extensions have the wrong types",
                 );
             };
-            match build_request(operation, req, state) {
+            match build_request(operation, req, state, &caller) {
                 Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
                 Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
             }
@@ -401,13 +470,17 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let caller = match caller(req, state, media).await {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
     let operation = Operation {
         query: params.query,
         operation_name: params.operation_name,
         variables,
         extensions,
     };
-    match build_request(operation, req, state) {
+    match build_request(operation, req, state, &caller) {
         Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
         Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
     }

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes and the middleware every route runs through.
 
+pub mod auth;
 pub mod graphql;
 pub mod health;
 pub mod middleware;

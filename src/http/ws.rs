@@ -12,7 +12,11 @@ use poem::web::Data;
 use poem::web::websocket::{CloseCode, Message, WebSocket};
 use poem::{IntoResponse, Request, Response, handler};
 
+use crate::error::AppError;
 use crate::graphql::AppSchema;
+use crate::graphql::context::Auth;
+use crate::graphql::loaders::Loaders;
+use crate::http::auth::{self, Credential};
 use crate::http::json_response;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
@@ -54,19 +58,70 @@ pub async fn upgrade(
         );
     };
     let mut data = GqlData::default();
-    data.insert(state.clone());
+    data.insert(auth::client_info(req, &state.settings));
+    data.insert(Loaders::new(&state.db));
     if let Some(id) = req.extensions().get::<RequestId>() {
         data.insert(id.clone());
     }
+    let cookie = auth::cookie_value(req.headers(), &state.settings.auth.cookie_name);
     let schema = schema.clone();
     let state = state.clone();
     let guard = state.connections.token();
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            serve(socket, schema, protocol, data, state).await;
+            serve(socket, schema, protocol, data, state, cookie).await;
             drop(guard);
         })
         .into_response()
+}
+
+/// The credential in a `connection_init` payload: `{"authorization": "Bearer <token>"}`,
+/// `{"token": "<token>"}` or `{"apiKey": "<key>"}` (header-style names are accepted too).
+fn payload_credential(payload: &serde_json::Value) -> Result<Option<Credential>, AppError> {
+    let field = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| payload.get(*n).and_then(|v| v.as_str()))
+            .map(str::trim)
+    };
+    if let Some(value) = field(&["authorization", "Authorization"]) {
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                AppError::Unauthenticated("authorization must be `Bearer <token>`".to_owned())
+            })?;
+        return Ok(Some(Credential::Bearer(token.to_owned())));
+    }
+    if let Some(token) = field(&["token"]) {
+        return Ok(Some(Credential::Bearer(token.to_owned())));
+    }
+    if let Some(key) = field(&["apiKey", "api-key"]) {
+        return Ok(Some(Credential::ApiKey(key.to_owned())));
+    }
+    Ok(None)
+}
+
+/// Authenticates a connection from its `connection_init` payload, or else its cookie. An
+/// invalid credential refuses the connection.
+async fn connection_auth(
+    state: AppState,
+    payload: serde_json::Value,
+    cookie: Option<String>,
+) -> async_graphql::Result<GqlData> {
+    let credential = match payload_credential(&payload)? {
+        Some(c) => Some(c),
+        None => cookie.map(Credential::Cookie),
+    };
+    let viewer = match &credential {
+        Some(credential) => Some(auth::authenticate(&state, credential).await?),
+        None => None,
+    };
+    let mut data = GqlData::default();
+    data.insert(Auth(viewer));
+    Ok(data)
 }
 
 async fn serve<S>(
@@ -75,6 +130,7 @@ async fn serve<S>(
     protocol: WebSocketProtocols,
     data: GqlData,
     state: AppState,
+    cookie: Option<String>,
 ) where
     S: futures_util::Stream<Item = Result<Message, std::io::Error>>
         + futures_util::Sink<Message>
@@ -92,7 +148,10 @@ async fn serve<S>(
         });
     let output = async_graphql::http::WebSocket::new(schema, input, protocol)
         .connection_data(data)
-        .on_connection_init(|_payload| async { Ok(GqlData::default()) });
+        .on_connection_init({
+            let state = state.clone();
+            move |payload| connection_auth(state, payload, cookie)
+        });
     futures_util::pin_mut!(output);
     let mut shutdown = state.shutdown.clone();
     if *shutdown.borrow() {

@@ -1,0 +1,109 @@
+//! The accounts' job handlers: each idempotent, each sending at most what its job asks.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::{repo, tokens};
+use crate::jobs::runner::{JobContext, JobError};
+use crate::mail::{Email, MailError, templates};
+
+/// How long a confirmation link works.
+pub const CONFIRMATION_TTL: chrono::TimeDelta = chrono::TimeDelta::days(3);
+/// How long a password-reset link works.
+pub const RESET_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(2);
+
+async fn send(ctx: &JobContext, email: &Email) -> Result<(), JobError> {
+    ctx.mailer.send(email).await.map_err(|e| match e {
+        MailError::Transient(m) => JobError::Retry(anyhow::anyhow!(m)),
+        MailError::Permanent(m) => JobError::Permanent(anyhow::anyhow!(m)),
+    })
+}
+
+pub async fn send_welcome(ctx: &JobContext, user_id: Uuid) -> Result<(), JobError> {
+    // Skipped when already sent, or when the member has left.
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT username::text, name, email::text FROM users
+         WHERE id = $1 AND deleted_at IS NULL AND welcome_sent_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some((username, name, Some(to))) = row else {
+        return Ok(());
+    };
+    send(
+        ctx,
+        &templates::welcome(&to, &name, &username, &ctx.settings.public_origin()),
+    )
+    .await?;
+    sqlx::query("UPDATE users SET welcome_sent_at = now() WHERE id = $1")
+        .bind(user_id)
+        .execute(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// Mails a fresh confirmation link to the address awaiting confirmation: the pending new
+/// one, or the current one while unconfirmed. Nothing when there is none. The token is
+/// made here, in the worker, so no raw token ever waits in the queue.
+pub async fn send_confirmation(ctx: &JobContext, user_id: Uuid) -> Result<(), JobError> {
+    let Some(user) = repo::find_by_id(&ctx.db, user_id).await? else {
+        return Ok(());
+    };
+    let to = match (&user.pending_email, &user.email, user.email_confirmed_at) {
+        (Some(pending), _, _) => pending.clone(),
+        (None, Some(email), None) => email.clone(),
+        _ => return Ok(()),
+    };
+    let token = tokens::issue();
+    repo::insert_email_token(
+        &ctx.db,
+        user_id,
+        "confirm",
+        &to,
+        &token.hash,
+        Utc::now() + CONFIRMATION_TTL,
+    )
+    .await?;
+    let email = templates::confirmation(
+        &to,
+        &user.name,
+        &user.username,
+        &ctx.settings.public_origin(),
+        &token.raw,
+    );
+    send(ctx, &email).await
+}
+
+pub async fn send_password_reset(ctx: &JobContext, user_id: Uuid) -> Result<(), JobError> {
+    let Some(user) = repo::find_by_id(&ctx.db, user_id).await? else {
+        return Ok(());
+    };
+    let Some(to) = user.email.clone() else {
+        return Ok(());
+    };
+    let token = tokens::issue();
+    repo::insert_email_token(
+        &ctx.db,
+        user_id,
+        "reset",
+        &to,
+        &token.hash,
+        Utc::now() + RESET_TTL,
+    )
+    .await?;
+    let email = templates::password_reset(
+        &to,
+        &user.name,
+        &user.username,
+        &ctx.settings.public_origin(),
+        &token.raw,
+    );
+    send(ctx, &email).await
+}
+
+pub async fn purge_tokens(ctx: &JobContext) -> Result<(), JobError> {
+    let purged = repo::purge_email_tokens(&ctx.db).await?;
+    tracing::info!(purged, "email tokens purged");
+    Ok(())
+}

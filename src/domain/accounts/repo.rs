@@ -1,0 +1,426 @@
+//! The accounts' SQL.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::model::User;
+use crate::error::AppError;
+
+pub const USER_COLUMNS: &str = "id, username::text AS username, email::text AS email, name, role, \
+     suspended_reason, email_confirmed_at, pending_email::text AS pending_email, bio, location, \
+     website_url, github_username, twitter_username, created_at, deleted_at";
+
+/// Turns a unique violation into the input error it stands for.
+pub fn map_unique(e: sqlx::Error) -> AppError {
+    if let sqlx::Error::Database(db) = &e {
+        match db.constraint() {
+            Some("users_username_key") => {
+                return AppError::bad_input("username", "this username is already taken");
+            }
+            Some("users_email_key") => {
+                return AppError::bad_input("email", "this email is already registered");
+            }
+            _ => {}
+        }
+    }
+    AppError::from(e)
+}
+
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+}
+
+pub async fn insert_user(conn: &mut PgConnection, user: NewUser<'_>) -> Result<User, AppError> {
+    sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO users (id, username, email, name, password_hash, role)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
+    )))
+    .bind(user.id)
+    .bind(user.username)
+    .bind(user.email)
+    .bind(user.name)
+    .bind(user.password_hash)
+    .bind(user.role)
+    .fetch_one(conn)
+    .await
+    .map_err(map_unique)
+}
+
+pub async fn admin_exists(conn: &mut PgConnection) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND deleted_at IS NULL)",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn find_by_id<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<User>> {
+    sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find_many<'e>(db: impl PgExecutor<'e>, ids: &[Uuid]) -> sqlx::Result<Vec<User>> {
+    sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1) AND deleted_at IS NULL"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn find_by_username<'e>(
+    db: impl PgExecutor<'e>,
+    username: &str,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND deleted_at IS NULL"
+    )))
+    .bind(username)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find_by_email<'e>(db: impl PgExecutor<'e>, email: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL"
+    )))
+    .bind(email)
+    .fetch_optional(db)
+    .await
+}
+
+/// What sign-in needs about a member.
+#[derive(sqlx::FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub password_hash: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+pub async fn credentials_by_login<'e>(
+    db: impl PgExecutor<'e>,
+    login: &str,
+) -> sqlx::Result<Option<Credentials>> {
+    let column = if login.contains('@') {
+        "email"
+    } else {
+        "username"
+    };
+    sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(format!(
+        "SELECT id, password_hash, locked_until FROM users
+         WHERE {column} = $1 AND deleted_at IS NULL"
+    )))
+    .bind(login.trim())
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn password_hash<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+/// Counts a failed sign-in; the `max`-th in a row locks the account until `now + lockout`.
+pub async fn record_failed_login<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+    max: i32,
+    lockout_minutes: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET
+            locked_until = CASE WHEN failed_logins + 1 >= $2
+                                THEN now() + make_interval(mins => $3::int) ELSE locked_until END,
+            failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(max)
+    .bind(i32::try_from(lockout_minutes).unwrap_or(i32::MAX))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_failed_logins<'e>(db: impl PgExecutor<'e>, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins > 0 OR locked_until IS NOT NULL)")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password(conn: &mut PgConnection, user_id: Uuid, hash: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// Sessions ------------------------------------------------------------------------------
+
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub token_hash: &'a [u8],
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_session<'e>(db: impl PgExecutor<'e>, s: NewSession<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, token_hash, ip, user_agent, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(s.id)
+    .bind(s.user_id)
+    .bind(s.token_hash)
+    .bind(s.ip)
+    .bind(s.user_agent)
+    .bind(s.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A live credential and its member, as one row.
+#[derive(sqlx::FromRow)]
+pub struct Authenticated {
+    pub credential_id: Uuid,
+    pub user_id: Uuid,
+    pub role: String,
+    pub suspended_reason: Option<String>,
+    pub email_confirmed: bool,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+pub async fn session_by_token<'e>(
+    db: impl PgExecutor<'e>,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<Authenticated>> {
+    sqlx::query_as::<_, Authenticated>(
+        "SELECT s.id AS credential_id, u.id AS user_id, u.role, u.suspended_reason,
+                u.email_confirmed_at IS NOT NULL AS email_confirmed, s.last_seen_at AS last_used_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND s.expires_at > now() AND u.deleted_at IS NULL",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn touch_session<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn sessions_of<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<SessionRow>> {
+    sqlx::query_as::<_, SessionRow>(
+        "SELECT id, ip, user_agent, created_at, last_seen_at, expires_at FROM sessions
+         WHERE user_id = $1 AND expires_at > now() ORDER BY created_at DESC LIMIT 100",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn delete_session<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of a member, but `keep` (the one making the request) when given.
+pub async fn delete_sessions<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+// API keys ------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: Uuid,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_api_key<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    user_id: Uuid,
+    description: &str,
+    key_hash: &[u8],
+) -> sqlx::Result<ApiKeyRow> {
+    sqlx::query_as::<_, ApiKeyRow>(
+        "INSERT INTO api_keys (id, user_id, description, key_hash) VALUES ($1, $2, $3, $4)
+         RETURNING id, description, created_at, last_used_at",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(description)
+    .bind(key_hash)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn api_keys_of<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<ApiKeyRow>> {
+    sqlx::query_as::<_, ApiKeyRow>(
+        "SELECT id, description, created_at, last_used_at FROM api_keys
+         WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count_api_keys<'e>(db: impl PgExecutor<'e>, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn delete_api_key<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn api_key_by_hash<'e>(
+    db: impl PgExecutor<'e>,
+    key_hash: &[u8],
+) -> sqlx::Result<Option<Authenticated>> {
+    sqlx::query_as::<_, Authenticated>(
+        "SELECT k.id AS credential_id, u.id AS user_id, u.role, u.suspended_reason,
+                u.email_confirmed_at IS NOT NULL AS email_confirmed, k.last_used_at
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+         WHERE k.key_hash = $1 AND u.deleted_at IS NULL",
+    )
+    .bind(key_hash)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn touch_api_key<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+// Email tokens --------------------------------------------------------------------------
+
+pub async fn insert_email_token<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+    purpose: &str,
+    email: &str,
+    token_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO email_tokens (id, user_id, purpose, email, token_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user_id)
+    .bind(purpose)
+    .bind(email)
+    .bind(token_hash)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks a live token used and returns its member and address; `None` when the token is
+/// unknown, used or expired. Single use holds under concurrency: one UPDATE wins.
+pub async fn consume_email_token(
+    conn: &mut PgConnection,
+    purpose: &str,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<(Uuid, String)>> {
+    sqlx::query_as(
+        "UPDATE email_tokens SET used_at = now()
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+         RETURNING user_id, email::text",
+    )
+    .bind(token_hash)
+    .bind(purpose)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn purge_email_tokens<'e>(db: impl PgExecutor<'e>) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM email_tokens WHERE used_at IS NOT NULL OR expires_at < now() - interval '1 day'",
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,630 @@
+//! The accounts' rules: each public function is one operation, in one transaction where it
+//! writes, with its jobs enqueued in that transaction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::model::{
+    EmailAddress, NewPassword, Role, User, Username, Viewer, bounded_text, parse_handle,
+    parse_http_url, parse_name,
+};
+use super::repo::{self, Authenticated, NewSession, NewUser};
+use super::{passwords, tokens};
+use crate::cache::Cache;
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+use crate::jobs::{self, Job};
+
+/// The message for every failed sign-in, whichever part was wrong.
+pub const BAD_CREDENTIALS: &str = "Invalid login or password";
+/// At most this many confirmation emails per member in [`RESEND_WINDOW`].
+pub const RESEND_LIMIT: u64 = 2;
+pub const RESEND_WINDOW: Duration = Duration::from_secs(120);
+/// A member keeps at most this many API keys.
+pub const MAX_API_KEYS: i64 = 50;
+
+pub struct Registration {
+    pub email: String,
+    pub username: String,
+    pub password: SecretString,
+    pub name: String,
+    pub owner_secret: Option<SecretString>,
+}
+
+/// Where a request comes from, kept with the session it opens.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct SignedIn {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+pub async fn register(
+    db: &PgPool,
+    settings: &Settings,
+    input: Registration,
+    client: &ClientInfo,
+) -> AppResult<SignedIn> {
+    let username = Username::parse(&input.username)?;
+    let email = EmailAddress::parse(&input.email)?;
+    let name = parse_name(&input.name)?;
+    let password = NewPassword::parse(
+        "password",
+        &input.password,
+        username.as_str(),
+        Some(email.as_str()),
+    )?;
+    let claims_owner = match (&input.owner_secret, &settings.forem_owner_secret) {
+        (None, _) => false,
+        (Some(given), Some(expected))
+            if !given.expose_secret().is_empty()
+                && tokens::constant_time_eq(
+                    given.expose_secret().as_bytes(),
+                    expected.expose_secret().as_bytes(),
+                ) =>
+        {
+            true
+        }
+        (Some(_), _) => {
+            return Err(AppError::bad_input(
+                "ownerSecret",
+                "the owner secret does not match",
+            ));
+        }
+    };
+    let hash = passwords::hash(password.secret(), &settings.auth).await?;
+
+    let mut tx = db.begin().await?;
+    let role = if claims_owner {
+        // One owner: registrations claiming it queue up here, and only the first finds no admin.
+        sqlx::query("SELECT pg_advisory_xact_lock(7711001)")
+            .execute(&mut *tx)
+            .await?;
+        if repo::admin_exists(&mut tx).await? {
+            return Err(AppError::Forbidden(
+                "This instance already has an admin".to_owned(),
+            ));
+        }
+        Role::Admin
+    } else {
+        Role::Member
+    };
+    let user = repo::insert_user(
+        &mut tx,
+        NewUser {
+            id: Uuid::now_v7(),
+            username: username.as_str(),
+            email: email.as_str(),
+            name: &name,
+            password_hash: &hash,
+            role: role.as_str(),
+        },
+    )
+    .await?;
+    jobs::enqueue(&mut tx, &Job::SendConfirmation { user_id: user.id }).await?;
+    jobs::enqueue(&mut tx, &Job::SendWelcome { user_id: user.id }).await?;
+    let signed_in = open_session(&mut tx, settings, user, client).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %signed_in.user.id, owner = claims_owner, "member registered");
+    Ok(signed_in)
+}
+
+async fn open_session(
+    conn: &mut sqlx::PgConnection,
+    settings: &Settings,
+    user: User,
+    client: &ClientInfo,
+) -> AppResult<SignedIn> {
+    let token = tokens::issue();
+    let expires_at = Utc::now() + chrono::Duration::days(settings.auth.session_days);
+    repo::insert_session(
+        &mut *conn,
+        NewSession {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            token_hash: &token.hash,
+            ip: client.ip.as_deref(),
+            user_agent: client.user_agent.as_deref(),
+            expires_at,
+        },
+    )
+    .await?;
+    Ok(SignedIn {
+        token: token.raw,
+        expires_at,
+        user,
+    })
+}
+
+pub async fn login(
+    db: &PgPool,
+    settings: &Settings,
+    login: &str,
+    password: &SecretString,
+    client: &ClientInfo,
+) -> AppResult<SignedIn> {
+    let login = login.trim().to_lowercase();
+    let credentials = if login.is_empty() || login.len() > 254 {
+        None
+    } else {
+        repo::credentials_by_login(db, &login).await?
+    };
+    let Some(credentials) = credentials else {
+        // Same work as for a known member, so timing tells nothing.
+        passwords::verify(password, None, &settings.auth).await?;
+        return Err(AppError::Unauthenticated(BAD_CREDENTIALS.to_owned()));
+    };
+    if let Some(until) = credentials.locked_until.filter(|u| *u > Utc::now()) {
+        let retry_after = u64::try_from((until - Utc::now()).num_seconds())
+            .unwrap_or(1)
+            .max(1);
+        return Err(AppError::RateLimited {
+            message: format!(
+                "Too many failed sign-ins: this account is locked for {} more minutes",
+                retry_after.div_ceil(60)
+            ),
+            retry_after,
+        });
+    }
+    if !passwords::verify(password, credentials.password_hash, &settings.auth).await? {
+        repo::record_failed_login(
+            db,
+            credentials.id,
+            settings.auth.max_failed_logins,
+            settings.auth.lockout_minutes,
+        )
+        .await?;
+        return Err(AppError::Unauthenticated(BAD_CREDENTIALS.to_owned()));
+    }
+    let mut tx = db.begin().await?;
+    repo::clear_failed_logins(&mut *tx, credentials.id).await?;
+    let user = repo::find_by_id(&mut *tx, credentials.id)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated(BAD_CREDENTIALS.to_owned()))?;
+    let signed_in = open_session(&mut tx, settings, user, client).await?;
+    tx.commit().await?;
+    Ok(signed_in)
+}
+
+fn viewer_of(row: Authenticated, session: bool) -> Viewer {
+    Viewer {
+        user_id: row.user_id,
+        role: Role::parse(&row.role).unwrap_or(Role::Member),
+        email_confirmed: row.email_confirmed,
+        suspended_reason: row.suspended_reason,
+        session_id: session.then_some(row.credential_id),
+        api_key_id: (!session).then_some(row.credential_id),
+    }
+}
+
+/// How stale `last_seen_at` may get before a request refreshes it.
+const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// The member behind a session token; `UNAUTHENTICATED` when it is unknown, expired or revoked.
+pub async fn authenticate_session(db: &PgPool, token: &str) -> AppResult<Viewer> {
+    let row = repo::session_by_token(db, &tokens::hash(token))
+        .await?
+        .ok_or_else(|| {
+            AppError::Unauthenticated("The session token is invalid, expired or revoked".to_owned())
+        })?;
+    if row
+        .last_used_at
+        .is_none_or(|t| Utc::now() - t > TOUCH_EVERY)
+    {
+        repo::touch_session(db, row.credential_id).await?;
+    }
+    Ok(viewer_of(row, true))
+}
+
+/// The member behind a personal API key; `UNAUTHENTICATED` when it is unknown or revoked.
+pub async fn authenticate_api_key(db: &PgPool, key: &str) -> AppResult<Viewer> {
+    let row = repo::api_key_by_hash(db, &tokens::hash(key))
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("The API key is invalid or revoked".to_owned()))?;
+    if row
+        .last_used_at
+        .is_none_or(|t| Utc::now() - t > TOUCH_EVERY)
+    {
+        repo::touch_api_key(db, row.credential_id).await?;
+    }
+    Ok(viewer_of(row, false))
+}
+
+pub async fn logout(db: &PgPool, viewer: &Viewer) -> AppResult<bool> {
+    match viewer.session_id {
+        Some(id) => Ok(repo::delete_session(db, viewer.user_id, id).await?),
+        None => Err(AppError::bad_input(
+            "session",
+            "this request was not made with a session",
+        )),
+    }
+}
+
+pub async fn logout_everywhere(db: &PgPool, viewer: &Viewer) -> AppResult<u64> {
+    Ok(repo::delete_sessions(db, viewer.user_id, None).await?)
+}
+
+pub async fn sessions(db: &PgPool, viewer: &Viewer) -> AppResult<Vec<repo::SessionRow>> {
+    Ok(repo::sessions_of(db, viewer.user_id).await?)
+}
+
+pub async fn revoke_session(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    if repo::delete_session(db, viewer.user_id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("No such session".to_owned()))
+    }
+}
+
+pub struct CreatedKey {
+    pub raw: String,
+    pub row: repo::ApiKeyRow,
+}
+
+pub async fn create_api_key(
+    db: &PgPool,
+    viewer: &Viewer,
+    description: &str,
+) -> AppResult<CreatedKey> {
+    viewer.require_writer()?;
+    let description = bounded_text("description", description, 100)?;
+    if description.is_empty() {
+        return Err(AppError::bad_input(
+            "description",
+            "describe what the key is for",
+        ));
+    }
+    if repo::count_api_keys(db, viewer.user_id).await? >= MAX_API_KEYS {
+        return Err(AppError::bad_input(
+            "description",
+            format!("at most {MAX_API_KEYS} API keys; revoke one first"),
+        ));
+    }
+    let key = tokens::issue_api_key();
+    let row =
+        repo::insert_api_key(db, Uuid::now_v7(), viewer.user_id, &description, &key.hash).await?;
+    Ok(CreatedKey { raw: key.raw, row })
+}
+
+pub async fn api_keys(db: &PgPool, viewer: &Viewer) -> AppResult<Vec<repo::ApiKeyRow>> {
+    Ok(repo::api_keys_of(db, viewer.user_id).await?)
+}
+
+pub async fn revoke_api_key(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    if repo::delete_api_key(db, viewer.user_id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("No such API key".to_owned()))
+    }
+}
+
+pub async fn confirm_email(db: &PgPool, token: &str) -> AppResult<User> {
+    let mut tx = db.begin().await?;
+    let (user_id, email) = repo::consume_email_token(&mut tx, "confirm", &tokens::hash(token))
+        .await?
+        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
+    // The address confirmed is the one the token was mailed to: the current one, or the
+    // pending new one, which then replaces it.
+    sqlx::query(
+        "UPDATE users SET email = $2, email_confirmed_at = now(),
+                pending_email = CASE WHEN pending_email = $2 THEN NULL ELSE pending_email END
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(&email)
+    .execute(&mut *tx)
+    .await
+    .map_err(repo::map_unique)?;
+    let user = repo::find_by_id(&mut *tx, user_id)
+        .await?
+        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+pub async fn resend_confirmation(db: &PgPool, cache: &Cache, viewer: &Viewer) -> AppResult<()> {
+    let user = repo::find_by_id(db, viewer.user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("The account no longer exists".to_owned()))?;
+    if user.email_confirmed_at.is_some() && user.pending_email.is_none() {
+        return Err(AppError::bad_input(
+            "email",
+            "your email is already confirmed",
+        ));
+    }
+    let (count, ttl) = cache
+        .incr_window(
+            &format!("rl:resend_confirmation:{}", viewer.user_id),
+            RESEND_WINDOW,
+        )
+        .await
+        .map_err(AppError::internal)?;
+    if count > RESEND_LIMIT {
+        return Err(AppError::RateLimited {
+            message: format!("At most {RESEND_LIMIT} confirmation emails every 2 minutes"),
+            retry_after: ttl.max(1),
+        });
+    }
+    let mut conn = db.acquire().await?;
+    jobs::enqueue(&mut conn, &Job::SendConfirmation { user_id: user.id }).await?;
+    Ok(())
+}
+
+/// Always answers the same way, whether or not the address belongs to a member.
+pub async fn request_password_reset(db: &PgPool, email: &str) -> AppResult<()> {
+    let Ok(email) = EmailAddress::parse(email) else {
+        return Ok(());
+    };
+    let mut tx = db.begin().await?;
+    if let Some(user) = repo::find_by_email(&mut *tx, email.as_str()).await? {
+        jobs::enqueue(&mut tx, &Job::SendPasswordReset { user_id: user.id }).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token, and ends every session.
+pub async fn reset_password(
+    db: &PgPool,
+    settings: &Settings,
+    token: &str,
+    password: &SecretString,
+) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let (user_id, _) = repo::consume_email_token(&mut tx, "reset", &tokens::hash(token))
+        .await?
+        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
+    let user = repo::find_by_id(&mut *tx, user_id)
+        .await?
+        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
+    let password = NewPassword::parse("password", password, &user.username, user.email.as_deref())?;
+    let hash = passwords::hash(password.secret(), &settings.auth).await?;
+    repo::set_password(&mut tx, user_id, &hash).await?;
+    repo::delete_sessions(&mut *tx, user_id, None).await?;
+    // The reset proves the member reads this mailbox.
+    sqlx::query(
+        "UPDATE users SET email_confirmed_at = COALESCE(email_confirmed_at, now()) WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn check_password(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    field: &str,
+    password: &SecretString,
+) -> AppResult<User> {
+    let user = repo::find_by_id(db, viewer.user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("The account no longer exists".to_owned()))?;
+    let stored = repo::password_hash(db, viewer.user_id).await?;
+    if !passwords::verify(password, stored, &settings.auth).await? {
+        return Err(AppError::bad_input(field, "the password is not correct"));
+    }
+    Ok(user)
+}
+
+/// Changes the password and ends every other session.
+pub async fn change_password(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    current: &SecretString,
+    new: &SecretString,
+) -> AppResult<()> {
+    let user = check_password(db, settings, viewer, "currentPassword", current).await?;
+    let password = NewPassword::parse("newPassword", new, &user.username, user.email.as_deref())?;
+    let hash = passwords::hash(password.secret(), &settings.auth).await?;
+    let mut tx = db.begin().await?;
+    repo::set_password(&mut tx, user.id, &hash).await?;
+    repo::delete_sessions(&mut *tx, user.id, viewer.session_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Starts an email change: the new address gets a confirmation link, and replaces the
+/// current one only once confirmed.
+pub async fn change_email(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    password: &SecretString,
+    new_email: &str,
+) -> AppResult<()> {
+    let new_email = EmailAddress::parse(new_email)
+        .map_err(|_| AppError::bad_input("newEmail", "newEmail is not a valid address"))?;
+    let user = check_password(db, settings, viewer, "password", password).await?;
+    if user.email.as_deref() == Some(new_email.as_str()) {
+        return Err(AppError::bad_input(
+            "newEmail",
+            "this is already your email",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    if repo::find_by_email(&mut *tx, new_email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(AppError::bad_input(
+            "newEmail",
+            "this email is already registered",
+        ));
+    }
+    sqlx::query("UPDATE users SET pending_email = $2 WHERE id = $1")
+        .bind(user.id)
+        .bind(new_email.as_str())
+        .execute(&mut *tx)
+        .await?;
+    jobs::enqueue(&mut tx, &Job::SendConfirmation { user_id: user.id }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A profile change: `None` leaves a field as it is; an empty string clears it.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    pub name: Option<String>,
+    pub bio: Option<String>,
+    pub location: Option<String>,
+    pub website_url: Option<String>,
+    pub github_username: Option<String>,
+    pub twitter_username: Option<String>,
+}
+
+fn optional(
+    raw: Option<String>,
+    parse: impl Fn(&str) -> AppResult<String>,
+) -> AppResult<Option<Option<String>>> {
+    raw.map(|v| {
+        if v.trim().is_empty() {
+            Ok(None)
+        } else {
+            parse(&v).map(Some)
+        }
+    })
+    .transpose()
+}
+
+pub async fn update_profile(
+    db: &PgPool,
+    viewer: &Viewer,
+    change: ProfileChange,
+) -> AppResult<User> {
+    viewer.require_writer()?;
+    let name = change.name.as_deref().map(parse_name).transpose()?;
+    let bio = change
+        .bio
+        .as_deref()
+        .map(|b| bounded_text("bio", b, 200))
+        .transpose()?;
+    let location = change
+        .location
+        .as_deref()
+        .map(|l| bounded_text("location", l, 100))
+        .transpose()?;
+    let website = optional(change.website_url, |u| parse_http_url("websiteUrl", u, 200))?;
+    let github = optional(change.github_username, |h| {
+        parse_handle("githubUsername", h, 39, '-')
+    })?;
+    let twitter = optional(change.twitter_username, |h| {
+        parse_handle("twitterUsername", h, 15, '_')
+    })?;
+    sqlx::query(
+        "UPDATE users SET
+            name = COALESCE($2, name),
+            bio = COALESCE($3, bio),
+            location = COALESCE($4, location),
+            website_url = CASE WHEN $5 THEN $6 ELSE website_url END,
+            github_username = CASE WHEN $7 THEN $8 ELSE github_username END,
+            twitter_username = CASE WHEN $9 THEN $10 ELSE twitter_username END
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(viewer.user_id)
+    .bind(name)
+    .bind(bio)
+    .bind(location)
+    .bind(website.is_some())
+    .bind(website.flatten())
+    .bind(github.is_some())
+    .bind(github.flatten())
+    .bind(twitter.is_some())
+    .bind(twitter.flatten())
+    .execute(db)
+    .await?;
+    repo::find_by_id(db, viewer.user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("The account no longer exists".to_owned()))
+}
+
+/// Removes a member's personal data and every credential. The row stays as a tombstone
+/// (`deleted_at`, a freed username and email) so what others wrote in reply keeps its place.
+pub async fn delete_account(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    password: &SecretString,
+) -> AppResult<()> {
+    let user = check_password(db, settings, viewer, "password", password).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE users SET username = 'deleted_' || replace(id::text, '-', ''), email = NULL,
+                pending_email = NULL, name = '', password_hash = NULL, bio = '', location = '',
+                website_url = NULL, github_username = NULL, twitter_username = NULL,
+                role = 'member', suspended_reason = NULL, deleted_at = now()
+         WHERE id = $1",
+    )
+    .bind(user.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM email_tokens WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    // Mail still queued for them would go to an address we no longer hold.
+    sqlx::query("DELETE FROM jobs WHERE payload->>'user_id' = $1::text AND status <> 'running'")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "account deleted");
+    Ok(())
+}
+
+/// Operators: gives a member a role (`vibecoding admin grant`).
+pub async fn grant_role(
+    db: &PgPool,
+    username: &str,
+    role: Role,
+    reason: Option<&str>,
+) -> AppResult<User> {
+    let user = repo::find_by_username(db, username.trim())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("No member named {username}")))?;
+    sqlx::query("UPDATE users SET role = $2, suspended_reason = $3 WHERE id = $1")
+        .bind(user.id)
+        .bind(role.as_str())
+        .bind(if role == Role::Suspended {
+            reason
+        } else {
+            None
+        })
+        .execute(db)
+        .await?;
+    Ok(repo::find_by_id(db, user.id).await?.unwrap_or(user))
+}
+
+/// Operators: takes a role back, leaving the member a plain member.
+pub async fn revoke_role(db: &PgPool, username: &str, role: Role) -> AppResult<User> {
+    let user = repo::find_by_username(db, username.trim())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("No member named {username}")))?;
+    if user.role() != role {
+        return Err(AppError::bad_input(
+            "role",
+            format!("{username} is not {}", role.as_str()),
+        ));
+    }
+    grant_role(db, username, Role::Member, None).await
+}

@@ -1,0 +1,3 @@
+//! The rules of the community, apart from any transport: no poem, no async-graphql here.
+
+pub mod accounts;

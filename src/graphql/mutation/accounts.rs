@@ -1,0 +1,284 @@
+use async_graphql::{Context, ID, InputObject, Object};
+use secrecy::SecretString;
+
+use crate::domain::accounts::service::{self, ProfileChange, Registration, SignedIn};
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::node;
+use crate::graphql::types::accounts::{ApiKeyNode, AuthPayload, CreatedApiKey, UserNode};
+use crate::http::auth::{clear_cookie, session_cookie};
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    pub email: String,
+    /// 3 to 30 letters, digits and underscores; stored in lower case.
+    pub username: String,
+    /// 8 to 128 characters, not the username or email.
+    #[graphql(secret)]
+    pub password: String,
+    #[graphql(default)]
+    pub name: String,
+    /// The instance's `FOREM_OWNER_SECRET`: the first account to give it becomes admin.
+    #[graphql(secret)]
+    pub owner_secret: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// Email or username.
+    pub login: String,
+    #[graphql(secret)]
+    pub password: String,
+}
+
+/// Fields left out stay as they are; an empty string clears an optional one.
+#[derive(InputObject, Default)]
+pub struct UpdateProfileInput {
+    pub name: Option<String>,
+    pub bio: Option<String>,
+    pub location: Option<String>,
+    pub website_url: Option<String>,
+    pub github_username: Option<String>,
+    pub twitter_username: Option<String>,
+}
+
+fn secret(s: String) -> SecretString {
+    SecretString::from(s)
+}
+
+fn signed_in(ctx: &Context<'_>, session: SignedIn) -> AuthPayload {
+    let settings = &ctx.state().settings;
+    let max_age = (session.expires_at - chrono::Utc::now())
+        .num_seconds()
+        .max(0);
+    ctx.append_http_header(
+        "set-cookie",
+        session_cookie(settings, &session.token, max_age),
+    );
+    AuthPayload {
+        token: session.token,
+        expires_at: session.expires_at,
+        user: UserNode(session.user),
+    }
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    /// Creates an account and signs it in. A confirmation link and a welcome message are
+    /// emailed.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let state = ctx.state();
+        let session = service::register(
+            &state.db,
+            &state.settings,
+            Registration {
+                email: input.email,
+                username: input.username,
+                password: secret(input.password),
+                name: input.name,
+                owner_secret: input.owner_secret.map(secret),
+            },
+            &ctx.client(),
+        )
+        .await?;
+        Ok(signed_in(ctx, session))
+    }
+
+    /// Confirms an email address with the token from the confirmation link.
+    async fn confirm_email(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<UserNode> {
+        Ok(UserNode(
+            service::confirm_email(&ctx.state().db, &token).await?,
+        ))
+    }
+
+    /// Mails the confirmation link again (at most 2 every 2 minutes).
+    async fn resend_confirmation(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        let state = ctx.state();
+        service::resend_confirmation(&state.db, &state.cache, viewer).await?;
+        Ok(true)
+    }
+
+    /// Signs in with email or username. Also sets the session cookie.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let state = ctx.state();
+        let session = service::login(
+            &state.db,
+            &state.settings,
+            &input.login,
+            &secret(input.password),
+            &ctx.client(),
+        )
+        .await?;
+        Ok(signed_in(ctx, session))
+    }
+
+    /// Ends this session and clears the cookie.
+    async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        let ended = service::logout(&ctx.state().db, viewer).await?;
+        ctx.append_http_header("set-cookie", clear_cookie(&ctx.state().settings));
+        Ok(ended)
+    }
+
+    /// Ends every session of the signed-in member; returns how many.
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let viewer = ctx.require_viewer()?;
+        let ended = service::logout_everywhere(&ctx.state().db, viewer).await?;
+        ctx.append_http_header("set-cookie", clear_cookie(&ctx.state().settings));
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        let uuid = session_id(&id)?;
+        service::revoke_session(&ctx.state().db, viewer, uuid).await?;
+        Ok(true)
+    }
+
+    /// Creates a personal API key for the `api-key` header. The key is shown only here.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        description: String,
+    ) -> async_graphql::Result<CreatedApiKey> {
+        let viewer = ctx.require_viewer()?;
+        let created = service::create_api_key(&ctx.state().db, viewer, &description).await?;
+        Ok(CreatedApiKey {
+            key: created.raw,
+            api_key: ApiKeyNode(created.row),
+        })
+    }
+
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        let uuid = typed_id(&id, "ApiKey")?;
+        service::revoke_api_key(&ctx.state().db, viewer, uuid).await?;
+        Ok(true)
+    }
+
+    /// Mails a reset link when the address belongs to a member. Always answers true, so
+    /// it tells nobody which addresses are registered.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<bool> {
+        service::request_password_reset(&ctx.state().db, &email).await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the token from a reset link; ends every session.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        #[graphql(secret)] password: String,
+    ) -> async_graphql::Result<bool> {
+        let state = ctx.state();
+        service::reset_password(&state.db, &state.settings, &token, &secret(password)).await?;
+        Ok(true)
+    }
+
+    /// Changes the password; every other session ends.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] current_password: String,
+        #[graphql(secret)] new_password: String,
+    ) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        let state = ctx.state();
+        service::change_password(
+            &state.db,
+            &state.settings,
+            viewer,
+            &secret(current_password),
+            &secret(new_password),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Starts an email change: the new address must be confirmed before it replaces the old one.
+    async fn change_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] password: String,
+        new_email: String,
+    ) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        let state = ctx.state();
+        service::change_email(
+            &state.db,
+            &state.settings,
+            viewer,
+            &secret(password),
+            &new_email,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> async_graphql::Result<UserNode> {
+        let viewer = ctx.require_viewer()?;
+        let user = service::update_profile(
+            &ctx.state().db,
+            viewer,
+            ProfileChange {
+                name: input.name,
+                bio: input.bio,
+                location: input.location,
+                website_url: input.website_url,
+                github_username: input.github_username,
+                twitter_username: input.twitter_username,
+            },
+        )
+        .await?;
+        Ok(UserNode(user))
+    }
+
+    /// Deletes the account: personal data, sessions and keys are removed.
+    async fn delete_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] password: String,
+    ) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        let state = ctx.state();
+        service::delete_account(&state.db, &state.settings, viewer, &secret(password)).await?;
+        ctx.append_http_header("set-cookie", clear_cookie(&state.settings));
+        Ok(true)
+    }
+}
+
+fn typed_id(id: &ID, type_name: &str) -> async_graphql::Result<uuid::Uuid> {
+    match node::decode(id)? {
+        (t, uuid) if t == type_name => Ok(uuid),
+        _ => Err(
+            crate::error::AppError::bad_input("id", format!("not the ID of a {type_name}")).into(),
+        ),
+    }
+}
+
+fn session_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
+    typed_id(id, "Session")
+}

@@ -1,0 +1,185 @@
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::accounts::repo::{ApiKeyRow, SessionRow};
+use crate::domain::accounts::{self, User};
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::node::{self, NodeType};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Role")]
+pub enum RoleValue {
+    Member,
+    Trusted,
+    Moderator,
+    Admin,
+    Suspended,
+}
+
+impl From<accounts::Role> for RoleValue {
+    fn from(role: accounts::Role) -> Self {
+        match role {
+            accounts::Role::Member => Self::Member,
+            accounts::Role::Trusted => Self::Trusted,
+            accounts::Role::Moderator => Self::Moderator,
+            accounts::Role::Admin => Self::Admin,
+            accounts::Role::Suspended => Self::Suspended,
+        }
+    }
+}
+
+/// A member's public profile.
+pub struct UserNode(pub User);
+
+impl NodeType for UserNode {
+    const TYPE_NAME: &'static str = "User";
+}
+
+#[Object(name = "User")]
+impl UserNode {
+    pub async fn id(&self) -> ID {
+        node::encode(Self::TYPE_NAME, self.0.id)
+    }
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn bio(&self) -> &str {
+        &self.0.bio
+    }
+    async fn location(&self) -> &str {
+        &self.0.location
+    }
+    async fn website_url(&self) -> Option<&str> {
+        self.0.website_url.as_deref()
+    }
+    async fn github_username(&self) -> Option<&str> {
+        self.0.github_username.as_deref()
+    }
+    async fn twitter_username(&self) -> Option<&str> {
+        self.0.twitter_username.as_deref()
+    }
+    /// Shown as a badge: moderators and admins are named as such.
+    async fn role(&self) -> RoleValue {
+        self.0.role().into()
+    }
+    /// The profile page, `/{username}`.
+    async fn path(&self) -> String {
+        format!("/{}", self.0.username)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// The signed-in member's own account.
+pub struct ViewerNode(pub User);
+
+#[Object(name = "Viewer")]
+impl ViewerNode {
+    async fn user(&self) -> UserNode {
+        UserNode(self.0.clone())
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn email_confirmed(&self) -> bool {
+        self.0.email_confirmed_at.is_some()
+    }
+    /// An address waiting for confirmation after `changeEmail`.
+    async fn pending_email(&self) -> Option<&str> {
+        self.0.pending_email.as_deref()
+    }
+    async fn role(&self) -> RoleValue {
+        self.0.role().into()
+    }
+    async fn suspended_reason(&self) -> Option<&str> {
+        self.0.suspended_reason.as_deref()
+    }
+    /// Open sessions, newest first.
+    async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNode>> {
+        let viewer = ctx.require_viewer()?;
+        let current = viewer.session_id;
+        let rows = accounts::service::sessions(&ctx.state().db, viewer).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionNode {
+                current: Some(row.id) == current,
+                row,
+            })
+            .collect())
+    }
+    /// Personal API keys (their secrets are never shown again).
+    async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyNode>> {
+        let viewer = ctx.require_viewer()?;
+        let rows = accounts::service::api_keys(&ctx.state().db, viewer).await?;
+        Ok(rows.into_iter().map(ApiKeyNode).collect())
+    }
+}
+
+pub struct SessionNode {
+    pub row: SessionRow,
+    pub current: bool,
+}
+
+#[Object(name = "Session")]
+impl SessionNode {
+    async fn id(&self) -> ID {
+        node::encode("Session", self.row.id)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    async fn last_seen_at(&self) -> DateTime<Utc> {
+        self.row.last_seen_at
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
+    }
+    async fn ip(&self) -> Option<&str> {
+        self.row.ip.as_deref()
+    }
+    async fn user_agent(&self) -> Option<&str> {
+        self.row.user_agent.as_deref()
+    }
+    /// The session this request was made with.
+    async fn current(&self) -> bool {
+        self.current
+    }
+}
+
+pub struct ApiKeyNode(pub ApiKeyRow);
+
+#[Object(name = "ApiKey")]
+impl ApiKeyNode {
+    async fn id(&self) -> ID {
+        node::encode("ApiKey", self.0.id)
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+}
+
+/// A new session: the token (also set as an HttpOnly cookie) and its member.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Send it as `Authorization: Bearer <token>`; it is shown only now.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: UserNode,
+}
+
+#[derive(SimpleObject)]
+pub struct CreatedApiKey {
+    /// Send it in the `api-key` header; it is shown only now.
+    pub key: String,
+    pub api_key: ApiKeyNode,
+}

@@ -1,0 +1,91 @@
+//! Background jobs: a durable queue in Postgres and the worker that runs it.
+//!
+//! - [`enqueue`] inserts a job inside the caller's transaction: if the write that causes
+//!   the job rolls back, no job exists; if it commits, the job cannot be lost.
+//! - A worker claims a due job with `FOR UPDATE SKIP LOCKED` and a lease that it renews
+//!   while the handler runs. A worker that dies stops renewing; once the lease has run out
+//!   another worker claims the job again. Two workers never hold the same lease.
+//! - Failures are retried with exponential backoff up to the job's `max_attempts`; then, or
+//!   at once for a permanent failure, the job is kept as dead with its last error.
+//! - Periodic jobs fire from cron schedules; each slot is claimed by one worker only.
+//!
+//! Handlers are idempotent: a job can run more than once (a worker killed after the work
+//! but before recording it), never less.
+
+pub mod queue;
+pub mod runner;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use queue::{enqueue, enqueue_at};
+pub use runner::{JobContext, Outcome, Worker};
+
+/// Every kind of job, with its payload. Stored as JSON; the kind also in its own column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Greets a new member, once.
+    SendWelcome { user_id: Uuid },
+    /// Creates an email-confirmation token and mails it (to the pending address when the
+    /// member is changing their email).
+    SendConfirmation { user_id: Uuid },
+    /// Creates a password-reset token and mails it.
+    SendPasswordReset { user_id: Uuid },
+    /// Deletes used and expired email tokens.
+    PurgeEmailTokens {},
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SendWelcome { .. } => "send_welcome",
+            Self::SendConfirmation { .. } => "send_confirmation",
+            Self::SendPasswordReset { .. } => "send_password_reset",
+            Self::PurgeEmailTokens {} => "purge_email_tokens",
+        }
+    }
+}
+
+/// The kinds a worker runs.
+pub const KINDS: &[&str] = &[
+    "send_welcome",
+    "send_confirmation",
+    "send_password_reset",
+    "purge_email_tokens",
+];
+
+/// Periodic jobs: a name, a cron expression (seconds first, UTC), and the job.
+pub fn schedules() -> Vec<(&'static str, &'static str, Job)> {
+    vec![(
+        "purge_email_tokens",
+        "0 17 * * * *",
+        Job::PurgeEmailTokens {},
+    )]
+}
+
+/// One row of `jobs stats`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, sqlx::FromRow)]
+pub struct KindStats {
+    pub kind: String,
+    /// Due now, never failed.
+    pub queued: i64,
+    pub running: i64,
+    /// Waiting for a future run time, never failed.
+    pub scheduled: i64,
+    /// Waiting for a retry after a failure.
+    pub failed: i64,
+    pub dead: i64,
+}
+
+/// A job as operators see it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct JobRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}

@@ -1,0 +1,238 @@
+//! The worker: claims jobs, runs their handlers while renewing the lease, records the
+//! outcome; fires periodic schedules; stops gracefully.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::{Job, KINDS, queue, schedules};
+use crate::config::Settings;
+use crate::domain::accounts::mailing;
+use crate::mail::Mailer;
+
+/// What handlers need.
+#[derive(Clone)]
+pub struct JobContext {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+    pub mailer: Arc<Mailer>,
+}
+
+/// Why a handler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another try later (a timeout, a 5xx, a 429).
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// Will never succeed (a 4xx, a payload we cannot read).
+    #[error("{0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Retry(e.into())
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done { kind: String },
+    Retrying { kind: String, error: String },
+    Dead { kind: String, error: String },
+}
+
+async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
+    match job {
+        Job::SendWelcome { user_id } => mailing::send_welcome(ctx, user_id).await,
+        Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,
+        Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,
+        Job::PurgeEmailTokens {} => mailing::purge_tokens(ctx).await,
+    }
+}
+
+/// The delay before attempt `attempts + 1`: exponential, capped, with ±20% jitter.
+pub fn backoff(settings: &Settings, attempts: i32) -> Duration {
+    let base = settings.jobs.backoff_base_secs.max(1) as f64;
+    let exp = f64::from(attempts.clamp(1, 30) - 1);
+    let secs = (base * 2f64.powf(exp)).min(settings.jobs.backoff_max_secs as f64);
+    let jitter = 0.8 + rand::random::<f64>() * 0.4;
+    Duration::from_secs_f64(secs * jitter)
+}
+
+pub struct Worker {
+    ctx: JobContext,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(ctx: JobContext) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+        let id = format!(
+            "{host}:{}:{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Self { ctx, id }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.ctx.settings.jobs.lease_secs.max(1))
+    }
+
+    /// Claims and runs one due job of `kinds`; `None` when none is due. The single step
+    /// tests drive the queue with.
+    pub async fn try_execute_one(&self, kinds: &[&str]) -> anyhow::Result<Option<Outcome>> {
+        let lease = self.lease();
+        let Some(claimed) = queue::claim(&self.ctx.db, &self.id, kinds, lease).await? else {
+            return Ok(None);
+        };
+        let kind = claimed.kind.clone();
+        let span = tracing::info_span!("job", job_id = %claimed.id, kind = %kind, attempt = claimed.attempts);
+        let _enter = span.enter();
+        let result = match serde_json::from_value::<Job>(claimed.payload) {
+            Ok(job) => {
+                let run = handle(&self.ctx, job);
+                tokio::pin!(run);
+                let mut heartbeat = tokio::time::interval(lease / 3);
+                heartbeat.tick().await;
+                loop {
+                    tokio::select! {
+                        result = &mut run => break result,
+                        _ = heartbeat.tick() => {
+                            if let Err(e) = queue::renew(&self.ctx.db, claimed.id, &self.id, lease).await {
+                                tracing::warn!(error = %e, "could not renew the job's lease");
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => Err(JobError::Permanent(anyhow::anyhow!(
+                "unreadable payload: {e}"
+            ))),
+        };
+        let outcome = match result {
+            Ok(()) => {
+                queue::complete(&self.ctx.db, claimed.id, &self.id).await?;
+                tracing::info!("job done");
+                Outcome::Done { kind }
+            }
+            Err(JobError::Retry(e)) if claimed.attempts < claimed.max_attempts => {
+                let error = format!("{e:#}");
+                let at = Utc::now()
+                    + chrono::Duration::from_std(backoff(&self.ctx.settings, claimed.attempts))
+                        .unwrap_or_default();
+                queue::retry_later(&self.ctx.db, claimed.id, &self.id, &error, at).await?;
+                tracing::warn!(error = %error, retry_at = %at, "job failed; will retry");
+                Outcome::Retrying { kind, error }
+            }
+            Err(JobError::Retry(e) | JobError::Permanent(e)) => {
+                let error = format!("{e:#}");
+                queue::bury(&self.ctx.db, claimed.id, &self.id, &error).await?;
+                tracing::error!(error = %error, "job is dead");
+                Outcome::Dead { kind, error }
+            }
+        };
+        Ok(Some(outcome))
+    }
+
+    /// Runs every due job until none is left (tests, and `jobs drain`).
+    pub async fn drain(&self) -> anyhow::Result<Vec<Outcome>> {
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = self.try_execute_one(KINDS).await? {
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Enqueues each periodic job whose slot has come, once across all workers.
+    pub async fn fire_due_schedules(&self) -> anyhow::Result<()> {
+        let now = Utc::now();
+        for (name, expression, job) in schedules() {
+            let schedule = cron::Schedule::from_str(expression)?;
+            let last = queue::schedule_last_run(&self.ctx.db, name).await?;
+            // The first time, start from now: no catching up on slots before the schedule existed.
+            let Some(last) = last else {
+                queue::init_schedule(&self.ctx.db, name, now).await?;
+                continue;
+            };
+            if let Some(slot) = schedule.after(&last).next()
+                && slot <= now
+                && queue::fire_schedule(&self.ctx.db, name, slot, &job).await?
+            {
+                tracing::info!(schedule = name, "periodic job enqueued");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until `shutdown` turns true: per kind, as many loops as its concurrency, plus
+    /// the scheduler. Then stops claiming, gives running jobs the shutdown timeout to
+    /// finish, and hands back the ones that did not.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let worker = Arc::new(self);
+        let settings = worker.ctx.settings.clone();
+        let poll = Duration::from_millis(settings.jobs.poll_interval_ms.max(10));
+        let mut tasks = JoinSet::new();
+        for kind in KINDS {
+            for _ in 0..settings.jobs.concurrency_of(kind) {
+                let worker = worker.clone();
+                let mut stop = shutdown.clone();
+                tasks.spawn(async move {
+                    while !*stop.borrow() {
+                        match worker.try_execute_one(&[kind]).await {
+                            Ok(Some(_)) => continue,
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(error = %e, "job queue unavailable"),
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(poll) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                });
+            }
+        }
+        {
+            let worker = worker.clone();
+            let mut stop = shutdown.clone();
+            tasks.spawn(async move {
+                while !*stop.borrow() {
+                    if let Err(e) = worker.fire_due_schedules().await {
+                        tracing::warn!(error = %e, "could not fire periodic jobs");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            });
+        }
+        tracing::info!(worker = %worker.id, kinds = ?KINDS, "worker started");
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        tracing::info!("worker stopping: finishing running jobs");
+        let grace = Duration::from_secs(settings.jobs.shutdown_timeout_secs);
+        let finished =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        let released = queue::release_all(&worker.ctx.db, &worker.id).await?;
+        if released > 0 {
+            tracing::warn!(released, "handed back jobs that did not finish in time");
+        }
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! The messages: plain text and HTML, links built from `APP_PROTOCOL` + `APP_DOMAIN`.
+
+use crate::http::pages::escape;
+
+use super::Email;
+
+fn greeting(name: &str, username: &str) -> String {
+    if name.trim().is_empty() {
+        username.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+fn html_page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family:sans-serif;line-height:1.5\">{body}\
+         <p style=\"color:#666\">— The Vibecoding Community</p></body></html>",
+        escape(title)
+    )
+}
+
+pub fn welcome(to: &str, name: &str, username: &str, origin: &str) -> Email {
+    let who = greeting(name, username);
+    let profile = format!("{origin}/{username}");
+    Email {
+        to: to.to_owned(),
+        subject: "Welcome to the Vibecoding Community".to_owned(),
+        text: format!(
+            "Hi {who},\n\nWelcome to the Vibecoding Community! Your profile is at {profile}.\n\
+             Write your first article, follow the tags you care about, and say hello.\n\n\
+             — The Vibecoding Community\n"
+        ),
+        html: html_page(
+            "Welcome",
+            &format!(
+                "<p>Hi {},</p><p>Welcome to the Vibecoding Community! Your profile is at \
+                 <a href=\"{}\">{}</a>.</p><p>Write your first article, follow the tags you \
+                 care about, and say hello.</p>",
+                escape(&who),
+                escape(&profile),
+                escape(&profile)
+            ),
+        ),
+        template: "welcome",
+    }
+}
+
+pub fn confirmation(to: &str, name: &str, username: &str, origin: &str, token: &str) -> Email {
+    let who = greeting(name, username);
+    let link = format!("{origin}/confirm-email?token={token}");
+    Email {
+        to: to.to_owned(),
+        subject: "Confirm your email address".to_owned(),
+        text: format!(
+            "Hi {who},\n\nConfirm this email address for your Vibecoding Community account:\n\
+             {link}\n\nThe link works once. If you did not ask for it, ignore this message.\n"
+        ),
+        html: html_page(
+            "Confirm your email address",
+            &format!(
+                "<p>Hi {},</p><p>Confirm this email address for your Vibecoding Community \
+                 account:</p><p><a href=\"{}\">Confirm my email</a></p><p>The link works once. \
+                 If you did not ask for it, ignore this message.</p>",
+                escape(&who),
+                escape(&link)
+            ),
+        ),
+        template: "confirmation",
+    }
+}
+
+pub fn password_reset(to: &str, name: &str, username: &str, origin: &str, token: &str) -> Email {
+    let who = greeting(name, username);
+    let link = format!("{origin}/reset-password?token={token}");
+    Email {
+        to: to.to_owned(),
+        subject: "Reset your password".to_owned(),
+        text: format!(
+            "Hi {who},\n\nSomeone asked to reset the password of your Vibecoding Community \
+             account. To choose a new one, open this link within 2 hours:\n{link}\n\n\
+             If it was not you, ignore this message: your password stays as it is.\n"
+        ),
+        html: html_page(
+            "Reset your password",
+            &format!(
+                "<p>Hi {},</p><p>Someone asked to reset the password of your Vibecoding \
+                 Community account. To choose a new one, open this link within 2 hours:</p>\
+                 <p><a href=\"{}\">Reset my password</a></p><p>If it was not you, ignore this \
+                 message: your password stays as it is.</p>",
+                escape(&who),
+                escape(&link)
+            ),
+        ),
+        template: "password_reset",
+    }
+}
