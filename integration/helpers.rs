@@ -149,6 +149,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db_name: String,
     pub redis_prefix: String,
+    pub outbox: std::path::PathBuf,
     pub state: AppState,
     pub db_proxy: Option<Proxy>,
     pub redis_proxy: Option<Proxy>,
@@ -167,6 +168,10 @@ pub fn test_settings(db_name: &str) -> Settings {
     };
     settings.redis.key_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     settings.http.shutdown_timeout_secs = 5;
+    settings.mail.outbox_dir = std::env::temp_dir().join(format!(
+        "vibecoding-outbox-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     // Tests run from the package root, where `make assets` installs the playground.
     settings.http.assets_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/node_modules").into();
     settings
@@ -198,6 +203,7 @@ pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settin
     };
     configure(&mut settings);
     let redis_prefix = settings.redis.key_prefix.clone();
+    let outbox = settings.mail.outbox_dir.clone();
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -220,6 +226,7 @@ pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settin
             .unwrap(),
         db_name,
         redis_prefix,
+        outbox,
         state,
         db_proxy,
         redis_proxy,
@@ -245,6 +252,76 @@ impl TestApp {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
+    }
+
+    /// POSTs a GraphQL operation with `Authorization: Bearer <token>` when given.
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Registers a member and returns their session token.
+    pub async fn register(&self, username: &str) -> String {
+        let (status, body) = self
+            .graphql(
+                "mutation($input: RegisterInput!) { register(input: $input) { token user { username } } }",
+                json!({ "input": {
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "password": "correct horse battery",
+                    "name": format!("{username} Example"),
+                } }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["register"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn worker(&self) -> vibecoding::jobs::Worker {
+        vibecoding::jobs::Worker::new(self.state.job_context())
+    }
+
+    /// Runs every due job, as the worker would.
+    pub async fn drain_jobs(&self) -> Vec<vibecoding::jobs::Outcome> {
+        self.worker().drain().await.unwrap()
+    }
+
+    /// Messages in the development outbox, oldest first.
+    pub fn emails(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<_> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| Mail::parse(&std::fs::read_to_string(p).unwrap()))
+            .collect()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -310,6 +387,7 @@ impl Drop for TestApp {
         })
         .join();
         drop_database(std::mem::take(&mut self.db_name));
+        let _ = std::fs::remove_dir_all(&self.outbox);
     }
 }
 
@@ -394,4 +472,48 @@ impl WsClient {
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// An `.eml` from the outbox, decoded enough to read links.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    /// Headers and bodies, with quoted-printable soft breaks and `=3D` undone.
+    pub text: String,
+}
+
+impl Mail {
+    pub fn parse(raw: &str) -> Self {
+        let header = |name: &str| {
+            raw.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        };
+        let text = raw
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=");
+        Self {
+            to: header("To"),
+            subject: header("Subject"),
+            text,
+        }
+    }
+
+    /// The token in a link to `path` (`confirm-email`, `reset-password`).
+    pub fn token(&self, path: &str) -> String {
+        let marker = format!("/{path}?token=");
+        let start = self
+            .text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {path} link in {}", self.text))
+            + marker.len();
+        self.text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
 }

@@ -3,6 +3,7 @@
 //! key prefix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod cli;
 mod graphql_http;
 mod health;

@@ -83,7 +83,7 @@ pub async fn find_by_username<'e>(
     username: &str,
 ) -> sqlx::Result<Option<User>> {
     sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND deleted_at IS NULL"
+        "SELECT {USER_COLUMNS} FROM users WHERE username = $1::citext AND deleted_at IS NULL"
     )))
     .bind(username)
     .fetch_optional(db)
@@ -92,7 +92,7 @@ pub async fn find_by_username<'e>(
 
 pub async fn find_by_email<'e>(db: impl PgExecutor<'e>, email: &str) -> sqlx::Result<Option<User>> {
     sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL"
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1::citext AND deleted_at IS NULL"
     )))
     .bind(email)
     .fetch_optional(db)
@@ -118,7 +118,7 @@ pub async fn credentials_by_login<'e>(
     };
     sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(format!(
         "SELECT id, password_hash, locked_until FROM users
-         WHERE {column} = $1 AND deleted_at IS NULL"
+         WHERE {column} = $1::citext AND deleted_at IS NULL"
     )))
     .bind(login.trim())
     .fetch_optional(db)
