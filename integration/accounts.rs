@@ -674,12 +674,7 @@ async fn profiles_are_public_bounded_and_http_only() {
         .graphql("{ user(username: \"nobody\") { username } }", json!({}))
         .await;
     assert!(body["data"]["user"].is_null());
-    let (_, body) = app
-        .graphql(
-            update.replace("mutation($i", "mutation($i").as_str(),
-            json!({ "i": { "bio": "x" } }),
-        )
-        .await;
+    let (_, body) = app.graphql(update, json!({ "i": { "bio": "x" } })).await;
     assert_eq!(code(&body), "UNAUTHENTICATED");
 }
 
@@ -857,7 +852,6 @@ async fn resending_the_confirmation_is_limited() {
 #[tokio::test]
 async fn websocket_connections_authenticate_from_connection_init_or_cookie() {
     use crate::helpers::ws_handshake;
-    use futures_util::SinkExt as _;
     let app = spawn_app().await;
     let token = app.register("shannon").await;
     let viewer_query = "{ viewer { user { username } } }";
@@ -931,4 +925,104 @@ async fn websocket_connections_authenticate_from_connection_init_or_cookie() {
         other => panic!("expected the connection to close, got {other:?}"),
     }
     let _ = ws.socket.close(None).await;
+}
+
+#[tokio::test]
+async fn operators_grant_roles_and_suspended_members_read_but_cannot_write() {
+    let app = spawn_app().await;
+    let token = app.register("mallory").await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+            .args(args)
+            .env("APP_ENV", "test")
+            .env("DATABASE_URL", crate::helpers::pg_url(&app.db_name))
+            .output()
+            .unwrap()
+    };
+    let output = cli(&[
+        "admin",
+        "grant",
+        "MALLORY",
+        "suspended",
+        "--reason",
+        "spam links",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("mallory is now suspended"));
+
+    // Signing in and reading still work.
+    assert!(login(&app, "mallory", PASSWORD).await.1["data"]["login"]["token"].is_string());
+    let (_, me) = app
+        .graphql_as(
+            Some(&token),
+            "{ viewer { role suspendedReason } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        me["data"]["viewer"],
+        json!({ "role": "SUSPENDED", "suspendedReason": "spam links" })
+    );
+    // Writing does not, and says why.
+    let (_, body) = app
+        .graphql_as(
+            Some(&token),
+            "mutation { updateProfile(input: { bio: \"hi\" }) { bio } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("spam links"),
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql_as(
+            Some(&token),
+            "mutation { createApiKey(description: \"x\") { key } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+
+    let output = cli(&["admin", "revoke", "mallory", "suspended"]);
+    assert!(output.status.success());
+    let (_, body) = app
+        .graphql_as(
+            Some(&token),
+            "mutation { updateProfile(input: { bio: \"hi\" }) { bio } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["updateProfile"]["bio"], "hi");
+
+    let output = cli(&["admin", "grant", "mallory", "moderator"]);
+    assert!(output.status.success());
+    let (_, me) = app
+        .graphql_as(Some(&token), "{ viewer { role } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["viewer"]["role"], "MODERATOR");
+
+    for bad in [
+        &["admin", "grant", "nobody", "admin"][..],
+        &["admin", "grant", "mallory", "emperor"],
+        &["admin", "revoke", "mallory", "admin"],
+    ] {
+        let output = cli(bad);
+        assert!(!output.status.success(), "{bad:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .filter(|l| l.starts_with("error"))
+                .count(),
+            1
+        );
+    }
 }

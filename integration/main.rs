@@ -9,6 +9,7 @@ mod graphql_http;
 mod health;
 mod helpers;
 mod http_layer;
+mod jobs;
 mod proxy;
 mod pubsub;
 mod websocket;

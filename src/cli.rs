@@ -117,6 +117,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HOST")]
     pub host: Option<IpAddr>,
+    /// Also run a job worker in this process (the default in development).
+    #[arg(long, conflicts_with = "no_worker")]
+    pub worker: bool,
+    /// Do not run a job worker in this process (the default outside development).
+    #[arg(long)]
+    pub no_worker: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
     if let Command::Serve(args) = &command {
         settings.port = args.port.unwrap_or(settings.port);
         settings.host = args.host.unwrap_or(settings.host);
+        if args.worker || args.no_worker {
+            settings.jobs.embedded = Some(args.worker);
+        }
     }
     if let Command::Config = command {
         println!("{:#}", settings.redacted_json());

@@ -115,3 +115,21 @@ pub fn session_cookie(settings: &Settings, token: &str, max_age_secs: i64) -> St
 pub fn clear_cookie(settings: &Settings) -> String {
     session_cookie(settings, "", 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_over_https() {
+        let mut settings = Settings::default();
+        let plain = session_cookie(&settings, "t", 60);
+        assert_eq!(
+            plain,
+            "vibecoding_session=t; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
+        settings.app_protocol = "https://".to_owned();
+        assert!(session_cookie(&settings, "t", 60).ends_with("; Secure"));
+        assert!(clear_cookie(&settings).contains("Max-Age=0"));
+    }
+}

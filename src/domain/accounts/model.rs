@@ -92,6 +92,17 @@ impl Viewer {
         Ok(())
     }
 
+    /// Members who may publish: writers, with a confirmed email when the instance asks for it.
+    pub fn require_publisher(&self, require_confirmed_email: bool) -> AppResult<()> {
+        self.require_writer()?;
+        if require_confirmed_email && !self.email_confirmed {
+            return Err(AppError::Forbidden(
+                "Confirm your email address before publishing".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn require_role(&self, role: Role) -> AppResult<()> {
         self.require_writer()?;
         if self.role < role {
