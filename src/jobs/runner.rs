@@ -166,8 +166,9 @@ impl Worker {
                 queue::init_schedule(&self.ctx.db, name, now).await?;
                 continue;
             };
-            if let Some(slot) = schedule.after(&last).next()
-                && slot <= now
+            // Only the latest slot that has come: missed ones (workers were down) are not
+            // made up for, one run covers them.
+            if let Some(slot) = schedule.after(&last).take_while(|s| *s <= now).last()
                 && queue::fire_schedule(&self.ctx.db, name, slot, &job).await?
             {
                 tracing::info!(schedule = name, "periodic job enqueued");
