@@ -39,16 +39,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The credential a request carries, if any.
 pub fn credential(headers: &HeaderMap, settings: &Settings) -> AppResult<Option<Credential>> {
     if let Some(value) = headers.get(poem::http::header::AUTHORIZATION) {
-        let text = value.to_str().unwrap_or("");
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::Unauthenticated("Authorization must be `Bearer <token>`".to_owned())
-            })?;
-        return Ok(Some(Credential::Bearer(token.to_owned())));
+        return bearer(value.to_str().unwrap_or("")).map(Some);
     }
     if let Some(value) = headers.get("api-key") {
         let key = value.to_str().unwrap_or("").trim();
@@ -60,6 +51,18 @@ pub fn credential(headers: &HeaderMap, settings: &Settings) -> AppResult<Option<
         return Ok(Some(Credential::ApiKey(key.to_owned())));
     }
     Ok(cookie_value(headers, &settings.auth.cookie_name).map(Credential::Cookie))
+}
+
+/// Reads `Bearer <token>`; anything else is refused.
+pub fn bearer(text: &str) -> AppResult<Credential> {
+    text.strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| Credential::Bearer(t.to_owned()))
+        .ok_or_else(|| {
+            AppError::Unauthenticated("Authorization must be `Bearer <token>`".to_owned())
+        })
 }
 
 pub async fn authenticate(state: &AppState, credential: &Credential) -> AppResult<Viewer> {

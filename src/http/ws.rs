@@ -85,15 +85,7 @@ fn payload_credential(payload: &serde_json::Value) -> Result<Option<Credential>,
             .map(str::trim)
     };
     if let Some(value) = field(&["authorization", "Authorization"]) {
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::Unauthenticated("authorization must be `Bearer <token>`".to_owned())
-            })?;
-        return Ok(Some(Credential::Bearer(token.to_owned())));
+        return auth::bearer(value).map(Some);
     }
     if let Some(token) = field(&["token"]) {
         return Ok(Some(Credential::Bearer(token.to_owned())));

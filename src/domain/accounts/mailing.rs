@@ -3,7 +3,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{repo, tokens};
+use super::{User, repo, tokens};
 use crate::jobs::runner::{JobContext, JobError};
 use crate::mail::{Email, MailError, templates};
 
@@ -55,24 +55,15 @@ pub async fn send_confirmation(ctx: &JobContext, user_id: Uuid) -> Result<(), Jo
         (None, Some(email), None) => email.clone(),
         _ => return Ok(()),
     };
-    let token = tokens::issue();
-    repo::insert_email_token(
-        &ctx.db,
-        user_id,
+    mail_token(
+        ctx,
+        &user,
+        &to,
         "confirm",
-        &to,
-        &token.hash,
-        Utc::now() + CONFIRMATION_TTL,
+        CONFIRMATION_TTL,
+        templates::confirmation,
     )
-    .await?;
-    let email = templates::confirmation(
-        &to,
-        &user.name,
-        &user.username,
-        &ctx.settings.public_origin(),
-        &token.raw,
-    );
-    send(ctx, &email).await
+    .await
 }
 
 pub async fn send_password_reset(ctx: &JobContext, user_id: Uuid) -> Result<(), JobError> {
@@ -82,24 +73,36 @@ pub async fn send_password_reset(ctx: &JobContext, user_id: Uuid) -> Result<(), 
     let Some(to) = user.email.clone() else {
         return Ok(());
     };
-    let token = tokens::issue();
-    repo::insert_email_token(
-        &ctx.db,
-        user_id,
+    mail_token(
+        ctx,
+        &user,
+        &to,
         "reset",
-        &to,
-        &token.hash,
-        Utc::now() + RESET_TTL,
+        RESET_TTL,
+        templates::password_reset,
     )
-    .await?;
-    let email = templates::password_reset(
-        &to,
-        &user.name,
-        &user.username,
-        &ctx.settings.public_origin(),
-        &token.raw,
-    );
-    send(ctx, &email).await
+    .await
+}
+
+type TokenTemplate = fn(&str, &str, &str, &str, &str) -> Email;
+
+/// Stores a fresh single-use token for `purpose` and mails its link to `to`.
+async fn mail_token(
+    ctx: &JobContext,
+    user: &User,
+    to: &str,
+    purpose: &str,
+    ttl: chrono::TimeDelta,
+    template: TokenTemplate,
+) -> Result<(), JobError> {
+    let token = tokens::issue();
+    repo::insert_email_token(&ctx.db, user.id, purpose, to, &token.hash, Utc::now() + ttl).await?;
+    let origin = ctx.settings.public_origin();
+    send(
+        ctx,
+        &template(to, &user.name, &user.username, &origin, &token.raw),
+    )
+    .await
 }
 
 pub async fn purge_tokens(ctx: &JobContext) -> Result<(), JobError> {
