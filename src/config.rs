@@ -105,6 +105,28 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub mail: MailSettings,
     pub auth: AuthSettings,
+    /// The reaction categories members can use, each with its score.
+    pub reactions: Vec<ReactionCategory>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReactionCategory {
+    pub name: String,
+    /// What one reaction adds to the item's score.
+    pub score: i32,
+    /// Private categories (the reading list) are never counted in public.
+    #[serde(default)]
+    pub private: bool,
+}
+
+impl ReactionCategory {
+    fn new(name: &str, score: i32, private: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            score,
+            private,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -298,6 +320,14 @@ impl Default for Settings {
                 argon2_memory_kib: 19_456,
                 argon2_iterations: 2,
             },
+            reactions: vec![
+                ReactionCategory::new("like", 1, false),
+                ReactionCategory::new("unicorn", 1, false),
+                ReactionCategory::new("exploding_head", 1, false),
+                ReactionCategory::new("raised_hands", 1, false),
+                ReactionCategory::new("fire", 1, false),
+                ReactionCategory::new("readinglist", 0, true),
+            ],
         }
     }
 }

@@ -1,3 +1,10 @@
 //! The rules of the community, apart from any transport: no poem, no async-graphql here.
 
 pub mod accounts;
+pub mod articles;
+pub mod comments;
+pub mod follows;
+pub mod markdown;
+pub mod page;
+pub mod reactions;
+pub mod tags;

@@ -1,5 +1,8 @@
 //! The GraphQL schema: root types merged per domain, limits, and the error-code extension.
 
+// A field's GraphQL arguments are its resolver's parameters; connections alone take five.
+#![allow(clippy::too_many_arguments)]
+
 pub mod context;
 pub mod extensions;
 pub mod loaders;
@@ -19,10 +22,14 @@ pub struct Query(
     query::health::HealthQuery,
     node::NodeQuery,
     query::accounts::AccountsQuery,
+    query::content::ContentQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::accounts::AccountsMutation);
+pub struct Mutation(
+    mutation::accounts::AccountsMutation,
+    mutation::content::ContentMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(subscription::clock::ClockSubscription);

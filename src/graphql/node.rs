@@ -72,6 +72,9 @@ mod tests {
 ))]
 pub enum Node {
     User(crate::graphql::types::accounts::UserNode),
+    Article(crate::graphql::types::content::ArticleNode),
+    Comment(crate::graphql::types::content::CommentNode),
+    Tag(crate::graphql::types::content::TagNode),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -83,13 +86,49 @@ async fn resolve(
 ) -> async_graphql::Result<Option<Node>> {
     use crate::graphql::context::ContextExt as _;
     use crate::graphql::types::accounts::UserNode;
+    use crate::graphql::types::content::{ArticleNode, CommentNode, TagNode};
+    let loaders = ctx.loaders();
+    let viewer = ctx.viewer();
     Ok(match type_name {
-        UserNode::TYPE_NAME => ctx
-            .loaders()
+        UserNode::TYPE_NAME => loaders
             .users
             .load_one(id)
             .await?
             .map(|u| Node::User(UserNode(u))),
+        ArticleNode::TYPE_NAME => loaders
+            .articles
+            .load_one(id)
+            .await?
+            .filter(|a| a.visible_to(viewer))
+            .map(|a| Node::Article(ArticleNode(a))),
+        TagNode::TYPE_NAME => loaders
+            .tags
+            .load_one(id)
+            .await?
+            .map(|t| Node::Tag(TagNode(t))),
+        CommentNode::TYPE_NAME => {
+            let Some(comment) = loaders.comments.load_one(id).await? else {
+                return Ok(None);
+            };
+            let Some(article) = loaders
+                .articles
+                .load_one(comment.article_id)
+                .await?
+                .filter(|a| a.is_live())
+            else {
+                return Ok(None);
+            };
+            let thread = loaders
+                .threads
+                .load_one(article.id)
+                .await?
+                .unwrap_or_default();
+            Some(Node::Comment(CommentNode {
+                comment,
+                thread,
+                article_author: article.user_id,
+            }))
+        }
         _ => None,
     })
 }

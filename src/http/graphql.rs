@@ -228,7 +228,11 @@ fn build_request(
         .data(flag.clone())
         .data(caller.auth.clone())
         .data(caller.client.clone())
-        .data(Loaders::new(&state.db));
+        .data(Loaders::new(
+            &state.db,
+            &state.settings,
+            caller.auth.0.as_ref().map(|v| v.user_id),
+        ));
     if let Some(name) = operation.operation_name.filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
     }

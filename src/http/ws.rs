@@ -59,7 +59,6 @@ pub async fn upgrade(
     };
     let mut data = GqlData::default();
     data.insert(auth::client_info(req, &state.settings));
-    data.insert(Loaders::new(&state.db));
     if let Some(id) = req.extensions().get::<RequestId>() {
         data.insert(id.clone());
     }
@@ -112,6 +111,11 @@ async fn connection_auth(
         None => None,
     };
     let mut data = GqlData::default();
+    data.insert(Loaders::new(
+        &state.db,
+        &state.settings,
+        viewer.as_ref().map(|v| v.user_id),
+    ));
     data.insert(Auth(viewer));
     Ok(data)
 }

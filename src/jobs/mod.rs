@@ -35,6 +35,8 @@ pub enum Job {
     SendPasswordReset { user_id: Uuid },
     /// Deletes used and expired email tokens.
     PurgeEmailTokens {},
+    /// Makes a scheduled article live when its time comes.
+    PublishScheduled { article_id: Uuid },
 }
 
 impl Job {
@@ -44,6 +46,7 @@ impl Job {
             Self::SendConfirmation { .. } => "send_confirmation",
             Self::SendPasswordReset { .. } => "send_password_reset",
             Self::PurgeEmailTokens {} => "purge_email_tokens",
+            Self::PublishScheduled { .. } => "publish_scheduled",
         }
     }
 }
@@ -54,6 +57,7 @@ pub const KINDS: &[&str] = &[
     "send_confirmation",
     "send_password_reset",
     "purge_email_tokens",
+    "publish_scheduled",
 ];
 
 /// Periodic jobs: a name, a cron expression (seconds first, UTC), and the job.

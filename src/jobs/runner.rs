@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use super::{Job, KINDS, queue, schedules};
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
+use crate::domain::articles;
 use crate::mail::Mailer;
 
 /// What handlers need.
@@ -54,6 +55,12 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,
         Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,
         Job::PurgeEmailTokens {} => mailing::purge_tokens(ctx).await,
+        Job::PublishScheduled { article_id } => {
+            articles::service::publish_scheduled(&ctx.db, article_id)
+                .await
+                .map(|_| ())
+                .map_err(|e| JobError::Retry(anyhow::anyhow!(e.to_string())))
+        }
     }
 }
 

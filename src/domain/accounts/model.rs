@@ -57,6 +57,10 @@ pub struct User {
     pub twitter_username: Option<String>,
     pub created_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Live articles.
+    pub articles_count: i32,
+    pub followers_count: i32,
+    pub following_count: i32,
 }
 
 impl User {

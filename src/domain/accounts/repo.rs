@@ -9,7 +9,8 @@ use crate::error::AppError;
 
 pub const USER_COLUMNS: &str = "id, username::text AS username, email::text AS email, name, role, \
      suspended_reason, email_confirmed_at, pending_email::text AS pending_email, bio, location, \
-     website_url, github_username, twitter_username, created_at, deleted_at";
+     website_url, github_username, twitter_username, created_at, deleted_at, articles_count, \
+     followers_count, following_count";
 
 /// Turns a unique violation into the input error it stands for.
 pub fn map_unique(e: sqlx::Error) -> AppError {

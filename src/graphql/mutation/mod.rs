@@ -1,1 +1,2 @@
 pub mod accounts;
+pub mod content;

@@ -3,8 +3,13 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::accounts::repo::{ApiKeyRow, SessionRow};
 use crate::domain::accounts::{self, User};
+use crate::domain::articles::listing;
+use crate::domain::follows::{self, Followable};
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::{self, NodeType};
+use crate::graphql::pagination::Conn;
+use crate::graphql::pagination::{IntoConnection as _, PageArgs, PageRequest};
+use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "Role")]
@@ -72,6 +77,155 @@ impl UserNode {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Live articles.
+    async fn articles_count(&self) -> i32 {
+        self.0.articles_count
+    }
+    async fn followers_count(&self) -> i32 {
+        self.0.followers_count
+    }
+    async fn following_count(&self) -> i32 {
+        self.0.following_count
+    }
+    async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if ctx.viewer().is_none() {
+            return Ok(false);
+        }
+        Ok(ctx
+            .loaders()
+            .following
+            .load_one(Followable::User(self.0.id))
+            .await?
+            .unwrap_or(false))
+    }
+    /// Their live articles, newest first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn articles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<ArticleNode>> {
+        let filter = listing::Filter {
+            author: Some(self.0.id),
+            ..Default::default()
+        };
+        article_page(
+            ctx,
+            &filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+    /// Members following them, newest first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<UserNode>> {
+        let page = follow_page(
+            ctx,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )?;
+        let rows = follows::followers(&ctx.state().db, self.0.id, &page).await?;
+        users_page(ctx, page, rows).await
+    }
+    /// Members they follow, newest first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<UserNode>> {
+        let page = follow_page(
+            ctx,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )?;
+        let rows = follows::following(&ctx.state().db, self.0.id, &page).await?;
+        users_page(ctx, page, rows).await
+    }
+    /// Tags they follow, newest first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn followed_tags(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<TagNode>> {
+        let page = follow_page(
+            ctx,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )?;
+        let rows = follows::followed_tags(&ctx.state().db, self.0.id, &page).await?;
+        let ids: Vec<uuid::Uuid> = rows.iter().map(|(id, _)| *id).collect();
+        let tags = ctx.loaders().tags.load_many(ids).await?;
+        let nodes = rows
+            .into_iter()
+            .filter_map(|(id, at)| tags.get(&id).cloned().map(|t| ((at, id), TagNode(t))))
+            .collect();
+        Ok(page.into_keyed_connection(nodes)?)
+    }
+}
+
+fn follow_page(
+    ctx: &Context<'_>,
+    args: PageArgs,
+) -> async_graphql::Result<PageRequest<follows::FollowKey>> {
+    let limits = &ctx.state().settings.graphql;
+    Ok(args.parse(limits.default_page_size, limits.max_page_size)?)
+}
+
+async fn users_page(
+    ctx: &Context<'_>,
+    page: PageRequest<follows::FollowKey>,
+    rows: follows::FollowPage,
+) -> async_graphql::Result<Conn<UserNode>> {
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|(id, _)| *id).collect();
+    let users = ctx.loaders().users.load_many(ids).await?;
+    let nodes = rows
+        .into_iter()
+        .filter_map(|(id, at)| users.get(&id).cloned().map(|u| ((at, id), UserNode(u))))
+        .collect();
+    Ok(page.into_keyed_connection(nodes)?)
 }
 
 /// The signed-in member's own account.
@@ -110,6 +264,62 @@ impl ViewerNode {
                 row,
             })
             .collect())
+    }
+    /// Bookmarked live articles, newest bookmark first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn reading_list(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<ArticleNode>> {
+        let limits = &ctx.state().settings.graphql;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .parse::<listing::ArticleKey>(limits.default_page_size, limits.max_page_size)?;
+        let rows = listing::reading_list(&ctx.state().db, self.0.id, &page).await?;
+        let nodes = rows
+            .into_iter()
+            .map(|(a, saved)| ((saved, a.id), ArticleNode(a)))
+            .collect();
+        Ok(page.into_keyed_connection(nodes)?)
+    }
+    /// Their own articles, drafts and scheduled ones included, newest first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn articles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<ArticleNode>> {
+        let filter = listing::Filter {
+            author: Some(self.0.id),
+            include_unpublished: true,
+            ..Default::default()
+        };
+        article_page(
+            ctx,
+            &filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
     /// Personal API keys (their secrets are never shown again).
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyNode>> {

@@ -1,0 +1,152 @@
+//! Lists of live articles, newest first, with keyset pages on (published_at, id).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::model::{Article, COLUMNS};
+use crate::domain::page::PageRequest;
+use crate::error::AppResult;
+
+pub type ArticleKey = (DateTime<Utc>, Uuid);
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub tag: Option<String>,
+    pub author: Option<Uuid>,
+    /// The author's own list: drafts and scheduled articles too.
+    pub include_unpublished: bool,
+}
+
+fn prefixed() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub async fn latest(
+    db: &PgPool,
+    filter: &Filter,
+    page: &PageRequest<ArticleKey>,
+) -> AppResult<Vec<Article>> {
+    let backward = page.backward();
+    let (after, before) = if backward {
+        (page.before, page.after)
+    } else {
+        (page.after, page.before)
+    };
+    let (cmp_after, cmp_before, order) = if backward {
+        (">", "<", "ASC")
+    } else {
+        ("<", ">", "DESC")
+    };
+    // Drafts have no publication date: they sort by creation.
+    let key = "COALESCE(a.published_at, a.created_at)";
+    let sql = format!(
+        "SELECT {cols} FROM articles a
+         WHERE ($1::bool OR a.status = 'published')
+           AND ($2::uuid IS NULL OR a.user_id = $2)
+           AND ($3::text IS NULL OR EXISTS (
+                SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
+                WHERE at.article_id = a.id AND t.name = $3))
+           AND ($4::timestamptz IS NULL OR ({key}, a.id) {cmp_after} ($4, $5))
+           AND ($6::timestamptz IS NULL OR ({key}, a.id) {cmp_before} ($6, $7))
+         ORDER BY {key} {order}, a.id {order} LIMIT $8",
+        cols = prefixed(),
+    );
+    Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(sql))
+        .bind(filter.include_unpublished)
+        .bind(filter.author)
+        .bind(filter.tag.as_deref().map(str::to_lowercase))
+        .bind(after.map(|k| k.0))
+        .bind(after.map(|k| k.1))
+        .bind(before.map(|k| k.0))
+        .bind(before.map(|k| k.1))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?)
+}
+
+/// The sort key of an article in [`latest`].
+pub fn key(article: &Article) -> ArticleKey {
+    (
+        article.published_at.unwrap_or(article.created_at),
+        article.id,
+    )
+}
+
+/// A member's reading list: live articles they bookmarked, newest bookmark first.
+pub async fn reading_list(
+    db: &PgPool,
+    user: Uuid,
+    page: &PageRequest<ArticleKey>,
+) -> AppResult<Vec<(Article, DateTime<Utc>)>> {
+    let backward = page.backward();
+    let (after, before) = if backward {
+        (page.before, page.after)
+    } else {
+        (page.after, page.before)
+    };
+    let (cmp_after, cmp_before, order) = if backward {
+        (">", "<", "ASC")
+    } else {
+        ("<", ">", "DESC")
+    };
+    let sql = format!(
+        "SELECT {cols}, r.created_at AS saved_at FROM reactions r JOIN articles a ON a.id = r.reactable_id
+         WHERE r.user_id = $1 AND r.reactable_type = 'article' AND r.category = 'readinglist' AND a.status = 'published'
+           AND ($2::timestamptz IS NULL OR (r.created_at, a.id) {cmp_after} ($2, $3))
+           AND ($4::timestamptz IS NULL OR (r.created_at, a.id) {cmp_before} ($4, $5))
+         ORDER BY r.created_at {order}, a.id {order} LIMIT $6",
+        cols = prefixed(),
+    );
+    let rows = sqlx::query_as::<_, Saved>(sqlx::AssertSqlSafe(sql))
+        .bind(user)
+        .bind(after.map(|k| k.0))
+        .bind(after.map(|k| k.1))
+        .bind(before.map(|k| k.0))
+        .bind(before.map(|k| k.1))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|s| (s.article, s.saved_at)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct Saved {
+    #[sqlx(flatten)]
+    article: Article,
+    saved_at: DateTime<Utc>,
+}
+
+/// Live articles by id, for loaders.
+pub async fn by_ids(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Article>> {
+    Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM articles WHERE id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The live articles of each series, in publication order, in one query.
+pub async fn of_series(db: &PgPool, series_ids: &[Uuid]) -> AppResult<Vec<Article>> {
+    Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM articles WHERE series_id = ANY($1) AND status = 'published' ORDER BY published_at, id"
+    )))
+    .bind(series_ids)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Series titles by id.
+pub async fn series_titles(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<(Uuid, String)>> {
+    Ok(
+        sqlx::query_as("SELECT id, title FROM series WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(db)
+            .await?,
+    )
+}

@@ -1,0 +1,8 @@
+//! Articles: writing, front matter, publication (now or scheduled), series and tags.
+
+pub mod front_matter;
+pub mod listing;
+pub mod model;
+pub mod service;
+
+pub use model::Article;

@@ -1,0 +1,236 @@
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::accounts::Viewer;
+use crate::error::{AppError, AppResult};
+
+pub const MAX_TITLE: usize = 128;
+pub const MAX_BODY_BYTES: usize = 800 * 1024;
+pub const MAX_TAGS: usize = 4;
+pub const MAX_TAG_LEN: usize = 30;
+pub const MAX_MENTIONS: usize = 7;
+pub const MAX_DESCRIPTION: usize = 300;
+pub const MAX_URL: usize = 2048;
+
+pub const COLUMNS: &str = "id, user_id, title, slug, body_markdown, body_html, description, \
+     cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
+     reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
+     created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Article {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub slug: String,
+    pub body_markdown: String,
+    pub body_html: String,
+    pub description: String,
+    pub cover_image_url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub series_id: Option<Uuid>,
+    pub status: String,
+    pub published_at: Option<DateTime<Utc>>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub reading_time_minutes: i32,
+    pub tag_names: Vec<String>,
+    pub preview_token: String,
+    pub comments_count: i32,
+    pub reactions_count: i32,
+    pub score: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Article {
+    /// Published and live: visible to everyone.
+    pub fn is_live(&self) -> bool {
+        self.status == "published"
+    }
+
+    pub fn is_author(&self, viewer: Option<&Viewer>) -> bool {
+        viewer.is_some_and(|v| v.user_id == self.user_id)
+    }
+
+    /// Drafts and scheduled articles are their author's alone.
+    pub fn visible_to(&self, viewer: Option<&Viewer>) -> bool {
+        self.is_live() || self.is_author(viewer)
+    }
+}
+
+pub fn parse_title(raw: &str) -> AppResult<String> {
+    let title = raw.trim();
+    let length = title.chars().count();
+    if length == 0 || length > MAX_TITLE {
+        return Err(AppError::bad_input(
+            "title",
+            format!("title must be 1 to {MAX_TITLE} characters long"),
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "title",
+            "title contains control characters",
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// Up to four tags of 1 to 30 lower-case letters and digits; duplicates are merged.
+pub fn parse_tags(raw: &[String]) -> AppResult<Vec<String>> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in raw {
+        let tag = tag.trim().trim_start_matches('#').to_lowercase();
+        if tag.is_empty()
+            || tag.chars().count() > MAX_TAG_LEN
+            || !tag
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            return Err(AppError::bad_input(
+                "tags",
+                format!("tags must be 1 to {MAX_TAG_LEN} letters or digits: {tag:?}"),
+            ));
+        }
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(AppError::bad_input(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    Ok(tags)
+}
+
+/// An http(s) URL whose host is a public name or address: no loopback, private,
+/// link-local or otherwise internal targets.
+pub fn parse_public_url(field: &str, raw: &str) -> AppResult<String> {
+    let url = raw.trim();
+    let invalid = |why: &str| AppError::bad_input(field, format!("{field} {why}"));
+    if url.len() > MAX_URL {
+        return Err(invalid("is too long"));
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must be an http:// or https:// URL"))?;
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\'))
+    {
+        return Err(invalid("must be an http:// or https:// URL"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    }
+    .trim_end_matches('.')
+    .to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(invalid("must name a host"));
+    }
+    let internal_name = host == "localhost"
+        || [".localhost", ".local", ".internal", ".lan", ".home.arpa"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix))
+        || !host.contains('.') && host.parse::<IpAddr>().is_err();
+    let internal_ip = host.parse::<IpAddr>().is_ok_and(|ip| match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+                || v4.octets()[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
+        }
+    });
+    if internal_name || internal_ip {
+        return Err(invalid("must point to a public host"));
+    }
+    Ok(url.to_owned())
+}
+
+/// A URL slug from the title plus a short random suffix: `my-first-post-x7k2`.
+pub fn make_slug(title: &str) -> String {
+    let mut base = slug::slugify(title);
+    if base.len() > 60 {
+        let cut = base[..60].rfind('-').unwrap_or(60);
+        base.truncate(cut);
+    }
+    if base.is_empty() {
+        base = "article".to_owned();
+    }
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let suffix: String = (0..4)
+        .map(|_| ALPHABET[usize::from(rand::random::<u8>()) % ALPHABET.len()] as char)
+        .collect();
+    format!("{base}-{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_normalised_and_bounded() {
+        let t = |v: &[&str]| parse_tags(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            t(&["Rust", "#webdev", "rust"]).unwrap(),
+            vec!["rust", "webdev"]
+        );
+        assert!(t(&["a", "b", "c", "d", "e"]).is_err());
+        assert!(t(&["web-dev"]).is_err());
+        assert!(t(&[""]).is_err());
+        assert!(t(&[&"x".repeat(31)]).is_err());
+    }
+
+    #[test]
+    fn urls_must_be_public_http() {
+        assert!(parse_public_url("coverImageUrl", "https://images.example.com/a.png").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://example.com/x",
+            "http://localhost/x",
+            "http://127.0.0.1/x",
+            "http://10.0.0.5/x",
+            "http://192.168.1.1/x",
+            "http://[::1]/x",
+            "http://169.254.169.254/latest",
+            "http://intranet/x",
+            "http://printer.local/x",
+            "https://user@127.0.0.1:8080/x",
+            "http://0.0.0.0/",
+        ] {
+            assert!(parse_public_url("coverImageUrl", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs() {
+        let slug = make_slug("Hello, World! This is Rust");
+        assert!(slug.starts_with("hello-world-this-is-rust-"), "{slug}");
+        assert_eq!(slug.len(), "hello-world-this-is-rust-".len() + 4);
+        assert!(
+            make_slug("日本語").starts_with("ri-ben-yu-")
+                || make_slug("!!!").starts_with("article-")
+        );
+    }
+}

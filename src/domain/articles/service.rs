@@ -1,0 +1,583 @@
+//! Writing and publishing articles. Each operation is one transaction: the article, its
+//! tags, its series, the counters it moves and the jobs it causes commit together.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::front_matter::{self, FrontMatter};
+use super::model::{
+    self, Article, COLUMNS, MAX_BODY_BYTES, MAX_DESCRIPTION, MAX_MENTIONS, parse_public_url,
+    parse_tags, parse_title,
+};
+use crate::config::Settings;
+use crate::domain::accounts::model::bounded_text;
+use crate::domain::accounts::{Role, Viewer};
+use crate::domain::markdown;
+use crate::error::{AppError, AppResult};
+use crate::jobs::{self, Job};
+
+/// What a writer sends; `None` leaves a field to the front matter, then to what the
+/// article already has.
+#[derive(Debug, Default, Clone)]
+pub struct ArticleInput {
+    pub title: Option<String>,
+    pub body_markdown: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub published: Option<bool>,
+    pub cover_image_url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub description: Option<String>,
+    pub series: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// The input merged with the front matter and validated.
+struct Draft {
+    title: Option<String>,
+    body: Option<(String, String, i32, String)>,
+    tags: Option<Vec<String>>,
+    published: Option<bool>,
+    cover_image_url: Option<Option<String>>,
+    canonical_url: Option<Option<String>>,
+    description: Option<String>,
+    series: Option<Option<String>>,
+    published_at: Option<DateTime<Utc>>,
+}
+
+/// An optional URL: empty clears it.
+fn optional_url(field: &str, raw: Option<String>) -> AppResult<Option<Option<String>>> {
+    raw.map(|u| {
+        if u.trim().is_empty() {
+            Ok(None)
+        } else {
+            parse_public_url(field, &u).map(Some)
+        }
+    })
+    .transpose()
+}
+
+fn prepare(input: ArticleInput) -> AppResult<Draft> {
+    let (fm, body) = match &input.body_markdown {
+        Some(markdown) => {
+            if markdown.len() > MAX_BODY_BYTES {
+                return Err(AppError::bad_input(
+                    "bodyMarkdown",
+                    "bodyMarkdown must be at most 800 KB",
+                ));
+            }
+            let (fm, content) = front_matter::split(markdown)?;
+            let html = markdown::render(content);
+            let text = markdown::plain_text(&html);
+            if markdown::mentions(content).len() > MAX_MENTIONS {
+                return Err(AppError::bad_input(
+                    "bodyMarkdown",
+                    format!("at most {MAX_MENTIONS} @mentions"),
+                ));
+            }
+            let derived: String = text.chars().take(100).collect();
+            (
+                fm,
+                Some((
+                    markdown.clone(),
+                    html,
+                    markdown::reading_time(&text),
+                    derived,
+                )),
+            )
+        }
+        None => (FrontMatter::default(), None),
+    };
+    let title = input
+        .title
+        .or(fm.title)
+        .map(|t| parse_title(&t))
+        .transpose()?;
+    let tags = input.tags.or(fm.tags).map(|t| parse_tags(&t)).transpose()?;
+    let description = input
+        .description
+        .or(fm.description)
+        .map(|d| bounded_text("description", &d, MAX_DESCRIPTION))
+        .transpose()?;
+    let series = input
+        .series
+        .or(fm.series)
+        .map(|s| {
+            let s = bounded_text("series", &s, 128)?;
+            Ok::<_, AppError>(Some(s).filter(|s| !s.is_empty()))
+        })
+        .transpose()?;
+    Ok(Draft {
+        title,
+        tags,
+        published: input.published.or(fm.published),
+        cover_image_url: optional_url("coverImageUrl", input.cover_image_url.or(fm.cover_image))?,
+        canonical_url: optional_url("canonicalUrl", input.canonical_url.or(fm.canonical_url))?,
+        description,
+        series,
+        published_at: input.published_at.or(fm.date),
+        body,
+    })
+}
+
+fn map_conflicts(e: sqlx::Error) -> AppError {
+    if let sqlx::Error::Database(db) = &e
+        && db.constraint() == Some("articles_canonical_url_key")
+    {
+        return AppError::bad_input(
+            "canonicalUrl",
+            "another published article already uses this canonical URL",
+        );
+    }
+    AppError::from(e)
+}
+
+pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Article>> {
+    Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM articles WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+async fn lock(conn: &mut PgConnection, id: Uuid) -> AppResult<Article> {
+    sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM articles WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such article".to_owned()))
+}
+
+/// The article at `/{username}/{slug}`, if this viewer (or preview-token holder) may see it.
+pub async fn find_by_path(
+    db: &PgPool,
+    viewer: Option<&Viewer>,
+    username: &str,
+    slug: &str,
+    preview_token: Option<&str>,
+) -> AppResult<Option<Article>> {
+    let article = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM articles a JOIN users u ON u.id = a.user_id
+         WHERE u.username = $1::citext AND a.slug = $2 AND u.deleted_at IS NULL",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+    .bind(username)
+    .bind(slug)
+    .fetch_optional(db)
+    .await?;
+    Ok(article.filter(|a| {
+        a.visible_to(viewer)
+            || preview_token.is_some_and(|t| {
+                crate::domain::accounts::tokens::constant_time_eq(
+                    t.as_bytes(),
+                    a.preview_token.as_bytes(),
+                )
+            })
+    }))
+}
+
+async fn upsert_series(conn: &mut PgConnection, user_id: Uuid, title: &str) -> AppResult<Uuid> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO series (id, user_id, title) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id, title) DO UPDATE SET title = EXCLUDED.title RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user_id)
+    .bind(title)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Replaces the article's tags, creating tags on first use.
+async fn set_tags(conn: &mut PgConnection, article_id: Uuid, tags: &[String]) -> AppResult<()> {
+    sqlx::query("DELETE FROM article_tags WHERE article_id = $1")
+        .bind(article_id)
+        .execute(&mut *conn)
+        .await?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = tags.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query("INSERT INTO tags (id, name) SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT (name) DO NOTHING")
+        .bind(&ids)
+        .bind(tags)
+        .execute(&mut *conn)
+        .await?;
+    let positions: Vec<i16> = (0..tags.len())
+        .map(|i| i16::try_from(i).unwrap_or(i16::MAX))
+        .collect();
+    sqlx::query(
+        "INSERT INTO article_tags (article_id, tag_id, position)
+         SELECT $1, t.id, p.position FROM UNNEST($2::text[], $3::int2[]) AS p(name, position)
+         JOIN tags t ON t.name = p.name",
+    )
+    .bind(article_id)
+    .bind(tags)
+    .bind(&positions)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the counters an article contributes to while it is live.
+async fn count_live(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    tags: &[String],
+    delta: i32,
+) -> AppResult<()> {
+    sqlx::query("UPDATE users SET articles_count = articles_count + $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(delta)
+        .execute(&mut *conn)
+        .await?;
+    if !tags.is_empty() {
+        sqlx::query("UPDATE tags SET articles_count = articles_count + $2 WHERE name = ANY($1)")
+            .bind(tags)
+            .bind(delta)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The status the article moves to and when it goes live. `publishedAt` is fixed at the
+/// first publication; until then a future date schedules the article.
+fn next_state(
+    article: &Article,
+    publish: bool,
+    requested_at: Option<DateTime<Utc>>,
+) -> (String, Option<DateTime<Utc>>) {
+    if !publish {
+        return ("draft".to_owned(), article.published_at);
+    }
+    let now = Utc::now();
+    let at = match (article.status.as_str(), article.published_at) {
+        ("published", Some(at)) => at,
+        ("scheduled", Some(at)) => requested_at.unwrap_or(at),
+        (_, Some(at)) if at <= now => at,
+        _ => requested_at.unwrap_or(now),
+    };
+    let status = if at > now { "scheduled" } else { "published" };
+    (status.to_owned(), Some(at))
+}
+
+/// Writes status changes and what follows from them: counters, the scheduled job.
+async fn transition(
+    conn: &mut PgConnection,
+    before: &Article,
+    status: &str,
+    published_at: Option<DateTime<Utc>>,
+) -> AppResult<()> {
+    if before.status == status && before.published_at == published_at {
+        return Ok(());
+    }
+    sqlx::query("UPDATE articles SET status = $2, published_at = $3 WHERE id = $1")
+        .bind(before.id)
+        .bind(status)
+        .bind(published_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_conflicts)?;
+    let was_live = before.is_live();
+    let is_live = status == "published";
+    if was_live != is_live {
+        count_live(
+            conn,
+            before.user_id,
+            &before.tag_names,
+            if is_live { 1 } else { -1 },
+        )
+        .await?;
+    }
+    if status == "scheduled" {
+        jobs::enqueue_at(
+            &mut *conn,
+            &Job::PublishScheduled {
+                article_id: before.id,
+            },
+            published_at,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    input: ArticleInput,
+) -> AppResult<Article> {
+    viewer.require_writer()?;
+    let draft = prepare(input)?;
+    let title = draft.title.clone().ok_or_else(|| {
+        AppError::bad_input(
+            "title",
+            "title is required (as a field or in the front matter)",
+        )
+    })?;
+    let (markdown, html, reading_time, derived) = draft.body.clone().unwrap_or_default();
+    let publish = draft.published.unwrap_or(false);
+    if publish {
+        viewer.require_publisher(settings.auth.require_confirmed_email)?;
+    }
+    let tags = draft.tags.clone().unwrap_or_default();
+
+    let mut tx = db.begin().await?;
+    let series_id = match draft.series.clone().flatten() {
+        Some(series) => Some(upsert_series(&mut tx, viewer.user_id, &series).await?),
+        None => None,
+    };
+    let id = Uuid::now_v7();
+    let preview = crate::domain::accounts::tokens::issue().raw;
+    let mut inserted = None;
+    for _ in 0..5 {
+        inserted = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO articles (id, user_id, title, slug, body_markdown, body_html, description,
+                cover_image_url, canonical_url, series_id, reading_time_minutes, tag_names, preview_token)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (user_id, slug) DO NOTHING RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(viewer.user_id)
+        .bind(&title)
+        .bind(model::make_slug(&title))
+        .bind(&markdown)
+        .bind(&html)
+        .bind(draft.description.clone().unwrap_or(derived.clone()))
+        .bind(draft.cover_image_url.clone().flatten())
+        .bind(draft.canonical_url.clone().flatten())
+        .bind(series_id)
+        .bind(reading_time)
+        .bind(&tags)
+        .bind(&preview)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_some() {
+            break;
+        }
+    }
+    let article = inserted
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no free slug after 5 tries")))?;
+    set_tags(&mut tx, id, &tags).await?;
+    if publish {
+        let (status, at) = next_state(&article, true, draft.published_at);
+        transition(&mut tx, &article, &status, at).await?;
+    }
+    let article = lock(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(article)
+}
+
+fn may_edit(article: &Article, viewer: &Viewer) -> AppResult<()> {
+    viewer.require_writer()?;
+    if article.user_id != viewer.user_id {
+        return Err(AppError::Forbidden(
+            "Only the author can change this article".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn update(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    id: Uuid,
+    input: ArticleInput,
+) -> AppResult<Article> {
+    viewer.require_writer()?;
+    let draft = prepare(input)?;
+    let mut tx = db.begin().await?;
+    let before = lock(&mut tx, id).await?;
+    if !before.visible_to(Some(viewer)) {
+        return Err(AppError::NotFound("No such article".to_owned()));
+    }
+    may_edit(&before, viewer)?;
+    let publish = draft.published.unwrap_or(before.status != "draft");
+    if publish && before.status == "draft" {
+        viewer.require_publisher(settings.auth.require_confirmed_email)?;
+    }
+    let series_id = match &draft.series {
+        Some(Some(series)) => Some(upsert_series(&mut tx, viewer.user_id, series).await?),
+        Some(None) => None,
+        None => before.series_id,
+    };
+    let (markdown, html, reading_time, derived) = match draft.body.clone() {
+        Some(body) => body,
+        None => (
+            before.body_markdown.clone(),
+            before.body_html.clone(),
+            before.reading_time_minutes,
+            before.description.clone(),
+        ),
+    };
+    let description = draft
+        .description
+        .clone()
+        .unwrap_or(if draft.body.is_some() {
+            derived
+        } else {
+            before.description.clone()
+        });
+    let tags = draft
+        .tags
+        .clone()
+        .unwrap_or_else(|| before.tag_names.clone());
+    let content_changed = draft.title.as_ref().is_some_and(|t| *t != before.title)
+        || markdown != before.body_markdown;
+    sqlx::query(
+        "UPDATE articles SET title = $2, body_markdown = $3, body_html = $4, description = $5,
+            cover_image_url = $6, canonical_url = $7, series_id = $8, reading_time_minutes = $9,
+            tag_names = $10, edited_at = CASE WHEN $11 THEN now() ELSE edited_at END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(draft.title.clone().unwrap_or(before.title.clone()))
+    .bind(&markdown)
+    .bind(&html)
+    .bind(&description)
+    .bind(
+        draft
+            .cover_image_url
+            .clone()
+            .unwrap_or(before.cover_image_url.clone()),
+    )
+    .bind(
+        draft
+            .canonical_url
+            .clone()
+            .unwrap_or(before.canonical_url.clone()),
+    )
+    .bind(series_id)
+    .bind(reading_time)
+    .bind(&tags)
+    .bind(content_changed && before.is_live())
+    .execute(&mut *tx)
+    .await
+    .map_err(map_conflicts)?;
+    if tags != before.tag_names {
+        set_tags(&mut tx, id, &tags).await?;
+        if before.is_live() {
+            let removed: Vec<String> = before
+                .tag_names
+                .iter()
+                .filter(|t| !tags.contains(t))
+                .cloned()
+                .collect();
+            let added: Vec<String> = tags
+                .iter()
+                .filter(|t| !before.tag_names.contains(t))
+                .cloned()
+                .collect();
+            sqlx::query("UPDATE tags SET articles_count = articles_count - 1 WHERE name = ANY($1)")
+                .bind(&removed)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE tags SET articles_count = articles_count + 1 WHERE name = ANY($1)")
+                .bind(&added)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let current = lock(&mut tx, id).await?;
+    let (status, at) = next_state(&current, publish, draft.published_at);
+    // Counters follow the tags the article has now.
+    transition(
+        &mut tx,
+        &Article {
+            status: before.status.clone(),
+            published_at: before.published_at,
+            ..current
+        },
+        &status,
+        at,
+    )
+    .await?;
+    let article = lock(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(article)
+}
+
+pub async fn set_published(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    id: Uuid,
+    publish: bool,
+) -> AppResult<Article> {
+    let mut tx = db.begin().await?;
+    let before = lock(&mut tx, id).await?;
+    if !before.visible_to(Some(viewer)) {
+        return Err(AppError::NotFound("No such article".to_owned()));
+    }
+    // Moderators and admins may take any article down; only the author puts it up.
+    if publish || before.user_id == viewer.user_id {
+        may_edit(&before, viewer)?;
+    } else {
+        viewer.require_role(Role::Moderator)?;
+    }
+    if publish && before.status == "draft" {
+        viewer.require_publisher(settings.auth.require_confirmed_email)?;
+    }
+    let (status, at) = next_state(&before, publish, None);
+    transition(&mut tx, &before, &status, at).await?;
+    let article = lock(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(article)
+}
+
+pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let article = lock(&mut tx, id).await?;
+    if !article.visible_to(Some(viewer)) {
+        return Err(AppError::NotFound("No such article".to_owned()));
+    }
+    may_edit(&article, viewer)?;
+    if article.is_live() {
+        count_live(&mut tx, article.user_id, &article.tag_names, -1).await?;
+    }
+    // Reactions point at their item by id, without a foreign key: remove them with it.
+    sqlx::query(
+        "WITH items AS (
+            SELECT 'article'::text AS t, $1::uuid AS id
+            UNION ALL SELECT 'comment', id FROM comments WHERE article_id = $1)
+         , gone AS (DELETE FROM reactions r USING items i WHERE r.reactable_type = i.t AND r.reactable_id = i.id)
+         DELETE FROM reaction_tallies r USING items i WHERE r.reactable_type = i.t AND r.reactable_id = i.id",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM articles WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The scheduled-publication job: makes the article live if its time has come and it is
+/// still scheduled. Runs again harmlessly.
+pub async fn publish_scheduled(db: &PgPool, id: Uuid) -> AppResult<bool> {
+    let mut tx = db.begin().await?;
+    let Some(article) = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM articles WHERE id = $1 AND status = 'scheduled' AND published_at <= now() FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(false);
+    };
+    transition(&mut tx, &article, "published", article.published_at).await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,266 @@
+//! Comments: threads of any depth on published articles. A deleted comment keeps its
+//! place as "[deleted]"; one hidden by the article's author shows as hidden to others.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest as _, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::accounts::{Role, Viewer};
+use crate::domain::markdown;
+use crate::error::{AppError, AppResult};
+
+pub const MAX_BODY: usize = 25_000;
+pub const DELETED: &str = "[deleted]";
+pub const HIDDEN: &str = "[hidden by the article's author]";
+
+pub const COLUMNS: &str = "id, article_id, user_id, parent_id, depth, body_markdown, body_html, \
+     score, reactions_count, replies_count, edited_at, deleted_at, hidden_at, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Comment {
+    pub id: Uuid,
+    pub article_id: Uuid,
+    pub user_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub depth: i32,
+    pub body_markdown: String,
+    pub body_html: String,
+    pub score: i32,
+    pub reactions_count: i32,
+    pub replies_count: i32,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub hidden_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Comment {
+    /// Whether `viewer` reads the text: not for deleted comments, and for hidden ones only
+    /// their author and the article's author.
+    pub fn text_visible_to(&self, viewer: Option<&Viewer>, article_author: Uuid) -> bool {
+        if self.deleted_at.is_some() {
+            return false;
+        }
+        self.hidden_at.is_none()
+            || viewer.is_some_and(|v| v.user_id == self.user_id || v.user_id == article_author)
+    }
+}
+
+fn parse_body(raw: &str) -> AppResult<(String, String, Vec<u8>)> {
+    let body = raw.trim();
+    let length = body.chars().count();
+    if length == 0 || length > MAX_BODY {
+        return Err(AppError::bad_input(
+            "bodyMarkdown",
+            format!("a comment must be 1 to {MAX_BODY} characters long"),
+        ));
+    }
+    if markdown::mentions(body).len() > crate::domain::articles::model::MAX_MENTIONS {
+        return Err(AppError::bad_input("bodyMarkdown", "too many @mentions"));
+    }
+    let hash = Sha256::digest(body.as_bytes()).to_vec();
+    Ok((body.to_owned(), markdown::render(body), hash))
+}
+
+fn map_duplicate(e: sqlx::Error) -> AppError {
+    if let sqlx::Error::Database(db) = &e
+        && db.constraint() == Some("comments_no_duplicates")
+    {
+        return AppError::bad_input("bodyMarkdown", "you already posted this comment here");
+    }
+    AppError::from(e)
+}
+
+async fn lock(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Comment> {
+    sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM comments WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such comment".to_owned()))
+}
+
+/// The article's author and status, locked for the counters.
+async fn article_of(tx: &mut sqlx::PgConnection, article_id: Uuid) -> AppResult<(Uuid, String)> {
+    sqlx::query_as("SELECT user_id, status FROM articles WHERE id = $1 FOR UPDATE")
+        .bind(article_id)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such article".to_owned()))
+}
+
+pub async fn create(
+    db: &PgPool,
+    viewer: &Viewer,
+    article_id: Uuid,
+    parent_id: Option<Uuid>,
+    body: &str,
+) -> AppResult<Comment> {
+    viewer.require_writer()?;
+    let (markdown, html, hash) = parse_body(body)?;
+    let mut tx = db.begin().await?;
+    let (author, status) = article_of(&mut tx, article_id).await?;
+    if status != "published" {
+        return Err(if author == viewer.user_id {
+            AppError::bad_input("articleId", "comments open once the article is published")
+        } else {
+            AppError::NotFound("No such article".to_owned())
+        });
+    }
+    let depth = match parent_id {
+        None => 0,
+        Some(parent) => {
+            let parent = lock(&mut tx, parent).await?;
+            if parent.article_id != article_id {
+                return Err(AppError::bad_input(
+                    "parentId",
+                    "the parent comment is on another article",
+                ));
+            }
+            if parent.deleted_at.is_some() {
+                return Err(AppError::bad_input(
+                    "parentId",
+                    "the parent comment was deleted",
+                ));
+            }
+            sqlx::query("UPDATE comments SET replies_count = replies_count + 1 WHERE id = $1")
+                .bind(parent.id)
+                .execute(&mut *tx)
+                .await?;
+            parent.depth + 1
+        }
+    };
+    let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO comments (id, article_id, user_id, parent_id, depth, body_markdown, body_html, body_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(article_id)
+    .bind(viewer.user_id)
+    .bind(parent_id)
+    .bind(depth)
+    .bind(&markdown)
+    .bind(&html)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(map_duplicate)?;
+    sqlx::query("UPDATE articles SET comments_count = comments_count + 1 WHERE id = $1")
+        .bind(article_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+pub async fn update(db: &PgPool, viewer: &Viewer, id: Uuid, body: &str) -> AppResult<Comment> {
+    viewer.require_writer()?;
+    let (markdown, html, hash) = parse_body(body)?;
+    let mut tx = db.begin().await?;
+    let comment = lock(&mut tx, id).await?;
+    if comment.user_id != viewer.user_id {
+        return Err(AppError::Forbidden(
+            "Only its author can edit a comment".to_owned(),
+        ));
+    }
+    if comment.deleted_at.is_some() {
+        return Err(AppError::NotFound("No such comment".to_owned()));
+    }
+    let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+        "UPDATE comments SET body_markdown = $2, body_html = $3, body_hash = $4, edited_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&markdown)
+    .bind(&html)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(map_duplicate)?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+/// By its author, or by a moderator or admin. The comment stays in the thread as "[deleted]".
+pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment> {
+    let mut tx = db.begin().await?;
+    let comment = lock(&mut tx, id).await?;
+    if comment.deleted_at.is_some() {
+        return Err(AppError::NotFound("No such comment".to_owned()));
+    }
+    if comment.user_id == viewer.user_id {
+        viewer.require_writer()?;
+    } else {
+        viewer.require_role(Role::Moderator)?;
+    }
+    article_of(&mut tx, comment.article_id).await?;
+    let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+        "UPDATE comments SET deleted_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE articles SET comments_count = comments_count - 1 WHERE id = $1")
+        .bind(comment.article_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+/// By the article's author (or a moderator): the comment shows as hidden to others.
+pub async fn set_hidden(
+    db: &PgPool,
+    viewer: &Viewer,
+    id: Uuid,
+    hidden: bool,
+) -> AppResult<Comment> {
+    viewer.require_writer()?;
+    let mut tx = db.begin().await?;
+    let comment = lock(&mut tx, id).await?;
+    let (author, _) = article_of(&mut tx, comment.article_id).await?;
+    if author != viewer.user_id {
+        viewer.require_role(Role::Moderator)?;
+    }
+    if comment.deleted_at.is_some() {
+        return Err(AppError::NotFound("No such comment".to_owned()));
+    }
+    let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+        "UPDATE comments SET hidden_at = CASE WHEN $2 THEN COALESCE(hidden_at, now()) END
+         WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(hidden)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Comment>> {
+    Ok(sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM comments WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Every comment of each article, in one query: threads are assembled in memory.
+pub async fn threads(db: &PgPool, article_ids: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<Comment>>> {
+    let rows = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM comments WHERE article_id = ANY($1) ORDER BY created_at, id"
+    )))
+    .bind(article_ids)
+    .fetch_all(db)
+    .await?;
+    let mut map: HashMap<Uuid, Vec<Comment>> = HashMap::new();
+    for row in rows {
+        map.entry(row.article_id).or_default().push(row);
+    }
+    Ok(map)
+}

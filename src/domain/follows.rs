@@ -1,0 +1,209 @@
+//! Following members and tags. Counters move in the same transaction as the follow.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::accounts::Viewer;
+use crate::domain::page::PageRequest;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Followable {
+    User(Uuid),
+    Tag(Uuid),
+}
+
+impl Followable {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::User(_) => "user",
+            Self::Tag(_) => "tag",
+        }
+    }
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::User(id) | Self::Tag(id) => id,
+        }
+    }
+}
+
+/// Follows or unfollows; idempotent. Returns whether the viewer now follows.
+pub async fn set(
+    db: &PgPool,
+    viewer: &Viewer,
+    target: Followable,
+    follow: bool,
+) -> AppResult<bool> {
+    viewer.require_writer()?;
+    if target == Followable::User(viewer.user_id) {
+        return Err(AppError::bad_input("id", "you cannot follow yourself"));
+    }
+    let mut tx = db.begin().await?;
+    let exists: bool = match target {
+        Followable::User(_) => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL)",
+        ),
+        Followable::Tag(_) => {
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tags WHERE id = $1)")
+        }
+    }
+    .bind(target.id())
+    .fetch_one(&mut *tx)
+    .await?;
+    if !exists {
+        return Err(AppError::NotFound("Nothing to follow".to_owned()));
+    }
+    let changed = if follow {
+        sqlx::query(
+            "INSERT INTO follows (follower_id, followable_type, followable_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+    } else {
+        sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followable_type = $2 AND followable_id = $3")
+    }
+    .bind(viewer.user_id)
+    .bind(target.type_name())
+    .bind(target.id())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if changed {
+        let delta: i32 = if follow { 1 } else { -1 };
+        let table = match target {
+            Followable::User(_) => "users",
+            Followable::Tag(_) => "tags",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET followers_count = followers_count + $2 WHERE id = $1"
+        )))
+        .bind(target.id())
+        .bind(delta)
+        .execute(&mut *tx)
+        .await?;
+        if let Followable::User(_) = target {
+            sqlx::query("UPDATE users SET following_count = following_count + $2 WHERE id = $1")
+                .bind(viewer.user_id)
+                .bind(delta)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(follow)
+}
+
+/// Which of `targets` the viewer follows, in one query.
+pub async fn followed_by(
+    db: &PgPool,
+    viewer: Uuid,
+    targets: &[Followable],
+) -> AppResult<HashSet<Followable>> {
+    let (types, ids): (Vec<&str>, Vec<Uuid>) =
+        targets.iter().map(|t| (t.type_name(), t.id())).unzip();
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT f.followable_type, f.followable_id FROM follows f
+         JOIN UNNEST($2::text[], $3::uuid[]) AS k(type, id) ON f.followable_type = k.type AND f.followable_id = k.id
+         WHERE f.follower_id = $1",
+    )
+    .bind(viewer)
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, id)| {
+            if t == "user" {
+                Followable::User(id)
+            } else {
+                Followable::Tag(id)
+            }
+        })
+        .collect())
+}
+
+/// A page of ids with the follow's time, newest first.
+pub type FollowPage = Vec<(Uuid, DateTime<Utc>)>;
+
+pub type FollowKey = (DateTime<Utc>, Uuid);
+
+fn page_sql(select: &str, filter: &str, backward: bool) -> String {
+    let (cmp_after, cmp_before, order) = if backward {
+        (">", "<", "ASC")
+    } else {
+        ("<", ">", "DESC")
+    };
+    format!(
+        "{select} WHERE {filter}
+           AND ($2::timestamptz IS NULL OR (f.created_at, x.id) {cmp_after} ($2, $3))
+           AND ($4::timestamptz IS NULL OR (f.created_at, x.id) {cmp_before} ($4, $5))
+         ORDER BY f.created_at {order}, x.id {order} LIMIT $6"
+    )
+}
+
+async fn run_page(
+    db: &PgPool,
+    sql: String,
+    owner: Uuid,
+    page: &PageRequest<FollowKey>,
+) -> AppResult<FollowPage> {
+    let (after, before) = if page.backward() {
+        (page.before, page.after)
+    } else {
+        (page.after, page.before)
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(after.map(|k| k.0))
+        .bind(after.map(|k| k.1))
+        .bind(before.map(|k| k.0))
+        .bind(before.map(|k| k.1))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?)
+}
+
+/// Members following `user`, newest first.
+pub async fn followers(
+    db: &PgPool,
+    user: Uuid,
+    page: &PageRequest<FollowKey>,
+) -> AppResult<FollowPage> {
+    let sql = page_sql(
+        "SELECT x.id, f.created_at FROM follows f JOIN users x ON x.id = f.follower_id AND x.deleted_at IS NULL",
+        "f.followable_type = 'user' AND f.followable_id = $1",
+        page.backward(),
+    );
+    run_page(db, sql, user, page).await
+}
+
+/// Members `user` follows, newest first.
+pub async fn following(
+    db: &PgPool,
+    user: Uuid,
+    page: &PageRequest<FollowKey>,
+) -> AppResult<FollowPage> {
+    let sql = page_sql(
+        "SELECT x.id, f.created_at FROM follows f JOIN users x ON x.id = f.followable_id AND x.deleted_at IS NULL",
+        "f.followable_type = 'user' AND f.follower_id = $1",
+        page.backward(),
+    );
+    run_page(db, sql, user, page).await
+}
+
+/// Tags `user` follows, newest first.
+pub async fn followed_tags(
+    db: &PgPool,
+    user: Uuid,
+    page: &PageRequest<FollowKey>,
+) -> AppResult<FollowPage> {
+    let sql = page_sql(
+        "SELECT x.id, f.created_at FROM follows f JOIN tags x ON x.id = f.followable_id",
+        "f.followable_type = 'tag' AND f.follower_id = $1",
+        page.backward(),
+    );
+    run_page(db, sql, user, page).await
+}

@@ -1,0 +1,109 @@
+//! Keyset pagination: cursors encode the sort key of an item, so pages neither skip nor
+//! repeat when rows are added between requests.
+//!
+//! A list turns its `first/after/last/before` arguments into a [`PageRequest`], runs one
+//! query shaped by it (`WHERE key > after AND key < before ORDER BY key ASC|DESC LIMIT
+//! fetch_limit`), and the GraphQL edge turns the rows into a connection.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, AppResult};
+
+/// The arguments of a connection field.
+#[derive(Debug, Default, Clone)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `first`/`after`: ascending along the list's order.
+    Forward,
+    /// `last`/`before`: the query runs in reverse order; rows are flipped back afterwards.
+    Backward,
+}
+
+/// A validated page request over sort keys of type `K`.
+#[derive(Debug, Clone)]
+pub struct PageRequest<K> {
+    pub after: Option<K>,
+    pub before: Option<K>,
+    pub size: usize,
+    pub direction: Direction,
+}
+
+pub fn encode_cursor<K: Serialize>(key: &K) -> AppResult<String> {
+    let json = serde_json::to_vec(key).map_err(AppError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
+}
+
+pub fn decode_cursor<K: DeserializeOwned>(field: &str, cursor: &str) -> AppResult<K> {
+    let invalid = || AppError::bad_input(field, format!("\"{cursor}\" is not a valid cursor"));
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    serde_json::from_slice(&bytes).map_err(|_| invalid())
+}
+
+impl PageArgs {
+    /// Checks the arguments against the page-size limits and decodes the cursors.
+    pub fn parse<K: DeserializeOwned>(
+        &self,
+        default_size: usize,
+        max_size: usize,
+    ) -> AppResult<PageRequest<K>> {
+        if self.first.is_some() && self.last.is_some() {
+            return Err(AppError::bad_input(
+                "first",
+                "pass either first or last, not both",
+            ));
+        }
+        let check = |name: &str, n: i32| -> AppResult<usize> {
+            match usize::try_from(n) {
+                Ok(n) if n <= max_size => Ok(n),
+                _ => Err(AppError::bad_input(
+                    name,
+                    format!("{name} must be between 0 and {max_size}"),
+                )),
+            }
+        };
+        let (size, direction) = match (self.first, self.last) {
+            (_, Some(last)) => (check("last", last)?, Direction::Backward),
+            (Some(first), None) => (check("first", first)?, Direction::Forward),
+            (None, None) if self.before.is_some() => (default_size, Direction::Backward),
+            (None, None) => (default_size, Direction::Forward),
+        };
+        Ok(PageRequest {
+            after: self
+                .after
+                .as_deref()
+                .map(|c| decode_cursor("after", c))
+                .transpose()?,
+            before: self
+                .before
+                .as_deref()
+                .map(|c| decode_cursor("before", c))
+                .transpose()?,
+            size,
+            direction,
+        })
+    }
+}
+
+impl<K> PageRequest<K> {
+    /// How many rows the query should fetch: one more than the page, to learn whether
+    /// another page follows.
+    pub fn fetch_limit(&self) -> i64 {
+        i64::try_from(self.size)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1)
+    }
+
+    pub fn backward(&self) -> bool {
+        self.direction == Direction::Backward
+    }
+}

@@ -1,0 +1,218 @@
+//! Reactions on articles and comments, and the reading list (the private `readinglist`
+//! reaction). Tallies, item counts and scores move in the transaction that adds or
+//! removes a reaction, so they never drift from the rows.
+
+use std::collections::HashMap;
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::config::{ReactionCategory, Settings};
+use crate::domain::accounts::Viewer;
+use crate::error::{AppError, AppResult};
+
+pub const READING_LIST: &str = "readinglist";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reactable {
+    Article(Uuid),
+    Comment(Uuid),
+}
+
+impl Reactable {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::Article(_) => "article",
+            Self::Comment(_) => "comment",
+        }
+    }
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Article(id) | Self::Comment(id) => id,
+        }
+    }
+}
+
+pub fn category<'a>(settings: &'a Settings, name: &str) -> AppResult<&'a ReactionCategory> {
+    settings
+        .reactions
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = settings.reactions.iter().map(|c| c.name.as_str()).collect();
+            AppError::bad_input(
+                "category",
+                format!("unknown category; use one of {}", names.join(", ")),
+            )
+        })
+}
+
+/// Adds or removes the viewer's reaction. `want`: the state asked for (idempotent: a
+/// double-click asking twice for "on" leaves one reaction); `None` flips it. Returns
+/// whether the reaction is now on.
+pub async fn toggle(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    item: Reactable,
+    name: &str,
+    want: Option<bool>,
+) -> AppResult<bool> {
+    viewer.require_writer()?;
+    let category = category(settings, name)?.clone();
+    let mut tx = db.begin().await?;
+    // The item must exist and be visible: a live article, a comment not deleted on one.
+    let visible: Option<bool> = match item {
+        Reactable::Article(id) => sqlx::query_scalar("SELECT status = 'published' FROM articles WHERE id = $1 FOR SHARE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?,
+        Reactable::Comment(id) => sqlx::query_scalar(
+            "SELECT c.deleted_at IS NULL AND a.status = 'published' FROM comments c JOIN articles a ON a.id = c.article_id
+             WHERE c.id = $1 FOR SHARE OF c",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?,
+    };
+    if visible != Some(true) {
+        return Err(AppError::NotFound("Nothing to react to".to_owned()));
+    }
+    // One member's clicks on one item are applied one after the other.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!(
+            "reaction:{}:{}:{}:{}",
+            viewer.user_id,
+            item.type_name(),
+            item.id(),
+            category.name
+        ))
+        .execute(&mut *tx)
+        .await?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM reactions WHERE user_id = $1 AND reactable_type = $2 AND reactable_id = $3 AND category = $4)",
+    )
+    .bind(viewer.user_id)
+    .bind(item.type_name())
+    .bind(item.id())
+    .bind(&category.name)
+    .fetch_one(&mut *tx)
+    .await?;
+    let on = want.unwrap_or(!exists);
+    if on == exists {
+        tx.commit().await?;
+        return Ok(on);
+    }
+    let delta: i32 = if on { 1 } else { -1 };
+    if on {
+        sqlx::query("INSERT INTO reactions (user_id, reactable_type, reactable_id, category) VALUES ($1, $2, $3, $4)")
+            .bind(viewer.user_id)
+            .bind(item.type_name())
+            .bind(item.id())
+            .bind(&category.name)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        sqlx::query("DELETE FROM reactions WHERE user_id = $1 AND reactable_type = $2 AND reactable_id = $3 AND category = $4")
+            .bind(viewer.user_id)
+            .bind(item.type_name())
+            .bind(item.id())
+            .bind(&category.name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO reaction_tallies (reactable_type, reactable_id, category, count) VALUES ($1, $2, $3, GREATEST($4, 0))
+         ON CONFLICT (reactable_type, reactable_id, category) DO UPDATE SET count = reaction_tallies.count + $4",
+    )
+    .bind(item.type_name())
+    .bind(item.id())
+    .bind(&category.name)
+    .bind(delta)
+    .execute(&mut *tx)
+    .await?;
+    if !category.private {
+        let table = match item {
+            Reactable::Article(_) => "articles",
+            Reactable::Comment(_) => "comments",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET reactions_count = reactions_count + $2, score = score + $3 WHERE id = $1"
+        )))
+        .bind(item.id())
+        .bind(delta)
+        .bind(delta * category.score)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(on)
+}
+
+/// Public tallies per item, in one query.
+pub async fn counts(
+    db: &PgPool,
+    settings: &Settings,
+    items: &[Reactable],
+) -> AppResult<HashMap<Reactable, Vec<(String, i32)>>> {
+    let (types, ids): (Vec<&str>, Vec<Uuid>) =
+        items.iter().map(|i| (i.type_name(), i.id())).unzip();
+    let public: Vec<String> = settings
+        .reactions
+        .iter()
+        .filter(|c| !c.private)
+        .map(|c| c.name.clone())
+        .collect();
+    let rows: Vec<(String, Uuid, String, i32)> = sqlx::query_as(
+        "SELECT t.reactable_type, t.reactable_id, t.category, t.count
+         FROM reaction_tallies t JOIN UNNEST($1::text[], $2::uuid[]) AS k(type, id)
+           ON t.reactable_type = k.type AND t.reactable_id = k.id
+         WHERE t.count > 0 AND t.category = ANY($3)",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .bind(&public)
+    .fetch_all(db)
+    .await?;
+    let mut map: HashMap<Reactable, Vec<(String, i32)>> = HashMap::new();
+    for (kind, id, category, count) in rows {
+        let key = if kind == "article" {
+            Reactable::Article(id)
+        } else {
+            Reactable::Comment(id)
+        };
+        map.entry(key).or_default().push((category, count));
+    }
+    Ok(map)
+}
+
+/// The viewer's own reactions per item, in one query.
+pub async fn of_viewer(
+    db: &PgPool,
+    viewer: Uuid,
+    items: &[Reactable],
+) -> AppResult<HashMap<Reactable, Vec<String>>> {
+    let (types, ids): (Vec<&str>, Vec<Uuid>) =
+        items.iter().map(|i| (i.type_name(), i.id())).unzip();
+    let rows: Vec<(String, Uuid, String)> = sqlx::query_as(
+        "SELECT r.reactable_type, r.reactable_id, r.category
+         FROM reactions r JOIN UNNEST($2::text[], $3::uuid[]) AS k(type, id)
+           ON r.reactable_type = k.type AND r.reactable_id = k.id
+         WHERE r.user_id = $1 ORDER BY r.created_at",
+    )
+    .bind(viewer)
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
+    let mut map: HashMap<Reactable, Vec<String>> = HashMap::new();
+    for (kind, id, category) in rows {
+        let key = if kind == "article" {
+            Reactable::Article(id)
+        } else {
+            Reactable::Comment(id)
+        };
+        map.entry(key).or_default().push(category);
+    }
+    Ok(map)
+}

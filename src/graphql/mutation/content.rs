@@ -1,0 +1,317 @@
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::articles::service::{self, ArticleInput};
+use crate::domain::follows::{self, Followable};
+use crate::domain::reactions::{self, Reactable};
+use crate::domain::{comments, tags};
+use crate::error::AppError;
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::node::{self, NodeType as _};
+use crate::graphql::types::accounts::UserNode;
+use crate::graphql::types::content::{ArticleNode, CommentNode, ReactionCount, TagNode};
+
+/// An article's fields. On create, `title` (here or in the front matter) is required;
+/// on update, fields left out keep their value. A field here wins over the front matter.
+#[derive(InputObject, Default)]
+pub struct ArticleFields {
+    pub title: Option<String>,
+    /// Markdown, optionally opening with Forem-style YAML front matter.
+    pub body_markdown: Option<String>,
+    /// Up to 4 tags of 1 to 30 letters and digits.
+    pub tags: Option<Vec<String>>,
+    pub published: Option<bool>,
+    /// An http(s) URL on a public host; empty clears it.
+    pub cover_image_url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub description: Option<String>,
+    /// A series title of the author's; empty takes the article out of its series.
+    pub series: Option<String>,
+    /// A future time schedules the article. Fixed once it has been published.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl From<ArticleFields> for ArticleInput {
+    fn from(f: ArticleFields) -> Self {
+        Self {
+            title: f.title,
+            body_markdown: f.body_markdown,
+            tags: f.tags,
+            published: f.published,
+            cover_image_url: f.cover_image_url,
+            canonical_url: f.canonical_url,
+            description: f.description,
+            series: f.series,
+            published_at: f.published_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ReactionResult {
+    /// Whether the viewer's reaction is now on.
+    pub reacted: bool,
+    pub category: String,
+    pub reaction_counts: Vec<ReactionCount>,
+}
+
+fn article_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
+    Ok(node::decode_as::<ArticleNode>(id)?)
+}
+
+fn comment_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
+    Ok(node::decode_as::<CommentNode>(id)?)
+}
+
+async fn comment_node(
+    ctx: &Context<'_>,
+    comment: comments::Comment,
+) -> async_graphql::Result<CommentNode> {
+    let article = ctx
+        .loaders()
+        .articles
+        .load_one(comment.article_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
+    let thread = ctx
+        .loaders()
+        .threads
+        .load_one(article.id)
+        .await?
+        .unwrap_or_default();
+    Ok(CommentNode {
+        comment,
+        thread,
+        article_author: article.user_id,
+    })
+}
+
+#[derive(Default)]
+pub struct ContentMutation;
+
+#[Object]
+impl ContentMutation {
+    async fn create_article(
+        &self,
+        ctx: &Context<'_>,
+        input: ArticleFields,
+    ) -> async_graphql::Result<ArticleNode> {
+        let state = ctx.state();
+        let article = service::create(
+            &state.db,
+            &state.settings,
+            ctx.require_viewer()?,
+            input.into(),
+        )
+        .await?;
+        Ok(ArticleNode(article))
+    }
+
+    async fn update_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ArticleFields,
+    ) -> async_graphql::Result<ArticleNode> {
+        let state = ctx.state();
+        let article = service::update(
+            &state.db,
+            &state.settings,
+            ctx.require_viewer()?,
+            article_id(&id)?,
+            input.into(),
+        )
+        .await?;
+        Ok(ArticleNode(article))
+    }
+
+    /// Publishes now, or at the article's future `publishedAt`.
+    async fn publish_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<ArticleNode> {
+        let state = ctx.state();
+        let article = service::set_published(
+            &state.db,
+            &state.settings,
+            ctx.require_viewer()?,
+            article_id(&id)?,
+            true,
+        )
+        .await?;
+        Ok(ArticleNode(article))
+    }
+
+    /// Back to draft: by its author, or by a moderator or admin.
+    async fn unpublish_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<ArticleNode> {
+        let state = ctx.state();
+        let article = service::set_published(
+            &state.db,
+            &state.settings,
+            ctx.require_viewer()?,
+            article_id(&id)?,
+            false,
+        )
+        .await?;
+        Ok(ArticleNode(article))
+    }
+
+    async fn delete_article(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        service::delete(&ctx.state().db, ctx.require_viewer()?, article_id(&id)?).await?;
+        Ok(true)
+    }
+
+    async fn create_comment(
+        &self,
+        ctx: &Context<'_>,
+        article_id: ID,
+        parent_id: Option<ID>,
+        body_markdown: String,
+    ) -> async_graphql::Result<CommentNode> {
+        let article = self::article_id(&article_id)?;
+        let parent = parent_id.as_ref().map(comment_id).transpose()?;
+        let comment = comments::create(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            article,
+            parent,
+            &body_markdown,
+        )
+        .await?;
+        comment_node(ctx, comment).await
+    }
+
+    async fn update_comment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        body_markdown: String,
+    ) -> async_graphql::Result<CommentNode> {
+        let comment = comments::update(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            comment_id(&id)?,
+            &body_markdown,
+        )
+        .await?;
+        comment_node(ctx, comment).await
+    }
+
+    /// By its author, or a moderator or admin; it stays in the thread as "[deleted]".
+    async fn delete_comment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<CommentNode> {
+        let comment =
+            comments::delete(&ctx.state().db, ctx.require_viewer()?, comment_id(&id)?).await?;
+        comment_node(ctx, comment).await
+    }
+
+    /// By the article's author: the comment shows as hidden to others.
+    async fn hide_comment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = true)] hidden: bool,
+    ) -> async_graphql::Result<CommentNode> {
+        let comment = comments::set_hidden(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            comment_id(&id)?,
+            hidden,
+        )
+        .await?;
+        comment_node(ctx, comment).await
+    }
+
+    /// Turns a reaction on an article or comment on or off. With `reacted`, sets that
+    /// state (repeating it changes nothing); without, flips it. `readinglist` bookmarks.
+    async fn toggle_reaction(
+        &self,
+        ctx: &Context<'_>,
+        reactable_id: ID,
+        category: String,
+        reacted: Option<bool>,
+    ) -> async_graphql::Result<ReactionResult> {
+        let item = match node::decode(&reactable_id)? {
+            (t, id) if t == ArticleNode::TYPE_NAME => Reactable::Article(id),
+            (t, id) if t == CommentNode::TYPE_NAME => Reactable::Comment(id),
+            _ => {
+                return Err(AppError::bad_input(
+                    "reactableId",
+                    "only articles and comments take reactions",
+                )
+                .into());
+            }
+        };
+        let state = ctx.state();
+        let on = reactions::toggle(
+            &state.db,
+            &state.settings,
+            ctx.require_viewer()?,
+            item,
+            &category,
+            reacted,
+        )
+        .await?;
+        let counts = reactions::counts(&state.db, &state.settings, &[item]).await?;
+        let mut reaction_counts: Vec<ReactionCount> = counts
+            .get(&item)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(category, count)| ReactionCount { category, count })
+            .collect();
+        reaction_counts.sort_by(|a, b| a.category.cmp(&b.category));
+        Ok(ReactionResult {
+            reacted: on,
+            category,
+            reaction_counts,
+        })
+    }
+
+    /// Follows a member or a tag (by ID). Following again changes nothing.
+    async fn follow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let target = followable(&id)?;
+        Ok(follows::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
+    }
+
+    async fn unfollow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let target = followable(&id)?;
+        follows::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
+        Ok(false)
+    }
+
+    /// Moderators describe a tag.
+    async fn update_tag(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        description: Option<String>,
+        color: Option<String>,
+    ) -> async_graphql::Result<TagNode> {
+        let tag = tags::update(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            &name,
+            description,
+            color,
+        )
+        .await?;
+        Ok(TagNode(tag))
+    }
+}
+
+fn followable(id: &ID) -> async_graphql::Result<Followable> {
+    match node::decode(id)? {
+        (t, id) if t == UserNode::TYPE_NAME => Ok(Followable::User(id)),
+        (t, id) if t == TagNode::TYPE_NAME => Ok(Followable::Tag(id)),
+        _ => Err(AppError::bad_input("id", "only members and tags can be followed").into()),
+    }
+}

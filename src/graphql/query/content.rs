@@ -1,0 +1,149 @@
+use async_graphql::{Context, Enum, ID, Object};
+
+use crate::domain::articles::{listing, service};
+use crate::domain::tags::{self, TagKey, TagOrder};
+use crate::error::AppError;
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::node;
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum TagsOrder {
+    /// Most live articles first.
+    Popular,
+    Name,
+}
+
+#[derive(Default)]
+pub struct ContentQuery;
+
+#[Object]
+impl ContentQuery {
+    /// An article by ID, or by its path (`username` and `slug`). Drafts only for their
+    /// author, or with their `previewToken`.
+    async fn article(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        username: Option<String>,
+        slug: Option<String>,
+        preview_token: Option<String>,
+    ) -> async_graphql::Result<Option<ArticleNode>> {
+        let viewer = ctx.viewer();
+        match (id, username, slug) {
+            (Some(id), None, None) => {
+                let uuid = node::decode_as::<ArticleNode>(&id)?;
+                let article = ctx.loaders().articles.load_one(uuid).await?;
+                Ok(article
+                    .filter(|a| {
+                        a.visible_to(viewer)
+                            || preview_token.as_deref().is_some_and(|t| {
+                                crate::domain::accounts::tokens::constant_time_eq(
+                                    t.as_bytes(),
+                                    a.preview_token.as_bytes(),
+                                )
+                            })
+                    })
+                    .map(ArticleNode))
+            }
+            (None, Some(username), Some(slug)) => Ok(service::find_by_path(
+                &ctx.state().db,
+                viewer,
+                &username,
+                &slug,
+                preview_token.as_deref(),
+            )
+            .await?
+            .map(ArticleNode)),
+            _ => Err(AppError::bad_input("id", "pass either id, or username and slug").into()),
+        }
+    }
+
+    /// Live articles, newest first; optionally of one tag or one member.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn articles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        tag: Option<String>,
+        username: Option<String>,
+    ) -> async_graphql::Result<Conn<ArticleNode>> {
+        let author = match username {
+            Some(name) => {
+                match crate::domain::accounts::repo::find_by_username(&ctx.state().db, name.trim())
+                    .await?
+                {
+                    Some(user) => Some(user.id),
+                    None => return Ok(Conn::new(false, false)),
+                }
+            }
+            None => None,
+        };
+        let filter = listing::Filter {
+            tag,
+            author,
+            include_unpublished: false,
+        };
+        article_page(
+            ctx,
+            &filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// A tag by name.
+    async fn tag(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<TagNode>> {
+        Ok(tags::by_name(&ctx.state().db, &name).await?.map(TagNode))
+    }
+
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn tags(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "TagsOrder::Popular")] order_by: TagsOrder,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<TagNode>> {
+        let limits = &ctx.state().settings.graphql;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .parse::<TagKey>(limits.default_page_size, limits.max_page_size)?;
+        let order = match order_by {
+            TagsOrder::Popular => TagOrder::Popular,
+            TagsOrder::Name => TagOrder::Name,
+        };
+        let rows = tags::list(&ctx.state().db, order, &page).await?;
+        Ok(
+            page.into_connection(rows.into_iter().map(TagNode).collect(), |t| {
+                (
+                    if order == TagOrder::Popular {
+                        t.0.articles_count
+                    } else {
+                        0
+                    },
+                    t.0.name.clone(),
+                )
+            })?,
+        )
+    }
+}

@@ -1,0 +1,486 @@
+//! Articles, comments, tags and series as the API shows them.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::articles::{Article, listing};
+use crate::domain::comments::{self, Comment};
+use crate::domain::follows::Followable;
+use crate::domain::reactions::Reactable;
+use crate::domain::tags::Tag;
+use crate::error::AppError;
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::loaders::content::Thread;
+use crate::graphql::node::{self, NodeType};
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::types::accounts::UserNode;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ArticleStatus {
+    /// Seen by its author alone.
+    Draft,
+    /// Published, going live at `publishedAt`; invisible until then.
+    Scheduled,
+    Published,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct ReactionCount {
+    pub category: String,
+    pub count: i32,
+}
+
+async fn reaction_counts(
+    ctx: &Context<'_>,
+    item: Reactable,
+) -> async_graphql::Result<Vec<ReactionCount>> {
+    let mut counts: Vec<ReactionCount> = ctx
+        .loaders()
+        .reaction_counts
+        .load_one(item)
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(category, count)| ReactionCount { category, count })
+        .collect();
+    let order: Vec<&str> = ctx
+        .state()
+        .settings
+        .reactions
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    counts.sort_by_key(|c| order.iter().position(|n| *n == c.category));
+    Ok(counts)
+}
+
+async fn viewer_reactions(
+    ctx: &Context<'_>,
+    item: Reactable,
+) -> async_graphql::Result<Vec<String>> {
+    if ctx.viewer().is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(ctx
+        .loaders()
+        .viewer_reactions
+        .load_one(item)
+        .await?
+        .unwrap_or_default())
+}
+
+async fn author(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<UserNode>> {
+    Ok(ctx.loaders().users.load_one(id).await?.map(UserNode))
+}
+
+pub struct ArticleNode(pub Article);
+
+impl NodeType for ArticleNode {
+    const TYPE_NAME: &'static str = "Article";
+}
+
+#[Object(name = "Article")]
+impl ArticleNode {
+    pub async fn id(&self) -> ID {
+        node::encode(Self::TYPE_NAME, self.0.id)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    /// `/{username}/{slug}`.
+    async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let username = author(ctx, self.0.user_id)
+            .await?
+            .map(|u| u.0.username)
+            .unwrap_or_default();
+        Ok(format!("/{username}/{}", self.0.slug))
+    }
+    async fn body_markdown(&self) -> &str {
+        &self.0.body_markdown
+    }
+    /// Rendered and sanitised when the article was written.
+    async fn body_html(&self) -> &str {
+        &self.0.body_html
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn cover_image_url(&self) -> Option<&str> {
+        self.0.cover_image_url.as_deref()
+    }
+    async fn canonical_url(&self) -> Option<&str> {
+        self.0.canonical_url.as_deref()
+    }
+    async fn status(&self) -> ArticleStatus {
+        match self.0.status.as_str() {
+            "published" => ArticleStatus::Published,
+            "scheduled" => ArticleStatus::Scheduled,
+            _ => ArticleStatus::Draft,
+        }
+    }
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
+    }
+    /// When the article last changed after its publication.
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn reading_time_minutes(&self) -> i32 {
+        self.0.reading_time_minutes
+    }
+    /// Tag names, without loading the tags.
+    async fn tag_list(&self) -> &[String] {
+        &self.0.tag_names
+    }
+    async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TagNode>> {
+        Ok(ctx
+            .loaders()
+            .article_tags
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(TagNode)
+            .collect())
+    }
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        author(ctx, self.0.user_id).await
+    }
+    async fn comments_count(&self) -> i32 {
+        self.0.comments_count
+    }
+    async fn reactions_count(&self) -> i32 {
+        self.0.reactions_count
+    }
+    async fn score(&self) -> i32 {
+        self.0.score
+    }
+    /// Public reactions per category (the reading list is private).
+    async fn reaction_counts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ReactionCount>> {
+        reaction_counts(ctx, Reactable::Article(self.0.id)).await
+    }
+    /// The signed-in member's reactions, `readinglist` included.
+    async fn viewer_reactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        viewer_reactions(ctx, Reactable::Article(self.0.id)).await
+    }
+    /// Root comments; replies hang below each. The whole thread loads in one query.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, None, child_complexity)"
+    )]
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default_with = "CommentOrder::Top")] order_by: CommentOrder,
+    ) -> async_graphql::Result<Conn<CommentNode>> {
+        let thread = ctx
+            .loaders()
+            .threads
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        comment_page(ctx, thread, None, self.0.user_id, first, after, order_by)
+    }
+    async fn series(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SeriesNode>> {
+        let Some(id) = self.0.series_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()
+            .series
+            .load_one(id)
+            .await?
+            .map(|(title, articles)| SeriesNode { title, articles }))
+    }
+    /// A link that shows a draft to anyone who has it; the author's alone to see.
+    async fn preview_token(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.0
+            .is_author(ctx.viewer())
+            .then_some(self.0.preview_token.as_str())
+    }
+}
+
+/// An author's ordered collection of articles.
+pub struct SeriesNode {
+    pub title: String,
+    pub articles: Vec<Article>,
+}
+
+#[Object(name = "Series")]
+impl SeriesNode {
+    async fn title(&self) -> &str {
+        &self.title
+    }
+    /// Its live articles, in publication order.
+    async fn articles(&self) -> Vec<ArticleNode> {
+        self.articles.iter().cloned().map(ArticleNode).collect()
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum CommentOrder {
+    /// Highest score first.
+    Top,
+    Newest,
+    Oldest,
+}
+
+fn comment_page(
+    ctx: &Context<'_>,
+    thread: Arc<Thread>,
+    parent: Option<Uuid>,
+    article_author: Uuid,
+    first: Option<i32>,
+    after: Option<String>,
+    order: CommentOrder,
+) -> async_graphql::Result<Conn<CommentNode>> {
+    let settings = &ctx.state().settings.graphql;
+    let request = PageArgs {
+        first,
+        after,
+        last: None,
+        before: None,
+    }
+    .parse::<Uuid>(settings.default_page_size, settings.max_page_size)?;
+    let mut indices: Vec<usize> = thread.children.get(&parent).cloned().unwrap_or_default();
+    let key = |i: &usize| {
+        let c = &thread.comments[*i];
+        (c.score, c.created_at, c.id)
+    };
+    match order {
+        CommentOrder::Oldest => indices.sort_by_key(|i| (key(i).1, key(i).2)),
+        CommentOrder::Newest => indices.sort_by_key(|i| std::cmp::Reverse((key(i).1, key(i).2))),
+        CommentOrder::Top => {
+            indices.sort_by_key(|i| (std::cmp::Reverse(key(i).0), key(i).1, key(i).2))
+        }
+    }
+    let start = match &request.after {
+        Some(cursor) => indices
+            .iter()
+            .position(|i| thread.comments[*i].id == *cursor)
+            .map(|p| p + 1)
+            .ok_or_else(|| AppError::bad_input("after", "the cursor is not in this list"))?,
+        None => 0,
+    };
+    let limit = usize::try_from(request.fetch_limit()).unwrap_or(usize::MAX);
+    let rows: Vec<CommentNode> = indices
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|i| CommentNode {
+            comment: thread.comments[*i].clone(),
+            thread: thread.clone(),
+            article_author,
+        })
+        .collect();
+    Ok(request.into_connection(rows, |c| c.comment.id)?)
+}
+
+pub struct CommentNode {
+    pub comment: Comment,
+    pub thread: Arc<Thread>,
+    pub article_author: Uuid,
+}
+
+impl NodeType for CommentNode {
+    const TYPE_NAME: &'static str = "Comment";
+}
+
+#[Object(name = "Comment")]
+impl CommentNode {
+    pub async fn id(&self) -> ID {
+        node::encode(Self::TYPE_NAME, self.comment.id)
+    }
+    /// The rendered text; `[deleted]`, or a hidden note for others when the article's
+    /// author hid it.
+    async fn body_html(&self, ctx: &Context<'_>) -> String {
+        if self.comment.deleted_at.is_some() {
+            comments::DELETED.to_owned()
+        } else if self
+            .comment
+            .text_visible_to(ctx.viewer(), self.article_author)
+        {
+            self.comment.body_html.clone()
+        } else {
+            comments::HIDDEN.to_owned()
+        }
+    }
+    async fn body_markdown(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.comment
+            .text_visible_to(ctx.viewer(), self.article_author)
+            .then_some(self.comment.body_markdown.as_str())
+    }
+    async fn is_deleted(&self) -> bool {
+        self.comment.deleted_at.is_some()
+    }
+    async fn is_hidden(&self) -> bool {
+        self.comment.hidden_at.is_some() && self.comment.deleted_at.is_none()
+    }
+    /// Null once the comment is deleted.
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        if self.comment.deleted_at.is_some() {
+            return Ok(None);
+        }
+        author(ctx, self.comment.user_id).await
+    }
+    async fn depth(&self) -> i32 {
+        self.comment.depth
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.comment.created_at
+    }
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.comment.edited_at
+    }
+    async fn score(&self) -> i32 {
+        self.comment.score
+    }
+    async fn reactions_count(&self) -> i32 {
+        self.comment.reactions_count
+    }
+    async fn replies_count(&self) -> i32 {
+        self.comment.replies_count
+    }
+    async fn reaction_counts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ReactionCount>> {
+        reaction_counts(ctx, Reactable::Comment(self.comment.id)).await
+    }
+    async fn viewer_reactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        viewer_reactions(ctx, Reactable::Comment(self.comment.id)).await
+    }
+    async fn article(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ArticleNode>> {
+        Ok(ctx
+            .loaders()
+            .articles
+            .load_one(self.comment.article_id)
+            .await?
+            .filter(|a| a.visible_to(ctx.viewer()))
+            .map(ArticleNode))
+    }
+    /// Direct replies, from the thread already loaded: no query.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, None, child_complexity)"
+    )]
+    async fn replies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default_with = "CommentOrder::Oldest")] order_by: CommentOrder,
+    ) -> async_graphql::Result<Conn<CommentNode>> {
+        comment_page(
+            ctx,
+            self.thread.clone(),
+            Some(self.comment.id),
+            self.article_author,
+            first,
+            after,
+            order_by,
+        )
+    }
+}
+
+pub struct TagNode(pub Tag);
+
+impl NodeType for TagNode {
+    const TYPE_NAME: &'static str = "Tag";
+}
+
+#[Object(name = "Tag")]
+impl TagNode {
+    pub async fn id(&self) -> ID {
+        node::encode(Self::TYPE_NAME, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// `#rrggbb`.
+    async fn color(&self) -> Option<&str> {
+        self.0.color.as_deref()
+    }
+    /// `/t/{name}`.
+    async fn path(&self) -> String {
+        format!("/t/{}", self.0.name)
+    }
+    /// Live articles with this tag.
+    async fn articles_count(&self) -> i32 {
+        self.0.articles_count
+    }
+    async fn followers_count(&self) -> i32 {
+        self.0.followers_count
+    }
+    async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if ctx.viewer().is_none() {
+            return Ok(false);
+        }
+        Ok(ctx
+            .loaders()
+            .following
+            .load_one(Followable::Tag(self.0.id))
+            .await?
+            .unwrap_or(false))
+    }
+    /// Live articles with this tag, newest first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn articles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<ArticleNode>> {
+        let filter = listing::Filter {
+            tag: Some(self.0.name.clone()),
+            ..Default::default()
+        };
+        article_page(
+            ctx,
+            &filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}
+
+/// One page of articles in publication order.
+pub async fn article_page(
+    ctx: &Context<'_>,
+    filter: &listing::Filter,
+    args: PageArgs,
+) -> async_graphql::Result<Conn<ArticleNode>> {
+    let settings = &ctx.state().settings.graphql;
+    let request =
+        args.parse::<listing::ArticleKey>(settings.default_page_size, settings.max_page_size)?;
+    let rows = listing::latest(&ctx.state().db, filter, &request).await?;
+    Ok(
+        request.into_connection(rows.into_iter().map(ArticleNode).collect(), |a| {
+            listing::key(&a.0)
+        })?,
+    )
+}
