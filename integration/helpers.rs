@@ -187,7 +187,7 @@ pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settin
     let db_proxy = if options.db_proxy {
         let proxy = Proxy::start(PG_ADDR.parse().unwrap()).await;
         settings.database_url = Some(SecretString::from(format!(
-            "postgres://postgres@{}/{db_name}",
+            "postgres://postgres@{}/{db_name}?sslmode=disable",
             proxy.addr
         )));
         Some(proxy)
@@ -293,6 +293,43 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+
+    /// Registers a member and confirms their email through the link mailed to them.
+    pub async fn member(&self, username: &str) -> String {
+        let token = self.register(username).await;
+        self.drain_jobs().await;
+        let to = format!("{username}@example.com");
+        let mail = self
+            .emails()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == to && m.subject.contains("Confirm"))
+            .expect("a confirmation email");
+        let (_, body) = self
+            .graphql(
+                "mutation($t: String!) { confirmEmail(token: $t) { username } }",
+                json!({ "t": mail.token("confirm-email") }),
+            )
+            .await;
+        assert_eq!(body["data"]["confirmEmail"]["username"], username, "{body}");
+        token
+    }
+
+    /// Runs a GraphQL operation as `token` and returns `data`, failing on any error.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql_as(token, query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        body["data"].clone()
+    }
+
+    /// The statements Postgres has received through the proxy (`Options::db_proxy`).
+    pub fn statements(&self) -> u64 {
+        self.db_proxy
+            .as_ref()
+            .expect("spawn the app with db_proxy")
+            .statements()
     }
 
     pub fn worker(&self) -> vibecoding::jobs::Worker {

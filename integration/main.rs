@@ -11,5 +11,6 @@ mod helpers;
 mod http_layer;
 mod jobs;
 mod proxy;
+mod publishing;
 mod pubsub;
 mod websocket;

@@ -231,6 +231,8 @@ pub struct GraphqlSettings {
     pub default_page_size: usize,
     /// How many operations one batched request may carry; 0 turns batching off.
     pub max_batch: usize,
+    /// How long a DataLoader waits to gather a batch, in milliseconds.
+    pub loader_delay_ms: u64,
     /// Defaults to on in development and test, off in production.
     pub introspection: Option<bool>,
     /// "Did you mean ...?" hints; defaults like `introspection`.
@@ -285,14 +287,16 @@ impl Default for Settings {
                 trusted_proxies: 0,
             },
             graphql: GraphqlSettings {
-                max_depth: 12,
-                max_complexity: 2_000,
+                // A comment thread four levels deep, through connections, is 15 deep.
+                max_depth: 16,
+                max_complexity: 5_000,
                 max_aliases: 15,
                 max_field_repeats: 3,
                 max_directives: 10,
                 max_page_size: 100,
                 default_page_size: 20,
                 max_batch: 0,
+                loader_delay_ms: 2,
                 introspection: None,
                 suggestions: None,
             },

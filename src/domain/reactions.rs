@@ -62,14 +62,16 @@ pub async fn toggle(
     let category = category(settings, name)?.clone();
     let mut tx = db.begin().await?;
     // The item must exist and be visible: a live article, a comment not deleted on one.
+    // Its row is locked for the whole toggle: clicks on one item apply one after the
+    // other, so the check below and the counters stay consistent.
     let visible: Option<bool> = match item {
-        Reactable::Article(id) => sqlx::query_scalar("SELECT status = 'published' FROM articles WHERE id = $1 FOR SHARE")
+        Reactable::Article(id) => sqlx::query_scalar("SELECT status = 'published' FROM articles WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?,
         Reactable::Comment(id) => sqlx::query_scalar(
             "SELECT c.deleted_at IS NULL AND a.status = 'published' FROM comments c JOIN articles a ON a.id = c.article_id
-             WHERE c.id = $1 FOR SHARE OF c",
+             WHERE c.id = $1 FOR UPDATE OF c",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -78,17 +80,6 @@ pub async fn toggle(
     if visible != Some(true) {
         return Err(AppError::NotFound("Nothing to react to".to_owned()));
     }
-    // One member's clicks on one item are applied one after the other.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!(
-            "reaction:{}:{}:{}:{}",
-            viewer.user_id,
-            item.type_name(),
-            item.id(),
-            category.name
-        ))
-        .execute(&mut *tx)
-        .await?;
     let exists: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM reactions WHERE user_id = $1 AND reactable_type = $2 AND reactable_id = $3 AND category = $4)",
     )

@@ -4,9 +4,11 @@
 pub mod content;
 pub mod users;
 
+use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use sqlx::PgPool;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -26,48 +28,47 @@ pub struct Loaders {
     pub series: DataLoader<content::SeriesLoader>,
 }
 
-/// Batches run in their own tasks; they keep the request's span, so their statements are
-/// logged (and counted) with the request.
-fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+/// A loader whose batches run in their own tasks, keeping the request's span (so their
+/// statements are logged with the request), and gather keys for `delay`.
+fn batch<L, K>(loader: L, delay: Duration) -> DataLoader<L>
 where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
+    L: Loader<K>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
 {
-    tokio::spawn(future.in_current_span())
+    DataLoader::new(loader, |future| tokio::spawn(future.in_current_span())).delay(delay)
 }
 
 impl Loaders {
     /// Loaders for one request by `viewer` (anonymous when `None`).
     pub fn new(db: &PgPool, settings: &Arc<Settings>, viewer: Option<Uuid>) -> Self {
+        let delay = Duration::from_millis(settings.graphql.loader_delay_ms);
+        let reaction_counts = content::ReactionCountsLoader {
+            db: db.clone(),
+            settings: settings.clone(),
+        };
         Self {
-            users: DataLoader::new(users::UserLoader(db.clone()), spawn),
-            articles: DataLoader::new(content::ArticleLoader(db.clone()), spawn),
-            tags: DataLoader::new(content::TagLoader(db.clone()), spawn),
-            article_tags: DataLoader::new(content::ArticleTagsLoader(db.clone()), spawn),
-            threads: DataLoader::new(content::ThreadLoader(db.clone()), spawn),
-            comments: DataLoader::new(content::CommentLoader(db.clone()), spawn),
-            reaction_counts: DataLoader::new(
-                content::ReactionCountsLoader {
-                    db: db.clone(),
-                    settings: settings.clone(),
-                },
-                spawn,
-            ),
-            viewer_reactions: DataLoader::new(
+            users: batch(users::UserLoader(db.clone()), delay),
+            articles: batch(content::ArticleLoader(db.clone()), delay),
+            tags: batch(content::TagLoader(db.clone()), delay),
+            article_tags: batch(content::ArticleTagsLoader(db.clone()), delay),
+            threads: batch(content::ThreadLoader(db.clone()), delay),
+            comments: batch(content::CommentLoader(db.clone()), delay),
+            reaction_counts: batch(reaction_counts, delay),
+            viewer_reactions: batch(
                 content::ViewerReactionsLoader {
                     db: db.clone(),
                     viewer,
                 },
-                spawn,
+                delay,
             ),
-            following: DataLoader::new(
+            following: batch(
                 content::FollowingLoader {
                     db: db.clone(),
                     viewer,
                 },
-                spawn,
+                delay,
             ),
-            series: DataLoader::new(content::SeriesLoader(db.clone()), spawn),
+            series: batch(content::SeriesLoader(db.clone()), delay),
         }
     }
 }

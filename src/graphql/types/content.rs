@@ -372,10 +372,9 @@ impl CommentNode {
             .filter(|a| a.visible_to(ctx.viewer()))
             .map(ArticleNode))
     }
-    /// Direct replies, from the thread already loaded: no query.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, None, child_complexity)"
-    )]
+    /// Direct replies, from the thread already loaded: no query. Their cost is bounded by
+    /// the thread, which the root `comments` field already paid for.
+    #[graphql(complexity = "child_complexity + 1")]
     async fn replies(
         &self,
         ctx: &Context<'_>,

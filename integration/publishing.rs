@@ -1,0 +1,1123 @@
+//! Articles, comments, reactions, follows and tags through GraphQL.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+fn field(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { id title slug path status publishedAt editedAt description readingTimeMinutes tagList coverImageUrl canonicalUrl bodyHtml previewToken series { title } } }";
+const UPDATE: &str = "mutation($id: ID!, $i: ArticleFields!) { updateArticle(id: $id, input: $i) { id title status publishedAt editedAt description tagList } }";
+const BY_ID: &str =
+    "query($id: ID!, $p: String) { article(id: $id, previewToken: $p) { id title status } }";
+
+async fn create(app: &TestApp, token: &str, input: Value) -> Value {
+    app.ok(Some(token), CREATE, json!({ "i": input })).await["createArticle"].clone()
+}
+
+async fn publish(app: &TestApp, token: &str, title: &str, tags: &[&str]) -> String {
+    let article = create(app, token, json!({ "title": title, "bodyMarkdown": format!("Text of {title}."), "tags": tags, "published": true })).await;
+    article["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn front_matter_drafts_previews_and_publication() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let markdown = "---\ntitle: From the Front Matter\ntags: rust, webdev\ncover_image: https://images.example.com/c.png\ncanonical_url: https://blog.example.com/fm\ndescription: Set in front matter\nseries: Rust Notes\npublished: false\n---\n\n# A heading\n\nSome words here.\n";
+    let draft = create(
+        &app,
+        &ada,
+        json!({ "bodyMarkdown": markdown, "tags": ["Go"] }),
+    )
+    .await;
+    assert_eq!(draft["title"], "From the Front Matter");
+    assert_eq!(
+        draft["tagList"],
+        json!(["go"]),
+        "an explicit field wins over the front matter"
+    );
+    assert_eq!(draft["coverImageUrl"], "https://images.example.com/c.png");
+    assert_eq!(draft["canonicalUrl"], "https://blog.example.com/fm");
+    assert_eq!(draft["description"], "Set in front matter");
+    assert_eq!(draft["series"]["title"], "Rust Notes");
+    assert_eq!(draft["status"], "DRAFT");
+    assert!(
+        draft["bodyHtml"]
+            .as_str()
+            .unwrap()
+            .contains("<h1 id=\"a-heading\">")
+    );
+    assert!(
+        !draft["bodyHtml"]
+            .as_str()
+            .unwrap()
+            .contains("canonical_url"),
+        "front matter is not rendered"
+    );
+    let slug = draft["slug"].as_str().unwrap();
+    assert!(
+        slug.starts_with("from-the-front-matter-")
+            && slug.len() == "from-the-front-matter-".len() + 4,
+        "{slug}"
+    );
+    assert_eq!(draft["path"], format!("/ada/{slug}"));
+    let id = draft["id"].clone();
+    let preview = draft["previewToken"].as_str().unwrap().to_owned();
+
+    // A draft is its author's alone, unless the preview token is shown.
+    for token in [None, Some(bob.as_str())] {
+        let data = app.ok(token, BY_ID, json!({ "id": id })).await;
+        assert!(data["article"].is_null());
+        let data = app
+            .ok(
+                token,
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert!(data["node"].is_null());
+        let data = app
+            .ok(
+                token,
+                "query($s: String!) { article(username: \"ada\", slug: $s) { id } }",
+                json!({ "s": slug }),
+            )
+            .await;
+        assert!(data["article"].is_null());
+        let data = app.ok(token, "{ articles { edges { node { id } } } tag(name: \"go\") { articles { edges { node { id } } } } user(username: \"ada\") { articles { edges { node { id } } } } }", json!({})).await;
+        assert_eq!(data["articles"]["edges"], json!([]));
+        assert_eq!(data["tag"]["articles"]["edges"], json!([]));
+        assert_eq!(data["user"]["articles"]["edges"], json!([]));
+    }
+    let data = app
+        .ok(Some(&bob), BY_ID, json!({ "id": id, "p": preview }))
+        .await;
+    assert_eq!(data["article"]["title"], "From the Front Matter");
+    let data = app
+        .ok(
+            Some(&bob),
+            "query($id: ID!) { article(id: $id) { previewToken } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(data["article"].is_null());
+    let data = app
+        .ok(
+            Some(&ada),
+            "{ viewer { articles { edges { node { status } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["viewer"]["articles"]["edges"][0]["node"]["status"],
+        "DRAFT"
+    );
+
+    // Publishing fixes publishedAt; an edit after publication sets editedAt.
+    let published = app
+        .ok(
+            Some(&ada),
+            "mutation($id: ID!) { publishArticle(id: $id) { status publishedAt editedAt } }",
+            json!({ "id": id }),
+        )
+        .await["publishArticle"]
+        .clone();
+    assert_eq!(published["status"], "PUBLISHED");
+    assert!(published["editedAt"].is_null());
+    let first_published_at = published["publishedAt"].clone();
+    let data = app.ok(None, BY_ID, json!({ "id": id })).await;
+    assert_eq!(data["article"]["status"], "PUBLISHED");
+    let edited = app
+        .ok(
+            Some(&ada),
+            UPDATE,
+            json!({ "id": id, "i": { "title": "A New Title" } }),
+        )
+        .await["updateArticle"]
+        .clone();
+    assert!(edited["editedAt"].is_string());
+    assert_eq!(edited["publishedAt"], first_published_at);
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert!(app.ok(None, BY_ID, json!({ "id": id })).await["article"].is_null());
+    let again = app
+        .ok(
+            Some(&ada),
+            "mutation($id: ID!) { publishArticle(id: $id) { publishedAt } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(again["publishArticle"]["publishedAt"], first_published_at);
+
+    // Reading time and the default description.
+    let long = create(
+        &app,
+        &ada,
+        json!({ "title": "Long", "bodyMarkdown": "word ".repeat(600) }),
+    )
+    .await;
+    assert_eq!(long["readingTimeMinutes"], 3);
+    assert_eq!(long["description"].as_str().unwrap().chars().count(), 100);
+}
+
+#[tokio::test]
+async fn publishing_waits_for_a_confirmed_email_and_bad_input_writes_nothing() {
+    let app = spawn_app().await;
+    let unconfirmed = app.register("newcomer").await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&unconfirmed),
+            CREATE,
+            json!({ "i": { "title": "Hi", "bodyMarkdown": "x", "published": true } }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    // Drafts are fine.
+    create(
+        &app,
+        &unconfirmed,
+        json!({ "title": "Hi", "bodyMarkdown": "x" }),
+    )
+    .await;
+
+    let ada = app.member("ada").await;
+    publish_with(&app, &ada, json!({ "title": "Canonical", "bodyMarkdown": "x", "published": true, "canonicalUrl": "https://blog.example.com/one" })).await;
+    let before = app.count("SELECT count(*) FROM articles").await;
+    let tags_before = app.count("SELECT count(*) FROM tags").await;
+    let cases = [
+        (json!({ "title": "", "bodyMarkdown": "x" }), "title"),
+        (
+            json!({ "title": "t".repeat(129), "bodyMarkdown": "x" }),
+            "title",
+        ),
+        (json!({ "bodyMarkdown": "no title anywhere" }), "title"),
+        (
+            json!({ "title": "Big", "bodyMarkdown": "x".repeat(800 * 1024 + 1) }),
+            "bodyMarkdown",
+        ),
+        (
+            json!({ "title": "Tags", "bodyMarkdown": "x", "tags": ["a", "b", "c", "d", "e"] }),
+            "tags",
+        ),
+        (
+            json!({ "title": "Tags", "bodyMarkdown": "x", "tags": ["web-dev"] }),
+            "tags",
+        ),
+        (
+            json!({ "title": "Tags", "bodyMarkdown": "x", "tags": ["x".repeat(31)] }),
+            "tags",
+        ),
+        (
+            json!({ "title": "Cover", "bodyMarkdown": "x", "coverImageUrl": "javascript:alert(1)" }),
+            "coverImageUrl",
+        ),
+        (
+            json!({ "title": "Cover", "bodyMarkdown": "x", "coverImageUrl": "http://localhost/a.png" }),
+            "coverImageUrl",
+        ),
+        (
+            json!({ "title": "Cover", "bodyMarkdown": "x", "coverImageUrl": "http://10.1.2.3/a.png" }),
+            "coverImageUrl",
+        ),
+        (
+            json!({ "title": "Canonical", "bodyMarkdown": "x", "canonicalUrl": "http://169.254.169.254/" }),
+            "canonicalUrl",
+        ),
+        (
+            json!({ "title": "Dup", "bodyMarkdown": "x", "published": true, "canonicalUrl": "https://blog.example.com/one" }),
+            "canonicalUrl",
+        ),
+        (
+            json!({ "title": "Mentions", "bodyMarkdown": "@aaa @bbb @ccc @ddd @eee @fff @ggg @hhh" }),
+            "bodyMarkdown",
+        ),
+        (
+            json!({ "bodyMarkdown": "---\npublished: perhaps\n---\nbody" }),
+            "bodyMarkdown",
+        ),
+    ];
+    for (input, expected) in cases {
+        let (_, body) = app
+            .graphql_as(Some(&ada), CREATE, json!({ "i": input }))
+            .await;
+        assert_eq!(
+            (code(&body), field(&body)),
+            ("BAD_USER_INPUT", expected),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM articles").await,
+        before,
+        "nothing half-written"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM tags").await, tags_before);
+    let (_, body) = app
+        .graphql(
+            CREATE,
+            json!({ "i": { "title": "x", "bodyMarkdown": "x" } }),
+        )
+        .await;
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+}
+
+async fn publish_with(app: &TestApp, token: &str, input: Value) -> Value {
+    create(app, token, input).await
+}
+
+#[tokio::test]
+async fn markdown_is_rendered_once_and_sanitised() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let article = create(
+        &app,
+        &ada,
+        json!({ "title": "Safe", "bodyMarkdown": "## Set up\n\n<script>alert('x')</script>\n\n[click](javascript:alert(1)) [site](https://example.com)\n\n<img src=x onerror=alert(1)>\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [ ] task\n\n~~gone~~ www.example.org" }),
+    )
+    .await;
+    let html = article["bodyHtml"].as_str().unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("javascript:") && !html.contains("onerror"),
+        "{html}"
+    );
+    assert!(html.contains("<h2 id=\"set-up\">"), "{html}");
+    assert!(
+        html.contains("rel=\"nofollow noopener noreferrer\""),
+        "{html}"
+    );
+    assert!(html.contains("<code class=\"language-rust\">"), "{html}");
+    assert!(
+        html.contains("<table>") && html.contains("<del>gone</del>") && html.contains("checkbox"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_future_publication_date_schedules_the_article() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let article = create(&app, &ada, json!({ "title": "Later", "bodyMarkdown": "x", "tags": ["future"], "published": true, "publishedAt": at })).await;
+    assert_eq!(article["status"], "SCHEDULED");
+    let id = article["id"].clone();
+    assert!(
+        app.ok(None, BY_ID, json!({ "id": id })).await["article"].is_null(),
+        "invisible until then"
+    );
+    assert_eq!(
+        app.ok(
+            None,
+            "{ tag(name: \"future\") { articlesCount } }",
+            json!({})
+        )
+        .await["tag"]["articlesCount"],
+        0
+    );
+    assert!(app.drain_jobs().await.iter().all(
+        |o| !matches!(o, vibecoding::jobs::Outcome::Done { kind } if kind == "publish_scheduled")
+    ));
+    // Time passes.
+    sqlx::query("UPDATE articles SET published_at = now() - interval '1 second'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'publish_scheduled'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let outcomes = app.drain_jobs().await;
+    assert!(
+        outcomes.contains(&vibecoding::jobs::Outcome::Done {
+            kind: "publish_scheduled".into()
+        }),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        app.ok(None, BY_ID, json!({ "id": id })).await["article"]["status"],
+        "PUBLISHED"
+    );
+    assert_eq!(
+        app.ok(
+            None,
+            "{ tag(name: \"future\") { articlesCount } }",
+            json!({})
+        )
+        .await["tag"]["articlesCount"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn only_authors_edit_and_moderators_unpublish() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let id = publish(&app, &ada, "Mine", &[]).await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            UPDATE,
+            json!({ "id": id, "i": { "title": "Yours" } }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            "mutation($id: ID!) { deleteArticle(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    sqlx::query("UPDATE users SET role = 'moderator' WHERE username = 'bob'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let data = app
+        .ok(
+            Some(&bob),
+            "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data["unpublishArticle"]["status"], "DRAFT");
+    sqlx::query(
+        "UPDATE users SET role = 'suspended', suspended_reason = 'spam' WHERE username = 'ada'",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            CREATE,
+            json!({ "i": { "title": "x", "bodyMarkdown": "x" } }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            "mutation { createArticle(input: { title: \"x\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            UPDATE,
+            json!({ "id": "QXJ0aWNsZTpub3Bl", "i": {} }),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn series_keep_their_order() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    for title in ["Part 1", "Part 2", "Part 3"] {
+        create(&app, &ada, json!({ "title": title, "bodyMarkdown": "x", "series": "Learning Rust", "published": true })).await;
+    }
+    let data = app
+        .ok(
+            None,
+            "{ articles(first: 1) { edges { node { series { title articles { title } } } } } }",
+            json!({}),
+        )
+        .await;
+    let series = &data["articles"]["edges"][0]["node"]["series"];
+    assert_eq!(series["title"], "Learning Rust");
+    assert_eq!(
+        series["articles"],
+        json!([{ "title": "Part 1" }, { "title": "Part 2" }, { "title": "Part 3" }])
+    );
+}
+
+const COMMENT: &str = "mutation($a: ID!, $p: ID, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id depth bodyHtml author { username } } }";
+
+async fn comment(
+    app: &TestApp,
+    token: &str,
+    article: &str,
+    parent: Option<&str>,
+    body: &str,
+) -> String {
+    let data = app
+        .ok(
+            Some(token),
+            COMMENT,
+            json!({ "a": article, "p": parent, "b": body }),
+        )
+        .await;
+    data["createComment"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn comment_threads_with_deletion_hiding_and_their_rules() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let eve = app.member("eve").await;
+    let article = publish(&app, &ada, "Discuss", &[]).await;
+    let root = comment(&app, &bob, &article, None, "First!").await;
+    let reply = comment(&app, &ada, &article, Some(&root), "Thanks **Bob**").await;
+    let deep = comment(&app, &bob, &article, Some(&reply), "Deeper").await;
+    let second = comment(&app, &eve, &article, None, "Second root").await;
+
+    let thread = "query($id: ID!) { article(id: $id) { commentsCount comments(orderBy: OLDEST) { edges { node { id bodyHtml bodyMarkdown isDeleted isHidden depth author { username } replies { edges { node { id bodyHtml depth replies { edges { node { id depth } } } } } } } } } } }";
+    let data = app.ok(None, thread, json!({ "id": article })).await;
+    assert_eq!(data["article"]["commentsCount"], 4);
+    let roots = data["article"]["comments"]["edges"].as_array().unwrap();
+    assert_eq!(roots.len(), 2);
+    assert_eq!(roots[0]["node"]["id"], root);
+    let first_reply = &roots[0]["node"]["replies"]["edges"][0]["node"];
+    assert!(
+        first_reply["bodyHtml"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>Bob</strong>")
+    );
+    assert_eq!(
+        first_reply["replies"]["edges"][0]["node"],
+        json!({ "id": deep, "depth": 2 })
+    );
+    let newest = app.ok(None, "query($id: ID!) { article(id: $id) { comments(orderBy: NEWEST, first: 1) { edges { node { id } } pageInfo { hasNextPage endCursor } } } }", json!({ "id": article })).await;
+    assert_eq!(
+        newest["article"]["comments"]["edges"][0]["node"]["id"],
+        second
+    );
+    assert_eq!(
+        newest["article"]["comments"]["pageInfo"]["hasNextPage"],
+        true
+    );
+
+    // The same text twice in the same place is refused; bodies are bounded.
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            COMMENT,
+            json!({ "a": article, "p": null, "b": "First!" }),
+        )
+        .await;
+    assert_eq!(
+        (code(&body), field(&body)),
+        ("BAD_USER_INPUT", "bodyMarkdown")
+    );
+    for bad in ["", "   ", &"x".repeat(25_001)] {
+        let (_, body) = app
+            .graphql_as(
+                Some(&bob),
+                COMMENT,
+                json!({ "a": article, "p": null, "b": bad }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+    }
+    // Only on published articles; a reply stays on its parent's article.
+    let draft = create(&app, &ada, json!({ "title": "Draft", "bodyMarkdown": "x" })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            COMMENT,
+            json!({ "a": draft, "p": null, "b": "hi" }),
+        )
+        .await;
+    assert_eq!(code(&body), "NOT_FOUND");
+    let other = publish(&app, &ada, "Other", &[]).await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            COMMENT,
+            json!({ "a": other, "p": root, "b": "hi" }),
+        )
+        .await;
+    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "parentId"));
+
+    // Editing: the author only.
+    let (_, body) = app
+        .graphql_as(
+            Some(&eve),
+            "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"mine now\") { id } }",
+            json!({ "id": root }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let data = app.ok(Some(&bob), "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"First, edited\") { bodyMarkdown editedAt } }", json!({ "id": root })).await;
+    assert!(data["updateComment"]["editedAt"].is_string());
+
+    // Hiding: the article's author only; others see that it is hidden, not its text.
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
+            json!({ "id": second }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
+        json!({ "id": second }),
+    )
+    .await;
+    let one =
+        "query($id: ID!) { node(id: $id) { ... on Comment { isHidden bodyHtml bodyMarkdown } } }";
+    let seen_by_bob = app.ok(Some(&bob), one, json!({ "id": second })).await;
+    assert_eq!(seen_by_bob["node"]["isHidden"], true);
+    assert!(seen_by_bob["node"]["bodyMarkdown"].is_null());
+    assert!(
+        seen_by_bob["node"]["bodyHtml"]
+            .as_str()
+            .unwrap()
+            .contains("hidden")
+    );
+    assert_eq!(
+        app.ok(Some(&eve), one, json!({ "id": second })).await["node"]["bodyMarkdown"],
+        "Second root"
+    );
+
+    // Deleting keeps the place in the thread.
+    let (_, body) = app
+        .graphql_as(
+            Some(&eve),
+            "mutation($id: ID!) { deleteComment(id: $id) { id } }",
+            json!({ "id": root }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { deleteComment(id: $id) { isDeleted } }",
+        json!({ "id": root }),
+    )
+    .await;
+    let data = app.ok(None, thread, json!({ "id": article })).await;
+    let root_node = &data["article"]["comments"]["edges"][0]["node"];
+    assert_eq!(
+        (
+            root_node["isDeleted"].clone(),
+            root_node["bodyHtml"].clone(),
+            root_node["author"].clone()
+        ),
+        (json!(true), json!("[deleted]"), Value::Null)
+    );
+    assert_eq!(
+        root_node["replies"]["edges"][0]["node"]["id"], reply,
+        "replies stay"
+    );
+    assert_eq!(data["article"]["commentsCount"], 3);
+    // Moderators may delete any comment.
+    sqlx::query("UPDATE users SET role = 'moderator' WHERE username = 'eve'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    app.ok(
+        Some(&eve),
+        "mutation($id: ID!) { deleteComment(id: $id) { isDeleted } }",
+        json!({ "id": deep }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reactions_bookmarks_and_concurrent_clicks() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let article = publish(&app, &ada, "React to me", &[]).await;
+    let toggle = "mutation($id: ID!, $c: String!, $r: Boolean) { toggleReaction(reactableId: $id, category: $c, reacted: $r) { reacted reactionCounts { category count } } }";
+    let data = app
+        .ok(Some(&bob), toggle, json!({ "id": article, "c": "unicorn" }))
+        .await;
+    assert_eq!(data["toggleReaction"]["reacted"], true);
+    assert_eq!(
+        data["toggleReaction"]["reactionCounts"],
+        json!([{ "category": "unicorn", "count": 1 }])
+    );
+    app.ok(
+        Some(&bob),
+        toggle,
+        json!({ "id": article, "c": "readinglist" }),
+    )
+    .await;
+    let read = "query($id: ID!) { article(id: $id) { reactionsCount score reactionCounts { category count } viewerReactions } }";
+    let data = app.ok(Some(&bob), read, json!({ "id": article })).await;
+    assert_eq!(
+        data["article"]["reactionCounts"],
+        json!([{ "category": "unicorn", "count": 1 }]),
+        "the reading list is private"
+    );
+    assert_eq!(
+        data["article"]["viewerReactions"],
+        json!(["unicorn", "readinglist"])
+    );
+    assert_eq!(
+        (
+            data["article"]["reactionsCount"].clone(),
+            data["article"]["score"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    let list = app
+        .ok(
+            Some(&bob),
+            "{ viewer { readingList { edges { node { title } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        list["viewer"]["readingList"]["edges"],
+        json!([{ "node": { "title": "React to me" } }])
+    );
+    let data = app
+        .ok(Some(&bob), toggle, json!({ "id": article, "c": "unicorn" }))
+        .await;
+    assert_eq!(data["toggleReaction"]["reacted"], false);
+
+    let (_, body) = app
+        .graphql_as(Some(&bob), toggle, json!({ "id": article, "c": "dislike" }))
+        .await;
+    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "category"));
+    let draft = create(&app, &ada, json!({ "title": "Draft", "bodyMarkdown": "x" })).await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            toggle,
+            json!({ "id": draft["id"], "c": "like" }),
+        )
+        .await;
+    assert_eq!(code(&body), "NOT_FOUND");
+
+    // A double-click asking twice for "on" leaves one reaction and a right count.
+    let clicks = (0..10).map(|_| {
+        app.graphql_as(
+            Some(&bob),
+            toggle,
+            json!({ "id": article, "c": "fire", "r": true }),
+        )
+    });
+    for (status, body) in futures_util::future::join_all(clicks).await {
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM reactions WHERE category = 'fire'")
+            .await,
+        1
+    );
+    let data = app.ok(None, read, json!({ "id": article })).await;
+    assert_eq!(
+        data["article"]["reactionCounts"],
+        json!([{ "category": "fire", "count": 1 }])
+    );
+
+    // Comments take reactions too.
+    let c = comment(&app, &ada, &article, None, "React here").await;
+    app.ok(Some(&bob), toggle, json!({ "id": c, "c": "like" }))
+        .await;
+    let data = app.ok(Some(&bob), "query($id: ID!) { node(id: $id) { ... on Comment { reactionCounts { category count } viewerReactions score } } }", json!({ "id": c })).await;
+    assert_eq!(
+        data["node"],
+        json!({ "reactionCounts": [{ "category": "like", "count": 1 }], "viewerReactions": ["like"], "score": 1 })
+    );
+}
+
+#[tokio::test]
+async fn counters_match_the_rows_under_concurrent_writes() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let article = publish(&app, &ada, "Hammered", &[]).await;
+    let mut tokens = Vec::new();
+    for i in 0..12 {
+        tokens.push(app.member(&format!("reader{i}")).await);
+    }
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    let mut work = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        for category in ["like", "fire", "unicorn"] {
+            work.push(app.graphql_as(Some(token), toggle, json!({ "id": article, "c": category })));
+        }
+        let body = format!("Comment number {i}");
+        work.push(app.graphql_as(
+            Some(token),
+            COMMENT,
+            json!({ "a": article, "p": null, "b": body }),
+        ));
+    }
+    for (status, body) in futures_util::future::join_all(work).await {
+        assert_eq!(status, 200);
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let counts: (i32, i32, i32) =
+        sqlx::query_as("SELECT comments_count, reactions_count, score FROM articles")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    let comments = app
+        .count("SELECT count(*) FROM comments WHERE deleted_at IS NULL")
+        .await;
+    let reactions = app
+        .count("SELECT count(*) FROM reactions WHERE reactable_type = 'article'")
+        .await;
+    assert_eq!(
+        (
+            i64::from(counts.0),
+            i64::from(counts.1),
+            i64::from(counts.2)
+        ),
+        (comments, reactions, reactions)
+    );
+    assert_eq!((comments, reactions), (12, 36));
+    let tallies = app
+        .count("SELECT COALESCE(sum(count), 0)::bigint FROM reaction_tallies")
+        .await;
+    assert_eq!(tallies, reactions);
+}
+
+#[tokio::test]
+async fn following_members_and_tags() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    publish(&app, &ada, "Tagged", &["rust"]).await;
+    let ids = app
+        .ok(
+            None,
+            "{ user(username: \"ada\") { id } tag(name: \"rust\") { id } }",
+            json!({}),
+        )
+        .await;
+    let (ada_id, rust_id) = (ids["user"]["id"].clone(), ids["tag"]["id"].clone());
+    for id in [&ada_id, &rust_id, &ada_id] {
+        assert_eq!(
+            app.ok(
+                Some(&bob),
+                "mutation($id: ID!) { follow(id: $id) }",
+                json!({ "id": id })
+            )
+            .await["follow"],
+            true
+        );
+    }
+    let data = app
+        .ok(Some(&bob), "{ user(username: \"ada\") { followersCount viewerIsFollowing followers { edges { node { username } } } } tag(name: \"rust\") { followersCount viewerIsFollowing } viewer { user { followingCount following { edges { node { username } } } followedTags { edges { node { name } } } } } }", json!({}))
+        .await;
+    assert_eq!(
+        data["user"]["followersCount"], 1,
+        "following twice counts once"
+    );
+    assert_eq!(data["user"]["viewerIsFollowing"], true);
+    assert_eq!(
+        data["user"]["followers"]["edges"],
+        json!([{ "node": { "username": "bob" } }])
+    );
+    assert_eq!(
+        (
+            data["tag"]["followersCount"].clone(),
+            data["tag"]["viewerIsFollowing"].clone()
+        ),
+        (json!(1), json!(true))
+    );
+    assert_eq!(data["viewer"]["user"]["followingCount"], 1);
+    assert_eq!(
+        data["viewer"]["user"]["following"]["edges"],
+        json!([{ "node": { "username": "ada" } }])
+    );
+    assert_eq!(
+        data["viewer"]["user"]["followedTags"]["edges"],
+        json!([{ "node": { "name": "rust" } }])
+    );
+    let anonymous = app
+        .ok(
+            None,
+            "{ user(username: \"ada\") { viewerIsFollowing } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(anonymous["user"]["viewerIsFollowing"], false);
+
+    let me = app
+        .ok(Some(&bob), "{ viewer { user { id } } }", json!({}))
+        .await["viewer"]["user"]["id"]
+        .clone();
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            "mutation($id: ID!) { follow(id: $id) }",
+            json!({ "id": me }),
+        )
+        .await;
+    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "id"));
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { unfollow(id: $id) }",
+        json!({ "id": ada_id }),
+    )
+    .await;
+    let data = app
+        .ok(
+            None,
+            "{ user(username: \"ada\") { followersCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["user"]["followersCount"], 0);
+}
+
+#[tokio::test]
+async fn tags_are_listed_by_popularity_or_name_and_described_by_moderators() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    publish(&app, &ada, "One", &["rust", "web"]).await;
+    publish(&app, &ada, "Two", &["rust"]).await;
+    publish(&app, &ada, "Three", &["rust", "go"]).await;
+    let popular = app.ok(None, "{ tags(first: 2) { edges { node { name articlesCount } } pageInfo { hasNextPage endCursor } } }", json!({})).await;
+    assert_eq!(
+        popular["tags"]["edges"],
+        json!([{ "node": { "name": "rust", "articlesCount": 3 } }, { "node": { "name": "go", "articlesCount": 1 } }])
+    );
+    let cursor = popular["tags"]["pageInfo"]["endCursor"].clone();
+    let next = app.ok(None, "query($c: String) { tags(first: 2, after: $c) { edges { node { name } } pageInfo { hasNextPage } } }", json!({ "c": cursor })).await;
+    assert_eq!(
+        next["tags"]["edges"],
+        json!([{ "node": { "name": "web" } }])
+    );
+    assert_eq!(next["tags"]["pageInfo"]["hasNextPage"], false);
+    let by_name = app
+        .ok(
+            None,
+            "{ tags(orderBy: NAME) { edges { node { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        by_name["tags"]["edges"],
+        json!([{ "node": { "name": "go" } }, { "node": { "name": "rust" } }, { "node": { "name": "web" } }])
+    );
+
+    let update = "mutation { updateTag(name: \"rust\", description: \"Fearless\", color: \"#DEA584\") { description color } }";
+    assert_eq!(
+        code(&app.graphql_as(Some(&ada), update, json!({})).await.1),
+        "FORBIDDEN"
+    );
+    sqlx::query("UPDATE users SET role = 'moderator'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let data = app.ok(Some(&ada), update, json!({})).await;
+    assert_eq!(
+        data["updateTag"],
+        json!({ "description": "Fearless", "color": "#dea584" })
+    );
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            "mutation { updateTag(name: \"rust\", color: \"red\") { color } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "color"));
+
+    // Deleting an article gives its counts back.
+    let id = app
+        .ok(
+            None,
+            "{ articles(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await["articles"]["edges"][0]["node"]["id"]
+        .clone();
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { deleteArticle(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    let data = app
+        .ok(
+            None,
+            "{ tag(name: \"rust\") { articlesCount } user(username: \"ada\") { articlesCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (
+            data["tag"]["articlesCount"].clone(),
+            data["user"]["articlesCount"].clone()
+        ),
+        (json!(2), json!(2))
+    );
+}
+
+#[tokio::test]
+async fn pages_of_articles_and_threads_cost_a_fixed_number_of_statements() {
+    // Loaders gather keys for a few milliseconds. An unoptimised build on a machine busy
+    // with the other tests can take longer than the 2 ms default to walk 50 articles, which
+    // would split a batch in two; the window is widened so the count measures batching,
+    // not the machine's speed.
+    let app = spawn_app_with(
+        Options {
+            db_proxy: true,
+            ..Default::default()
+        },
+        |s| s.graphql.loader_delay_ms = 25,
+    )
+    .await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let mut authors = vec![ada.clone(), bob.clone()];
+    for i in 0..3 {
+        authors.push(app.member(&format!("writer{i}")).await);
+    }
+    let mut first_article = String::new();
+    for i in 0..55 {
+        let token = &authors[i % authors.len()];
+        let id = publish(
+            &app,
+            token,
+            &format!("Article {i}"),
+            &["rust", &format!("t{}", i % 7)],
+        )
+        .await;
+        if i % 3 == 0 {
+            app.ok(Some(&bob), "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }", json!({ "id": id })).await;
+        }
+        if first_article.is_empty() {
+            first_article = id;
+        }
+    }
+    let page = "query($n: Int!) { articles(first: $n) { edges { node { id title path author { username name } tags { name } tagList reactionCounts { category count } commentsCount viewerReactions } } pageInfo { hasNextPage endCursor } } }";
+    for n in [20, 50] {
+        let before = app.statements();
+        let data = app.ok(Some(&bob), page, json!({ "n": n })).await;
+        let spent = app.statements() - before;
+        assert_eq!(
+            data["articles"]["edges"].as_array().unwrap().len(),
+            n as usize
+        );
+        assert!(spent <= 6, "a page of {n} articles cost {spent} statements");
+        eprintln!("a page of {n} articles: {spent} statements");
+    }
+
+    // A thread of 100 comments, three levels deep: 10 roots, 3 replies each, 2 replies
+    // to each reply; with their authors.
+    let mut n = 0;
+    let mut next_author = || {
+        n += 1;
+        (authors[n % authors.len()].clone(), format!("Comment {n}"))
+    };
+    for _ in 0..10 {
+        let (token, text) = next_author();
+        let root = comment(&app, &token, &first_article, None, &text).await;
+        for _ in 0..3 {
+            let (token, text) = next_author();
+            let reply = comment(&app, &token, &first_article, Some(&root), &text).await;
+            for _ in 0..2 {
+                let (token, text) = next_author();
+                comment(&app, &token, &first_article, Some(&reply), &text).await;
+            }
+        }
+    }
+    let thread = "query($id: ID!) { article(id: $id) { title author { username } comments(first: 100) { edges { node { bodyHtml author { username } replies(first: 100) { edges { node { bodyHtml author { username } replies(first: 100) { edges { node { bodyHtml author { username } } } } } } } } } } } }";
+    let before = app.statements();
+    let data = app.ok(None, thread, json!({ "id": first_article })).await;
+    let spent = app.statements() - before;
+    let text = data.to_string();
+    assert_eq!(
+        text.matches("Comment ").count(),
+        100,
+        "all 100 comments came back"
+    );
+    assert!(spent <= 5, "a 100-comment thread cost {spent} statements");
+    eprintln!("a 100-comment thread: {spent} statements");
+}
+
+#[tokio::test]
+async fn article_pages_page_forward_and_backward_without_gaps() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    for i in 0..7 {
+        publish(&app, &ada, &format!("Post {i}"), &[]).await;
+    }
+    let query = "query($a: String) { articles(first: 3, after: $a) { edges { node { title } } pageInfo { hasNextPage hasPreviousPage endCursor startCursor } } }";
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let data = app.ok(None, query, json!({ "a": after })).await;
+        for edge in data["articles"]["edges"].as_array().unwrap() {
+            seen.push(edge["node"]["title"].as_str().unwrap().to_owned());
+        }
+        // A new article between pages neither shifts nor repeats what follows.
+        if after.is_none() {
+            publish(&app, &ada, "Late arrival", &[]).await;
+        }
+        if data["articles"]["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = data["articles"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    assert_eq!(
+        seen,
+        (0..7)
+            .rev()
+            .map(|i| format!("Post {i}"))
+            .collect::<Vec<_>>()
+    );
+    let last = app
+        .ok(
+            None,
+            "{ articles(last: 2) { edges { node { title } } pageInfo { hasPreviousPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        last["articles"]["edges"],
+        json!([{ "node": { "title": "Post 1" } }, { "node": { "title": "Post 0" } }])
+    );
+    assert_eq!(last["articles"]["pageInfo"]["hasPreviousPage"], true);
+    let (_, body) = app
+        .graphql(
+            "{ articles(first: 101) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    let (_, body) = app
+        .graphql(
+            "{ articles(after: \"bogus\") { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+}
