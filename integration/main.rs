@@ -13,4 +13,5 @@ mod jobs;
 mod proxy;
 mod publishing;
 mod pubsub;
+mod reading;
 mod websocket;

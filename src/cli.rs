@@ -67,10 +67,28 @@ pub enum Command {
     /// Apply pending database migrations, then exit.
     #[command(after_help = ENVIRONMENT_HELP)]
     Migrate,
+    /// Fill a development database with demo content (members, articles, threads,
+    /// reactions, follows). Refused in production.
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Seed(SeedArgs),
     /// Print the effective configuration as JSON, secrets redacted.
     Config,
     /// Print the GraphQL schema (SDL).
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    #[arg(long, default_value_t = 50)]
+    pub users: usize,
+    #[arg(long, default_value_t = 200)]
+    pub articles: usize,
+    #[arg(long, default_value_t = 1_000)]
+    pub comments: usize,
+    #[arg(long, default_value_t = 3_000)]
+    pub reactions: usize,
+    #[arg(long, default_value_t = 500)]
+    pub follows: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +174,21 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 stop.send_replace(true);
             });
             Worker::new(ctx).run(stopped).await
+        }
+        Command::Seed(args) => {
+            if settings.app_env == crate::config::AppEnv::Production {
+                anyhow::bail!("seed writes demo content and is refused in production");
+            }
+            let db = db::connect(&settings).await?;
+            db::migrate(&db).await?;
+            let options = crate::seed::SeedOptions {
+                users: args.users,
+                articles: args.articles,
+                comments: args.comments,
+                reactions: args.reactions,
+                follows: args.follows,
+            };
+            crate::seed::run(&db, &settings, &options).await
         }
         Command::Admin(command) => {
             let db = db::connect(&settings).await?;

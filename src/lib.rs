@@ -10,6 +10,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod pubsub;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

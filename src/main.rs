@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     };
     let logs_to_stderr = matches!(
         command,
-        Command::Admin(_) | Command::Jobs(_) | Command::Migrate
+        Command::Admin(_) | Command::Jobs(_) | Command::Migrate | Command::Seed(_)
     );
     let result = runtime.block_on(async {
         telemetry::init_tracing(&settings, logs_to_stderr);

@@ -170,6 +170,11 @@ mod tests {
     }
 
     #[test]
+    fn inline_html_is_dropped() {
+        assert_eq!(render("Great <b>post</b>"), "<p>Great post</p>\n");
+    }
+
+    #[test]
     fn text_reading_time_and_mentions() {
         assert_eq!(plain_text("<p>Hi &amp; <b>bye</b></p>"), "Hi & bye");
         assert_eq!(reading_time("word "), 1);

@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod middleware;
 pub mod pages;
+pub mod reading;
 pub mod request_id;
 pub mod ws;
 
@@ -28,7 +29,10 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
 /// Every route, behind the middleware stack of [`wrap`].
 pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Response> {
     let mut route = Route::new()
-        .at("/", get(pages::landing))
+        .at("/", get(reading::home))
+        .at("/t/:tag", get(reading::tag_page))
+        .at("/:username", get(reading::profile_page))
+        .at("/:username/:slug", get(reading::article_page))
         .at("/favicon.ico", get(pages::favicon))
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at("/graphql/ws", get(ws::upgrade))

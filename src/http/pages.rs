@@ -92,32 +92,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-#[handler]
-pub async fn landing(Data(state): Data<&AppState>) -> Response {
-    let domain = escape(&state.settings.app_domain);
-    html(format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Vibecoding Community</title>
-<meta name="description" content="Vibecoding Community: a community of developers writing, discussing and reacting.">
-<style>body{{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}}code{{background:#f3f3f3;padding:.1rem .3rem}}</style>
-</head>
-<body>
-<h1>Vibecoding Community</h1>
-<p>This is the Vibecoding Community server at <code>{domain}</code>.</p>
-<ul>
-<li><a href="/graphiql">GraphiQL</a>: explore the GraphQL API (<code>POST /graphql</code>, subscriptions at <code>/graphql/ws</code>)</li>
-<li>Health checks: <a href="/api/v1/health_checks/app">app</a>, <a href="/api/v1/health_checks/database">database</a>, <a href="/api/v1/health_checks/cache">cache</a></li>
-</ul>
-</body>
-</html>
-"#
-    ))
-}
-
 /// No icon yet: an empty answer browsers cache, instead of a 404 on every page.
 #[handler]
 pub async fn favicon() -> Response {

@@ -1,0 +1,383 @@
+//! Server-rendered reading pages (no JavaScript): the home page, articles with their
+//! threads, profiles and tags. Each page runs one GraphQL operation against the same
+//! schema, services and loaders as the API, then renders the result with maud, which
+//! escapes every value; article and comment bodies were sanitised when written.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path, Query};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::graphql::AppSchema;
+use crate::graphql::context::Auth;
+use crate::graphql::loaders::Loaders;
+use crate::http::auth;
+use crate::state::AppState;
+
+const ARTICLE_FIELDS: &str = "id title path description readingTimeMinutes publishedAt commentsCount reactionsCount tagList author { username name }";
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    after: Option<String>,
+}
+
+/// Runs a query as the member behind the session cookie (anonymous without a valid one).
+async fn run(
+    schema: &AppSchema,
+    state: &AppState,
+    req: &Request,
+    query: &str,
+    variables: Value,
+) -> Result<Value, Response> {
+    let viewer = match auth::cookie_value(req.headers(), &state.settings.auth.cookie_name) {
+        Some(token) => auth::authenticate(state, &auth::Credential::Cookie(token))
+            .await
+            .ok(),
+        None => None,
+    };
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables))
+        .data(Loaders::new(
+            &state.db,
+            &state.settings,
+            viewer.as_ref().map(|v| v.user_id),
+        ))
+        .data(Auth(viewer))
+        .data(auth::client_info(req, &state.settings));
+    let response = schema.execute(request).await;
+    if !response.errors.is_empty() {
+        tracing::warn!(errors = ?response.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), "reading page query failed");
+        let bad_input = response.errors.iter().all(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(|c| *c == async_graphql::Value::from("BAD_USER_INPUT"))
+        });
+        return Err(if bad_input {
+            page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "",
+                None,
+                None,
+                html! { h1 { "This page address is not valid." } },
+            )
+        } else {
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "",
+                None,
+                None,
+                html! { h1 { "Something went wrong. Please try again." } },
+            )
+        });
+    }
+    Ok(response.data.into_json().unwrap_or(Value::Null))
+}
+
+fn s<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key].as_str().unwrap_or("")
+}
+
+fn date(value: &Value) -> String {
+    value
+        .as_str()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.format("%b %-d, %Y").to_string())
+        .unwrap_or_default()
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:48rem;margin:0 auto;padding:1rem;line-height:1.6;color:#1a1a1a}\
+header,footer{padding:.5rem 0;border-bottom:1px solid #eee}footer{border-top:1px solid #eee;border-bottom:0;margin-top:2rem;font-size:.9rem;color:#555}\
+a{color:#3b49df}article.card{padding:1rem 0;border-bottom:1px solid #eee}.meta{color:#555;font-size:.9rem}.tags a{margin-right:.5rem}\
+.comment{border-left:2px solid #eee;padding-left:1rem;margin:.75rem 0}pre{background:#f6f6f6;padding:.75rem;overflow:auto}img{max-width:100%}";
+
+fn page(
+    status: StatusCode,
+    title: &str,
+    description: &str,
+    canonical: Option<&str>,
+    image: Option<&str>,
+    body: Markup,
+) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Vibecoding Community" }
+                @if !description.is_empty() {
+                    meta name="description" content=(description);
+                    meta property="og:description" content=(description);
+                }
+                meta property="og:title" content=(title);
+                meta property="og:site_name" content="Vibecoding Community";
+                @if let Some(image) = image { meta property="og:image" content=(image); }
+                @if let Some(canonical) = canonical { link rel="canonical" href=(canonical); }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header { a href="/" { strong { "Vibecoding Community" } } }
+                main { (body) }
+                footer {
+                    a href="/graphiql" { "GraphiQL" } " · health checks: "
+                    a href="/api/v1/health_checks/app" { "app" } " · "
+                    a href="/api/v1/health_checks/database" { "database" } " · "
+                    a href="/api/v1/health_checks/cache" { "cache" }
+                }
+            }
+        }
+    };
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(markup.into_string())
+}
+
+fn not_found() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "",
+        None,
+        None,
+        html! { h1 { "This page does not exist." } p { a href="/" { "Back to the latest articles" } } },
+    )
+}
+
+fn article_card(node: &Value) -> Markup {
+    let author = &node["author"];
+    html! {
+        article.card {
+            h2 { a href=(s(node, "path")) { (s(node, "title")) } }
+            p.meta {
+                a href={ "/" (s(author, "username")) } { (if s(author, "name").is_empty() { s(author, "username") } else { s(author, "name") }) }
+                " · " (date(&node["publishedAt"]))
+                " · " (node["readingTimeMinutes"].as_i64().unwrap_or(1)) " min read"
+                " · " (node["reactionsCount"].as_i64().unwrap_or(0)) " reactions"
+                " · " (node["commentsCount"].as_i64().unwrap_or(0)) " comments"
+            }
+            p.tags { @for tag in node["tagList"].as_array().into_iter().flatten() { a href={ "/t/" (tag.as_str().unwrap_or("")) } { "#" (tag.as_str().unwrap_or("")) } } }
+        }
+    }
+}
+
+fn article_list(connection: &Value, base: &str) -> Markup {
+    let edges = connection["edges"].as_array().cloned().unwrap_or_default();
+    html! {
+        @if edges.is_empty() { p { "No articles yet." } }
+        @for edge in &edges { (article_card(&edge["node"])) }
+        @if connection["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false) {
+            p { a rel="next" href={ (base) "?after=" (s(&connection["pageInfo"], "endCursor")) } { "Older articles →" } }
+        }
+    }
+}
+
+#[handler]
+pub async fn home(
+    req: &Request,
+    Query(q): Query<PageQuery>,
+    Data(schema): Data<&AppSchema>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    let query = format!(
+        "query($after: String) {{ articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    );
+    let data = match run(schema, state, req, &query, json!({ "after": q.after })).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    page(
+        StatusCode::OK,
+        "Latest articles",
+        "Vibecoding Community: developers writing, discussing and reacting.",
+        Some(&format!("{}/", state.settings.public_origin())),
+        None,
+        html! { h1 { "Latest articles" } (article_list(&data["articles"], "/")) },
+    )
+}
+
+fn thread(edges: &Value) -> Markup {
+    html! {
+        @for edge in edges.as_array().into_iter().flatten() {
+            @let c = &edge["node"];
+            div.comment id={ "comment-" (s(c, "id")) } {
+                p.meta {
+                    @if let Some(username) = c["author"]["username"].as_str() { a href={ "/" (username) } { (username) } } @else { "[deleted]" }
+                    " · " (date(&c["createdAt"]))
+                }
+                div { (PreEscaped(s(c, "bodyHtml"))) }
+                @if let Some(replies) = c.get("replies") { (thread(&replies["edges"])) }
+            }
+        }
+    }
+}
+
+#[handler]
+pub async fn article_page(
+    req: &Request,
+    Path((username, slug)): Path<(String, String)>,
+    Data(schema): Data<&AppSchema>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    // Four levels of the thread (the API serves deeper ones).
+    let mut comments = "id bodyHtml createdAt author { username }".to_owned();
+    for _ in 0..3 {
+        comments = format!(
+            "id bodyHtml createdAt author {{ username }} replies(first: 100) {{ edges {{ node {{ {comments} }} }} }}"
+        );
+    }
+    let query = format!(
+        "query($u: String!, $s: String!) {{ article(username: $u, slug: $s) {{ {ARTICLE_FIELDS} bodyHtml coverImageUrl canonicalUrl
+           reactionCounts {{ category count }} comments(first: 100) {{ edges {{ node {{ {comments} }} }} }} }} }}"
+    );
+    let data = match run(
+        schema,
+        state,
+        req,
+        &query,
+        json!({ "u": username, "s": slug }),
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let a = &data["article"];
+    if a.is_null() {
+        return not_found();
+    }
+    let own_url = format!("{}{}", state.settings.public_origin(), s(a, "path"));
+    let canonical = a["canonicalUrl"].as_str().unwrap_or(&own_url);
+    let author = &a["author"];
+    page(
+        StatusCode::OK,
+        s(a, "title"),
+        s(a, "description"),
+        Some(canonical),
+        a["coverImageUrl"].as_str(),
+        html! {
+            article {
+                @if let Some(cover) = a["coverImageUrl"].as_str() { img src=(cover) alt=""; }
+                h1 { (s(a, "title")) }
+                p.meta {
+                    a href={ "/" (s(author, "username")) } { (s(author, "username")) }
+                    " · " (date(&a["publishedAt"])) " · " (a["readingTimeMinutes"].as_i64().unwrap_or(1)) " min read"
+                }
+                p.tags { @for tag in a["tagList"].as_array().into_iter().flatten() { a href={ "/t/" (tag.as_str().unwrap_or("")) } { "#" (tag.as_str().unwrap_or("")) } } }
+                div.body { (PreEscaped(s(a, "bodyHtml"))) }
+                p.meta { @for r in a["reactionCounts"].as_array().into_iter().flatten() { (s(r, "category")) " " (r["count"].as_i64().unwrap_or(0)) "  " } }
+            }
+            section {
+                h2 { "Comments (" (a["commentsCount"].as_i64().unwrap_or(0)) ")" }
+                (thread(&a["comments"]["edges"]))
+            }
+        },
+    )
+}
+
+#[handler]
+pub async fn profile_page(
+    req: &Request,
+    Path(username): Path<String>,
+    Query(q): Query<PageQuery>,
+    Data(schema): Data<&AppSchema>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    let query = format!(
+        "query($u: String!, $after: String) {{ user(username: $u) {{ username name bio location websiteUrl articlesCount followersCount path
+           articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
+    );
+    let data = match run(
+        schema,
+        state,
+        req,
+        &query,
+        json!({ "u": username, "after": q.after }),
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let u = &data["user"];
+    if u.is_null() {
+        return not_found();
+    }
+    let name = if s(u, "name").is_empty() {
+        s(u, "username")
+    } else {
+        s(u, "name")
+    };
+    page(
+        StatusCode::OK,
+        name,
+        s(u, "bio"),
+        Some(&format!(
+            "{}{}",
+            state.settings.public_origin(),
+            s(u, "path")
+        )),
+        None,
+        html! {
+            h1 { (name) } p.meta { "@" (s(u, "username")) @if !s(u, "location").is_empty() { " · " (s(u, "location")) } }
+            @if !s(u, "bio").is_empty() { p { (s(u, "bio")) } }
+            @if let Some(site) = u["websiteUrl"].as_str() { p { a href=(site) rel="nofollow noopener noreferrer" { (site) } } }
+            p.meta { (u["articlesCount"].as_i64().unwrap_or(0)) " articles · " (u["followersCount"].as_i64().unwrap_or(0)) " followers" }
+            (article_list(&u["articles"], s(u, "path")))
+        },
+    )
+}
+
+#[handler]
+pub async fn tag_page(
+    req: &Request,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+    Data(schema): Data<&AppSchema>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    let query = format!(
+        "query($t: String!, $after: String) {{ tag(name: $t) {{ name description path articlesCount followersCount
+           articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
+    );
+    let data = match run(
+        schema,
+        state,
+        req,
+        &query,
+        json!({ "t": name, "after": q.after }),
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let t = &data["tag"];
+    if t.is_null() {
+        return not_found();
+    }
+    let title = format!("#{}", s(t, "name"));
+    page(
+        StatusCode::OK,
+        &title,
+        s(t, "description"),
+        Some(&format!(
+            "{}{}",
+            state.settings.public_origin(),
+            s(t, "path")
+        )),
+        None,
+        html! {
+            h1 { (title) }
+            @if !s(t, "description").is_empty() { p { (s(t, "description")) } }
+            p.meta { (t["articlesCount"].as_i64().unwrap_or(0)) " articles · " (t["followersCount"].as_i64().unwrap_or(0)) " followers" }
+            (article_list(&t["articles"], s(t, "path")))
+        },
+    )
+}
