@@ -278,7 +278,8 @@ impl Default for Settings {
                 response_timeout_ms: 1_000,
             },
             http: HttpSettings {
-                body_limit: 1024 * 1024,
+                // Room for an 800 KB article once JSON-escaped.
+                body_limit: 2 * 1024 * 1024,
                 allowed_origins: Vec::new(),
                 shutdown_timeout_secs: 25,
                 health_check_timeout_ms: 1_500,
