@@ -1121,3 +1121,124 @@ async fn article_pages_page_forward_and_backward_without_gaps() {
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn a_deleted_account_takes_its_content_and_leaves_threads_and_counters_right() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let adas = publish(&app, &ada, "Ada's article", &["rust"]).await;
+    let bobs = publish(&app, &bob, "Bob's article", &["rust"]).await;
+    comment(&app, &bob, &adas, None, "Bob on Ada's").await;
+    let adas_comment = comment(&app, &ada, &bobs, None, "Ada on Bob's").await;
+    comment(
+        &app,
+        &bob,
+        &bobs,
+        Some(&adas_comment),
+        "Bob replying to Ada",
+    )
+    .await;
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    app.ok(Some(&ada), toggle, json!({ "id": bobs, "c": "like" }))
+        .await;
+    app.ok(
+        Some(&ada),
+        toggle,
+        json!({ "id": bobs, "c": "readinglist" }),
+    )
+    .await;
+    app.ok(Some(&bob), toggle, json!({ "id": adas, "c": "fire" }))
+        .await;
+    let ids = app
+        .ok(
+            None,
+            "{ user(username: \"bob\") { id } tag(name: \"rust\") { id } }",
+            json!({}),
+        )
+        .await;
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": ids["user"]["id"] }),
+    )
+    .await;
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": ids["tag"]["id"] }),
+    )
+    .await;
+    let ada_id = app
+        .ok(Some(&ada), "{ viewer { user { id } } }", json!({}))
+        .await["viewer"]["user"]["id"]
+        .clone();
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": ada_id }),
+    )
+    .await;
+
+    app.ok(
+        Some(&ada),
+        "mutation { deleteAccount(password: \"correct horse battery\") }",
+        json!({}),
+    )
+    .await;
+
+    assert!(
+        app.ok(None, BY_ID, json!({ "id": adas })).await["article"].is_null(),
+        "their articles go"
+    );
+    let data = app
+        .ok(None, "query($id: ID!) { article(id: $id) { commentsCount reactionsCount reactionCounts { category count } comments { edges { node { isDeleted bodyHtml author { username } replies { edges { node { bodyHtml } } } } } } } user(username: \"bob\") { followersCount followingCount } tag(name: \"rust\") { articlesCount followersCount } }", json!({ "id": bobs }))
+        .await;
+    let article = &data["article"];
+    assert_eq!(
+        (
+            article["commentsCount"].clone(),
+            article["reactionsCount"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    assert_eq!(article["reactionCounts"], json!([]));
+    let kept = &article["comments"]["edges"][0]["node"];
+    assert_eq!(
+        (
+            kept["isDeleted"].clone(),
+            kept["bodyHtml"].clone(),
+            kept["author"].clone()
+        ),
+        (json!(true), json!("[deleted]"), Value::Null)
+    );
+    assert_eq!(
+        kept["replies"]["edges"][0]["node"]["bodyHtml"], "<p>Bob replying to Ada</p>\n",
+        "others' replies keep their place"
+    );
+    assert_eq!(
+        (
+            data["user"]["followersCount"].clone(),
+            data["user"]["followingCount"].clone()
+        ),
+        (json!(0), json!(0))
+    );
+    assert_eq!(
+        (
+            data["tag"]["articlesCount"].clone(),
+            data["tag"]["followersCount"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM comments WHERE body_markdown LIKE 'Ada%'")
+            .await,
+        0,
+        "their text is erased"
+    );
+    assert_eq!(
+        app.count("SELECT COALESCE(sum(count), 0)::bigint FROM reaction_tallies")
+            .await,
+        app.count("SELECT count(*) FROM reactions").await
+    );
+}

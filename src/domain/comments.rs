@@ -186,9 +186,21 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: Uuid, body: &str) -> AppRe
 }
 
 /// By its author, or by a moderator or admin. The comment stays in the thread as "[deleted]".
+/// Locks the comment's article, then the comment: the order `create` takes them in, so
+/// concurrent writers on one thread never deadlock.
+async fn lock_with_article(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<(Comment, Uuid)> {
+    let article_id: Uuid = sqlx::query_scalar("SELECT article_id FROM comments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such comment".to_owned()))?;
+    let (author, _) = article_of(tx, article_id).await?;
+    Ok((lock(tx, id).await?, author))
+}
+
 pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment> {
     let mut tx = db.begin().await?;
-    let comment = lock(&mut tx, id).await?;
+    let (comment, _) = lock_with_article(&mut tx, id).await?;
     if comment.deleted_at.is_some() {
         return Err(AppError::NotFound("No such comment".to_owned()));
     }
@@ -197,7 +209,6 @@ pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment
     } else {
         viewer.require_role(Role::Moderator)?;
     }
-    article_of(&mut tx, comment.article_id).await?;
     let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "UPDATE comments SET deleted_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     )))
@@ -221,8 +232,7 @@ pub async fn set_hidden(
 ) -> AppResult<Comment> {
     viewer.require_writer()?;
     let mut tx = db.begin().await?;
-    let comment = lock(&mut tx, id).await?;
-    let (author, _) = article_of(&mut tx, comment.article_id).await?;
+    let (comment, author) = lock_with_article(&mut tx, id).await?;
     if author != viewer.user_id {
         viewer.require_role(Role::Moderator)?;
     }

@@ -550,8 +550,9 @@ pub async fn update_profile(
         .ok_or_else(|| AppError::Unauthenticated("The account no longer exists".to_owned()))
 }
 
-/// Removes a member's personal data and every credential. The row stays as a tombstone
-/// (`deleted_at`, a freed username and email) so what others wrote in reply keeps its place.
+/// Removes a member's personal data, every credential and their content (see
+/// [`crate::domain::erasure`]). The row stays as a tombstone (`deleted_at`, a freed
+/// username and email) so their comments keep their place in others' threads.
 pub async fn delete_account(
     db: &PgPool,
     settings: &Settings,
@@ -560,6 +561,7 @@ pub async fn delete_account(
 ) -> AppResult<()> {
     let user = check_password(db, settings, viewer, "password", password).await?;
     let mut tx = db.begin().await?;
+    crate::domain::erasure::erase_member_content(&mut tx, settings, user.id).await?;
     sqlx::query(
         "UPDATE users SET username = 'deleted_' || replace(id::text, '-', ''), email = NULL,
                 pending_email = NULL, name = '', password_hash = NULL, bio = '', location = '',

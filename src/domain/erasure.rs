@@ -1,0 +1,113 @@
+//! What leaving the community removes. A member who deletes their account takes their
+//! articles, reactions, bookmarks and follows with them; their comments on other members'
+//! articles stay in place as "[deleted]", with the text erased, so the replies of others
+//! keep their thread. Every counter those rows fed is corrected in the same transaction.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::error::AppResult;
+
+pub async fn erase_member_content(
+    tx: &mut PgConnection,
+    settings: &Settings,
+    user: Uuid,
+) -> AppResult<()> {
+    let public: Vec<String> = settings
+        .reactions
+        .iter()
+        .filter(|c| !c.private)
+        .map(|c| c.name.clone())
+        .collect();
+    let scores: Vec<i32> = settings
+        .reactions
+        .iter()
+        .filter(|c| !c.private)
+        .map(|c| c.score)
+        .collect();
+    // Their reactions and bookmarks, with the tallies, counts and scores they fed.
+    sqlx::query(
+        "WITH gone AS (DELETE FROM reactions WHERE user_id = $1 RETURNING reactable_type, reactable_id, category),
+         agg AS (SELECT reactable_type, reactable_id, category, count(*)::int AS n FROM gone GROUP BY 1, 2, 3),
+         tallies AS (UPDATE reaction_tallies t SET count = t.count - agg.n FROM agg
+                     WHERE t.reactable_type = agg.reactable_type AND t.reactable_id = agg.reactable_id
+                       AND t.category = agg.category),
+         public AS (SELECT agg.reactable_type, agg.reactable_id, sum(agg.n)::int AS n, sum(agg.n * c.score)::int AS s
+                    FROM agg JOIN UNNEST($2::text[], $3::int[]) AS c(name, score) ON c.name = agg.category
+                    GROUP BY 1, 2),
+         articles AS (UPDATE articles a SET reactions_count = a.reactions_count - p.n, score = a.score - p.s
+                      FROM public p WHERE p.reactable_type = 'article' AND a.id = p.reactable_id)
+         UPDATE comments c SET reactions_count = c.reactions_count - p.n, score = c.score - p.s
+         FROM public p WHERE p.reactable_type = 'comment' AND c.id = p.reactable_id",
+    )
+    .bind(user)
+    .bind(&public)
+    .bind(&scores)
+    .execute(&mut *tx)
+    .await?;
+    // The members and tags they followed, and the members who followed them.
+    sqlx::query(
+        "WITH gone AS (DELETE FROM follows WHERE follower_id = $1 RETURNING followable_type, followable_id),
+         members AS (UPDATE users SET followers_count = followers_count - 1
+                     WHERE id IN (SELECT followable_id FROM gone WHERE followable_type = 'user'))
+         UPDATE tags SET followers_count = followers_count - 1
+         WHERE id IN (SELECT followable_id FROM gone WHERE followable_type = 'tag')",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "WITH gone AS (DELETE FROM follows WHERE followable_type = 'user' AND followable_id = $1 RETURNING follower_id)
+         UPDATE users SET following_count = following_count - 1 WHERE id IN (SELECT follower_id FROM gone)",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    // Their articles, with everything hanging from them.
+    sqlx::query(
+        "UPDATE tags t SET articles_count = t.articles_count - x.n FROM (
+            SELECT at.tag_id, count(*)::int AS n FROM article_tags at JOIN articles a ON a.id = at.article_id
+            WHERE a.user_id = $1 AND a.status = 'published' GROUP BY 1) x
+         WHERE t.id = x.tag_id",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "WITH items AS (
+            SELECT 'article'::text AS t, id FROM articles WHERE user_id = $1
+            UNION ALL SELECT 'comment', c.id FROM comments c JOIN articles a ON a.id = c.article_id WHERE a.user_id = $1),
+         gone AS (DELETE FROM reactions r USING items i WHERE r.reactable_type = i.t AND r.reactable_id = i.id)
+         DELETE FROM reaction_tallies r USING items i WHERE r.reactable_type = i.t AND r.reactable_id = i.id",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM articles WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM series WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE users SET articles_count = 0 WHERE id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    // Their comments elsewhere: kept as "[deleted]", text erased.
+    sqlx::query(
+        "WITH gone AS (UPDATE comments SET deleted_at = now() WHERE user_id = $1 AND deleted_at IS NULL RETURNING article_id)
+         UPDATE articles a SET comments_count = a.comments_count - g.n
+         FROM (SELECT article_id, count(*)::int AS n FROM gone GROUP BY 1) g WHERE a.id = g.article_id",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE comments SET body_markdown = '', body_html = '' WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
