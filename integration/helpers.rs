@@ -137,6 +137,9 @@ pub fn drop_database(name: String) {
 
 #[derive(Default)]
 pub struct Options {
+    /// Run as a second node on this database and Redis key prefix (which it leaves to the
+    /// first node to clean up).
+    pub share_with: Option<(String, String)>,
     /// Route the server's Postgres connections through a proxy the test controls.
     pub db_proxy: bool,
     /// Route the server's Redis connection through a proxy the test controls.
@@ -150,6 +153,7 @@ pub struct TestApp {
     pub db_name: String,
     pub redis_prefix: String,
     pub outbox: std::path::PathBuf,
+    owns_database: bool,
     pub state: AppState,
     pub db_proxy: Option<Proxy>,
     pub redis_proxy: Option<Proxy>,
@@ -182,8 +186,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let db_name = fresh_database().await;
+    let owns_database = options.share_with.is_none();
+    let db_name = match &options.share_with {
+        Some((db, _)) => db.clone(),
+        None => fresh_database().await,
+    };
     let mut settings = test_settings(&db_name);
+    if let Some((_, prefix)) = &options.share_with {
+        settings.redis.key_prefix = prefix.clone();
+    }
     let db_proxy = if options.db_proxy {
         let proxy = Proxy::start(PG_ADDR.parse().unwrap()).await;
         settings.database_url = Some(SecretString::from(format!(
@@ -207,7 +218,9 @@ pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settin
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            drop_database(db_name);
+            if owns_database {
+                drop_database(db_name);
+            }
             panic!("the server did not start: {e:#}");
         }
     };
@@ -227,6 +240,7 @@ pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settin
         db_name,
         redis_prefix,
         outbox,
+        owns_database,
         state,
         db_proxy,
         redis_proxy,
@@ -375,6 +389,15 @@ impl TestApp {
         }
     }
 
+    /// Another node on the same database and Redis.
+    pub async fn second_node(&self, options: Options) -> TestApp {
+        let options = Options {
+            share_with: Some((self.db_name.clone(), self.redis_prefix.clone())),
+            ..options
+        };
+        spawn_app_with(options, |_| {}).await
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/graphql/ws", self.port)
     }
@@ -408,6 +431,9 @@ impl Drop for TestApp {
         }
         self.db_proxy.take();
         self.redis_proxy.take();
+        if !self.owns_database {
+            return;
+        }
         let prefix = self.redis_prefix.clone();
         let _ = std::thread::spawn(move || {
             if let Ok(client) = redis::Client::open(format!("redis://{REDIS_ADDR}"))

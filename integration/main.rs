@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod http_layer;
 mod jobs;
+mod live;
 mod proxy;
 mod publishing;
 mod pubsub;

@@ -162,9 +162,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Worker => {
             let db = db::connect(&settings).await?;
+            let cache = crate::cache::Cache::connect(&settings)?;
             let ctx = JobContext {
                 db,
                 mailer: Arc::new(Mailer::from_settings(&settings)?),
+                pubsub: crate::pubsub::PubSub::start(&settings, &cache)?,
                 settings: Arc::new(settings),
             };
             tracing::info!(mail = ctx.mailer.transport_name(), "worker starting");

@@ -33,6 +33,7 @@ impl AppState {
             db: self.db.clone(),
             settings: self.settings.clone(),
             mailer: self.mailer.clone(),
+            pubsub: self.pubsub.clone(),
         }
     }
 

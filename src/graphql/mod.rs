@@ -32,7 +32,10 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(subscription::clock::ClockSubscription);
+pub struct Subscription(
+    subscription::clock::ClockSubscription,
+    subscription::live::LiveSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

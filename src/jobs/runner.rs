@@ -14,7 +14,9 @@ use super::{Job, KINDS, queue, schedules};
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
 use crate::domain::articles;
+use crate::events;
 use crate::mail::Mailer;
+use crate::pubsub::PubSub;
 
 /// What handlers need.
 #[derive(Clone)]
@@ -22,6 +24,7 @@ pub struct JobContext {
     pub db: PgPool,
     pub settings: Arc<Settings>,
     pub mailer: Arc<Mailer>,
+    pub pubsub: PubSub,
 }
 
 /// Why a handler failed.
@@ -56,10 +59,13 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
         Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,
         Job::PurgeEmailTokens {} => mailing::purge_tokens(ctx).await,
         Job::PublishScheduled { article_id } => {
-            articles::service::publish_scheduled(&ctx.db, article_id)
+            let went_live = articles::service::publish_scheduled(&ctx.db, article_id)
                 .await
-                .map(|_| ())
-                .map_err(|e| JobError::Retry(anyhow::anyhow!(e.to_string())))
+                .map_err(|e| JobError::Retry(anyhow::anyhow!(e.to_string())))?;
+            if went_live {
+                events::publish(&ctx.pubsub, events::ARTICLES, article_id).await;
+            }
+            Ok(())
         }
     }
 }

@@ -132,6 +132,12 @@ fn map_conflicts(e: sqlx::Error) -> AppError {
     AppError::from(e)
 }
 
+/// An article after a write, and whether that write made it live (which subscribers hear of).
+pub struct Saved {
+    pub article: Article,
+    pub went_live: bool,
+}
+
 pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Article>> {
     Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM articles WHERE id = $1"
@@ -315,7 +321,7 @@ pub async fn create(
     settings: &Settings,
     viewer: &Viewer,
     input: ArticleInput,
-) -> AppResult<Article> {
+) -> AppResult<Saved> {
     viewer.require_writer()?;
     let draft = prepare(input)?;
     let title = draft.title.clone().ok_or_else(|| {
@@ -374,7 +380,10 @@ pub async fn create(
     }
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(article)
+    Ok(Saved {
+        went_live: article.is_live(),
+        article,
+    })
 }
 
 fn may_edit(article: &Article, viewer: &Viewer) -> AppResult<()> {
@@ -393,7 +402,7 @@ pub async fn update(
     viewer: &Viewer,
     id: Uuid,
     input: ArticleInput,
-) -> AppResult<Article> {
+) -> AppResult<Saved> {
     viewer.require_writer()?;
     let draft = prepare(input)?;
     let mut tx = db.begin().await?;
@@ -504,7 +513,10 @@ pub async fn update(
     .await?;
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(article)
+    Ok(Saved {
+        went_live: !before.is_live() && article.is_live(),
+        article,
+    })
 }
 
 pub async fn set_published(
@@ -513,7 +525,7 @@ pub async fn set_published(
     viewer: &Viewer,
     id: Uuid,
     publish: bool,
-) -> AppResult<Article> {
+) -> AppResult<Saved> {
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
     if !before.visible_to(Some(viewer)) {
@@ -532,7 +544,10 @@ pub async fn set_published(
     transition(&mut tx, &before, &status, at).await?;
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(article)
+    Ok(Saved {
+        went_live: !before.is_live() && article.is_live(),
+        article,
+    })
 }
 
 pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {

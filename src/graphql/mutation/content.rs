@@ -6,6 +6,7 @@ use crate::domain::follows::{self, Followable};
 use crate::domain::reactions::{self, Reactable};
 use crate::domain::{comments, tags};
 use crate::error::AppError;
+use crate::events;
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::accounts::UserNode;
@@ -53,6 +54,14 @@ pub struct ReactionResult {
     pub reacted: bool,
     pub category: String,
     pub reaction_counts: Vec<ReactionCount>,
+}
+
+/// Tells subscribers about an article that just went live.
+async fn announce(ctx: &Context<'_>, saved: service::Saved) -> ArticleNode {
+    if saved.went_live {
+        events::publish(&ctx.state().pubsub, events::ARTICLES, saved.article.id).await;
+    }
+    ArticleNode(saved.article)
 }
 
 fn article_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
@@ -104,7 +113,7 @@ impl ContentMutation {
             input.into(),
         )
         .await?;
-        Ok(ArticleNode(article))
+        Ok(announce(ctx, article).await)
     }
 
     async fn update_article(
@@ -122,7 +131,7 @@ impl ContentMutation {
             input.into(),
         )
         .await?;
-        Ok(ArticleNode(article))
+        Ok(announce(ctx, article).await)
     }
 
     /// Publishes now, or at the article's future `publishedAt`.
@@ -140,7 +149,7 @@ impl ContentMutation {
             true,
         )
         .await?;
-        Ok(ArticleNode(article))
+        Ok(announce(ctx, article).await)
     }
 
     /// Back to draft: by its author, or by a moderator or admin.
@@ -158,7 +167,7 @@ impl ContentMutation {
             false,
         )
         .await?;
-        Ok(ArticleNode(article))
+        Ok(announce(ctx, article).await)
     }
 
     async fn delete_article(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
@@ -183,6 +192,7 @@ impl ContentMutation {
             &body_markdown,
         )
         .await?;
+        events::publish(&ctx.state().pubsub, &events::comments(article), comment.id).await;
         comment_node(ctx, comment).await
     }
 
@@ -260,6 +270,10 @@ impl ContentMutation {
             reacted,
         )
         .await?;
+        let public = reactions::category(&state.settings, &category).is_ok_and(|c| !c.private);
+        if let (Reactable::Article(article), true) = (item, public) {
+            events::publish(&state.pubsub, &events::reactions(article), article).await;
+        }
         let counts = reactions::counts(&state.db, &state.settings, &[item]).await?;
         let mut reaction_counts: Vec<ReactionCount> = counts
             .get(&item)

@@ -1,0 +1,272 @@
+//! Live subscriptions across nodes: events written on one node reach subscribers on another
+//! through Redis, re-read and checked for visibility on the way.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, WsClient, spawn_app};
+use crate::proxy::Mode;
+
+/// Waits until `node`'s event listener hears what `from` publishes.
+async fn wait_until_connected(from: &TestApp, node: &TestApp) {
+    let mut probe = node.state.pubsub.subscribe("probe");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        from.state.pubsub.publish("probe", "{}").await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(200), probe.recv())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second node never heard the first"
+        );
+    }
+}
+
+async fn subscribe(node: &TestApp, protocol: &str, token: Option<&str>, query: &str) -> WsClient {
+    let (socket, _) = crate::helpers::ws_handshake(&node.ws_url(), protocol, None)
+        .await
+        .unwrap();
+    let mut ws = WsClient {
+        socket,
+        protocol: protocol.to_owned(),
+    };
+    let payload = token.map_or(json!({}), |t| json!({ "token": t }));
+    ws.send(json!({ "type": "connection_init", "payload": payload }))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "connection_ack");
+    ws.subscribe("live", query).await;
+    ws
+}
+
+/// The next data payload, or `None` when nothing comes within `wait`.
+async fn next_data(ws: &mut WsClient, wait: Duration) -> Option<Value> {
+    let message = tokio::time::timeout(wait, ws.next_json()).await.ok()?;
+    assert!(message["payload"]["errors"].is_null(), "{message}");
+    Some(message["payload"]["data"].clone())
+}
+
+#[tokio::test]
+async fn comments_articles_and_reactions_reach_subscribers_on_another_node() {
+    let a = spawn_app().await;
+    let b = a.second_node(Options::default()).await;
+    wait_until_connected(&a, &b).await;
+    let ada = a.member("ada").await;
+    let bob = a.member("bob").await;
+    let create = "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }";
+    let article = a.ok(Some(&ada), create, json!({ "i": { "title": "Live", "bodyMarkdown": "x", "tags": ["rust"], "published": true } })).await["createArticle"]["id"].clone();
+
+    let mut comments = subscribe(&b, "graphql-transport-ws", None, &format!("subscription {{ commentAdded(articleId: \"{}\") {{ bodyHtml author {{ username }} }} }}", article.as_str().unwrap())).await;
+    let mut legacy = subscribe(
+        &b,
+        "graphql-ws",
+        Some(&bob),
+        &format!(
+            "subscription {{ commentAdded(articleId: \"{}\") {{ bodyMarkdown }} }}",
+            article.as_str().unwrap()
+        ),
+    )
+    .await;
+    let mut articles = subscribe(
+        &b,
+        "graphql-transport-ws",
+        None,
+        "subscription { articlePublished(tag: \"rust\") { title author { username } } }",
+    )
+    .await;
+    let mut counts = subscribe(&b, "graphql-transport-ws", None, &format!("subscription {{ reactionCountsChanged(articleId: \"{}\") {{ reactionsCount reactionCounts {{ category count }} }} }}", article.as_str().unwrap())).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let comment =
+        "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+    a.ok(
+        Some(&bob),
+        comment,
+        json!({ "a": article, "b": "Hello from node A" }),
+    )
+    .await;
+    let data = next_data(&mut comments, Duration::from_secs(5))
+        .await
+        .expect("the comment arrived");
+    assert_eq!(
+        data["commentAdded"],
+        json!({ "bodyHtml": "<p>Hello from node A</p>\n", "author": { "username": "bob" } })
+    );
+    let data = next_data(&mut legacy, Duration::from_secs(5))
+        .await
+        .expect("the comment arrived (graphql-ws)");
+    assert_eq!(data["commentAdded"]["bodyMarkdown"], "Hello from node A");
+
+    // A draft never reaches subscribers, even if an event names it; publishing it does.
+    let draft = a
+        .ok(
+            Some(&ada),
+            create,
+            json!({ "i": { "title": "Not yet", "bodyMarkdown": "x", "tags": ["rust"] } }),
+        )
+        .await["createArticle"]["id"]
+        .clone();
+    let raw_id =
+        vibecoding::graphql::node::decode(&async_graphql::ID(draft.as_str().unwrap().to_owned()))
+            .unwrap()
+            .1;
+    vibecoding::events::publish(&a.state.pubsub, vibecoding::events::ARTICLES, raw_id).await;
+    assert!(
+        next_data(&mut articles, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a draft leaked"
+    );
+    a.ok(
+        Some(&ada),
+        "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+        json!({ "id": draft }),
+    )
+    .await;
+    let data = next_data(&mut articles, Duration::from_secs(5))
+        .await
+        .expect("the article arrived");
+    assert_eq!(
+        data["articlePublished"],
+        json!({ "title": "Not yet", "author": { "username": "ada" } })
+    );
+
+    // Public reactions are announced; bookmarks are private and are not.
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    a.ok(
+        Some(&bob),
+        toggle,
+        json!({ "id": article, "c": "readinglist" }),
+    )
+    .await;
+    a.ok(Some(&bob), toggle, json!({ "id": article, "c": "fire" }))
+        .await;
+    let data = next_data(&mut counts, Duration::from_secs(5))
+        .await
+        .expect("the counts arrived");
+    assert_eq!(
+        data["reactionCountsChanged"],
+        json!({ "reactionsCount": 1, "reactionCounts": [{ "category": "fire", "count": 1 }] })
+    );
+
+    // Subscribing to an article that does not exist, or to a draft, is refused.
+    let nowhere = vibecoding::graphql::node::encode("Article", uuid::Uuid::nil());
+    let hidden = a
+        .ok(
+            Some(&ada),
+            create,
+            json!({ "i": { "title": "Still a draft", "bodyMarkdown": "x" } }),
+        )
+        .await["createArticle"]["id"]
+        .clone();
+    for id in [nowhere.0.as_str(), hidden.as_str().unwrap()] {
+        let mut refused = subscribe(
+            &b,
+            "graphql-transport-ws",
+            Some(&ada),
+            &format!("subscription {{ commentAdded(articleId: \"{id}\") {{ id }} }}"),
+        )
+        .await;
+        let message = refused.next_json().await;
+        assert_eq!(
+            message["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_article_is_announced_when_the_worker_publishes_it() {
+    let a = spawn_app().await;
+    let b = a.second_node(Options::default()).await;
+    wait_until_connected(&a, &b).await;
+    let ada = a.member("ada").await;
+    let mut articles = subscribe(
+        &b,
+        "graphql-transport-ws",
+        None,
+        "subscription { articlePublished(username: \"ada\") { title status } }",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    a.ok(Some(&ada), "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }", json!({ "i": { "title": "Tomorrow", "bodyMarkdown": "x", "published": true, "publishedAt": at } })).await;
+    assert!(
+        next_data(&mut articles, Duration::from_millis(400))
+            .await
+            .is_none(),
+        "not before its time"
+    );
+    sqlx::query("UPDATE articles SET published_at = now()")
+        .execute(&a.state.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE jobs SET run_at = now()")
+        .execute(&a.state.db)
+        .await
+        .unwrap();
+    a.drain_jobs().await;
+    let data = next_data(&mut articles, Duration::from_secs(5))
+        .await
+        .expect("the worker's event arrived");
+    assert_eq!(
+        data["articlePublished"],
+        json!({ "title": "Tomorrow", "status": "PUBLISHED" })
+    );
+}
+
+#[tokio::test]
+async fn delivery_resumes_after_redis_comes_back() {
+    let a = spawn_app().await;
+    let b = a
+        .second_node(Options {
+            redis_proxy: true,
+            ..Default::default()
+        })
+        .await;
+    wait_until_connected(&a, &b).await;
+    let ada = a.member("ada").await;
+    let article = a.ok(Some(&ada), "mutation { createArticle(input: { title: \"Up\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let mut comments = subscribe(
+        &b,
+        "graphql-transport-ws",
+        None,
+        &format!(
+            "subscription {{ commentAdded(articleId: \"{}\") {{ bodyMarkdown }} }}",
+            article.as_str().unwrap()
+        ),
+    )
+    .await;
+    let proxy = b.redis_proxy.as_ref().unwrap();
+    proxy.set(Mode::Down);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.set(Mode::Up);
+    // The WebSocket stayed open; once the listener is back, comments arrive again.
+    let comment =
+        "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut n = 0;
+    loop {
+        n += 1;
+        a.ok(
+            Some(&ada),
+            comment,
+            json!({ "a": article, "b": format!("Attempt {n}") }),
+        )
+        .await;
+        if let Some(data) = next_data(&mut comments, Duration::from_millis(500)).await {
+            assert!(
+                data["commentAdded"]["bodyMarkdown"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Attempt")
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "delivery never resumed");
+    }
+}

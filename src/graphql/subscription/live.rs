@@ -1,0 +1,185 @@
+//! Live subscriptions: new articles, new comments, reaction counts. Each event names an id;
+//! the entity is re-read and checked (live article, comment neither deleted nor hidden)
+//! before it reaches the subscriber, whose connection's loaders resolve its fields.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, SimpleObject, Subscription};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use crate::domain::articles::{Article, service};
+use crate::domain::reactions::{self, Reactable};
+use crate::domain::{accounts, comments};
+use crate::error::AppError;
+use crate::events;
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::loaders::content::Thread;
+use crate::graphql::node::{self, NodeType as _};
+use crate::graphql::types::content::{ArticleNode, CommentNode, ReactionCount};
+use crate::state::AppState;
+
+/// Reaction counts of an article after a change.
+#[derive(SimpleObject)]
+pub struct ReactionCountsUpdate {
+    pub article_id: ID,
+    pub reactions_count: i32,
+    pub score: i32,
+    pub reaction_counts: Vec<ReactionCount>,
+}
+
+/// Turns a channel into a stream of what `accept` makes of each event. A subscriber that
+/// falls behind loses the oldest events (logged), never grows memory.
+fn watch<T, F, Fut>(
+    state: &AppState,
+    channel: &str,
+    accept: F,
+) -> impl Stream<Item = T> + use<T, F, Fut>
+where
+    T: Send + 'static,
+    F: Fn(AppState, Uuid) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<T>> + Send,
+{
+    let rx = state.pubsub.subscribe(channel);
+    let state = state.clone();
+    let accept = Arc::new(accept);
+    futures_util::stream::unfold(rx, move |mut rx| {
+        let state = state.clone();
+        let accept = accept.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(payload) => {
+                        let Some(event) = events::parse(&payload) else {
+                            continue;
+                        };
+                        if let Some(item) = accept(state.clone(), event.id).await {
+                            return Some((item, rx));
+                        }
+                    }
+                    Err(RecvError::Lagged(lost)) => {
+                        tracing::warn!(lost, "a slow subscriber lost events");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}
+
+async fn live_article(state: &AppState, id: Uuid) -> Option<Article> {
+    service::find(&state.db, id)
+        .await
+        .ok()
+        .flatten()
+        .filter(Article::is_live)
+}
+
+#[derive(Default)]
+pub struct LiveSubscription;
+
+#[Subscription]
+impl LiveSubscription {
+    /// Articles as they go live, optionally only with a tag or by a member.
+    async fn article_published(
+        &self,
+        ctx: &Context<'_>,
+        tag: Option<String>,
+        username: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = ArticleNode> + use<>> {
+        let state = ctx.state();
+        let author = match username {
+            Some(name) => Some(
+                accounts::repo::find_by_username(&state.db, name.trim())
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(format!("No member named {name}")))?
+                    .id,
+            ),
+            None => None,
+        };
+        let tag = tag.map(|t| t.trim().trim_start_matches('#').to_lowercase());
+        Ok(watch(state, events::ARTICLES, move |state, id| {
+            let tag = tag.clone();
+            async move {
+                let article = live_article(&state, id).await?;
+                let tag_ok = tag.as_ref().is_none_or(|t| article.tag_names.contains(t));
+                let author_ok = author.is_none_or(|a| a == article.user_id);
+                (tag_ok && author_ok).then_some(ArticleNode(article))
+            }
+        }))
+    }
+
+    /// New comments on a live article, as they are posted; hidden and deleted ones are not sent.
+    async fn comment_added(
+        &self,
+        ctx: &Context<'_>,
+        article_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = CommentNode> + use<>> {
+        let id = node::decode_as::<ArticleNode>(&article_id)?;
+        let state = ctx.state();
+        let article = live_article(state, id)
+            .await
+            .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
+        let author = article.user_id;
+        Ok(watch(
+            state,
+            &events::comments(id),
+            move |state, comment_id| async move {
+                let comment = comments::find(&state.db, comment_id).await.ok().flatten()?;
+                let visible = comment.article_id == id
+                    && comment.deleted_at.is_none()
+                    && comment.hidden_at.is_none();
+                visible.then(|| CommentNode {
+                    comment,
+                    thread: Arc::new(Thread::default()),
+                    article_author: author,
+                })
+            },
+        ))
+    }
+
+    /// An article's public reaction counts each time they change.
+    async fn reaction_counts_changed(
+        &self,
+        ctx: &Context<'_>,
+        article_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = ReactionCountsUpdate> + use<>> {
+        let id = node::decode_as::<ArticleNode>(&article_id)?;
+        let state = ctx.state();
+        live_article(state, id)
+            .await
+            .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
+        Ok(watch(
+            state,
+            &events::reactions(id),
+            move |state, _| async move {
+                let article = live_article(&state, id).await?;
+                let item = Reactable::Article(id);
+                let counts = reactions::counts(&state.db, &state.settings, &[item])
+                    .await
+                    .ok()?;
+                let order: Vec<&str> = state
+                    .settings
+                    .reactions
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                let mut reaction_counts: Vec<ReactionCount> = counts
+                    .get(&item)
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(category, count)| ReactionCount { category, count })
+                    .collect();
+                reaction_counts.sort_by_key(|c| order.iter().position(|n| *n == c.category));
+                Some(ReactionCountsUpdate {
+                    article_id: node::encode(ArticleNode::TYPE_NAME, id),
+                    reactions_count: article.reactions_count,
+                    score: article.score,
+                    reaction_counts,
+                })
+            },
+        ))
+    }
+}
