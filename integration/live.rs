@@ -270,3 +270,72 @@ async fn delivery_resumes_after_redis_comes_back() {
         assert!(Instant::now() < deadline, "delivery never resumed");
     }
 }
+
+#[tokio::test]
+async fn connections_and_subscriptions_are_bounded() {
+    let app = crate::helpers::spawn_app_with(Options::default(), |s| {
+        s.http.max_subscriptions_per_connection = 2;
+        s.http.max_ws_per_ip = 3;
+        s.http.max_ws_per_member = 1;
+    })
+    .await;
+    let clock = "subscription { serverTime(intervalMs: 1000) }";
+    let mut ws = app.ws_connect("graphql-transport-ws", None).await;
+    ws.subscribe("1", clock).await;
+    ws.subscribe("2", clock).await;
+    ws.subscribe("3", clock).await;
+    let refused = loop {
+        let message = ws.next_json().await;
+        if message["id"] == "3" {
+            break message;
+        }
+    };
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused}"
+    );
+    // Ending one frees its slot.
+    ws.send(json!({ "id": "1", "type": "complete" })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws.subscribe("4", clock).await;
+    let accepted = loop {
+        let message = ws.next_json().await;
+        if message["id"] == "4" {
+            break message;
+        }
+    };
+    assert_eq!(accepted["type"], "next", "{accepted}");
+
+    // One connection per member here; the second is refused at connection_init.
+    let token = app.register("busy").await;
+    let _first = subscribe(&app, "graphql-transport-ws", Some(&token), clock).await;
+    let (socket, _) = crate::helpers::ws_handshake(&app.ws_url(), "graphql-transport-ws", None)
+        .await
+        .unwrap();
+    let mut second = WsClient {
+        socket,
+        protocol: "graphql-transport-ws".into(),
+    };
+    second
+        .send(json!({ "type": "connection_init", "payload": { "token": token } }))
+        .await;
+    match second.next_message().await {
+        tokio_tungstenite::tungstenite::Message::Close(Some(frame)) => {
+            assert!(frame.reason.contains("Too many"), "{frame:?}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Three connections from this address are open (one closing); a fourth waits its turn.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _third = app.ws_connect("graphql-ws", None).await;
+    match crate::helpers::ws_handshake(&app.ws_url(), "graphql-ws", None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!(
+            "a fourth connection was let in: {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
+}

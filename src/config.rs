@@ -202,6 +202,11 @@ pub struct RedisSettings {
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Open WebSocket connections per client address, and per signed-in member, on one node.
+    pub max_ws_per_ip: usize,
+    pub max_ws_per_member: usize,
+    /// Active subscriptions on one WebSocket connection.
+    pub max_subscriptions_per_connection: usize,
     /// Origins allowed by CORS and on WebSocket upgrades, besides the app's own.
     pub allowed_origins: Vec<String>,
     /// How long shutdown waits for in-flight requests, in seconds.
@@ -281,6 +286,9 @@ impl Default for Settings {
                 // Room for an 800 KB article once JSON-escaped.
                 body_limit: 2 * 1024 * 1024,
                 allowed_origins: Vec::new(),
+                max_ws_per_ip: 50,
+                max_ws_per_member: 10,
+                max_subscriptions_per_connection: 25,
                 shutdown_timeout_secs: 25,
                 health_check_timeout_ms: 1_500,
                 assets_dir: PathBuf::from("web/node_modules"),

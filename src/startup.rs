@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::cache::Cache;
 use crate::config::{Settings, redact_url};
 use crate::http::pages::Assets;
+use crate::http::ws_limits::Counters;
 use crate::jobs::Worker;
 use crate::mail::Mailer;
 use crate::pubsub::PubSub;
@@ -61,6 +62,7 @@ impl Application {
             shutdown: shutdown_rx,
             connections: TaskTracker::new(),
             mailer,
+            ws_slots: Counters::default(),
         };
         Ok(Self {
             listener,

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 use crate::cache::Cache;
 use crate::config::{AppEnv, Settings};
 use crate::http::pages::Assets;
+use crate::http::ws_limits::Counters;
 use crate::jobs::JobContext;
 use crate::mail::Mailer;
 use crate::pubsub::PubSub;
@@ -25,6 +26,8 @@ pub struct AppState {
     /// Open WebSocket connections, waited for on shutdown.
     pub connections: TaskTracker,
     pub mailer: Arc<Mailer>,
+    /// Open WebSockets per client address and per member, on this node.
+    pub ws_slots: Counters,
 }
 
 impl AppState {

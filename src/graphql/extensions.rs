@@ -16,6 +16,7 @@ use futures_util::stream::BoxStream;
 
 use crate::error::{AppError, ErrorCode, INTERNAL_MESSAGE};
 use crate::http::request_id::RequestId;
+use crate::http::ws_limits::SubscriptionCount;
 
 /// Set by the engine once a request has passed parsing and validation. The HTTP layer
 /// reads it to tell request errors (no `data`, status 400) from field errors.
@@ -58,8 +59,32 @@ impl Extension for ErrorCodesExtension {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
         let request_id = ctx.data_opt::<RequestId>().cloned();
+        // Each subscription holds a slot of its connection until its stream ends.
+        let max = ctx
+            .data_opt::<crate::state::AppState>()
+            .map_or(usize::MAX, |s| {
+                s.settings.http.max_subscriptions_per_connection
+            });
+        let slot = match ctx.data_opt::<SubscriptionCount>() {
+            Some(count) => match count.acquire(max) {
+                Some(slot) => Some(slot),
+                None => {
+                    let mut error = ServerError::new(
+                        format!("At most {max} subscriptions per connection"),
+                        None,
+                    );
+                    set_extension(&mut error, "code", ErrorCode::RateLimited.as_str());
+                    return futures_util::stream::once(async move {
+                        Response::from_errors(vec![error])
+                    })
+                    .boxed();
+                }
+            },
+            None => None,
+        };
         next.run(ctx, stream)
             .map(move |mut response| {
+                let _held = &slot;
                 for error in &mut response.errors {
                     classify(error, request_id.as_ref());
                 }

@@ -8,6 +8,7 @@ pub mod pages;
 pub mod reading;
 pub mod request_id;
 pub mod ws;
+pub mod ws_limits;
 
 use std::sync::Arc;
 

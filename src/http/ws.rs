@@ -17,6 +17,10 @@ use crate::graphql::AppSchema;
 use crate::graphql::context::Auth;
 use crate::graphql::loaders::Loaders;
 use crate::http::auth::{self, Credential};
+use crate::http::ws_limits::{Slot, SubscriptionCount};
+
+/// Holds the member's connection slot for the life of the connection (connection data).
+struct MemberSlot(#[allow(dead_code)] Slot);
 use crate::http::json_response;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
@@ -57,8 +61,21 @@ pub async fn upgrade(
             }),
         );
     };
+    let client = auth::client_info(req, &state.settings);
+    let limits = &state.settings.http;
+    let ip = client.ip.clone().unwrap_or_default();
+    let Some(ip_slot) = state
+        .ws_slots
+        .acquire(format!("ip:{ip}"), limits.max_ws_per_ip)
+    else {
+        return json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &serde_json::json!({ "message": "Too many WebSocket connections from this address" }),
+        );
+    };
     let mut data = GqlData::default();
-    data.insert(auth::client_info(req, &state.settings));
+    data.insert(client);
+    data.insert(SubscriptionCount::default());
     if let Some(id) = req.extensions().get::<RequestId>() {
         data.insert(id.clone());
     }
@@ -69,6 +86,7 @@ pub async fn upgrade(
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
             serve(socket, schema, protocol, data, state, cookie).await;
+            drop(ip_slot);
             drop(guard);
         })
         .into_response()
@@ -111,6 +129,19 @@ async fn connection_auth(
         None => None,
     };
     let mut data = GqlData::default();
+    if let Some(viewer) = &viewer {
+        let slot = state
+            .ws_slots
+            .acquire(
+                format!("member:{}", viewer.user_id),
+                state.settings.http.max_ws_per_member,
+            )
+            .ok_or_else(|| AppError::RateLimited {
+                message: "Too many open connections for this member".to_owned(),
+                retry_after: 30,
+            })?;
+        data.insert(MemberSlot(slot));
+    }
     data.insert(Loaders::new(
         &state.db,
         &state.settings,

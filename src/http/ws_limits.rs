@@ -1,0 +1,70 @@
+//! Bounds on live connections: WebSockets per client address and per member (on this
+//! node), and subscriptions per connection. A slot is held by a guard and given back when
+//! the guard drops, however the connection or subscription ends.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+#[derive(Clone, Default)]
+pub struct Counters(Arc<Mutex<HashMap<String, usize>>>);
+
+pub struct Slot {
+    counters: Counters,
+    key: String,
+}
+
+impl Counters {
+    /// Takes a slot for `key` unless `max` are taken.
+    pub fn acquire(&self, key: String, max: usize) -> Option<Slot> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let used = map.entry(key.clone()).or_default();
+        if *used >= max {
+            return None;
+        }
+        *used += 1;
+        Some(Slot {
+            counters: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self
+            .counters
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(used) = map.get_mut(&self.key) {
+            *used = used.saturating_sub(1);
+            if *used == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Active subscriptions of one connection (connection data).
+#[derive(Clone, Default)]
+pub struct SubscriptionCount(Arc<AtomicUsize>);
+
+pub struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl SubscriptionCount {
+    pub fn acquire(&self, max: usize) -> Option<SubscriptionSlot> {
+        let previous = self.0.fetch_add(1, Ordering::SeqCst);
+        if previous >= max {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(SubscriptionSlot(self.0.clone()))
+    }
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
