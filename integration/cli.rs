@@ -452,3 +452,89 @@ async fn sentry_receives_errors_without_secrets() {
     drop(proxy);
     drop_database(db);
 }
+
+#[tokio::test]
+async fn logs_carry_no_passwords_tokens_keys_or_emails() {
+    let db = fresh_database().await;
+    let outbox = std::env::temp_dir().join(format!(
+        "vibecoding-outbox-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut server = ServerProcess::start(|c| {
+        c.env("DATABASE_URL", pg_url(&db))
+            .env("RUST_LOG", "debug")
+            .env("VIBECODING_JOBS__EMBEDDED", "true")
+            .env("VIBECODING_JOBS__POLL_INTERVAL_MS", "50")
+            .env("VIBECODING_MAIL__OUTBOX_DIR", &outbox);
+    });
+    server.wait_ready().await;
+    let client = reqwest::Client::new();
+    let graphql = |query: &'static str, variables: Value, token: Option<String>| {
+        let mut request = client
+            .post(server.url("/graphql"))
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let password = "Sup3r-Secret-Passphrase";
+    let email = "private.person@example.org";
+    let body: Value = graphql(
+        "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+        serde_json::json!({ "i": { "username": "quiet_person", "email": email, "password": password } }),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = body["data"]["register"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    graphql(
+        "mutation($i: LoginInput!) { login(input: $i) { token } }",
+        serde_json::json!({ "i": { "login": email, "password": "wrong one" } }),
+        None,
+    )
+    .await
+    .unwrap();
+    let body: Value = graphql(
+        "mutation { createApiKey(description: \"ci\") { key } }",
+        Value::Null,
+        Some(token.clone()),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key = body["data"]["createApiKey"]["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    // The embedded worker sends the two emails (to the outbox).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no email was sent:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(15)), 0);
+    let logs = server.output();
+    assert!(
+        logs.contains("email written to the outbox"),
+        "the run did log: {logs}"
+    );
+    for secret in [password, "wrong one", email, token.as_str(), key.as_str()] {
+        assert!(!logs.contains(secret), "{secret:?} appears in the logs");
+    }
+    let _ = std::fs::remove_dir_all(outbox);
+    drop_database(db);
+}
