@@ -15,4 +15,5 @@ mod proxy;
 mod publishing;
 mod pubsub;
 mod reading;
+mod search;
 mod websocket;

@@ -8,4 +8,5 @@ pub mod follows;
 pub mod markdown;
 pub mod page;
 pub mod reactions;
+pub mod search;
 pub mod tags;

@@ -23,6 +23,7 @@ pub struct Query(
     node::NodeQuery,
     query::accounts::AccountsQuery,
     query::content::ContentQuery,
+    query::search::SearchQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -1,3 +1,4 @@
 pub mod accounts;
 pub mod content;
 pub mod health;
+pub mod search;

@@ -1,0 +1,191 @@
+//! Search: Postgres full-text search over live articles, weighted title > tags > body, with
+//! `websearch_to_tsquery` syntax (quotes, `-word`, `or`) and highlighted snippets; trigram
+//! similarity for members and tags, so prefixes and typos still find them. Drafts and
+//! suspended or deleted members' content never appear.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::articles::model::{Article, COLUMNS};
+use crate::error::{AppError, AppResult};
+
+pub const MAX_QUERY: usize = 200;
+/// How far into the results a search may page.
+pub const MAX_OFFSET: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Article,
+    User,
+    Tag,
+}
+
+#[derive(Debug, Clone)]
+pub enum Hit {
+    Article {
+        article: Article,
+        rank: f32,
+        highlight: String,
+    },
+    User {
+        id: Uuid,
+        rank: f32,
+    },
+    Tag {
+        id: Uuid,
+        rank: f32,
+    },
+}
+
+impl Hit {
+    pub fn rank(&self) -> f32 {
+        match self {
+            Self::Article { rank, .. } | Self::User { rank, .. } | Self::Tag { rank, .. } => *rank,
+        }
+    }
+}
+
+const START: char = '\u{1}';
+const STOP: char = '\u{2}';
+
+/// Escapes a snippet and turns the match markers into `<mark>`.
+fn highlight(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 16);
+    for c in raw.chars() {
+        match c {
+            START => out.push_str("<mark>"),
+            STOP => out.push_str("</mark>"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[derive(sqlx::FromRow)]
+struct ArticleRow {
+    #[sqlx(flatten)]
+    article: Article,
+    rank: f32,
+    snippet: String,
+}
+
+fn like_prefix(query: &str) -> String {
+    let escaped: String = query
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("{escaped}%")
+}
+
+/// The best `limit` hits of the requested kinds, merged by rank (article ranks are
+/// normalised to 0..1 like trigram similarities), starting at `offset`.
+pub async fn search(
+    db: &PgPool,
+    query: &str,
+    kinds: &[Kind],
+    offset: usize,
+    limit: usize,
+) -> AppResult<Vec<Hit>> {
+    let query = query.trim();
+    if query.is_empty() || query.chars().count() > MAX_QUERY {
+        return Err(AppError::bad_input(
+            "query",
+            format!("query must be 1 to {MAX_QUERY} characters long"),
+        ));
+    }
+    if offset > MAX_OFFSET {
+        return Err(AppError::bad_input(
+            "after",
+            format!("search pages stop after {MAX_OFFSET} results"),
+        ));
+    }
+    let fetch = i64::try_from(offset + limit).unwrap_or(i64::MAX);
+    let mut hits = Vec::new();
+    if kinds.contains(&Kind::Article) {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query_as::<_, ArticleRow>(sqlx::AssertSqlSafe(format!(
+            "WITH q AS (SELECT websearch_to_tsquery('english', $1) AS q),
+             top AS (
+                SELECT a.id, ts_rank_cd(a.search, q.q, 32) AS rank
+                FROM q, articles a JOIN users u ON u.id = a.user_id
+                WHERE a.status = 'published' AND a.search @@ q.q
+                  AND u.deleted_at IS NULL AND u.role <> 'suspended'
+                ORDER BY rank DESC, a.published_at DESC, a.id
+                LIMIT $2)
+             SELECT {columns}, top.rank,
+                    ts_headline('english', left(a.title || '. ' || a.body_markdown, 20000), q.q,
+                                'StartSel=\u{1}, StopSel=\u{2}, MaxWords=30, MinWords=12, MaxFragments=2') AS snippet
+             FROM top JOIN articles a ON a.id = top.id, q
+             ORDER BY top.rank DESC, a.published_at DESC, a.id"
+        )))
+        .bind(query)
+        .bind(fetch)
+        .fetch_all(db)
+        .await?;
+        hits.extend(rows.into_iter().map(|r| Hit::Article {
+            highlight: highlight(&r.snippet),
+            rank: r.rank,
+            article: r.article,
+        }));
+    }
+    let needle = query.to_lowercase();
+    if kinds.contains(&Kind::User) {
+        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
+            "SELECT id, GREATEST(similarity(username::text, $1), similarity(lower(name), $1),
+                                 CASE WHEN username::text LIKE $2 THEN 0.9 ELSE 0 END)::real AS rank
+             FROM users
+             WHERE deleted_at IS NULL AND role <> 'suspended'
+               AND (username::text % $1 OR lower(name) % $1 OR username::text LIKE $2)
+             ORDER BY rank DESC, username LIMIT $3",
+        )
+        .bind(&needle)
+        .bind(like_prefix(&needle))
+        .bind(fetch)
+        .fetch_all(db)
+        .await?;
+        hits.extend(rows.into_iter().map(|(id, rank)| Hit::User { id, rank }));
+    }
+    if kinds.contains(&Kind::Tag) {
+        // Tags are few: a looser threshold than `%` (0.3) also forgives swapped letters.
+        let tag = needle.trim_start_matches('#');
+        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
+            "SELECT id, GREATEST(similarity(name, $1), CASE WHEN name LIKE $2 THEN 0.9 ELSE 0 END)::real AS rank
+             FROM tags WHERE similarity(name, $1) > 0.2 OR name LIKE $2
+             ORDER BY rank DESC, articles_count DESC, name LIMIT $3",
+        )
+        .bind(tag)
+        .bind(like_prefix(tag))
+        .bind(fetch)
+        .fetch_all(db)
+        .await?;
+        hits.extend(rows.into_iter().map(|(id, rank)| Hit::Tag { id, rank }));
+    }
+    hits.sort_by(|a, b| b.rank().total_cmp(&a.rank()));
+    Ok(hits.into_iter().skip(offset).take(limit).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_are_escaped_and_marked() {
+        assert_eq!(
+            highlight("a <b> \u{1}rust\u{2} & co"),
+            "a &lt;b&gt; <mark>rust</mark> &amp; co"
+        );
+        assert_eq!(like_prefix("a_b%"), "a\\_b\\%%");
+    }
+}
