@@ -137,7 +137,7 @@ pub async fn search(
         hits.extend(rows.into_iter().map(|r| Hit::Article {
             highlight: highlight(&r.snippet),
             rank: r.rank,
-            article: r.article,
+            article: Box::new(r.article),
         }));
     }
     let needle = query.to_lowercase();

@@ -110,7 +110,7 @@ impl SearchQuery {
             let node = match hit {
                 Hit::Article {
                     article, highlight, ..
-                } => Some((SearchNode::Article(ArticleNode(article)), Some(highlight))),
+                } => Some((SearchNode::Article(ArticleNode(*article)), Some(highlight))),
                 Hit::User { id, .. } => users
                     .get(&id)
                     .cloned()
