@@ -23,7 +23,7 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub enum Hit {
     Article {
-        article: Article,
+        article: Box<Article>,
         rank: f32,
         highlight: String,
     },
