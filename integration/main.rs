@@ -5,6 +5,7 @@
 
 mod accounts;
 mod cli;
+mod feeds;
 mod graphql_http;
 mod health;
 mod helpers;

@@ -107,6 +107,17 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The reaction categories members can use, each with its score.
     pub reactions: Vec<ReactionCategory>,
+    pub feeds: FeedSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeedSettings {
+    /// LATEST leaves out articles scored below this.
+    pub latest_min_score: i32,
+    /// RELEVANT ranks articles published in the last this many days.
+    pub relevant_days: i32,
+    /// RELEVANT multiplies the rank of articles by followed members or in followed tags.
+    pub followed_boost: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -332,6 +343,11 @@ impl Default for Settings {
                 lockout_minutes: 10,
                 argon2_memory_kib: 19_456,
                 argon2_iterations: 2,
+            },
+            feeds: FeedSettings {
+                latest_min_score: -20,
+                relevant_days: 30,
+                followed_boost: 2.0,
             },
             reactions: vec![
                 ReactionCategory::new("like", 1, false),

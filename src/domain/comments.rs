@@ -153,6 +153,7 @@ pub async fn create(
         .bind(article_id)
         .execute(&mut *tx)
         .await?;
+    crate::domain::feeds::refresh_one(&mut *tx, article_id).await?;
     tx.commit().await?;
     Ok(comment)
 }

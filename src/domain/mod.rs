@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod articles;
 pub mod comments;
 pub mod erasure;
+pub mod feeds;
 pub mod follows;
 pub mod markdown;
 pub mod page;

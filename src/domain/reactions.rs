@@ -135,6 +135,9 @@ pub async fn toggle(
         .bind(delta * category.score)
         .execute(&mut *tx)
         .await?;
+        if let Reactable::Article(id) = item {
+            crate::domain::feeds::refresh_one(&mut *tx, id).await?;
+        }
     }
     tx.commit().await?;
     Ok(on)

@@ -24,6 +24,7 @@ pub struct Query(
     query::accounts::AccountsQuery,
     query::content::ContentQuery,
     query::search::SearchQuery,
+    query::feed::FeedQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -37,6 +37,8 @@ pub enum Job {
     PurgeEmailTokens {},
     /// Makes a scheduled article live when its time comes.
     PublishScheduled { article_id: Uuid },
+    /// Recomputes the hot rank of recent articles (it decays with time).
+    RefreshHotScores {},
 }
 
 impl Job {
@@ -47,6 +49,7 @@ impl Job {
             Self::SendPasswordReset { .. } => "send_password_reset",
             Self::PurgeEmailTokens {} => "purge_email_tokens",
             Self::PublishScheduled { .. } => "publish_scheduled",
+            Self::RefreshHotScores {} => "refresh_hot_scores",
         }
     }
 }
@@ -58,15 +61,23 @@ pub const KINDS: &[&str] = &[
     "send_password_reset",
     "purge_email_tokens",
     "publish_scheduled",
+    "refresh_hot_scores",
 ];
 
 /// Periodic jobs: a name, a cron expression (seconds first, UTC), and the job.
 pub fn schedules() -> Vec<(&'static str, &'static str, Job)> {
-    vec![(
-        "purge_email_tokens",
-        "0 17 * * * *",
-        Job::PurgeEmailTokens {},
-    )]
+    vec![
+        (
+            "purge_email_tokens",
+            "0 17 * * * *",
+            Job::PurgeEmailTokens {},
+        ),
+        (
+            "refresh_hot_scores",
+            "0 */10 * * * *",
+            Job::RefreshHotScores {},
+        ),
+    ]
 }
 
 /// One row of `jobs stats`.

@@ -58,6 +58,12 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,
         Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,
         Job::PurgeEmailTokens {} => mailing::purge_tokens(ctx).await,
+        Job::RefreshHotScores {} => {
+            let days = ctx.settings.feeds.relevant_days;
+            let refreshed = crate::domain::feeds::refresh_recent(&ctx.db, days).await?;
+            tracing::info!(refreshed, "hot ranks refreshed");
+            Ok(())
+        }
         Job::PublishScheduled { article_id } => {
             let went_live = articles::service::publish_scheduled(&ctx.db, article_id)
                 .await

@@ -303,6 +303,9 @@ async fn transition(
         )
         .await?;
     }
+    if is_live {
+        crate::domain::feeds::refresh_one(&mut *conn, before.id).await?;
+    }
     if status == "scheduled" {
         jobs::enqueue_at(
             &mut *conn,

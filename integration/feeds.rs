@@ -1,0 +1,171 @@
+//! The four feeds: order, paging while articles arrive, personalisation, and periods.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const FEED: &str = "query($t: FeedType!, $p: FeedPeriod, $tag: String, $f: Int, $a: String) { feed(type: $t, period: $p, tag: $tag, first: $f, after: $a) { edges { node { title } } pageInfo { hasNextPage endCursor } } }";
+
+fn titles(data: &Value) -> Vec<String> {
+    data["feed"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn publish(app: &TestApp, token: &str, title: &str, tags: &[&str]) -> Value {
+    app.ok(
+        Some(token),
+        "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }",
+        json!({ "i": { "title": title, "bodyMarkdown": "x", "tags": tags, "published": true } }),
+    )
+    .await["createArticle"]["id"]
+        .clone()
+}
+
+async fn age(app: &TestApp, id: &Value, hours: i32) {
+    let raw =
+        vibecoding::graphql::node::decode(&async_graphql::ID(id.as_str().unwrap().to_owned()))
+            .unwrap()
+            .1;
+    sqlx::query(
+        "UPDATE articles SET published_at = now() - make_interval(hours => $2) WHERE id = $1",
+    )
+    .bind(raw)
+    .bind(hours)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn latest_top_relevant_and_following() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let eve = app.member("eve").await;
+    let old_hit = publish(&app, &ada, "Old but loved", &["rust"]).await;
+    let fresh = publish(&app, &ada, "Fresh and quiet", &["go"]).await;
+    let by_bob = publish(&app, &bob, "By Bob", &["python"]).await;
+    let ancient = publish(&app, &bob, "Ancient", &["rust"]).await;
+    age(&app, &old_hit, 72).await;
+    age(&app, &fresh, 1).await;
+    age(&app, &by_bob, 2).await;
+    age(&app, &ancient, 24 * 400).await;
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    for category in ["like", "unicorn", "fire", "raised_hands", "exploding_head"] {
+        app.ok(Some(&eve), toggle, json!({ "id": old_hit, "c": category }))
+            .await;
+        app.ok(Some(&bob), toggle, json!({ "id": old_hit, "c": category }))
+            .await;
+    }
+    app.ok(Some(&eve), toggle, json!({ "id": ancient, "c": "like" }))
+        .await;
+    // A periodic refresh brings every rank up to date.
+    sqlx::query("UPDATE articles SET hot_score = hot_rank(score, comments_count, published_at)")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+
+    let latest = app.ok(None, FEED, json!({ "t": "LATEST" })).await;
+    assert_eq!(
+        titles(&latest),
+        vec!["Fresh and quiet", "By Bob", "Old but loved", "Ancient"]
+    );
+    let top = app.ok(None, FEED, json!({ "t": "TOP", "p": "WEEK" })).await;
+    assert_eq!(titles(&top)[0], "Old but loved");
+    assert!(
+        !titles(&top).contains(&"Ancient".to_owned()),
+        "older than the period"
+    );
+    let top_ever = app
+        .ok(None, FEED, json!({ "t": "TOP", "p": "INFINITY" }))
+        .await;
+    assert_eq!(
+        titles(&top_ever)[..2],
+        ["Old but loved".to_owned(), "Ancient".to_owned()]
+    );
+    let relevant = app.ok(None, FEED, json!({ "t": "RELEVANT" })).await;
+    assert!(
+        !titles(&relevant).contains(&"Ancient".to_owned()),
+        "RELEVANT looks at recent articles"
+    );
+    let by_tag = app
+        .ok(None, FEED, json!({ "t": "LATEST", "tag": "rust" }))
+        .await;
+    assert_eq!(titles(&by_tag), vec!["Old but loved", "Ancient"]);
+
+    // Following Bob lifts his article in eve's RELEVANT feed and fills her FOLLOWING feed.
+    let anonymous_order = titles(&relevant);
+    let bob_id = app
+        .ok(None, "{ user(username: \"bob\") { id } }", json!({}))
+        .await["user"]["id"]
+        .clone();
+    app.ok(
+        Some(&eve),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    let personal = titles(&app.ok(Some(&eve), FEED, json!({ "t": "RELEVANT" })).await);
+    let position = |list: &[String], t: &str| list.iter().position(|x| x == t).unwrap();
+    assert!(
+        position(&personal, "By Bob") <= position(&anonymous_order, "By Bob"),
+        "{personal:?} vs {anonymous_order:?}"
+    );
+    assert!(
+        position(&personal, "By Bob") < position(&personal, "Fresh and quiet"),
+        "{personal:?}"
+    );
+    let following = app
+        .ok(
+            Some(&eve),
+            FEED,
+            json!({ "t": "FOLLOWING", "p": "INFINITY" }),
+        )
+        .await;
+    assert_eq!(titles(&following), vec!["By Bob", "Ancient"]);
+    let (_, body) = app.graphql(FEED, json!({ "t": "FOLLOWING" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn feed_pages_neither_skip_nor_repeat_when_articles_arrive() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    for i in 0..9 {
+        let id = publish(&app, &ada, &format!("Story {i}"), &[]).await;
+        age(&app, &id, 10 - i).await;
+    }
+    sqlx::query("UPDATE articles SET hot_score = hot_rank(score, comments_count, published_at)")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    for kind in ["LATEST", "RELEVANT", "TOP"] {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        let mut arrivals = 0;
+        loop {
+            let data = app
+                .ok(None, FEED, json!({ "t": kind, "f": 4, "a": after }))
+                .await;
+            seen.extend(titles(&data));
+            // A new article lands between pages.
+            arrivals += 1;
+            publish(&app, &ada, &format!("Arrival {kind} {arrivals}"), &[]).await;
+            if data["feed"]["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = data["feed"]["pageInfo"]["endCursor"]
+                .as_str()
+                .map(str::to_owned);
+        }
+        let stories: Vec<&String> = seen.iter().filter(|t| t.starts_with("Story")).collect();
+        let mut unique = stories.clone();
+        unique.dedup();
+        assert_eq!(stories.len(), 9, "{kind}: every story once: {seen:?}");
+        assert_eq!(unique.len(), 9, "{kind}: no repeats: {seen:?}");
+    }
+}

@@ -1,0 +1,169 @@
+//! Feeds: LATEST (newest first, above a minimum score), TOP (by score within a period),
+//! RELEVANT (the stored hot rank, see the `hot_rank` SQL function, boosted for what the
+//! member follows) and FOLLOWING (followed members and tags, newest first). Keyset pages
+//! on the feed's own order, so new articles arriving between pages shift nothing already
+//! listed.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::domain::articles::model::{Article, COLUMNS};
+use crate::domain::page::PageRequest;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedType {
+    Relevant,
+    Latest,
+    Top,
+    Following,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Week,
+    Month,
+    Year,
+    /// Five years, as in Forem.
+    Infinity,
+}
+
+impl Period {
+    fn days(self) -> i32 {
+        match self {
+            Self::Week => 7,
+            Self::Month => 30,
+            Self::Year => 365,
+            Self::Infinity => 5 * 365,
+        }
+    }
+}
+
+/// The sort key of an article in a feed: (rank, published_at, id), rank being the hot
+/// rank, the score, or 0 for time-ordered feeds.
+pub type FeedKey = (f64, DateTime<Utc>, Uuid);
+
+#[derive(sqlx::FromRow)]
+struct Ranked {
+    #[sqlx(flatten)]
+    article: Article,
+    rank: f64,
+}
+
+pub async fn feed(
+    db: &PgPool,
+    settings: &Settings,
+    kind: FeedType,
+    period: Period,
+    tag: Option<&str>,
+    viewer: Option<Uuid>,
+    page: &PageRequest<FeedKey>,
+) -> AppResult<Vec<(FeedKey, Article)>> {
+    if kind == FeedType::Following && viewer.is_none() {
+        return Err(AppError::Unauthenticated(
+            "Sign in to see the articles you follow".to_owned(),
+        ));
+    }
+    let boost = settings.feeds.followed_boost;
+    // How an article ranks in this feed, and which articles are in it.
+    let (rank, filter) = match kind {
+        FeedType::Latest => ("0::float8".to_owned(), format!("a.score >= {}", settings.feeds.latest_min_score)),
+        FeedType::Top => ("a.score::float8".to_owned(), "a.published_at > now() - make_interval(days => $8)".to_owned()),
+        FeedType::Relevant => (
+            format!(
+                "a.hot_score * CASE WHEN $1::uuid IS NOT NULL AND (
+                    EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followable_type = 'user' AND f.followable_id = a.user_id)
+                    OR EXISTS (SELECT 1 FROM follows f JOIN article_tags at ON at.tag_id = f.followable_id
+                               WHERE f.follower_id = $1 AND f.followable_type = 'tag' AND at.article_id = a.id))
+                 THEN {boost}::float8 ELSE 1 END"
+            ),
+            format!("a.published_at > now() - make_interval(days => {})", settings.feeds.relevant_days),
+        ),
+        FeedType::Following => (
+            "0::float8".to_owned(),
+            "(EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followable_type = 'user' AND f.followable_id = a.user_id)
+              OR EXISTS (SELECT 1 FROM follows f JOIN article_tags at ON at.tag_id = f.followable_id
+                         WHERE f.follower_id = $1 AND f.followable_type = 'tag' AND at.article_id = a.id))"
+                .to_owned(),
+        ),
+    };
+    let backward = page.backward();
+    let (after, before) = if backward {
+        (page.before, page.after)
+    } else {
+        (page.after, page.before)
+    };
+    let (cmp_after, cmp_before, order) = if backward {
+        (">", "<", "ASC")
+    } else {
+        ("<", ">", "DESC")
+    };
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT * FROM (
+            SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id
+            WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended' AND {filter}
+              AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
+                                              WHERE at.article_id = a.id AND t.name = $2))
+         ) ranked
+         WHERE ($3::float8 IS NULL OR (rank, published_at, id) {cmp_after} ($3, $4, $5))
+           AND ($6::float8 IS NULL OR (rank, published_at, id) {cmp_before} ($6, $7, $9))
+         ORDER BY rank {order}, published_at {order}, id {order} LIMIT $10"
+    );
+    let rows = sqlx::query_as::<_, Ranked>(sqlx::AssertSqlSafe(sql))
+        .bind(viewer)
+        .bind(tag.map(|t| t.trim().trim_start_matches('#').to_lowercase()))
+        .bind(after.map(|k| k.0))
+        .bind(after.map(|k| k.1))
+        .bind(after.map(|k| k.2))
+        .bind(before.map(|k| k.0))
+        .bind(before.map(|k| k.1))
+        .bind(period.days())
+        .bind(before.map(|k| k.2))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                (
+                    r.rank,
+                    r.article.published_at.unwrap_or(r.article.created_at),
+                    r.article.id,
+                ),
+                r.article,
+            )
+        })
+        .collect())
+}
+
+/// Recomputes one article's hot rank (after a reaction or a comment, in that transaction).
+pub async fn refresh_one<'e>(db: impl PgExecutor<'e>, article: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE articles SET hot_score = hot_rank(score, comments_count, published_at)
+         WHERE id = $1 AND status = 'published'",
+    )
+    .bind(article)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The periodic refresh: ranks decay with time, so recent articles are recomputed.
+pub async fn refresh_recent(db: &PgPool, days: i32) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE articles SET hot_score = hot_rank(score, comments_count, published_at)
+         WHERE status = 'published' AND published_at > now() - make_interval(days => $1)",
+    )
+    .bind(days + 1)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,89 @@
+use async_graphql::{Context, Enum, Object};
+
+use crate::domain::feeds::{self, FeedKey, FeedType, Period};
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::types::content::ArticleNode;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "FeedType")]
+pub enum FeedTypeValue {
+    /// The home feed: hot rank, boosted for what the member follows.
+    Relevant,
+    /// Newest first.
+    Latest,
+    /// Highest score within the period.
+    Top,
+    /// Followed members and tags, newest first (signed in).
+    Following,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "FeedPeriod")]
+pub enum PeriodValue {
+    Week,
+    Month,
+    Year,
+    /// Five years.
+    Infinity,
+}
+
+#[derive(Default)]
+pub struct FeedQuery;
+
+#[Object]
+impl FeedQuery {
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn feed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "type", default_with = "FeedTypeValue::Relevant")] kind: FeedTypeValue,
+        #[graphql(desc = "For TOP (and the window of the others); a week when left out.")]
+        period: Option<PeriodValue>,
+        tag: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<ArticleNode>> {
+        let state = ctx.state();
+        let limits = &state.settings.graphql;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .parse::<FeedKey>(limits.default_page_size, limits.max_page_size)?;
+        let kind = match kind {
+            FeedTypeValue::Relevant => FeedType::Relevant,
+            FeedTypeValue::Latest => FeedType::Latest,
+            FeedTypeValue::Top => FeedType::Top,
+            FeedTypeValue::Following => FeedType::Following,
+        };
+        let period = match period.unwrap_or(PeriodValue::Week) {
+            PeriodValue::Week => Period::Week,
+            PeriodValue::Month => Period::Month,
+            PeriodValue::Year => Period::Year,
+            PeriodValue::Infinity => Period::Infinity,
+        };
+        let viewer = ctx.viewer().map(|v| v.user_id);
+        let rows = feeds::feed(
+            &state.db,
+            &state.settings,
+            kind,
+            period,
+            tag.as_deref(),
+            viewer,
+            &page,
+        )
+        .await?;
+        let nodes = rows
+            .into_iter()
+            .map(|(key, article)| (key, ArticleNode(article)))
+            .collect();
+        Ok(page.into_keyed_connection(nodes)?)
+    }
+}
