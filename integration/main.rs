@@ -12,6 +12,7 @@ mod helpers;
 mod http_layer;
 mod jobs;
 mod live;
+mod notifications;
 mod proxy;
 mod publishing;
 mod pubsub;

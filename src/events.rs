@@ -15,6 +15,10 @@ pub fn comments(article: Uuid) -> String {
     format!("comments:{article}")
 }
 
+pub fn notifications(user: Uuid) -> String {
+    format!("notifications:{user}")
+}
+
 pub fn reactions(article: Uuid) -> String {
     format!("reactions:{article}")
 }

@@ -154,6 +154,13 @@ pub async fn create(
         .execute(&mut *tx)
         .await?;
     crate::domain::feeds::refresh_one(&mut *tx, article_id).await?;
+    crate::jobs::enqueue(
+        &mut tx,
+        &crate::jobs::Job::NotifyComment {
+            comment_id: comment.id,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(comment)
 }

@@ -83,6 +83,13 @@ pub async fn set(
         .bind(delta)
         .execute(&mut *tx)
         .await?;
+        if let (Followable::User(followed), true) = (target, follow) {
+            let job = crate::jobs::Job::NotifyFollow {
+                follower: viewer.user_id,
+                followed,
+            };
+            crate::jobs::enqueue(&mut tx, &job).await?;
+        }
         if let Followable::User(_) = target {
             sqlx::query("UPDATE users SET following_count = following_count + $2 WHERE id = $1")
                 .bind(viewer.user_id)

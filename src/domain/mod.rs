@@ -7,6 +7,7 @@ pub mod erasure;
 pub mod feeds;
 pub mod follows;
 pub mod markdown;
+pub mod notifications;
 pub mod page;
 pub mod reactions;
 pub mod search;

@@ -138,6 +138,14 @@ pub async fn toggle(
         if let Reactable::Article(id) = item {
             crate::domain::feeds::refresh_one(&mut *tx, id).await?;
         }
+        if on {
+            let job = crate::jobs::Job::NotifyReaction {
+                actor: viewer.user_id,
+                item_type: item.type_name().to_owned(),
+                item: item.id(),
+            };
+            crate::jobs::enqueue(&mut tx, &job).await?;
+        }
     }
     tx.commit().await?;
     Ok(on)

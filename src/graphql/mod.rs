@@ -25,18 +25,21 @@ pub struct Query(
     query::content::ContentQuery,
     query::search::SearchQuery,
     query::feed::FeedQuery,
+    query::notifications::NotificationsQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::accounts::AccountsMutation,
     mutation::content::ContentMutation,
+    query::notifications::NotificationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     subscription::clock::ClockSubscription,
     subscription::live::LiveSubscription,
+    query::notifications::NotificationsSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -39,6 +39,18 @@ pub enum Job {
     PublishScheduled { article_id: Uuid },
     /// Recomputes the hot rank of recent articles (it decays with time).
     RefreshHotScores {},
+    /// Notifies the people a new comment concerns.
+    NotifyComment { comment_id: Uuid },
+    /// Notifies an author of a reaction on their article or comment.
+    NotifyReaction {
+        actor: Uuid,
+        item_type: String,
+        item: Uuid,
+    },
+    /// Notifies a member of a new follower.
+    NotifyFollow { follower: Uuid, followed: Uuid },
+    /// Deletes read notifications older than 90 days.
+    PurgeNotifications {},
 }
 
 impl Job {
@@ -50,6 +62,10 @@ impl Job {
             Self::PurgeEmailTokens {} => "purge_email_tokens",
             Self::PublishScheduled { .. } => "publish_scheduled",
             Self::RefreshHotScores {} => "refresh_hot_scores",
+            Self::NotifyComment { .. } => "notify_comment",
+            Self::NotifyReaction { .. } => "notify_reaction",
+            Self::NotifyFollow { .. } => "notify_follow",
+            Self::PurgeNotifications {} => "purge_notifications",
         }
     }
 }
@@ -62,6 +78,10 @@ pub const KINDS: &[&str] = &[
     "purge_email_tokens",
     "publish_scheduled",
     "refresh_hot_scores",
+    "notify_comment",
+    "notify_reaction",
+    "notify_follow",
+    "purge_notifications",
 ];
 
 /// Periodic jobs: a name, a cron expression (seconds first, UTC), and the job.
@@ -76,6 +96,11 @@ pub fn schedules() -> Vec<(&'static str, &'static str, Job)> {
             "refresh_hot_scores",
             "0 */10 * * * *",
             Job::RefreshHotScores {},
+        ),
+        (
+            "purge_notifications",
+            "0 41 3 * * *",
+            Job::PurgeNotifications {},
         ),
     ]
 }

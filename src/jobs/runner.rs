@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::{Job, KINDS, queue, schedules};
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
-use crate::domain::articles;
+use crate::domain::{articles, notifications};
 use crate::events;
 use crate::mail::Mailer;
 use crate::pubsub::PubSub;
@@ -58,6 +58,36 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,
         Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,
         Job::PurgeEmailTokens {} => mailing::purge_tokens(ctx).await,
+        Job::NotifyComment { comment_id } => {
+            let notified = notifications::on_comment(&ctx.db, comment_id)
+                .await
+                .map_err(retry)?;
+            push_notifications(ctx, &notified).await;
+            Ok(())
+        }
+        Job::NotifyReaction {
+            actor,
+            item_type,
+            item,
+        } => {
+            let notified = notifications::on_reaction(&ctx.db, actor, &item_type, item)
+                .await
+                .map_err(retry)?;
+            push_notifications(ctx, &notified).await;
+            Ok(())
+        }
+        Job::NotifyFollow { follower, followed } => {
+            let notified = notifications::on_follow(&ctx.db, follower, followed)
+                .await
+                .map_err(retry)?;
+            push_notifications(ctx, &notified).await;
+            Ok(())
+        }
+        Job::PurgeNotifications {} => {
+            let purged = notifications::purge_read(&ctx.db).await.map_err(retry)?;
+            tracing::info!(purged, "old read notifications deleted");
+            Ok(())
+        }
         Job::RefreshHotScores {} => {
             let days = ctx.settings.feeds.relevant_days;
             let refreshed = crate::domain::feeds::refresh_recent(&ctx.db, days).await?;
@@ -73,6 +103,17 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
             }
             Ok(())
         }
+    }
+}
+
+fn retry(e: crate::error::AppError) -> JobError {
+    JobError::Retry(anyhow::anyhow!(e.to_string()))
+}
+
+/// Tells each member's open connections that they have something new.
+async fn push_notifications(ctx: &JobContext, users: &[uuid::Uuid]) {
+    for user in users {
+        events::publish(&ctx.pubsub, &events::notifications(*user), *user).await;
     }
 }
 

@@ -2,4 +2,5 @@ pub mod accounts;
 pub mod content;
 pub mod feed;
 pub mod health;
+pub mod notifications;
 pub mod search;

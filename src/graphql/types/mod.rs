@@ -1,3 +1,4 @@
 pub mod accounts;
 pub mod content;
 pub mod jobs;
+pub mod notifications;

@@ -1,0 +1,314 @@
+//! Notifications: made by the worker, grouped, muted, read, and pushed live.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, WsClient, spawn_app};
+
+const INBOX: &str = "query($u: Boolean) { unreadNotificationsCount notifications(unreadOnly: $u) { edges { node { id kind message actorsCount read actors { username } article { title } comment { bodyMarkdown } } } } }";
+
+async fn inbox(app: &TestApp, token: &str) -> Vec<Value> {
+    let data = app.ok(Some(token), INBOX, json!({})).await;
+    data["notifications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+async fn id_of(app: &TestApp, query: &str) -> Value {
+    let data = app.ok(None, query, json!({})).await;
+    data.as_object().unwrap().values().next().unwrap()["id"].clone()
+}
+
+#[tokio::test]
+async fn comments_replies_mentions_reactions_and_followers() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let eve = app.member("eve").await;
+    let carl = app.member("carl").await;
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Notify me\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id } }";
+    let bobs = app
+        .ok(
+            Some(&bob),
+            comment,
+            json!({ "a": article, "b": "Nice one" }),
+        )
+        .await["createComment"]["id"]
+        .clone();
+    app.ok(
+        Some(&ada),
+        comment,
+        json!({ "a": article, "p": bobs, "b": "Thanks! cc @eve" }),
+    )
+    .await;
+    // Nothing is written inside the requests.
+    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 0);
+    app.drain_jobs().await;
+
+    let adas = inbox(&app, &ada).await;
+    assert_eq!(adas.len(), 1, "nothing for my own reply: {adas:?}");
+    assert_eq!(adas[0]["kind"], "COMMENT");
+    assert_eq!(adas[0]["message"], "bob commented on your article");
+    assert_eq!(adas[0]["comment"]["bodyMarkdown"], "Nice one");
+    let bobs_inbox = inbox(&app, &bob).await;
+    assert_eq!(
+        (
+            bobs_inbox[0]["kind"].clone(),
+            bobs_inbox[0]["message"].clone()
+        ),
+        (json!("REPLY"), json!("ada replied to your comment"))
+    );
+    let eves = inbox(&app, &eve).await;
+    assert_eq!(
+        (eves[0]["kind"].clone(), eves[0]["article"]["title"].clone()),
+        (json!("MENTION"), json!("Notify me"))
+    );
+
+    // Reactions on one item in a day share one notification; each member counts once.
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    for (token, category) in [
+        (&bob, "like"),
+        (&bob, "unicorn"),
+        (&eve, "like"),
+        (&carl, "fire"),
+        (&ada, "fire"),
+    ] {
+        app.ok(Some(token), toggle, json!({ "id": article, "c": category }))
+            .await;
+    }
+    app.ok(
+        Some(&bob),
+        toggle,
+        json!({ "id": article, "c": "readinglist" }),
+    )
+    .await;
+    app.drain_jobs().await;
+    let adas = inbox(&app, &ada).await;
+    let reaction = adas.iter().find(|n| n["kind"] == "REACTION").unwrap();
+    assert_eq!(reaction["actorsCount"], 3, "{reaction}");
+    assert_eq!(
+        reaction["message"],
+        "carl and 2 others reacted to your article"
+    );
+    assert_eq!(
+        reaction["actors"],
+        json!([{ "username": "carl" }, { "username": "eve" }, { "username": "bob" }])
+    );
+
+    // New followers, grouped.
+    let ada_id = id_of(&app, "{ user(username: \"ada\") { id } }").await;
+    for token in [&bob, &eve] {
+        app.ok(
+            Some(token),
+            "mutation($id: ID!) { follow(id: $id) }",
+            json!({ "id": ada_id }),
+        )
+        .await;
+    }
+    app.drain_jobs().await;
+    let adas = inbox(&app, &ada).await;
+    let followers = adas.iter().find(|n| n["kind"] == "FOLLOWER").unwrap();
+    assert_eq!(
+        (
+            followers["actorsCount"].clone(),
+            followers["message"].clone()
+        ),
+        (json!(2), json!("eve and 1 other followed you"))
+    );
+
+    // Reading.
+    let data = app.ok(Some(&ada), INBOX, json!({ "u": true })).await;
+    assert_eq!(data["unreadNotificationsCount"], 3);
+    let one = adas[0]["id"].clone();
+    let data = app
+        .ok(
+            Some(&ada),
+            "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }",
+            json!({ "ids": [one] }),
+        )
+        .await;
+    assert_eq!(data["markNotificationsRead"], 1);
+    assert_eq!(
+        app.ok(Some(&ada), INBOX, json!({ "u": true })).await["notifications"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Another's ids change nothing.
+    let bob_notification = inbox(&app, &bob).await[0]["id"].clone();
+    let data = app
+        .ok(
+            Some(&ada),
+            "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }",
+            json!({ "ids": [bob_notification] }),
+        )
+        .await;
+    assert_eq!(data["markNotificationsRead"], 0);
+    assert_eq!(
+        app.ok(
+            Some(&ada),
+            "mutation { markAllNotificationsRead }",
+            json!({})
+        )
+        .await["markAllNotificationsRead"],
+        2
+    );
+    assert_eq!(
+        app.ok(Some(&ada), INBOX, json!({})).await["unreadNotificationsCount"],
+        0
+    );
+    // A new reaction re-opens the day's group as unread.
+    let dan = app.member("dan").await;
+    app.ok(Some(&dan), toggle, json!({ "id": article, "c": "like" }))
+        .await;
+    app.drain_jobs().await;
+    assert_eq!(
+        app.ok(Some(&ada), INBOX, json!({})).await["unreadNotificationsCount"],
+        1
+    );
+
+    let (_, body) = app.graphql(INBOX, json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            "mutation { markNotificationsRead(ids: [\"nope\"]) }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn muted_kinds_and_vanished_content_make_nothing_and_old_read_ones_are_purged() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Quiet\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let data = app
+        .ok(
+            Some(&ada),
+            "mutation { updateMutedNotifications(muted: [REACTION]) }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["updateMutedNotifications"], json!(["REACTION"]));
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        json!({ "id": article }),
+    )
+    .await;
+    // A comment whose article goes back to draft before the worker runs tells nobody.
+    app.ok(
+        Some(&bob),
+        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"hi\") { id } }",
+        json!({ "a": article }),
+    )
+    .await;
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        json!({ "id": article }),
+    )
+    .await;
+    app.drain_jobs().await;
+    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 0);
+    assert_eq!(
+        app.ok(Some(&ada), "{ mutedNotifications }", json!({}))
+            .await["mutedNotifications"],
+        json!(["REACTION"])
+    );
+
+    let bob_id = app
+        .ok(Some(&bob), "{ viewer { user { id } } }", json!({}))
+        .await["viewer"]["user"]["id"]
+        .clone();
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    app.drain_jobs().await;
+    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 1);
+    sqlx::query("UPDATE notifications SET read_at = now() - interval '91 days'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let mut conn = app.state.db.acquire().await.unwrap();
+    vibecoding::jobs::enqueue(&mut conn, &vibecoding::jobs::Job::PurgeNotifications {})
+        .await
+        .unwrap();
+    drop(conn);
+    app.drain_jobs().await;
+    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 0);
+}
+
+#[tokio::test]
+async fn notifications_are_pushed_to_the_member_on_any_node() {
+    let a = spawn_app().await;
+    let b = a.second_node(Options::default()).await;
+    let ada = a.member("ada").await;
+    let bob = a.member("bob").await;
+    let article = a.ok(Some(&ada), "mutation { createArticle(input: { title: \"Push\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+
+    let (socket, _) = crate::helpers::ws_handshake(&b.ws_url(), "graphql-transport-ws", None)
+        .await
+        .unwrap();
+    let mut ws = WsClient {
+        socket,
+        protocol: "graphql-transport-ws".into(),
+    };
+    ws.send(json!({ "type": "connection_init", "payload": { "token": ada } }))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "connection_ack");
+    ws.subscribe(
+        "n",
+        "subscription { notificationReceived { kind message } }",
+    )
+    .await;
+    // Node B's listener must be connected before the event is published.
+    let mut probe = b.state.pubsub.subscribe("probe");
+    loop {
+        a.state.pubsub.publish("probe", "{}").await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(200), probe.recv())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    a.ok(
+        Some(&bob),
+        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Live!\") { id } }",
+        json!({ "a": article }),
+    )
+    .await;
+    a.drain_jobs().await;
+    let message = tokio::time::timeout(Duration::from_secs(5), ws.next_json())
+        .await
+        .expect("pushed in time");
+    assert_eq!(
+        message["payload"]["data"]["notificationReceived"],
+        json!({ "kind": "COMMENT", "message": "bob commented on your article" }),
+        "{message}"
+    );
+
+    // Anonymous connections cannot subscribe to notifications.
+    let mut anonymous = b.ws_connect("graphql-transport-ws", None).await;
+    anonymous
+        .subscribe("n", "subscription { notificationReceived { kind } }")
+        .await;
+    let message = anonymous.next_json().await;
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{message}"
+    );
+}

@@ -1,0 +1,304 @@
+//! Notifications: a comment on my article, a reply to my comment, an @mention, reactions on
+//! my article or comment (grouped per item per day), new followers (grouped per day).
+//! Created by worker jobs, never inside the request; nothing for my own actions, nothing
+//! for muted kinds, nothing about content that is no longer live. Each job is idempotent:
+//! rows are keyed (`group_key`), and a grouped row counts each actor once.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::markdown;
+use crate::domain::page::PageRequest;
+use crate::error::{AppError, AppResult};
+
+pub const KINDS: &[&str] = &["comment", "reply", "mention", "reaction", "follower"];
+/// Read notifications older than this are deleted by a periodic job.
+pub const KEEP_READ_DAYS: i32 = 90;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Notification {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: String,
+    pub actor_ids: Vec<Uuid>,
+    pub article_id: Option<Uuid>,
+    pub comment_id: Option<Uuid>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, user_id, kind, actor_ids, article_id, comment_id, read_at, created_at, updated_at";
+
+/// Records one actor's part in a notification; returns the recipient when a row was
+/// created or grew (so it can be pushed live), `None` when muted, self-inflicted or
+/// already recorded.
+async fn record(
+    db: &PgPool,
+    recipient: Uuid,
+    actor: Uuid,
+    kind: &str,
+    group_key: &str,
+    article: Option<Uuid>,
+    comment: Option<Uuid>,
+) -> AppResult<Option<Uuid>> {
+    if recipient == actor {
+        return Ok(None);
+    }
+    let changed = sqlx::query(
+        "INSERT INTO notifications (id, user_id, kind, group_key, actor_ids, article_id, comment_id)
+         SELECT $1, $2, $3, $4, ARRAY[$5::uuid], $6, $7
+         WHERE NOT EXISTS (SELECT 1 FROM notification_settings s WHERE s.user_id = $2 AND $3 = ANY(s.muted))
+           AND EXISTS (SELECT 1 FROM users u WHERE u.id = $2 AND u.deleted_at IS NULL)
+         ON CONFLICT (user_id, group_key) DO UPDATE
+            SET actor_ids = array_prepend($5::uuid, array_remove(notifications.actor_ids, $5::uuid)),
+                read_at = NULL, updated_at = now()
+            WHERE NOT ($5::uuid = ANY(notifications.actor_ids))",
+    )
+    .bind(Uuid::now_v7())
+    .bind(recipient)
+    .bind(kind)
+    .bind(group_key)
+    .bind(actor)
+    .bind(article)
+    .bind(comment)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok((changed > 0).then_some(recipient))
+}
+
+/// A new comment: its article's author, the author of the comment it answers, and the
+/// members it mentions. Returns who was notified.
+pub async fn on_comment(db: &PgPool, comment_id: Uuid) -> AppResult<Vec<Uuid>> {
+    let row: Option<(Uuid, Uuid, Option<Uuid>, String, Uuid, String)> = sqlx::query_as(
+        "SELECT c.user_id, c.article_id, p.user_id, c.body_markdown, a.user_id, a.status
+         FROM comments c JOIN articles a ON a.id = c.article_id LEFT JOIN comments p ON p.id = c.parent_id
+         WHERE c.id = $1 AND c.deleted_at IS NULL AND c.hidden_at IS NULL",
+    )
+    .bind(comment_id)
+    .fetch_optional(db)
+    .await?;
+    let Some((actor, article, parent_author, body, article_author, status)) = row else {
+        return Ok(Vec::new());
+    };
+    if status != "published" {
+        return Ok(Vec::new());
+    }
+    let mut notified = Vec::new();
+    let mut push = |r: Option<Uuid>| notified.extend(r);
+    match parent_author {
+        Some(parent) => {
+            push(
+                record(
+                    db,
+                    parent,
+                    actor,
+                    "reply",
+                    &format!("reply:{comment_id}"),
+                    Some(article),
+                    Some(comment_id),
+                )
+                .await?,
+            );
+            if parent != article_author {
+                push(
+                    record(
+                        db,
+                        article_author,
+                        actor,
+                        "comment",
+                        &format!("comment:{comment_id}"),
+                        Some(article),
+                        Some(comment_id),
+                    )
+                    .await?,
+                );
+            }
+        }
+        None => push(
+            record(
+                db,
+                article_author,
+                actor,
+                "comment",
+                &format!("comment:{comment_id}"),
+                Some(article),
+                Some(comment_id),
+            )
+            .await?,
+        ),
+    }
+    let names = markdown::mentions(&body);
+    if !names.is_empty() {
+        let mentioned: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE username = ANY($1::citext[]) AND deleted_at IS NULL",
+        )
+        .bind(&names)
+        .fetch_all(db)
+        .await?;
+        for user in mentioned {
+            if user != article_author && Some(user) != parent_author {
+                push(
+                    record(
+                        db,
+                        user,
+                        actor,
+                        "mention",
+                        &format!("mention:{comment_id}"),
+                        Some(article),
+                        Some(comment_id),
+                    )
+                    .await?,
+                );
+            }
+        }
+    }
+    Ok(notified)
+}
+
+/// A reaction on an article or comment: its author, grouped per item per day.
+pub async fn on_reaction(db: &PgPool, actor: Uuid, kind: &str, item: Uuid) -> AppResult<Vec<Uuid>> {
+    let row: Option<(Uuid, Uuid, Option<Uuid>)> = match kind {
+        "article" => sqlx::query_as("SELECT user_id, id, NULL::uuid FROM articles WHERE id = $1 AND status = 'published'"),
+        _ => sqlx::query_as(
+            "SELECT c.user_id, c.article_id, c.id FROM comments c JOIN articles a ON a.id = c.article_id
+             WHERE c.id = $1 AND c.deleted_at IS NULL AND a.status = 'published'",
+        ),
+    }
+    .bind(item)
+    .fetch_optional(db)
+    .await?;
+    let Some((author, article, comment)) = row else {
+        return Ok(Vec::new());
+    };
+    let key = format!("reaction:{kind}:{item}:{}", Utc::now().format("%Y-%m-%d"));
+    Ok(
+        record(db, author, actor, "reaction", &key, Some(article), comment)
+            .await?
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// A new follower, grouped per day.
+pub async fn on_follow(db: &PgPool, follower: Uuid, followed: Uuid) -> AppResult<Vec<Uuid>> {
+    let key = format!("follower:{}", Utc::now().format("%Y-%m-%d"));
+    Ok(record(db, followed, follower, "follower", &key, None, None)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+pub type NotificationKey = (DateTime<Utc>, Uuid);
+
+pub async fn list(
+    db: &PgPool,
+    user: Uuid,
+    unread_only: bool,
+    page: &PageRequest<NotificationKey>,
+) -> AppResult<Vec<Notification>> {
+    let backward = page.backward();
+    let (after, before) = if backward {
+        (page.before, page.after)
+    } else {
+        (page.after, page.before)
+    };
+    let (cmp_after, cmp_before, order) = if backward {
+        (">", "<", "ASC")
+    } else {
+        ("<", ">", "DESC")
+    };
+    Ok(
+        sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM notifications
+         WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL)
+           AND ($3::timestamptz IS NULL OR (updated_at, id) {cmp_after} ($3, $4))
+           AND ($5::timestamptz IS NULL OR (updated_at, id) {cmp_before} ($5, $6))
+         ORDER BY updated_at {order}, id {order} LIMIT $7"
+        )))
+        .bind(user)
+        .bind(unread_only)
+        .bind(after.map(|k| k.0))
+        .bind(after.map(|k| k.1))
+        .bind(before.map(|k| k.0))
+        .bind(before.map(|k| k.1))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?,
+    )
+}
+
+/// The member's newest notification, for the live push.
+pub async fn latest(db: &PgPool, user: Uuid) -> AppResult<Option<Notification>> {
+    Ok(sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM notifications WHERE user_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 1"
+    )))
+    .bind(user)
+    .fetch_optional(db)
+    .await?)
+}
+
+pub async fn unread_count(db: &PgPool, user: Uuid) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await?)
+}
+
+pub async fn mark_read(db: &PgPool, user: Uuid, ids: Option<&[Uuid]>) -> AppResult<u64> {
+    let done = sqlx::query(
+        "UPDATE notifications SET read_at = now()
+         WHERE user_id = $1 AND read_at IS NULL AND ($2::uuid[] IS NULL OR id = ANY($2))",
+    )
+    .bind(user)
+    .bind(ids)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn muted(db: &PgPool, user: Uuid) -> AppResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT muted FROM notification_settings WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(db)
+            .await?
+            .unwrap_or_default(),
+    )
+}
+
+pub async fn set_muted(db: &PgPool, user: Uuid, kinds: &[String]) -> AppResult<Vec<String>> {
+    if let Some(bad) = kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+        return Err(AppError::bad_input(
+            "muted",
+            format!("unknown notification kind {bad:?}"),
+        ));
+    }
+    let mut kinds = kinds.to_vec();
+    kinds.sort();
+    kinds.dedup();
+    sqlx::query(
+        "INSERT INTO notification_settings (user_id, muted) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET muted = EXCLUDED.muted",
+    )
+    .bind(user)
+    .bind(&kinds)
+    .execute(db)
+    .await?;
+    Ok(kinds)
+}
+
+/// The periodic clean-up.
+pub async fn purge_read(db: &PgPool) -> AppResult<u64> {
+    let done =
+        sqlx::query("DELETE FROM notifications WHERE read_at < now() - make_interval(days => $1)")
+            .bind(KEEP_READ_DAYS)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,147 @@
+use async_graphql::{Context, ID, Object, Subscription};
+use futures_util::Stream;
+
+use crate::domain::notifications::{self, NotificationKey};
+use crate::error::AppError;
+use crate::events;
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::node;
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::types::notifications::{NotificationKind, NotificationNode};
+
+#[derive(Default)]
+pub struct NotificationsQuery;
+
+#[Object]
+impl NotificationsQuery {
+    /// The signed-in member's notifications, latest activity first.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only unread ones; all when left out.")] unread_only: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<NotificationNode>> {
+        let viewer = ctx.require_viewer()?;
+        let limits = &ctx.state().settings.graphql;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .parse::<NotificationKey>(limits.default_page_size, limits.max_page_size)?;
+        let rows = notifications::list(
+            &ctx.state().db,
+            viewer.user_id,
+            unread_only.unwrap_or(false),
+            &page,
+        )
+        .await?;
+        Ok(
+            page.into_connection(rows.into_iter().map(NotificationNode).collect(), |n| {
+                (n.0.updated_at, n.0.id)
+            })?,
+        )
+    }
+
+    async fn unread_notifications_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let viewer = ctx.require_viewer()?;
+        Ok(notifications::unread_count(&ctx.state().db, viewer.user_id).await?)
+    }
+
+    /// The kinds the member has muted.
+    async fn muted_notifications(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<NotificationKind>> {
+        let viewer = ctx.require_viewer()?;
+        let muted = notifications::muted(&ctx.state().db, viewer.user_id).await?;
+        Ok(muted.iter().map(|k| NotificationKind::parse(k)).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationsMutation;
+
+#[Object]
+impl NotificationsMutation {
+    /// Marks these notifications read; returns how many changed.
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<i32> {
+        let viewer = ctx.require_viewer()?;
+        if ids.len() > 100 {
+            return Err(AppError::bad_input("ids", "at most 100 ids at once").into());
+        }
+        let uuids = ids
+            .iter()
+            .map(|id| match node::decode(id)? {
+                (t, uuid) if t == "Notification" => Ok(uuid),
+                _ => Err(AppError::bad_input("ids", "not the ID of a Notification")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let changed =
+            notifications::mark_read(&ctx.state().db, viewer.user_id, Some(&uuids)).await?;
+        Ok(i32::try_from(changed).unwrap_or(i32::MAX))
+    }
+
+    async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let viewer = ctx.require_viewer()?;
+        let changed = notifications::mark_read(&ctx.state().db, viewer.user_id, None).await?;
+        Ok(i32::try_from(changed).unwrap_or(i32::MAX))
+    }
+
+    /// Mutes exactly these kinds (an empty list unmutes everything).
+    async fn update_muted_notifications(
+        &self,
+        ctx: &Context<'_>,
+        muted: Vec<NotificationKind>,
+    ) -> async_graphql::Result<Vec<NotificationKind>> {
+        let viewer = ctx.require_viewer()?;
+        let kinds: Vec<String> = muted.iter().map(|k| k.as_str().to_owned()).collect();
+        let saved = notifications::set_muted(&ctx.state().db, viewer.user_id, &kinds).await?;
+        Ok(saved.iter().map(|k| NotificationKind::parse(k)).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationsSubscription;
+
+#[Subscription]
+impl NotificationsSubscription {
+    /// The signed-in member's notifications as they are created or grow.
+    async fn notification_received(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = NotificationNode> + use<>> {
+        let user = ctx.require_viewer()?.user_id;
+        let state = ctx.state().clone();
+        let rx = state.pubsub.subscribe(&events::notifications(user));
+        Ok(futures_util::stream::unfold(rx, move |mut rx| {
+            let state = state.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(_) => {
+                            if let Ok(Some(n)) = notifications::latest(&state.db, user).await {
+                                return Some((NotificationNode(n), rx));
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
+                            tracing::warn!(lost, "a slow subscriber lost notifications");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        }))
+    }
+}

@@ -1,0 +1,150 @@
+use async_graphql::{Context, Enum, ID, Object};
+use chrono::{DateTime, Utc};
+
+use crate::domain::notifications::Notification;
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::node;
+use crate::graphql::types::accounts::UserNode;
+use crate::graphql::types::content::{ArticleNode, CommentNode};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// A comment on your article.
+    Comment,
+    /// A reply to your comment.
+    Reply,
+    /// A comment that mentions you.
+    Mention,
+    /// Reactions on your article or comment (grouped per item per day).
+    Reaction,
+    /// New followers (grouped per day).
+    Follower,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Comment => "comment",
+            Self::Reply => "reply",
+            Self::Mention => "mention",
+            Self::Reaction => "reaction",
+            Self::Follower => "follower",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "comment" => Self::Comment,
+            "reply" => Self::Reply,
+            "mention" => Self::Mention,
+            "reaction" => Self::Reaction,
+            _ => Self::Follower,
+        }
+    }
+}
+
+/// The most actors a notification names.
+const SHOWN_ACTORS: usize = 5;
+
+pub struct NotificationNode(pub Notification);
+
+#[Object(name = "Notification")]
+impl NotificationNode {
+    async fn id(&self) -> ID {
+        node::encode("Notification", self.0.id)
+    }
+    async fn kind(&self) -> NotificationKind {
+        NotificationKind::parse(&self.0.kind)
+    }
+    /// The latest members behind it (at most five), newest first.
+    async fn actors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UserNode>> {
+        let ids: Vec<uuid::Uuid> = self
+            .0
+            .actor_ids
+            .iter()
+            .take(SHOWN_ACTORS)
+            .copied()
+            .collect();
+        let users = ctx.loaders().users.load_many(ids.clone()).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| users.get(id).cloned().map(UserNode))
+            .collect())
+    }
+    async fn actors_count(&self) -> i32 {
+        i32::try_from(self.0.actor_ids.len()).unwrap_or(i32::MAX)
+    }
+    /// "Ada and 4 others reacted to your article".
+    async fn message(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let first = match self.0.actor_ids.first() {
+            Some(id) => ctx.loaders().users.load_one(*id).await?.map(|u| u.username),
+            None => None,
+        };
+        let who = first.unwrap_or_else(|| "Someone".to_owned());
+        let others = self.0.actor_ids.len().saturating_sub(1);
+        let who = match others {
+            0 => who,
+            1 => format!("{who} and 1 other"),
+            n => format!("{who} and {n} others"),
+        };
+        let what = match self.0.kind.as_str() {
+            "comment" => "commented on your article",
+            "reply" => "replied to your comment",
+            "mention" => "mentioned you",
+            "reaction" if self.0.comment_id.is_some() => "reacted to your comment",
+            "reaction" => "reacted to your article",
+            _ => "followed you",
+        };
+        Ok(format!("{who} {what}"))
+    }
+    async fn article(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ArticleNode>> {
+        let Some(id) = self.0.article_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()
+            .articles
+            .load_one(id)
+            .await?
+            .filter(|a| a.is_live())
+            .map(ArticleNode))
+    }
+    async fn comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CommentNode>> {
+        let Some(id) = self.0.comment_id else {
+            return Ok(None);
+        };
+        let Some(comment) = ctx.loaders().comments.load_one(id).await? else {
+            return Ok(None);
+        };
+        let Some(article) = ctx
+            .loaders()
+            .articles
+            .load_one(comment.article_id)
+            .await?
+            .filter(|a| a.is_live())
+        else {
+            return Ok(None);
+        };
+        let thread = ctx
+            .loaders()
+            .threads
+            .load_one(article.id)
+            .await?
+            .unwrap_or_default();
+        Ok(Some(CommentNode {
+            comment,
+            thread,
+            article_author: article.user_id,
+        }))
+    }
+    async fn read(&self) -> bool {
+        self.0.read_at.is_some()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it last grew (a new actor joined the group).
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
