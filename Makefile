@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PORT ?= 3000
 
-.PHONY: run test services assets build lint fmt schema release clean
+.PHONY: run test bench services assets build lint fmt schema release clean
 
 ## Build and start the server on http://localhost:$(PORT), with GraphiQL.
 run: services assets build
@@ -19,6 +19,10 @@ test: services assets
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
+
+## Benchmarks (optimised build): one event delivered to 1,000 WebSocket subscribers.
+bench: services assets
+	$(CARGO) test --release --test integration bench_ -- --ignored --nocapture --test-threads 1
 
 services:
 	@scripts/services.sh

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod bench;
 mod cli;
 mod feeds;
 mod graphql_http;

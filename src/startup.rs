@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cache::Cache;
 use crate::config::{Settings, redact_url};
+use crate::graphql::loaders::EventLoaders;
 use crate::http::pages::Assets;
 use crate::http::ws_limits::Counters;
 use crate::jobs::Worker;
@@ -53,8 +54,11 @@ impl Application {
 
         let mailer = Arc::new(Mailer::from_settings(&settings)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let settings = Arc::new(settings);
+        let event_loaders = Arc::new(EventLoaders::new(&db, &settings));
         let state = AppState {
-            settings: Arc::new(settings),
+            settings,
+            event_loaders,
             db,
             cache,
             pubsub,

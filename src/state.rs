@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cache::Cache;
 use crate::config::{AppEnv, Settings};
+use crate::graphql::loaders::EventLoaders;
 use crate::http::pages::Assets;
 use crate::http::ws_limits::Counters;
 use crate::jobs::JobContext;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     /// Open WebSockets per client address and per member, on this node.
     pub ws_slots: Counters,
+    /// What live subscriptions re-read events through.
+    pub event_loaders: Arc<EventLoaders>,
 }
 
 impl AppState {

@@ -28,6 +28,32 @@ pub struct Loaders {
     pub series: DataLoader<content::SeriesLoader>,
 }
 
+/// Loaders shared by every subscription of this process, without a cache: when one event
+/// reaches a thousand subscribers, their thousand re-reads of the entity become one query.
+/// Nothing is cached, so nothing is shared between members but the batching.
+pub struct EventLoaders {
+    pub articles: DataLoader<content::ArticleLoader>,
+    pub comments: DataLoader<content::CommentLoader>,
+    pub reaction_counts: DataLoader<content::ReactionCountsLoader>,
+}
+
+impl EventLoaders {
+    pub fn new(db: &PgPool, settings: &Arc<Settings>) -> Self {
+        let delay = Duration::from_millis(settings.graphql.loader_delay_ms);
+        Self {
+            articles: batch(content::ArticleLoader(db.clone()), delay),
+            comments: batch(content::CommentLoader(db.clone()), delay),
+            reaction_counts: batch(
+                content::ReactionCountsLoader {
+                    db: db.clone(),
+                    settings: settings.clone(),
+                },
+                delay,
+            ),
+        }
+    }
+}
+
 /// A loader whose batches run in their own tasks, keeping the request's span (so their
 /// statements are logged with the request), and gather keys for `delay`.
 fn batch<L, K>(loader: L, delay: Duration) -> DataLoader<L>

@@ -9,9 +9,9 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use crate::domain::articles::{Article, service};
-use crate::domain::reactions::{self, Reactable};
-use crate::domain::{accounts, comments};
+use crate::domain::accounts;
+use crate::domain::articles::Article;
+use crate::domain::reactions::Reactable;
 use crate::error::AppError;
 use crate::events;
 use crate::graphql::context::ContextExt as _;
@@ -69,7 +69,10 @@ where
 }
 
 async fn live_article(state: &AppState, id: Uuid) -> Option<Article> {
-    service::find(&state.db, id)
+    state
+        .event_loaders
+        .articles
+        .load_one(id)
         .await
         .ok()
         .flatten()
@@ -126,7 +129,13 @@ impl LiveSubscription {
             state,
             &events::comments(id),
             move |state, comment_id| async move {
-                let comment = comments::find(&state.db, comment_id).await.ok().flatten()?;
+                let comment = state
+                    .event_loaders
+                    .comments
+                    .load_one(comment_id)
+                    .await
+                    .ok()
+                    .flatten()?;
                 let visible = comment.article_id == id
                     && comment.deleted_at.is_none()
                     && comment.hidden_at.is_none();
@@ -156,9 +165,13 @@ impl LiveSubscription {
             move |state, _| async move {
                 let article = live_article(&state, id).await?;
                 let item = Reactable::Article(id);
-                let counts = reactions::counts(&state.db, &state.settings, &[item])
+                let counts = state
+                    .event_loaders
+                    .reaction_counts
+                    .load_one(item)
                     .await
-                    .ok()?;
+                    .ok()?
+                    .unwrap_or_default();
                 let order: Vec<&str> = state
                     .settings
                     .reactions
@@ -166,9 +179,6 @@ impl LiveSubscription {
                     .map(|c| c.name.as_str())
                     .collect();
                 let mut reaction_counts: Vec<ReactionCount> = counts
-                    .get(&item)
-                    .cloned()
-                    .unwrap_or_default()
                     .into_iter()
                     .map(|(category, count)| ReactionCount { category, count })
                     .collect();
