@@ -169,3 +169,113 @@ async fn feed_pages_neither_skip_nor_repeat_when_articles_arrive() {
         assert_eq!(unique.len(), 9, "{kind}: no repeats: {seen:?}");
     }
 }
+
+#[tokio::test]
+async fn blocked_members_vanish_from_feeds_notifications_and_live_events() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let eve = app.member("eve").await;
+    let bob_id = app
+        .ok(None, "{ user(username: \"bob\") { id } }", json!({}))
+        .await["user"]["id"]
+        .clone();
+    let eve_article = publish(&app, &eve, "Eve writes", &[]).await;
+    publish(&app, &bob, "Bob writes", &[]).await;
+    app.ok(
+        Some(&eve),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    assert_eq!(
+        app.ok(
+            Some(&eve),
+            "mutation($id: ID!) { blockUser(id: $id) }",
+            json!({ "id": bob_id })
+        )
+        .await["blockUser"],
+        true
+    );
+
+    for kind in ["LATEST", "RELEVANT", "FOLLOWING"] {
+        let feed = titles(
+            &app.ok(Some(&eve), FEED, json!({ "t": kind, "p": "INFINITY" }))
+                .await,
+        );
+        assert!(!feed.contains(&"Bob writes".to_owned()), "{kind}: {feed:?}");
+    }
+    assert!(
+        titles(&app.ok(Some(&ada), FEED, json!({ "t": "LATEST" })).await)
+            .contains(&"Bob writes".to_owned()),
+        "only for the blocker"
+    );
+
+    app.drain_jobs().await;
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        json!({ "id": eve_article }),
+    )
+    .await;
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        json!({ "id": eve_article }),
+    )
+    .await;
+    app.drain_jobs().await;
+    let inbox = app
+        .ok(
+            Some(&eve),
+            "{ notifications { edges { node { actors { username } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        inbox["notifications"]["edges"],
+        json!([{ "node": { "actors": [{ "username": "ada" }] } }])
+    );
+
+    let (socket, _) = crate::helpers::ws_handshake(&app.ws_url(), "graphql-transport-ws", None)
+        .await
+        .unwrap();
+    let mut ws = crate::helpers::WsClient {
+        socket,
+        protocol: "graphql-transport-ws".into(),
+    };
+    ws.send(json!({ "type": "connection_init", "payload": { "token": eve } }))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "connection_ack");
+    ws.subscribe("a", "subscription { articlePublished { title } }")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    publish(&app, &bob, "Bob again", &[]).await;
+    publish(&app, &ada, "Ada writes", &[]).await;
+    let message = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next_json())
+        .await
+        .unwrap();
+    assert_eq!(
+        message["payload"]["data"]["articlePublished"]["title"], "Ada writes",
+        "bob's article was skipped: {message}"
+    );
+
+    let (_, body) = app
+        .graphql_as(
+            Some(&bob),
+            "mutation($id: ID!) { blockUser(id: $id) }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    app.ok(
+        Some(&eve),
+        "mutation($id: ID!) { unblockUser(id: $id) }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    assert!(
+        titles(&app.ok(Some(&eve), FEED, json!({ "t": "LATEST" })).await)
+            .contains(&"Bob writes".to_owned())
+    );
+}

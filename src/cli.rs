@@ -171,8 +171,9 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             };
             tracing::info!(mail = ctx.mailer.transport_name(), "worker starting");
             let (stop, stopped) = tokio::sync::watch::channel(false);
+            let signal = shutdown_signal();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                signal.await;
                 stop.send_replace(true);
             });
             Worker::new(ctx).run(stopped).await

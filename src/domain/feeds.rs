@@ -109,6 +109,7 @@ pub async fn feed(
         "SELECT * FROM (
             SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id
             WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended' AND {filter}
+              AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = a.user_id)
               AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
                                               WHERE at.article_id = a.id AND t.name = $2))
          ) ranked

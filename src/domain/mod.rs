@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod articles;
+pub mod blocks;
 pub mod comments;
 pub mod erasure;
 pub mod feeds;

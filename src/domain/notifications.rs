@@ -51,6 +51,7 @@ async fn record(
         "INSERT INTO notifications (id, user_id, kind, group_key, actor_ids, article_id, comment_id)
          SELECT $1, $2, $3, $4, ARRAY[$5::uuid], $6, $7
          WHERE NOT EXISTS (SELECT 1 FROM notification_settings s WHERE s.user_id = $2 AND $3 = ANY(s.muted))
+           AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $2 AND b.blocked_id = $5)
            AND EXISTS (SELECT 1 FROM users u WHERE u.id = $2 AND u.deleted_at IS NULL)
          ON CONFLICT (user_id, group_key) DO UPDATE
             SET actor_ids = array_prepend($5::uuid, array_remove(notifications.actor_ids, $5::uuid)),

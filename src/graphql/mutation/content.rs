@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::articles::service::{self, ArticleInput};
 use crate::domain::follows::{self, Followable};
 use crate::domain::reactions::{self, Reactable};
-use crate::domain::{comments, tags};
+use crate::domain::{blocks, comments, tags};
 use crate::error::AppError;
 use crate::events;
 use crate::graphql::context::ContextExt as _;
@@ -300,6 +300,18 @@ impl ContentMutation {
         let target = followable(&id)?;
         follows::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
         Ok(false)
+    }
+
+    /// Stops seeing a member: their articles leave your feeds, their actions stop
+    /// notifying you, their live events stop reaching you.
+    async fn block_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let target = node::decode_as::<UserNode>(&id)?;
+        Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
+    }
+
+    async fn unblock_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let target = node::decode_as::<UserNode>(&id)?;
+        Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?)
     }
 
     /// Moderators describe a tag.

@@ -9,9 +9,9 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use crate::domain::accounts;
 use crate::domain::articles::Article;
 use crate::domain::reactions::Reactable;
+use crate::domain::{accounts, blocks};
 use crate::error::AppError;
 use crate::events;
 use crate::graphql::context::ContextExt as _;
@@ -79,6 +79,14 @@ async fn live_article(state: &AppState, id: Uuid) -> Option<Article> {
         .filter(Article::is_live)
 }
 
+/// Whom the subscriber blocked, read once when the subscription starts.
+async fn blocked_by_viewer(ctx: &Context<'_>) -> async_graphql::Result<Vec<Uuid>> {
+    Ok(match ctx.viewer() {
+        Some(viewer) => blocks::blocked_by(&ctx.state().db, viewer.user_id).await?,
+        None => Vec::new(),
+    })
+}
+
 #[derive(Default)]
 pub struct LiveSubscription;
 
@@ -102,12 +110,15 @@ impl LiveSubscription {
             None => None,
         };
         let tag = tag.map(|t| t.trim().trim_start_matches('#').to_lowercase());
+        let blocked = Arc::new(blocked_by_viewer(ctx).await?);
         Ok(watch(state, events::ARTICLES, move |state, id| {
             let tag = tag.clone();
+            let blocked = blocked.clone();
             async move {
                 let article = live_article(&state, id).await?;
                 let tag_ok = tag.as_ref().is_none_or(|t| article.tag_names.contains(t));
-                let author_ok = author.is_none_or(|a| a == article.user_id);
+                let author_ok = author.is_none_or(|a| a == article.user_id)
+                    && !blocked.contains(&article.user_id);
                 (tag_ok && author_ok).then_some(ArticleNode(article))
             }
         }))
@@ -125,25 +136,30 @@ impl LiveSubscription {
             .await
             .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
         let author = article.user_id;
+        let blocked = Arc::new(blocked_by_viewer(ctx).await?);
         Ok(watch(
             state,
             &events::comments(id),
-            move |state, comment_id| async move {
-                let comment = state
-                    .event_loaders
-                    .comments
-                    .load_one(comment_id)
-                    .await
-                    .ok()
-                    .flatten()?;
-                let visible = comment.article_id == id
-                    && comment.deleted_at.is_none()
-                    && comment.hidden_at.is_none();
-                visible.then(|| CommentNode {
-                    comment,
-                    thread: Arc::new(Thread::default()),
-                    article_author: author,
-                })
+            move |state, comment_id| {
+                let blocked = blocked.clone();
+                async move {
+                    let comment = state
+                        .event_loaders
+                        .comments
+                        .load_one(comment_id)
+                        .await
+                        .ok()
+                        .flatten()?;
+                    let visible = comment.article_id == id
+                        && !blocked.contains(&comment.user_id)
+                        && comment.deleted_at.is_none()
+                        && comment.hidden_at.is_none();
+                    visible.then(|| CommentNode {
+                        comment,
+                        thread: Arc::new(Thread::default()),
+                        article_author: author,
+                    })
+                }
             },
         ))
     }
