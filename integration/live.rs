@@ -339,3 +339,33 @@ async fn connections_and_subscriptions_are_bounded() {
         ),
     }
 }
+
+#[tokio::test]
+async fn without_redis_a_single_node_still_delivers_live() {
+    let app =
+        crate::helpers::spawn_app_with(Options::default(), |s| s.redis_url = Some(String::new()))
+            .await;
+    let ada = app.member("ada").await;
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Solo\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let mut ws = subscribe(
+        &app,
+        "graphql-transport-ws",
+        None,
+        &format!(
+            "subscription {{ commentAdded(articleId: \"{}\") {{ bodyMarkdown }} }}",
+            article.as_str().unwrap()
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.ok(
+        Some(&ada),
+        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"In process\") { id } }",
+        json!({ "a": article }),
+    )
+    .await;
+    let data = next_data(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("delivered by the in-process hub");
+    assert_eq!(data["commentAdded"]["bodyMarkdown"], "In process");
+}

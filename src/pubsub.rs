@@ -28,6 +28,7 @@ type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>>;
 pub struct PubSub {
     channels: Channels,
     redis: Option<RedisSide>,
+    lost: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -61,7 +62,23 @@ impl PubSub {
             }
             _ => None,
         };
-        Ok(Self { channels, redis })
+        Ok(Self {
+            channels,
+            redis,
+            lost: Arc::default(),
+        })
+    }
+
+    /// Counts events a slow subscriber lost (its buffer was full).
+    pub fn count_lost(&self, lost: u64) {
+        self.lost
+            .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(lost, "a slow subscriber lost events");
+    }
+
+    /// Events lost by slow subscribers since this process started.
+    pub fn lost_events(&self) -> u64 {
+        self.lost.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Receives every event published on `channel` from now on, by any node.

@@ -136,7 +136,7 @@ impl NotificationsSubscription {
                             }
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
-                            tracing::warn!(lost, "a slow subscriber lost notifications");
+                            state.pubsub.count_lost(lost);
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     }

@@ -58,9 +58,7 @@ where
                             return Some((item, rx));
                         }
                     }
-                    Err(RecvError::Lagged(lost)) => {
-                        tracing::warn!(lost, "a slow subscriber lost events");
-                    }
+                    Err(RecvError::Lagged(lost)) => state.pubsub.count_lost(lost),
                     Err(RecvError::Closed) => return None,
                 }
             }
