@@ -1,5 +1,5 @@
 //! What leaving the community removes. A member who deletes their account takes their
-//! articles, reactions, bookmarks and follows with them; their comments on other members'
+//! articles, reactions, bookmarks, follows, blocks and notifications with them; their comments on other members'
 //! articles stay in place as "[deleted]", with the text erased, so the replies of others
 //! keep their thread. Every counter those rows fed is corrected in the same transaction.
 
@@ -64,6 +64,19 @@ pub async fn erase_member_content(
     .bind(user)
     .execute(&mut *tx)
     .await?;
+    // Their blocks, their notifications and settings.
+    sqlx::query("DELETE FROM user_blocks WHERE blocker_id = $1 OR blocked_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM notifications WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM notification_settings WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
     // Their articles, with everything hanging from them.
     sqlx::query(
         "UPDATE tags t SET articles_count = t.articles_count - x.n FROM (
