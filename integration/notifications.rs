@@ -312,3 +312,38 @@ async fn notifications_are_pushed_to_the_member_on_any_node() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn notifications_about_content_gone_from_view_are_not_listed() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Soon gone\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let comment = app
+        .ok(
+            Some(&bob),
+            "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Hello\") { id } }",
+            json!({ "a": article }),
+        )
+        .await["createComment"]["id"]
+        .clone();
+    app.drain_jobs().await;
+    assert_eq!(
+        app.ok(Some(&ada), INBOX, json!({})).await["unreadNotificationsCount"],
+        1
+    );
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
+        json!({ "id": comment }),
+    )
+    .await;
+    let data = app.ok(Some(&ada), INBOX, json!({})).await;
+    assert_eq!(
+        (
+            data["unreadNotificationsCount"].clone(),
+            data["notifications"]["edges"].clone()
+        ),
+        (json!(0), json!([]))
+    );
+}

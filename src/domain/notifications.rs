@@ -32,6 +32,12 @@ pub struct Notification {
 const COLUMNS: &str =
     "id, user_id, kind, actor_ids, article_id, comment_id, read_at, created_at, updated_at";
 
+/// Leaves out notifications about content that is no longer visible (an article taken back
+/// to draft, a comment deleted or hidden since), and about members since blocked.
+const STILL_VISIBLE: &str = "(article_id IS NULL OR EXISTS (SELECT 1 FROM articles a WHERE a.id = article_id AND a.status = 'published'))
+     AND (comment_id IS NULL OR EXISTS (SELECT 1 FROM comments c WHERE c.id = comment_id AND c.deleted_at IS NULL AND c.hidden_at IS NULL))
+     AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = user_id AND b.blocked_id = actor_ids[1])";
+
 /// Records one actor's part in a notification; returns the recipient when a row was
 /// created or grew (so it can be pushed live), `None` when muted, self-inflicted or
 /// already recorded.
@@ -215,7 +221,7 @@ pub async fn list(
     Ok(
         sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM notifications
-         WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL)
+         WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL) AND {STILL_VISIBLE}
            AND ($3::timestamptz IS NULL OR (updated_at, id) {cmp_after} ($3, $4))
            AND ($5::timestamptz IS NULL OR (updated_at, id) {cmp_before} ($5, $6))
          ORDER BY updated_at {order}, id {order} LIMIT $7"
@@ -243,9 +249,9 @@ pub async fn latest(db: &PgPool, user: Uuid) -> AppResult<Option<Notification>> 
 }
 
 pub async fn unread_count(db: &PgPool, user: Uuid) -> AppResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
-    )
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL AND {STILL_VISIBLE}"
+    )))
     .bind(user)
     .fetch_one(db)
     .await?)
