@@ -89,17 +89,14 @@ pub async fn feed(
                 .to_owned(),
         ),
     };
-    let backward = page.backward();
-    let (after, before) = if backward {
-        (page.before, page.after)
-    } else {
-        (page.after, page.before)
-    };
-    let (cmp_after, cmp_before, order) = if backward {
-        (">", "<", "ASC")
-    } else {
-        ("<", ">", "DESC")
-    };
+    let window = page.newest_first();
+    let (after, before, cmp_after, cmp_before, order) = (
+        window.from,
+        window.to,
+        window.past,
+        window.short,
+        window.order,
+    );
     let columns = COLUMNS
         .split(", ")
         .map(|c| format!("a.{c}"))

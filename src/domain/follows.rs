@@ -137,12 +137,9 @@ pub type FollowPage = Vec<(Uuid, DateTime<Utc>)>;
 
 pub type FollowKey = (DateTime<Utc>, Uuid);
 
-fn page_sql(select: &str, filter: &str, backward: bool) -> String {
-    let (cmp_after, cmp_before, order) = if backward {
-        (">", "<", "ASC")
-    } else {
-        ("<", ">", "DESC")
-    };
+fn page_sql(select: &str, filter: &str, page: &PageRequest<FollowKey>) -> String {
+    let window = page.newest_first();
+    let (cmp_after, cmp_before, order) = (window.past, window.short, window.order);
     format!(
         "{select} WHERE {filter}
            AND ($2::timestamptz IS NULL OR (f.created_at, x.id) {cmp_after} ($2, $3))
@@ -157,11 +154,8 @@ async fn run_page(
     owner: Uuid,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
-    let (after, before) = if page.backward() {
-        (page.before, page.after)
-    } else {
-        (page.after, page.before)
-    };
+    let window = page.newest_first();
+    let (after, before) = (window.from, window.to);
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(owner)
         .bind(after.map(|k| k.0))
@@ -182,7 +176,7 @@ pub async fn followers(
     let sql = page_sql(
         "SELECT x.id, f.created_at FROM follows f JOIN users x ON x.id = f.follower_id AND x.deleted_at IS NULL",
         "f.followable_type = 'user' AND f.followable_id = $1",
-        page.backward(),
+        page,
     );
     run_page(db, sql, user, page).await
 }
@@ -196,7 +190,7 @@ pub async fn following(
     let sql = page_sql(
         "SELECT x.id, f.created_at FROM follows f JOIN users x ON x.id = f.followable_id AND x.deleted_at IS NULL",
         "f.followable_type = 'user' AND f.follower_id = $1",
-        page.backward(),
+        page,
     );
     run_page(db, sql, user, page).await
 }
@@ -210,7 +204,7 @@ pub async fn followed_tags(
     let sql = page_sql(
         "SELECT x.id, f.created_at FROM follows f JOIN tags x ON x.id = f.followable_id",
         "f.followable_type = 'tag' AND f.follower_id = $1",
-        page.backward(),
+        page,
     );
     run_page(db, sql, user, page).await
 }

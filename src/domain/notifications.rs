@@ -207,17 +207,14 @@ pub async fn list(
     unread_only: bool,
     page: &PageRequest<NotificationKey>,
 ) -> AppResult<Vec<Notification>> {
-    let backward = page.backward();
-    let (after, before) = if backward {
-        (page.before, page.after)
-    } else {
-        (page.after, page.before)
-    };
-    let (cmp_after, cmp_before, order) = if backward {
-        (">", "<", "ASC")
-    } else {
-        ("<", ">", "DESC")
-    };
+    let window = page.newest_first();
+    let (after, before, cmp_after, cmp_before, order) = (
+        window.from,
+        window.to,
+        window.past,
+        window.short,
+        window.order,
+    );
     Ok(
         sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM notifications

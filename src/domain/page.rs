@@ -94,6 +94,39 @@ impl PageArgs {
     }
 }
 
+/// A page of a newest-first list, seen from the query: rows strictly past `from` and short
+/// of `to` (compared with `past` and `short`), sorted `order`. Backward pages run the
+/// query the other way; `into_connection` flips them back.
+pub struct Newest<K> {
+    pub from: Option<K>,
+    pub to: Option<K>,
+    pub past: &'static str,
+    pub short: &'static str,
+    pub order: &'static str,
+}
+
+impl<K: Clone> PageRequest<K> {
+    pub fn newest_first(&self) -> Newest<K> {
+        if self.backward() {
+            Newest {
+                from: self.before.clone(),
+                to: self.after.clone(),
+                past: ">",
+                short: "<",
+                order: "ASC",
+            }
+        } else {
+            Newest {
+                from: self.after.clone(),
+                to: self.before.clone(),
+                past: "<",
+                short: ">",
+                order: "DESC",
+            }
+        }
+    }
+}
+
 impl<K> PageRequest<K> {
     /// How many rows the query should fetch: one more than the page, to learn whether
     /// another page follows.

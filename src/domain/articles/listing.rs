@@ -31,17 +31,14 @@ pub async fn latest(
     filter: &Filter,
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<Article>> {
-    let backward = page.backward();
-    let (after, before) = if backward {
-        (page.before, page.after)
-    } else {
-        (page.after, page.before)
-    };
-    let (cmp_after, cmp_before, order) = if backward {
-        (">", "<", "ASC")
-    } else {
-        ("<", ">", "DESC")
-    };
+    let window = page.newest_first();
+    let (after, before, cmp_after, cmp_before, order) = (
+        window.from,
+        window.to,
+        window.past,
+        window.short,
+        window.order,
+    );
     // Drafts have no publication date: they sort by creation.
     let key = "COALESCE(a.published_at, a.created_at)";
     let sql = format!(
@@ -83,17 +80,14 @@ pub async fn reading_list(
     user: Uuid,
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<(Article, DateTime<Utc>)>> {
-    let backward = page.backward();
-    let (after, before) = if backward {
-        (page.before, page.after)
-    } else {
-        (page.after, page.before)
-    };
-    let (cmp_after, cmp_before, order) = if backward {
-        (">", "<", "ASC")
-    } else {
-        ("<", ">", "DESC")
-    };
+    let window = page.newest_first();
+    let (after, before, cmp_after, cmp_before, order) = (
+        window.from,
+        window.to,
+        window.past,
+        window.short,
+        window.order,
+    );
     let sql = format!(
         "SELECT {cols}, r.created_at AS saved_at FROM reactions r JOIN articles a ON a.id = r.reactable_id
          WHERE r.user_id = $1 AND r.reactable_type = 'article' AND r.category = 'readinglist' AND a.status = 'published'
