@@ -517,6 +517,10 @@ async fn comment_threads_with_deletion_hiding_and_their_rules() {
         true
     );
 
+    // A comment reached on its own still shows its replies.
+    let alone = app.ok(None, "query($id: ID!) { node(id: $id) { ... on Comment { replies { edges { node { id } } } } } }", json!({ "id": root })).await;
+    assert_eq!(alone["node"]["replies"]["edges"][0]["node"]["id"], reply);
+
     // The same text twice in the same place is refused; bodies are bounded.
     let (_, body) = app
         .graphql_as(

@@ -118,14 +118,9 @@ async fn resolve(
             else {
                 return Ok(None);
             };
-            let thread = loaders
-                .threads
-                .load_one(article.id)
-                .await?
-                .unwrap_or_default();
             Some(Node::Comment(CommentNode {
                 comment,
-                thread,
+                thread: None,
                 article_author: article.user_id,
             }))
         }

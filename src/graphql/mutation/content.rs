@@ -82,15 +82,9 @@ async fn comment_node(
         .load_one(comment.article_id)
         .await?
         .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
-    let thread = ctx
-        .loaders()
-        .threads
-        .load_one(article.id)
-        .await?
-        .unwrap_or_default();
     Ok(CommentNode {
         comment,
-        thread,
+        thread: None,
         article_author: article.user_id,
     })
 }

@@ -15,7 +15,6 @@ use crate::domain::{accounts, blocks};
 use crate::error::AppError;
 use crate::events;
 use crate::graphql::context::ContextExt as _;
-use crate::graphql::loaders::content::Thread;
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::content::{ArticleNode, CommentNode, ReactionCount};
 use crate::state::AppState;
@@ -152,9 +151,9 @@ impl LiveSubscription {
                         && !blocked.contains(&comment.user_id)
                         && comment.deleted_at.is_none()
                         && comment.hidden_at.is_none();
-                    visible.then(|| CommentNode {
+                    visible.then_some(CommentNode {
                         comment,
-                        thread: Arc::new(Thread::default()),
+                        thread: None,
                         article_author: author,
                     })
                 }

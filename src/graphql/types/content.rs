@@ -282,7 +282,7 @@ fn comment_page(
         .take(limit)
         .map(|i| CommentNode {
             comment: thread.comments[*i].clone(),
-            thread: thread.clone(),
+            thread: Some(thread.clone()),
             article_author,
         })
         .collect();
@@ -291,7 +291,9 @@ fn comment_page(
 
 pub struct CommentNode {
     pub comment: Comment,
-    pub thread: Arc<Thread>,
+    /// The thread it was listed from; a comment reached on its own (a mutation's result,
+    /// `node(id:)`, a notification, a live event) loads it only if `replies` is asked for.
+    pub thread: Option<Arc<Thread>>,
     pub article_author: Uuid,
 }
 
@@ -372,8 +374,8 @@ impl CommentNode {
             .filter(|a| a.visible_to(ctx.viewer()))
             .map(ArticleNode))
     }
-    /// Direct replies, from the thread already loaded: no query. Their cost is bounded by
-    /// the thread, which the root `comments` field already paid for.
+    /// Direct replies, from the thread already loaded (no query), or from the thread
+    /// loader when the comment was reached on its own. Their cost is bounded by the thread.
     #[graphql(complexity = "child_complexity + 1")]
     async fn replies(
         &self,
@@ -382,9 +384,18 @@ impl CommentNode {
         after: Option<String>,
         #[graphql(default_with = "CommentOrder::Oldest")] order_by: CommentOrder,
     ) -> async_graphql::Result<Conn<CommentNode>> {
+        let thread = match &self.thread {
+            Some(thread) => thread.clone(),
+            None => ctx
+                .loaders()
+                .threads
+                .load_one(self.comment.article_id)
+                .await?
+                .unwrap_or_default(),
+        };
         comment_page(
             ctx,
-            self.thread.clone(),
+            thread,
             Some(self.comment.id),
             self.article_author,
             first,

@@ -125,15 +125,9 @@ impl NotificationNode {
         else {
             return Ok(None);
         };
-        let thread = ctx
-            .loaders()
-            .threads
-            .load_one(article.id)
-            .await?
-            .unwrap_or_default();
         Ok(Some(CommentNode {
             comment,
-            thread,
+            thread: None,
             article_author: article.user_id,
         }))
     }
