@@ -3,22 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, code, field, spawn_app, spawn_app_with};
 
 const VIEWER: &str = "{ viewer { email emailConfirmed role user { id username name } } }";
 const PASSWORD: &str = "correct horse battery";
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
-
-fn field(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["field"]
-        .as_str()
-        .unwrap_or("<none>")
-}
 
 async fn login(app: &TestApp, login: &str, password: &str) -> (u16, Value) {
     app.graphql(

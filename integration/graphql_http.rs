@@ -3,16 +3,10 @@
 use serde_json::{Value, json};
 use vibecoding::config::AppEnv;
 
-use crate::helpers::{Options, spawn_app, spawn_app_with};
+use crate::helpers::{Options, code, spawn_app, spawn_app_with};
 
 const HEALTH: &str = "{ health { app database cache cacheMode version } }";
 const GQL_RESPONSE: &str = "application/graphql-response+json";
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
 
 #[tokio::test]
 async fn a_query_runs_and_answers_in_the_negotiated_media_type() {

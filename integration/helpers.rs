@@ -580,3 +580,17 @@ impl Mail {
             .collect()
     }
 }
+
+/// The `extensions.code` of a response's first error.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+/// The `extensions.field` of a response's first error.
+pub fn field(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or("<none>")
+}

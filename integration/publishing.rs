@@ -2,19 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
-
-fn field(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["field"]
-        .as_str()
-        .unwrap_or("<none>")
-}
+use crate::helpers::{Options, TestApp, code, field, spawn_app, spawn_app_with};
 
 const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { id title slug path status publishedAt editedAt description readingTimeMinutes tagList coverImageUrl canonicalUrl bodyHtml previewToken series { title } } }";
 const UPDATE: &str = "mutation($id: ID!, $i: ArticleFields!) { updateArticle(id: $id, input: $i) { id title status publishedAt editedAt description tagList } }";
