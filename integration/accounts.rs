@@ -815,7 +815,7 @@ async fn job_stats_are_for_admins_only() {
 
 #[tokio::test]
 async fn resending_the_confirmation_is_limited() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::default(), |s| s.rate_limits.enabled = true).await;
     let token = app.register("curie").await;
     let resend = "mutation { resendConfirmation }";
     for _ in 0..2 {

@@ -176,6 +176,12 @@ pub fn test_settings(db_name: &str) -> Settings {
         "vibecoding-outbox-{}",
         uuid::Uuid::new_v4().simple()
     ));
+    // Limits are the subject of their own tests, which switch them on.
+    settings.rate_limits.enabled = false;
+    settings.uploads.dir = std::env::temp_dir().join(format!(
+        "vibecoding-uploads-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     // Tests run from the package root, where `make assets` installs the playground.
     settings.http.assets_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/node_modules").into();
     settings
@@ -391,11 +397,76 @@ impl TestApp {
 
     /// Another node on the same database and Redis.
     pub async fn second_node(&self, options: Options) -> TestApp {
+        self.second_node_with(options, |_| {}).await
+    }
+
+    pub async fn second_node_with(
+        &self,
+        options: Options,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let options = Options {
             share_with: Some((self.db_name.clone(), self.redis_prefix.clone())),
             ..options
         };
-        spawn_app_with(options, |_| {}).await
+        spawn_app_with(options, configure).await
+    }
+
+    /// Sends a GraphQL multipart request (an upload): `file` goes to `variables.<path>`.
+    pub async fn upload(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        path: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, Value) {
+        let operations = json!({ "query": query, "variables": variables });
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text(
+                "map",
+                json!({ "0": [format!("variables.{path}")] }).to_string(),
+            )
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+            );
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .header("apollo-require-preflight", "true")
+            .multipart(form);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text })),
+        )
+    }
+
+    /// Makes a member's account older than the new-member limits look at.
+    pub async fn age_member(&self, username: &str) {
+        sqlx::query("UPDATE users SET created_at = now() - interval '30 days' WHERE username = $1")
+            .bind(username)
+            .execute(&self.state.db)
+            .await
+            .unwrap();
+    }
+
+    pub async fn set_role(&self, username: &str, role: &str) {
+        sqlx::query("UPDATE users SET role = $2 WHERE username = $1")
+            .bind(username)
+            .bind(role)
+            .execute(&self.state.db)
+            .await
+            .unwrap();
     }
 
     pub fn ws_url(&self) -> String {

@@ -136,12 +136,21 @@ impl Cache {
         key: &str,
         window: Duration,
     ) -> Result<(u64, u64), redis::RedisError> {
+        self.incr_window_by(key, 1, window).await
+    }
+
+    /// Adds `amount` to a counter in a fixed window starting at its first hit.
+    pub async fn incr_window_by(
+        &self,
+        key: &str,
+        amount: u64,
+        window: Duration,
+    ) -> Result<(u64, u64), redis::RedisError> {
         let window_secs = window.as_secs().max(1);
         match self {
             Self::Redis { conn, prefix } => {
                 let script = redis::Script::new(
-                    r"local n = redis.call('INCR', KEYS[1])
-                      if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+                    r"local n = redis.call('INCRBY', KEYS[1], ARGV[2])
                       local ttl = redis.call('TTL', KEYS[1])
                       if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
                       return {n, ttl}",
@@ -149,6 +158,7 @@ impl Cache {
                 let (count, ttl): (u64, u64) = script
                     .key(Self::key(prefix, key))
                     .arg(window_secs)
+                    .arg(amount)
                     .invoke_async(&mut conn.clone())
                     .await?;
                 Ok((count, ttl))
@@ -163,7 +173,7 @@ impl Cache {
                         .entry(key.to_owned())
                         .or_insert(("0".to_owned(), Some(now + Duration::from_secs(window_secs)))),
                 };
-                let count = entry.0.parse::<u64>().unwrap_or(0) + 1;
+                let count = entry.0.parse::<u64>().unwrap_or(0).saturating_add(amount);
                 entry.0 = count.to_string();
                 let left = entry.1.map_or(window_secs, |e| {
                     e.saturating_duration_since(now).as_secs_f64().ceil() as u64

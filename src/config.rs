@@ -108,6 +108,72 @@ pub struct Settings {
     /// The reaction categories members can use, each with its score.
     pub reactions: Vec<ReactionCategory>,
     pub feeds: FeedSettings,
+    pub rate_limits: RateLimitSettings,
+    pub uploads: UploadSettings,
+    pub moderation: ModerationSettings,
+}
+
+/// At most `max` in a window of `per_secs` seconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rule {
+    pub max: u64,
+    pub per_secs: u64,
+}
+
+impl Rule {
+    pub const fn new(max: u64, per_secs: u64) -> Self {
+        Self { max, per_secs }
+    }
+}
+
+/// Per member unless named `_per_ip`. Counted in Redis, so they hold across nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateLimitSettings {
+    /// Off only for tests that are not about limits.
+    pub enabled: bool,
+    pub article_create: Rule,
+    pub article_update: Rule,
+    pub comment_create: Rule,
+    pub reaction: Rule,
+    pub image_upload: Rule,
+    pub profile_update: Rule,
+    pub follow: Rule,
+    pub confirmation_email: Rule,
+    pub report: Rule,
+    /// Members younger than `new_member_days` publish and comment at these rates.
+    pub new_member_article: Rule,
+    pub new_member_comment: Rule,
+    pub new_member_days: i64,
+    pub registration_per_ip: Rule,
+    pub login_per_ip: Rule,
+    /// Query complexity a member (or, signed out, an address) may spend per window.
+    pub complexity_per_member: Rule,
+    pub complexity_per_ip: Rule,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadSettings {
+    /// Largest accepted file, in bytes.
+    pub max_bytes: usize,
+    /// Largest width and height, in pixels.
+    pub max_dimension: u32,
+    /// Most frames in an animated GIF.
+    pub max_frames: u32,
+    /// Where images are kept when Cloudinary is not configured; served at `/uploads/`.
+    pub dir: PathBuf,
+    /// Cloudinary's upload API, replaced by a local server in tests.
+    pub cloudinary_api_base: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModerationSettings {
+    /// Words and phrases that mark a title or comment as likely spam (case-insensitive).
+    pub spam_terms: Vec<String>,
+    /// Taken off the score of an article or comment that matches a spam term.
+    pub spam_penalty: i32,
+    /// A member whose articles collect more than this many `vomit` reactions from trusted
+    /// members is suspended automatically.
+    pub vomits_before_suspension: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +194,10 @@ pub struct ReactionCategory {
     /// Private categories (the reading list) are never counted in public.
     #[serde(default)]
     pub private: bool,
+    /// Only trusted members, moderators and admins may use it; it is never shown in
+    /// public but moves the item's score.
+    #[serde(default)]
+    pub privileged: bool,
 }
 
 impl ReactionCategory {
@@ -136,6 +206,16 @@ impl ReactionCategory {
             name: name.to_owned(),
             score,
             private,
+            privileged: false,
+        }
+    }
+
+    fn privileged(name: &str, score: i32) -> Self {
+        Self {
+            name: name.to_owned(),
+            score,
+            private: true,
+            privileged: true,
         }
     }
 }
@@ -253,6 +333,13 @@ pub struct GraphqlSettings {
     pub introspection: Option<bool>,
     /// "Did you mean ...?" hints; defaults like `introspection`.
     pub suggestions: Option<bool>,
+    /// Accept only operations listed in `persisted_manifest` (by hash): production APIs
+    /// serving known clients.
+    pub persisted_only: bool,
+    /// An Apollo persisted-query manifest (`{"operations": [{"id", "body"}]}`).
+    pub persisted_manifest: Option<PathBuf>,
+    /// How long an automatically persisted query is remembered.
+    pub apq_ttl_secs: u64,
 }
 
 fn expose_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -319,6 +406,9 @@ impl Default for Settings {
                 loader_delay_ms: 2,
                 introspection: None,
                 suggestions: None,
+                persisted_only: false,
+                persisted_manifest: None,
+                apq_ttl_secs: 7 * 86_400,
             },
             jobs: JobsSettings {
                 lease_secs: 60,
@@ -356,7 +446,43 @@ impl Default for Settings {
                 ReactionCategory::new("raised_hands", 1, false),
                 ReactionCategory::new("fire", 1, false),
                 ReactionCategory::new("readinglist", 0, true),
+                ReactionCategory::privileged("thumbsup", 5),
+                ReactionCategory::privileged("thumbsdown", -10),
+                ReactionCategory::privileged("vomit", -50),
             ],
+            // Forem's defaults.
+            rate_limits: RateLimitSettings {
+                enabled: true,
+                article_create: Rule::new(9, 30),
+                article_update: Rule::new(30, 30),
+                comment_create: Rule::new(9, 30),
+                reaction: Rule::new(10, 30),
+                image_upload: Rule::new(9, 30),
+                profile_update: Rule::new(15, 30),
+                follow: Rule::new(500, 86_400),
+                confirmation_email: Rule::new(2, 120),
+                report: Rule::new(10, 300),
+                new_member_article: Rule::new(1, 300),
+                new_member_comment: Rule::new(1, 300),
+                new_member_days: 3,
+                registration_per_ip: Rule::new(10, 3_600),
+                login_per_ip: Rule::new(20, 600),
+                // Twenty of the most expensive documents a minute, or thousands of cheap ones.
+                complexity_per_member: Rule::new(100_000, 60),
+                complexity_per_ip: Rule::new(50_000, 60),
+            },
+            uploads: UploadSettings {
+                max_bytes: 25 * 1024 * 1024,
+                max_dimension: 4_096,
+                max_frames: 500,
+                dir: PathBuf::from("tmp/uploads"),
+                cloudinary_api_base: "https://api.cloudinary.com".to_owned(),
+            },
+            moderation: ModerationSettings {
+                spam_terms: Vec::new(),
+                spam_penalty: 50,
+                vomits_before_suspension: 2,
+            },
         }
     }
 }

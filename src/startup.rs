@@ -56,7 +56,11 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let settings = Arc::new(settings);
         let event_loaders = Arc::new(EventLoaders::new(&db, &settings));
+        let storage = crate::storage::Storage::from_settings(&settings)?;
+        let persisted = Arc::new(crate::http::persisted::Manifest::load(&settings)?);
         let state = AppState {
+            storage,
+            persisted,
             settings,
             event_loaders,
             db,

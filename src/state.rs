@@ -31,6 +31,10 @@ pub struct AppState {
     pub ws_slots: Counters,
     /// What live subscriptions re-read events through.
     pub event_loaders: Arc<EventLoaders>,
+    /// Where uploaded images go.
+    pub storage: crate::storage::Storage,
+    /// Operations known by hash: the configured manifest.
+    pub persisted: Arc<crate::http::persisted::Manifest>,
 }
 
 impl AppState {

@@ -42,3 +42,18 @@ pub async fn blocked_by(db: &PgPool, user: Uuid) -> AppResult<Vec<Uuid>> {
             .await?,
     )
 }
+
+/// Whether `blocker` has blocked `blocked`.
+pub async fn is_blocked<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    blocker: Uuid,
+    blocked: Uuid,
+) -> AppResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $1 AND blocked_id = $2)",
+    )
+    .bind(blocker)
+    .bind(blocked)
+    .fetch_one(db)
+    .await?)
+}

@@ -8,8 +8,11 @@ use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::config::Settings;
 use crate::domain::accounts::{Role, Viewer};
+use crate::domain::blocks;
 use crate::domain::markdown;
+use crate::domain::moderation::{self, Subject};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_BODY: usize = 25_000;
@@ -95,6 +98,7 @@ async fn article_of(tx: &mut sqlx::PgConnection, article_id: Uuid) -> AppResult<
 
 pub async fn create(
     db: &PgPool,
+    settings: &Settings,
     viewer: &Viewer,
     article_id: Uuid,
     parent_id: Option<Uuid>,
@@ -110,6 +114,11 @@ pub async fn create(
         } else {
             AppError::NotFound("No such article".to_owned())
         });
+    }
+    if blocks::is_blocked(&mut *tx, author, viewer.user_id).await? {
+        return Err(AppError::Forbidden(
+            "The author of this article has blocked you".to_owned(),
+        ));
     }
     let depth = match parent_id {
         None => 0,
@@ -154,6 +163,8 @@ pub async fn create(
         .execute(&mut *tx)
         .await?;
     crate::domain::feeds::refresh_one(&mut *tx, article_id).await?;
+    let flagged =
+        moderation::flag_spam(&mut tx, settings, Subject::Comment(comment.id), &markdown).await?;
     crate::jobs::enqueue(
         &mut tx,
         &crate::jobs::Job::NotifyComment {
@@ -162,6 +173,10 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
+    if flagged {
+        // The stored score moved after the insert returned the row.
+        return Ok(find(db, comment.id).await?.unwrap_or(comment));
+    }
     Ok(comment)
 }
 
@@ -216,6 +231,15 @@ pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment
         viewer.require_writer()?;
     } else {
         viewer.require_role(Role::Moderator)?;
+        moderation::audit(
+            &mut tx,
+            Some(viewer.user_id),
+            "comment.delete",
+            Subject::Comment(id),
+            "",
+            serde_json::json!({}),
+        )
+        .await?;
     }
     let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "UPDATE comments SET deleted_at = now() WHERE id = $1 RETURNING {COLUMNS}"
@@ -243,6 +267,19 @@ pub async fn set_hidden(
     let (comment, author) = lock_with_article(&mut tx, id).await?;
     if author != viewer.user_id {
         viewer.require_role(Role::Moderator)?;
+        moderation::audit(
+            &mut tx,
+            Some(viewer.user_id),
+            if hidden {
+                "comment.hide"
+            } else {
+                "comment.unhide"
+            },
+            Subject::Comment(id),
+            "",
+            serde_json::json!({}),
+        )
+        .await?;
     }
     if comment.deleted_at.is_some() {
         return Err(AppError::NotFound("No such comment".to_owned()));
@@ -268,12 +305,22 @@ pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Comment>> {
     .await?)
 }
 
-/// Every comment of each article, in one query: threads are assembled in memory.
-pub async fn threads(db: &PgPool, article_ids: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<Comment>>> {
+/// Every comment of each article, in one query: threads are assembled in memory. For a
+/// signed-in `viewer`, comments by members they blocked are left out (and with them the
+/// replies below).
+pub async fn threads(
+    db: &PgPool,
+    article_ids: &[Uuid],
+    viewer: Option<Uuid>,
+) -> AppResult<HashMap<Uuid, Vec<Comment>>> {
     let rows = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM comments WHERE article_id = ANY($1) ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM comments c WHERE article_id = ANY($1)
+           AND ($2::uuid IS NULL OR NOT EXISTS
+                (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $2 AND b.blocked_id = c.user_id))
+         ORDER BY created_at, id"
     )))
     .bind(article_ids)
+    .bind(viewer)
     .fetch_all(db)
     .await?;
     let mut map: HashMap<Uuid, Vec<Comment>> = HashMap::new();

@@ -8,6 +8,8 @@ pub mod erasure;
 pub mod feeds;
 pub mod follows;
 pub mod markdown;
+pub mod media;
+pub mod moderation;
 pub mod notifications;
 pub mod page;
 pub mod reactions;

@@ -8,10 +8,12 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::{ReactionCategory, Settings};
-use crate::domain::accounts::Viewer;
+use crate::domain::accounts::{Role, Viewer};
 use crate::error::{AppError, AppResult};
 
 pub const READING_LIST: &str = "readinglist";
+/// The privileged reaction that can get an author suspended.
+pub const VOMIT: &str = "vomit";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reactable {
@@ -60,26 +62,29 @@ pub async fn toggle(
 ) -> AppResult<bool> {
     viewer.require_writer()?;
     let category = category(settings, name)?.clone();
+    if category.privileged {
+        viewer.require_role(Role::Trusted)?;
+    }
     let mut tx = db.begin().await?;
     // The item must exist and be visible: a live article, a comment not deleted on one.
     // Its row is locked for the whole toggle: clicks on one item apply one after the
     // other, so the check below and the counters stay consistent.
-    let visible: Option<bool> = match item {
-        Reactable::Article(id) => sqlx::query_scalar("SELECT status = 'published' FROM articles WHERE id = $1 FOR UPDATE")
+    let visible: Option<(bool, Uuid)> = match item {
+        Reactable::Article(id) => sqlx::query_as("SELECT status = 'published', user_id FROM articles WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?,
-        Reactable::Comment(id) => sqlx::query_scalar(
-            "SELECT c.deleted_at IS NULL AND a.status = 'published' FROM comments c JOIN articles a ON a.id = c.article_id
+        Reactable::Comment(id) => sqlx::query_as(
+            "SELECT c.deleted_at IS NULL AND a.status = 'published', c.user_id FROM comments c JOIN articles a ON a.id = c.article_id
              WHERE c.id = $1 FOR UPDATE OF c",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?,
     };
-    if visible != Some(true) {
+    let Some((true, author)) = visible else {
         return Err(AppError::NotFound("Nothing to react to".to_owned()));
-    }
+    };
     let exists: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM reactions WHERE user_id = $1 AND reactable_type = $2 AND reactable_id = $3 AND category = $4)",
     )
@@ -122,30 +127,36 @@ pub async fn toggle(
     .bind(delta)
     .execute(&mut *tx)
     .await?;
-    if !category.private {
-        let table = match item {
-            Reactable::Article(_) => "articles",
-            Reactable::Comment(_) => "comments",
-        };
+    let table = match item {
+        Reactable::Article(_) => "articles",
+        Reactable::Comment(_) => "comments",
+    };
+    // Public reactions count; every category with a score (privileged ones included)
+    // moves the item's score.
+    if !category.private || category.score != 0 {
+        let counted = if category.private { 0 } else { delta };
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE {table} SET reactions_count = reactions_count + $2, score = score + $3 WHERE id = $1"
         )))
         .bind(item.id())
-        .bind(delta)
+        .bind(counted)
         .bind(delta * category.score)
         .execute(&mut *tx)
         .await?;
         if let Reactable::Article(id) = item {
             crate::domain::feeds::refresh_one(&mut *tx, id).await?;
         }
-        if on {
-            let job = crate::jobs::Job::NotifyReaction {
-                actor: viewer.user_id,
-                item_type: item.type_name().to_owned(),
-                item: item.id(),
-            };
-            crate::jobs::enqueue(&mut tx, &job).await?;
-        }
+    }
+    if on && !category.private {
+        let job = crate::jobs::Job::NotifyReaction {
+            actor: viewer.user_id,
+            item_type: item.type_name().to_owned(),
+            item: item.id(),
+        };
+        crate::jobs::enqueue(&mut tx, &job).await?;
+    }
+    if on && category.name == VOMIT && matches!(item, Reactable::Article(_)) {
+        crate::domain::moderation::check_vomits(&mut tx, settings, author).await?;
     }
     tx.commit().await?;
     Ok(on)

@@ -46,3 +46,30 @@ impl ContextExt for Context<'_> {
         self.data_unchecked::<Loaders>()
     }
 }
+
+/// Counts one `action` by the signed-in member (and, for young accounts, `young` too);
+/// RATE_LIMITED with `retryAfter` once a window is full.
+pub async fn limit(
+    ctx: &Context<'_>,
+    action: crate::limits::Action,
+    young: Option<crate::limits::Action>,
+) -> AppResult<()> {
+    let viewer = ctx.require_viewer()?;
+    let state = ctx.state();
+    crate::limits::check_member(
+        &state.cache,
+        &state.settings,
+        viewer.user_id,
+        viewer.member_since,
+        action,
+        young,
+    )
+    .await
+}
+
+/// Counts one `action` from the caller's address.
+pub async fn limit_address(ctx: &Context<'_>, action: crate::limits::Action) -> AppResult<()> {
+    let state = ctx.state();
+    let address = ctx.client().ip.unwrap_or_else(|| "unknown".to_owned());
+    crate::limits::check(&state.cache, &state.settings, action, &address).await
+}

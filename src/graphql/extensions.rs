@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use async_graphql::ValidationResult;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-    NextSubscribe,
+    NextSubscribe, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Pos, Positioned, Response, ServerError, ServerResult, Value, Variables};
@@ -157,6 +158,63 @@ pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>) {
         (false, None) => ErrorCode::BadUserInput,
     };
     set_extension(error, "code", code.as_str());
+}
+
+/// Charges each valid document its computed complexity against the caller's budget for
+/// the window (per member, or per address when signed out), so a few expensive queries
+/// cost what many cheap ones do. Refused before execution with RATE_LIMITED.
+pub struct QueryBudget;
+
+impl ExtensionFactory for QueryBudget {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(QueryBudget)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for QueryBudget {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let Some(state) = ctx.data_opt::<crate::state::AppState>() else {
+            return Ok(result);
+        };
+        let member = ctx
+            .data_opt::<crate::graphql::context::Auth>()
+            .and_then(|a| a.0.as_ref())
+            .map(|v| v.user_id);
+        let address = ctx
+            .data_opt::<crate::domain::accounts::service::ClientInfo>()
+            .and_then(|c| c.ip.clone())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let cost = u64::try_from(result.complexity).unwrap_or(u64::MAX);
+        match crate::limits::charge_complexity(
+            &state.cache,
+            &state.settings,
+            member,
+            &address,
+            cost,
+        )
+        .await
+        {
+            Ok(()) => Ok(result),
+            Err(error) => {
+                let mut server_error = ServerError::new(error.public_message(), None);
+                if let AppError::RateLimited { retry_after, .. } = &error {
+                    set_extension(&mut server_error, "retryAfter", *retry_after);
+                } else {
+                    tracing::error!(error = %error, "the query budget could not be checked");
+                    // Without Redis the budget cannot be counted; the request still runs.
+                    return Ok(result);
+                }
+                set_extension(&mut server_error, "code", error.code().as_str());
+                Err(vec![server_error])
+            }
+        }
+    }
 }
 
 /// Refuses, before validation and execution, documents nested too deep, with too many

@@ -26,12 +26,15 @@ pub struct Query(
     query::search::SearchQuery,
     query::feed::FeedQuery,
     query::notifications::NotificationsQuery,
+    query::moderation::ModerationQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::accounts::AccountsMutation,
     mutation::content::ContentMutation,
+    mutation::media::MediaMutation,
+    mutation::moderation::ModerationMutation,
     query::notifications::NotificationsMutation,
 );
 
@@ -62,6 +65,7 @@ pub fn build(state: AppState) -> AppSchema {
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(64)
         .extension(extensions::ErrorCodes)
+        .extension(extensions::QueryBudget)
         .extension(extensions::DocumentLimits {
             max_depth: limits.max_depth,
             max_aliases: limits.max_aliases,

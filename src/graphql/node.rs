@@ -79,7 +79,7 @@ pub enum Node {
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
 /// exist or the viewer may not see it.
-async fn resolve(
+pub(crate) async fn resolve(
     ctx: &async_graphql::Context<'_>,
     type_name: &str,
     id: Uuid,

@@ -1,6 +1,7 @@
 //! `/graphql` over HTTP, following the GraphQL-over-HTTP specification:
-//! - POST takes `application/json` only (415 otherwise), so a cross-site HTML form, which
-//!   can only send simple content types, can never run an operation with a member's cookie;
+//! - POST takes `application/json` (415 otherwise), so a cross-site HTML form, which can
+//!   only send simple content types, can never run an operation with a member's cookie;
+//!   uploads (`multipart/form-data`, a simple type) must also carry a preflight header;
 //! - GET runs queries only: a mutation over GET is 405 with `Allow: POST`;
 //! - the response is `application/graphql-response+json` when the client accepts it, with
 //!   400 for documents that do not parse or validate; `application/json` otherwise, with 200
@@ -16,6 +17,7 @@ use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use tokio_util::compat::TokioAsyncReadCompatExt as _;
 
 use crate::domain::accounts::service::ClientInfo;
 use crate::error::{AppError, ErrorCode};
@@ -25,6 +27,7 @@ use crate::graphql::extensions::ExecutionFlag;
 use crate::graphql::loaders::Loaders;
 use crate::http::auth;
 use crate::http::json_response;
+use crate::http::persisted;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
 
@@ -212,32 +215,14 @@ fn build_request(
     let Some(query) = operation.query.filter(|q| !q.trim().is_empty()) else {
         return Err("The request has no query");
     };
-    if operation_type(&query, operation.operation_name.as_deref())
-        == Some(OperationType::Subscription)
-    {
-        return Err("Subscriptions are served over WebSocket at /graphql/ws");
-    }
     let variables = match operation.variables {
         None | Some(Json::Null) => Variables::default(),
         Some(v @ Json::Object(_)) => Variables::from_json(v),
         Some(_) => return Err("variables must be a JSON object"),
     };
-    let flag = ExecutionFlag::default();
-    let mut request = async_graphql::Request::new(query)
-        .variables(variables)
-        .data(flag.clone())
-        .data(caller.auth.clone())
-        .data(caller.client.clone())
-        .data(Loaders::new(
-            &state.db,
-            &state.settings,
-            caller.auth.0.as_ref().map(|v| v.user_id),
-        ));
+    let mut request = async_graphql::Request::new(query).variables(variables);
     if let Some(name) = operation.operation_name.filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
-    }
-    if let Some(id) = req.extensions().get::<RequestId>() {
-        request = request.data(id.clone());
     }
     if let Some(Json::Object(extensions)) = operation.extensions {
         for (key, value) in extensions {
@@ -246,7 +231,141 @@ fn build_request(
             }
         }
     }
+    attach(request, req, state, caller)
+}
+
+/// Gives a parsed request what its resolvers read: the caller, loaders, request id.
+fn attach(
+    request: async_graphql::Request,
+    req: &Request,
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(async_graphql::Request, ExecutionFlag), &'static str> {
+    if operation_type(&request.query, request.operation_name.as_deref())
+        == Some(OperationType::Subscription)
+    {
+        return Err("Subscriptions are served over WebSocket at /graphql/ws");
+    }
+    let flag = ExecutionFlag::default();
+    let mut request = request
+        .data(flag.clone())
+        .data(caller.auth.clone())
+        .data(caller.client.clone())
+        .data(Loaders::new(
+            &state.db,
+            &state.settings,
+            caller.auth.0.as_ref().map(|v| v.user_id),
+        ));
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        request = request.data(id.clone());
+    }
     Ok((request, flag))
+}
+
+/// Puts the query of a persisted-query request in place; a refusal is answered as a
+/// request error.
+async fn with_persisted(
+    state: &AppState,
+    mut operation: Operation,
+    media: MediaType,
+) -> Result<Operation, Box<Response>> {
+    match persisted::resolve(state, operation.query.take(), operation.extensions.as_ref()).await {
+        Ok(query) => {
+            operation.query = query;
+            Ok(operation)
+        }
+        Err(refusal) => {
+            let status = if media == MediaType::GraphqlResponseJson {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            let mut response = json_response(
+                status,
+                &json!({ "errors": [{ "message": refusal.message, "extensions": { "code": refusal.code } }] }),
+            );
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(media.as_str()),
+            );
+            Err(Box::new(response))
+        }
+    }
+}
+
+/// Headers that a cross-site HTML form cannot send: one of them must come with a
+/// multipart upload, whose content type alone is "simple".
+const PREFLIGHT_HEADERS: &[&str] = &[
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "graphql-require-preflight",
+];
+
+/// A GraphQL multipart request (file uploads).
+async fn multipart(
+    req: &Request,
+    body: Body,
+    content_type: &str,
+    schema: &AppSchema,
+    state: &AppState,
+    media: MediaType,
+) -> Response {
+    if !PREFLIGHT_HEADERS
+        .iter()
+        .any(|h| req.headers().get(*h).is_some_and(|v| !v.is_empty()))
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "Uploads must carry an Apollo-Require-Preflight header (cross-site forms cannot)",
+        );
+    }
+    let caller = match caller(req, state, media).await {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
+    let uploads = &state.settings.uploads;
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(upload_body_limit(uploads.max_bytes))
+        .max_num_files(1);
+    let reader = body.into_async_read().compat();
+    let request = match async_graphql::http::receive_body(Some(content_type), reader, options).await
+    {
+        Ok(request) => request,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                &format!(
+                    "The file is larger than the {} bytes allowed",
+                    uploads.max_bytes
+                ),
+            );
+        }
+        Err(async_graphql::ParseRequestError::UnsupportedBatch) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                media,
+                "Batched requests are not enabled",
+            );
+        }
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("The multipart request could not be read: {e}"),
+            );
+        }
+    };
+    match attach(request, req, state, &caller) {
+        Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
+        Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
+    }
+}
+
+/// The largest body a multipart upload may have: the file and room for its fields.
+pub fn upload_body_limit(max_file: usize) -> usize {
+    max_file.saturating_add(64 * 1024)
 }
 
 async fn execute(
@@ -261,14 +380,38 @@ async fn execute(
     }
 }
 
+/// Seconds to wait when the whole request was refused by a rate limit.
+fn refused_for(outcome: &Outcome) -> Option<u64> {
+    if outcome.executed {
+        return None;
+    }
+    outcome.response.errors.iter().find_map(|e| {
+        let extensions = e.extensions.as_ref()?;
+        match (extensions.get("code"), extensions.get("retryAfter")) {
+            (Some(async_graphql::Value::String(code)), Some(async_graphql::Value::Number(n)))
+                if code == ErrorCode::RateLimited.as_str() =>
+            {
+                n.as_u64()
+            }
+            _ => None,
+        }
+    })
+}
+
 fn respond(outcome: &Outcome, media: MediaType) -> Response {
-    let status = if !outcome.executed && media == MediaType::GraphqlResponseJson {
+    let retry_after = refused_for(outcome);
+    let status = if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if !outcome.executed && media == MediaType::GraphqlResponseJson {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
     let mut response = json_response(status, &outcome.body());
     let headers = response.headers_mut();
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.as_str()),
@@ -295,11 +438,14 @@ pub async fn post(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("multipart/form-data") {
+        return multipart(req, body, content_type, schema, state, media).await;
+    }
     if !essence.eq_ignore_ascii_case(JSON) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
-            "Content-Type must be application/json",
+            "Content-Type must be application/json (or multipart/form-data for uploads)",
         );
     }
     let bytes = match body.into_bytes_limit(state.settings.http.body_limit).await {
@@ -359,6 +505,10 @@ pub async fn post(
                         "Each operation must be a JSON object",
                     );
                 };
+                let operation = match with_persisted(state, operation, media).await {
+                    Ok(operation) => operation,
+                    Err(response) => return *response,
+                };
                 match build_request(operation, req, state, &caller) {
                     Ok(r) => requests.push(r),
                     Err(message) => return refuse(StatusCode::BAD_REQUEST, media, message),
@@ -380,6 +530,10 @@ pub async fn post(
                     media,
                     "query, operationName, variables and extensions have the wrong types",
                 );
+            };
+            let operation = match with_persisted(state, operation, media).await {
+                Ok(operation) => operation,
+                Err(response) => return *response,
             };
             match build_request(operation, req, state, &caller) {
                 Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
@@ -460,8 +614,18 @@ pub async fn get(
             "extensions is not valid JSON",
         );
     };
-    if let Some(query) = params.query.as_deref()
-        && let Some(ty) = operation_type(query, params.operation_name.as_deref())
+    let operation = Operation {
+        query: params.query,
+        operation_name: params.operation_name,
+        variables,
+        extensions,
+    };
+    let operation = match with_persisted(state, operation, media).await {
+        Ok(operation) => operation,
+        Err(response) => return *response,
+    };
+    if let Some(query) = operation.query.as_deref()
+        && let Some(ty) = operation_type(query, operation.operation_name.as_deref())
         && ty != OperationType::Query
     {
         let mut response = refuse(
@@ -477,12 +641,6 @@ pub async fn get(
     let caller = match caller(req, state, media).await {
         Ok(c) => c,
         Err(response) => return *response,
-    };
-    let operation = Operation {
-        query: params.query,
-        operation_name: params.operation_name,
-        variables,
-        extensions,
     };
     match build_request(operation, req, state, &caller) {
         Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),

@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod middleware;
 pub mod pages;
+pub mod persisted;
 pub mod reading;
 pub mod request_id;
 pub mod ws;
@@ -39,6 +40,12 @@ pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Resp
         .at("/graphql/ws", get(ws::upgrade))
         .at("/graphiql", get(pages::graphiql))
         .at("/graphiql/assets/:name", get(pages::graphiql_asset));
+    if let crate::storage::Storage::Local { dir, .. } = &state.storage {
+        route = route.nest(
+            crate::storage::UPLOADS_PATH,
+            poem::endpoint::StaticFilesEndpoint::new(dir.clone()).around(middleware::immutable),
+        );
+    }
     for prefix in health::PREFIXES {
         route = route
             .at(format!("{prefix}/app"), get(health::app))
@@ -68,12 +75,13 @@ pub fn wrap<E: Endpoint + 'static>(
     });
     let https = settings.is_https();
     let body_limit = settings.http.body_limit;
+    let upload_limit = graphql::upload_body_limit(settings.uploads.max_bytes);
     let redirect_settings = settings.clone();
 
     endpoint
         .data(state)
         .with(CatchPanic::new().with_handler(middleware::panic_response))
-        .around(move |ep, req| middleware::body_limit(ep, req, body_limit))
+        .around(move |ep, req| middleware::body_limit(ep, req, body_limit, upload_limit))
         .with_if(cors.is_some(), cors.unwrap_or_else(Cors::new))
         .around(move |ep, req| middleware::https_redirect(ep, req, Arc::clone(&redirect_settings)))
         .around(move |ep, req| middleware::security_headers(ep, req, https))

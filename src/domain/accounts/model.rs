@@ -61,6 +61,8 @@ pub struct User {
     pub articles_count: i32,
     pub followers_count: i32,
     pub following_count: i32,
+    /// An uploaded avatar (its 320 px square copy).
+    pub avatar_url: Option<String>,
 }
 
 impl User {
@@ -76,6 +78,8 @@ pub struct Viewer {
     pub role: Role,
     pub email_confirmed: bool,
     pub suspended_reason: Option<String>,
+    /// When the account was created: young accounts write at lower rates.
+    pub member_since: DateTime<Utc>,
     /// The session the request came with (not set for API keys).
     pub session_id: Option<Uuid>,
     pub api_key_id: Option<Uuid>,

@@ -10,7 +10,7 @@ use crate::error::AppError;
 pub const USER_COLUMNS: &str = "id, username::text AS username, email::text AS email, name, role, \
      suspended_reason, email_confirmed_at, pending_email::text AS pending_email, bio, location, \
      website_url, github_username, twitter_username, created_at, deleted_at, articles_count, \
-     followers_count, following_count";
+     followers_count, following_count, avatar_url";
 
 /// Turns a unique violation into the input error it stands for.
 pub fn map_unique(e: sqlx::Error) -> AppError {
@@ -213,6 +213,7 @@ pub struct Authenticated {
     pub role: String,
     pub suspended_reason: Option<String>,
     pub email_confirmed: bool,
+    pub member_since: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
@@ -222,7 +223,7 @@ pub async fn session_by_token<'e>(
 ) -> sqlx::Result<Option<Authenticated>> {
     sqlx::query_as::<_, Authenticated>(
         "SELECT s.id AS credential_id, u.id AS user_id, u.role, u.suspended_reason,
-                u.email_confirmed_at IS NOT NULL AS email_confirmed, s.last_seen_at AS last_used_at
+                u.email_confirmed_at IS NOT NULL AS email_confirmed, u.created_at AS member_since, s.last_seen_at AS last_used_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > now() AND u.deleted_at IS NULL",
     )
@@ -357,7 +358,7 @@ pub async fn api_key_by_hash<'e>(
 ) -> sqlx::Result<Option<Authenticated>> {
     sqlx::query_as::<_, Authenticated>(
         "SELECT k.id AS credential_id, u.id AS user_id, u.role, u.suspended_reason,
-                u.email_confirmed_at IS NOT NULL AS email_confirmed, k.last_used_at
+                u.email_confirmed_at IS NOT NULL AS email_confirmed, u.created_at AS member_since, k.last_used_at
          FROM api_keys k JOIN users u ON u.id = k.user_id
          WHERE k.key_hash = $1 AND u.deleted_at IS NULL",
     )

@@ -1,8 +1,6 @@
 //! The accounts' rules: each public function is one operation, in one transaction where it
 //! writes, with its jobs enqueued in that transaction.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
@@ -21,9 +19,6 @@ use crate::jobs::{self, Job};
 
 /// The message for every failed sign-in, whichever part was wrong.
 pub const BAD_CREDENTIALS: &str = "Invalid login or password";
-/// At most this many confirmation emails per member in [`RESEND_WINDOW`].
-pub const RESEND_LIMIT: u64 = 2;
-pub const RESEND_WINDOW: Duration = Duration::from_secs(120);
 /// A member keeps at most this many API keys.
 pub const MAX_API_KEYS: i64 = 50;
 
@@ -201,6 +196,7 @@ fn viewer_of(row: Authenticated, session: bool) -> Viewer {
         role: Role::parse(&row.role).unwrap_or(Role::Member),
         email_confirmed: row.email_confirmed,
         suspended_reason: row.suspended_reason,
+        member_since: row.member_since,
         session_id: session.then_some(row.credential_id),
         api_key_id: (!session).then_some(row.credential_id),
     }
@@ -331,7 +327,12 @@ pub async fn confirm_email(db: &PgPool, token: &str) -> AppResult<User> {
     Ok(user)
 }
 
-pub async fn resend_confirmation(db: &PgPool, cache: &Cache, viewer: &Viewer) -> AppResult<()> {
+pub async fn resend_confirmation(
+    db: &PgPool,
+    cache: &Cache,
+    settings: &Settings,
+    viewer: &Viewer,
+) -> AppResult<()> {
     let user = repo::find_by_id(db, viewer.user_id)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("The account no longer exists".to_owned()))?;
@@ -341,19 +342,13 @@ pub async fn resend_confirmation(db: &PgPool, cache: &Cache, viewer: &Viewer) ->
             "your email is already confirmed",
         ));
     }
-    let (count, ttl) = cache
-        .incr_window(
-            &format!("rl:resend_confirmation:{}", viewer.user_id),
-            RESEND_WINDOW,
-        )
-        .await
-        .map_err(AppError::internal)?;
-    if count > RESEND_LIMIT {
-        return Err(AppError::RateLimited {
-            message: format!("At most {RESEND_LIMIT} confirmation emails every 2 minutes"),
-            retry_after: ttl.max(1),
-        });
-    }
+    crate::limits::check(
+        cache,
+        settings,
+        crate::limits::Action::ConfirmationEmail,
+        &viewer.user_id.to_string(),
+    )
+    .await?;
     let mut conn = db.acquire().await?;
     jobs::enqueue(&mut conn, &Job::SendConfirmation { user_id: user.id }).await?;
     Ok(())
@@ -477,6 +472,8 @@ pub async fn change_email(
 /// A profile change: `None` leaves a field as it is; an empty string clears it.
 #[derive(Debug, Default)]
 pub struct ProfileChange {
+    /// An uploaded avatar's URL (set by the upload, never typed in).
+    pub avatar_url: Option<String>,
     pub name: Option<String>,
     pub bio: Option<String>,
     pub location: Option<String>,
@@ -530,7 +527,8 @@ pub async fn update_profile(
             location = COALESCE($4, location),
             website_url = CASE WHEN $5 THEN $6 ELSE website_url END,
             github_username = CASE WHEN $7 THEN $8 ELSE github_username END,
-            twitter_username = CASE WHEN $9 THEN $10 ELSE twitter_username END
+            twitter_username = CASE WHEN $9 THEN $10 ELSE twitter_username END,
+            avatar_url = COALESCE($11, avatar_url)
          WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(viewer.user_id)
@@ -543,6 +541,7 @@ pub async fn update_profile(
     .bind(github.flatten())
     .bind(twitter.is_some())
     .bind(twitter.flatten())
+    .bind(change.avatar_url)
     .execute(db)
     .await?;
     repo::find_by_id(db, viewer.user_id)

@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::domain::accounts::model::bounded_text;
 use crate::domain::accounts::{Role, Viewer};
 use crate::domain::markdown;
+use crate::domain::moderation::{self, Subject};
 use crate::error::{AppError, AppResult};
 use crate::jobs::{self, Job};
 
@@ -26,6 +27,8 @@ pub struct ArticleInput {
     pub tags: Option<Vec<String>>,
     pub published: Option<bool>,
     pub cover_image_url: Option<String>,
+    /// An image the writer uploaded; its cover-sized copy becomes the cover.
+    pub cover_image_id: Option<Uuid>,
     pub canonical_url: Option<String>,
     pub description: Option<String>,
     pub series: Option<String>,
@@ -118,6 +121,22 @@ fn prepare(input: ArticleInput) -> AppResult<Draft> {
         published_at: input.published_at.or(fm.date),
         body,
     })
+}
+
+/// An uploaded image of the writer's as the cover; it wins over a cover URL.
+async fn uploaded_cover(
+    db: &PgPool,
+    viewer: &Viewer,
+    image: Option<Uuid>,
+    draft: &mut Draft,
+) -> AppResult<()> {
+    if let Some(id) = image {
+        let image = crate::domain::media::find_owned(db, id, viewer.user_id)
+            .await
+            .map_err(|_| AppError::bad_input("coverImageId", "no such image of yours"))?;
+        draft.cover_image_url = Some(Some(crate::domain::media::cover_url(&image)));
+    }
+    Ok(())
 }
 
 fn map_conflicts(e: sqlx::Error) -> AppError {
@@ -319,6 +338,77 @@ async fn transition(
     Ok(())
 }
 
+/// Replaces an article's tag rows (its `tag_names` column is the caller's) and, while it
+/// is live, the tags' article counts.
+async fn retag(conn: &mut PgConnection, before: &Article, tags: &[String]) -> AppResult<()> {
+    if tags == before.tag_names.as_slice() {
+        return Ok(());
+    }
+    set_tags(conn, before.id, tags).await?;
+    if before.is_live() {
+        let removed: Vec<String> = before
+            .tag_names
+            .iter()
+            .filter(|t| !tags.contains(t))
+            .cloned()
+            .collect();
+        let added: Vec<String> = tags
+            .iter()
+            .filter(|t| !before.tag_names.contains(t))
+            .cloned()
+            .collect();
+        sqlx::query("UPDATE tags SET articles_count = articles_count - 1 WHERE name = ANY($1)")
+            .bind(&removed)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE tags SET articles_count = articles_count + 1 WHERE name = ANY($1)")
+            .bind(&added)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A moderator changes an article's tags, with a reason kept in the audit log.
+pub async fn moderate_tags(
+    db: &PgPool,
+    viewer: &Viewer,
+    id: Uuid,
+    tags: &[String],
+    reason: &str,
+) -> AppResult<Article> {
+    viewer.require_role(Role::Moderator)?;
+    let reason = moderation::parse_reason(reason)?;
+    let tags = model::parse_tags(tags)?;
+    let mut tx = db.begin().await?;
+    let before = lock(&mut tx, id).await?;
+    retag(&mut tx, &before, &tags).await?;
+    sqlx::query("UPDATE articles SET tag_names = $2 WHERE id = $1")
+        .bind(id)
+        .bind(&tags)
+        .execute(&mut *tx)
+        .await?;
+    moderation::audit(
+        &mut tx,
+        Some(viewer.user_id),
+        "article.retag",
+        Subject::Article(id),
+        &reason,
+        serde_json::json!({ "before": before.tag_names, "after": tags }),
+    )
+    .await?;
+    let article = lock(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(article)
+}
+
+/// Back to draft, whoever asks: the caller has checked the right to.
+pub async fn take_down(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
+    let before = lock(conn, id).await?;
+    let (status, at) = next_state(&before, false, None);
+    transition(conn, &before, &status, at).await
+}
+
 pub async fn create(
     db: &PgPool,
     settings: &Settings,
@@ -326,7 +416,9 @@ pub async fn create(
     input: ArticleInput,
 ) -> AppResult<Saved> {
     viewer.require_writer()?;
-    let draft = prepare(input)?;
+    let cover = input.cover_image_id;
+    let mut draft = prepare(input)?;
+    uploaded_cover(db, viewer, cover, &mut draft).await?;
     let title = draft.title.clone().ok_or_else(|| {
         AppError::bad_input(
             "title",
@@ -381,6 +473,7 @@ pub async fn create(
         let (status, at) = next_state(&article, true, draft.published_at);
         transition(&mut tx, &article, &status, at).await?;
     }
+    moderation::flag_spam(&mut tx, settings, Subject::Article(id), &title).await?;
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {
@@ -407,7 +500,9 @@ pub async fn update(
     input: ArticleInput,
 ) -> AppResult<Saved> {
     viewer.require_writer()?;
-    let draft = prepare(input)?;
+    let cover = input.cover_image_id;
+    let mut draft = prepare(input)?;
+    uploaded_cover(db, viewer, cover, &mut draft).await?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
     if !before.visible_to(Some(viewer)) {
@@ -476,30 +571,7 @@ pub async fn update(
     .execute(&mut *tx)
     .await
     .map_err(map_conflicts)?;
-    if tags != before.tag_names {
-        set_tags(&mut tx, id, &tags).await?;
-        if before.is_live() {
-            let removed: Vec<String> = before
-                .tag_names
-                .iter()
-                .filter(|t| !tags.contains(t))
-                .cloned()
-                .collect();
-            let added: Vec<String> = tags
-                .iter()
-                .filter(|t| !before.tag_names.contains(t))
-                .cloned()
-                .collect();
-            sqlx::query("UPDATE tags SET articles_count = articles_count - 1 WHERE name = ANY($1)")
-                .bind(&removed)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE tags SET articles_count = articles_count + 1 WHERE name = ANY($1)")
-                .bind(&added)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+    retag(&mut tx, &before, &tags).await?;
     let current = lock(&mut tx, id).await?;
     let (status, at) = next_state(&current, publish, draft.published_at);
     // Counters follow the tags the article has now.
@@ -514,6 +586,9 @@ pub async fn update(
         at,
     )
     .await?;
+    if let Some(title) = &draft.title {
+        moderation::flag_spam(&mut tx, settings, Subject::Article(id), title).await?;
+    }
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {
@@ -545,6 +620,17 @@ pub async fn set_published(
     }
     let (status, at) = next_state(&before, publish, None);
     transition(&mut tx, &before, &status, at).await?;
+    if !publish && before.user_id != viewer.user_id {
+        moderation::audit(
+            &mut tx,
+            Some(viewer.user_id),
+            "article.unpublish",
+            Subject::Article(id),
+            "",
+            serde_json::json!({ "status_before": before.status }),
+        )
+        .await?;
+    }
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {

@@ -83,14 +83,20 @@ impl Thread {
     }
 }
 
-pub struct ThreadLoader(pub PgPool);
+/// Threads as `viewer` sees them: without the comments of members they blocked.
+pub struct ThreadLoader {
+    pub db: PgPool,
+    pub viewer: Option<Uuid>,
+}
 
 impl Loader<Uuid> for ThreadLoader {
     type Value = Arc<Thread>;
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, Arc<Thread>> {
-        let mut threads = comments::threads(&self.0, keys).await.map_err(shared)?;
+        let mut threads = comments::threads(&self.db, keys, self.viewer)
+            .await
+            .map_err(shared)?;
         Ok(keys
             .iter()
             .map(|k| {

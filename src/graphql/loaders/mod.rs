@@ -77,7 +77,13 @@ impl Loaders {
             articles: batch(content::ArticleLoader(db.clone()), delay),
             tags: batch(content::TagLoader(db.clone()), delay),
             article_tags: batch(content::ArticleTagsLoader(db.clone()), delay),
-            threads: batch(content::ThreadLoader(db.clone()), delay),
+            threads: batch(
+                content::ThreadLoader {
+                    db: db.clone(),
+                    viewer,
+                },
+                delay,
+            ),
             comments: batch(content::CommentLoader(db.clone()), delay),
             reaction_counts: batch(reaction_counts, delay),
             viewer_reactions: batch(

@@ -1,11 +1,14 @@
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, Upload};
 use secrecy::SecretString;
 
 use crate::domain::accounts::service::{self, ProfileChange, Registration, SignedIn};
-use crate::graphql::context::ContextExt as _;
+use crate::graphql::context::{ContextExt as _, limit, limit_address};
+use crate::graphql::mutation::media::store_upload;
 use crate::graphql::node;
 use crate::graphql::types::accounts::{ApiKeyNode, AuthPayload, CreatedApiKey, UserNode};
+use crate::graphql::types::media::ImageNode;
 use crate::http::auth::{clear_cookie, session_cookie};
+use crate::limits::Action;
 
 #[derive(InputObject)]
 pub struct RegisterInput {
@@ -33,6 +36,8 @@ pub struct LoginInput {
 /// Fields left out stay as they are; an empty string clears an optional one.
 #[derive(InputObject, Default)]
 pub struct UpdateProfileInput {
+    /// A new profile picture (GraphQL multipart request): cleaned, cropped square.
+    pub avatar: Option<Upload>,
     pub name: Option<String>,
     pub bio: Option<String>,
     pub location: Option<String>,
@@ -73,6 +78,7 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
+        limit_address(ctx, Action::Registration).await?;
         let state = ctx.state();
         let session = service::register(
             &state.db,
@@ -105,7 +111,7 @@ impl AccountsMutation {
     async fn resend_confirmation(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let viewer = ctx.require_viewer()?;
         let state = ctx.state();
-        service::resend_confirmation(&state.db, &state.cache, viewer).await?;
+        service::resend_confirmation(&state.db, &state.cache, &state.settings, viewer).await?;
         Ok(true)
     }
 
@@ -115,6 +121,7 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
+        limit_address(ctx, Action::Login).await?;
         let state = ctx.state();
         let session = service::login(
             &state.db,
@@ -240,10 +247,19 @@ impl AccountsMutation {
         input: UpdateProfileInput,
     ) -> async_graphql::Result<UserNode> {
         let viewer = ctx.require_viewer()?;
+        limit(ctx, Action::ProfileUpdate, None).await?;
+        let avatar_url = match &input.avatar {
+            Some(file) => Some(
+                ImageNode(store_upload(ctx, file, crate::domain::media::Purpose::Avatar).await?)
+                    .avatar_url(),
+            ),
+            None => None,
+        };
         let user = service::update_profile(
             &ctx.state().db,
             viewer,
             ProfileChange {
+                avatar_url,
                 name: input.name,
                 bio: input.bio,
                 location: input.location,

@@ -7,10 +7,12 @@ use crate::domain::reactions::{self, Reactable};
 use crate::domain::{blocks, comments, tags};
 use crate::error::AppError;
 use crate::events;
-use crate::graphql::context::ContextExt as _;
+use crate::graphql::context::{ContextExt as _, limit};
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode, ReactionCount, TagNode};
+use crate::graphql::types::media::ImageNode;
+use crate::limits::Action;
 
 /// An article's fields. On create, `title` (here or in the front matter) is required;
 /// on update, fields left out keep their value. A field here wins over the front matter.
@@ -24,6 +26,9 @@ pub struct ArticleFields {
     pub published: Option<bool>,
     /// An http(s) URL on a public host; empty clears it.
     pub cover_image_url: Option<String>,
+    /// An image you uploaded (with purpose COVER, for its 1000x420 copy); wins over
+    /// `coverImageUrl`.
+    pub cover_image_id: Option<ID>,
     pub canonical_url: Option<String>,
     pub description: Option<String>,
     /// A series title of the author's; empty takes the article out of its series.
@@ -32,9 +37,17 @@ pub struct ArticleFields {
     pub published_at: Option<DateTime<Utc>>,
 }
 
-impl From<ArticleFields> for ArticleInput {
-    fn from(f: ArticleFields) -> Self {
-        Self {
+impl TryFrom<ArticleFields> for ArticleInput {
+    type Error = AppError;
+
+    fn try_from(f: ArticleFields) -> Result<Self, AppError> {
+        let cover_image_id = f
+            .cover_image_id
+            .as_ref()
+            .map(node::decode_as::<ImageNode>)
+            .transpose()?;
+        Ok(Self {
+            cover_image_id,
             title: f.title,
             body_markdown: f.body_markdown,
             tags: f.tags,
@@ -44,7 +57,7 @@ impl From<ArticleFields> for ArticleInput {
             description: f.description,
             series: f.series,
             published_at: f.published_at,
-        }
+        })
     }
 }
 
@@ -99,12 +112,14 @@ impl ContentMutation {
         ctx: &Context<'_>,
         input: ArticleFields,
     ) -> async_graphql::Result<ArticleNode> {
+        let young = (input.published == Some(true)).then_some(Action::NewMemberArticle);
+        limit(ctx, Action::ArticleCreate, young).await?;
         let state = ctx.state();
         let article = service::create(
             &state.db,
             &state.settings,
             ctx.require_viewer()?,
-            input.into(),
+            input.try_into()?,
         )
         .await?;
         Ok(announce(ctx, article).await)
@@ -116,13 +131,15 @@ impl ContentMutation {
         id: ID,
         input: ArticleFields,
     ) -> async_graphql::Result<ArticleNode> {
+        let young = (input.published == Some(true)).then_some(Action::NewMemberArticle);
+        limit(ctx, Action::ArticleUpdate, young).await?;
         let state = ctx.state();
         let article = service::update(
             &state.db,
             &state.settings,
             ctx.require_viewer()?,
             article_id(&id)?,
-            input.into(),
+            input.try_into()?,
         )
         .await?;
         Ok(announce(ctx, article).await)
@@ -134,6 +151,7 @@ impl ContentMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<ArticleNode> {
+        limit(ctx, Action::ArticleUpdate, Some(Action::NewMemberArticle)).await?;
         let state = ctx.state();
         let article = service::set_published(
             &state.db,
@@ -178,8 +196,10 @@ impl ContentMutation {
     ) -> async_graphql::Result<CommentNode> {
         let article = self::article_id(&article_id)?;
         let parent = parent_id.as_ref().map(comment_id).transpose()?;
+        limit(ctx, Action::CommentCreate, Some(Action::NewMemberComment)).await?;
         let comment = comments::create(
             &ctx.state().db,
+            &ctx.state().settings,
             ctx.require_viewer()?,
             article,
             parent,
@@ -254,6 +274,7 @@ impl ContentMutation {
                 .into());
             }
         };
+        limit(ctx, Action::Reaction, None).await?;
         let state = ctx.state();
         let on = reactions::toggle(
             &state.db,
@@ -287,6 +308,7 @@ impl ContentMutation {
     /// Follows a member or a tag (by ID). Following again changes nothing.
     async fn follow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let target = followable(&id)?;
+        limit(ctx, Action::Follow, None).await?;
         Ok(follows::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
     }
 

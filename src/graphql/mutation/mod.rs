@@ -1,2 +1,4 @@
 pub mod accounts;
 pub mod content;
+pub mod media;
+pub mod moderation;

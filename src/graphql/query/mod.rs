@@ -2,5 +2,6 @@ pub mod accounts;
 pub mod content;
 pub mod feed;
 pub mod health;
+pub mod moderation;
 pub mod notifications;
 pub mod search;

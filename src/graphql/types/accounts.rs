@@ -51,6 +51,10 @@ impl UserNode {
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// The uploaded profile picture (320 px square); null when there is none.
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_deref()
+    }
     async fn bio(&self) -> &str {
         &self.0.bio
     }

@@ -1,4 +1,6 @@
 pub mod accounts;
 pub mod content;
 pub mod jobs;
+pub mod media;
+pub mod moderation;
 pub mod notifications;

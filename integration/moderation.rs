@@ -1,0 +1,585 @@
+//! Reports, moderator actions with their audit rows, privileged reactions and automatic
+//! suspension, blocking, and the spam filter.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, code, spawn_app, spawn_app_with};
+
+const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { id score } }";
+const COMMENT: &str = "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id score } }";
+const REPORT: &str = "mutation($id: ID!, $c: ReportCategory!, $m: String) { report(subjectId: $id, category: $c, message: $m) { id status category reporter { username } } }";
+const REPORTS: &str = "query($s: ReportStatus) { reports(status: $s) { edges { node { id subjectType subjectId category message automatic status action resolutionNote reporter { username } resolvedBy { username } } } } }";
+const AUDIT: &str = "query($a: String) { auditLog(action: $a) { edges { node { action reason subjectType subjectId details actor { username } } } } }";
+
+async fn article(app: &TestApp, token: &str, title: &str) -> String {
+    app.ok(
+        Some(token),
+        CREATE,
+        json!({ "i": { "title": title, "bodyMarkdown": "Body", "published": true, "tags": ["rust"] } }),
+    )
+    .await["createArticle"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn comment(app: &TestApp, token: &str, article: &str, body: &str) -> Value {
+    app.ok(Some(token), COMMENT, json!({ "a": article, "b": body }))
+        .await["createComment"]
+        .clone()
+}
+
+async fn audit_rows(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
+    app.ok(Some(admin), AUDIT, json!({ "a": action })).await["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+async fn user_id(app: &TestApp, username: &str) -> Value {
+    app.ok(
+        None,
+        "query($u: String!) { user(username: $u) { id } }",
+        json!({ "u": username }),
+    )
+    .await["user"]["id"]
+        .clone()
+}
+
+struct Cast {
+    app: TestApp,
+    admin: String,
+    moderator: String,
+    author: String,
+    reader: String,
+}
+
+async fn cast() -> Cast {
+    cast_with(spawn_app().await).await
+}
+
+async fn cast_with(app: TestApp) -> Cast {
+    let admin = app.member("boss").await;
+    let moderator = app.member("warden").await;
+    let author = app.member("author").await;
+    let reader = app.member("reader").await;
+    app.set_role("boss", "admin").await;
+    app.set_role("warden", "moderator").await;
+    Cast {
+        app,
+        admin,
+        moderator,
+        author,
+        reader,
+    }
+}
+
+#[tokio::test]
+async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
+    let Cast {
+        app,
+        admin,
+        moderator,
+        author,
+        reader,
+    } = cast().await;
+    let story = article(&app, &author, "Questionable").await;
+
+    let data = app
+        .ok(
+            Some(&reader),
+            REPORT,
+            json!({ "id": story, "c": "SPAM", "m": "Links to a shop" }),
+        )
+        .await;
+    assert_eq!(data["report"]["status"], "open");
+    // Once per member while open; never oneself; only articles, comments and members.
+    let (_, body) = app
+        .graphql_as(Some(&reader), REPORT, json!({ "id": story, "c": "RUDE" }))
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    let (_, body) = app
+        .graphql_as(Some(&author), REPORT, json!({ "id": story, "c": "SPAM" }))
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    let tag = app
+        .ok(None, "{ tag(name: \"rust\") { id } }", json!({}))
+        .await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&reader),
+            REPORT,
+            json!({ "id": tag["tag"]["id"], "c": "SPAM" }),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    let (_, body) = app
+        .graphql(REPORT, json!({ "id": story, "c": "SPAM" }))
+        .await;
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+    // A second member's report on the same article.
+    app.ok(
+        Some(&moderator),
+        REPORT,
+        json!({ "id": story, "c": "OTHER" }),
+    )
+    .await;
+
+    // Members cannot read the queue.
+    let (_, body) = app.graphql_as(Some(&reader), REPORTS, json!({})).await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let open = app.ok(Some(&moderator), REPORTS, json!({})).await;
+    let edges = open["reports"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 2, "{open}");
+    let first = &edges[1]["node"];
+    assert_eq!(first["message"], "Links to a shop");
+    assert_eq!(first["reporter"]["username"], "reader");
+    assert_eq!(first["subjectId"], story);
+
+    // An action that does not fit the subject is refused and changes nothing.
+    let resolve = "mutation($id: ID!, $a: ModerationAction!, $n: String) { resolveReport(id: $id, action: $a, note: $n) { status action resolutionNote resolvedBy { username } } }";
+    let (_, body) = app
+        .graphql_as(
+            Some(&moderator),
+            resolve,
+            json!({ "id": first["id"], "a": "HIDE_COMMENT" }),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    let (_, body) = app
+        .graphql_as(
+            Some(&reader),
+            resolve,
+            json!({ "id": first["id"], "a": "DISMISS" }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+
+    let data = app
+        .ok(
+            Some(&moderator),
+            resolve,
+            json!({ "id": first["id"], "a": "UNPUBLISH_ARTICLE", "n": "Commercial spam" }),
+        )
+        .await;
+    assert_eq!(data["resolveReport"]["status"], "resolved");
+    assert_eq!(data["resolveReport"]["action"], "unpublish_article");
+    assert_eq!(data["resolveReport"]["resolvedBy"]["username"], "warden");
+    // The article is gone from public view; both reports are closed.
+    let data = app
+        .ok(
+            None,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": story }),
+        )
+        .await;
+    assert!(data["node"].is_null(), "{data}");
+    let open = app.ok(Some(&moderator), REPORTS, json!({})).await;
+    assert_eq!(open["reports"]["edges"].as_array().unwrap().len(), 0);
+    let resolved = app
+        .ok(Some(&moderator), REPORTS, json!({ "s": "RESOLVED" }))
+        .await;
+    assert_eq!(resolved["reports"]["edges"].as_array().unwrap().len(), 2);
+    let (_, body) = app
+        .graphql_as(
+            Some(&moderator),
+            resolve,
+            json!({ "id": first["id"], "a": "DISMISS" }),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "already resolved: {body}");
+
+    // The audit log: admins only.
+    let (_, body) = app.graphql_as(Some(&moderator), AUDIT, json!({})).await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let rows = audit_rows(&app, &admin, "article.unpublish").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["actor"]["username"], "warden");
+    assert_eq!(rows[0]["reason"], "Commercial spam");
+    assert_eq!(rows[0]["subjectId"], story);
+    let rows = audit_rows(&app, &admin, "report.resolved").await;
+    assert_eq!(rows[0]["details"]["action"], "unpublish_article");
+}
+
+#[tokio::test]
+async fn moderator_actions_each_leave_an_audit_row() {
+    let Cast {
+        app,
+        admin,
+        moderator,
+        author,
+        reader,
+    } = cast().await;
+    let story = article(&app, &author, "Tagged wrongly").await;
+    let rude = comment(&app, &reader, &story, "You are all fools").await;
+    let worse = comment(&app, &reader, &story, "Something illegal").await;
+
+    let moderate = "mutation($id: ID!, $a: CommentModeration!, $r: String!) { moderateComment(id: $id, action: $a, reason: $r) }";
+    let (_, body) = app
+        .graphql_as(
+            Some(&reader),
+            moderate,
+            json!({ "id": rude["id"], "a": "HIDE", "r": "x" }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let (_, body) = app
+        .graphql_as(
+            Some(&moderator),
+            moderate,
+            json!({ "id": rude["id"], "a": "HIDE", "r": "  " }),
+        )
+        .await;
+    assert_eq!(
+        code(&body),
+        "BAD_USER_INPUT",
+        "a reason is required: {body}"
+    );
+    app.ok(
+        Some(&moderator),
+        moderate,
+        json!({ "id": rude["id"], "a": "HIDE", "r": "Insults" }),
+    )
+    .await;
+    app.ok(
+        Some(&moderator),
+        moderate,
+        json!({ "id": worse["id"], "a": "DELETE", "r": "Illegal content" }),
+    )
+    .await;
+    let thread = app
+        .ok(
+            None,
+            "query($id: ID!) { node(id: $id) { ... on Article { commentsCount comments { edges { node { isHidden isDeleted } } } } } }",
+            json!({ "id": story }),
+        )
+        .await;
+    let edges = thread["node"]["comments"]["edges"].as_array().unwrap();
+    assert_eq!(edges[0]["node"]["isHidden"], true, "{thread}");
+    assert_eq!(edges[1]["node"]["isDeleted"], true, "{thread}");
+    assert_eq!(thread["node"]["commentsCount"], 1);
+
+    let retag = "mutation($id: ID!, $t: [String!]!, $r: String!) { moderateArticleTags(id: $id, tags: $t, reason: $r) { tags { name } } }";
+    let data = app
+        .ok(
+            Some(&moderator),
+            retag,
+            json!({ "id": story, "t": ["discuss", "beginners"], "r": "Not about Rust" }),
+        )
+        .await;
+    assert_eq!(
+        data["moderateArticleTags"]["tags"],
+        json!([{ "name": "discuss" }, { "name": "beginners" }])
+    );
+    let tag = app
+        .ok(None, "{ tag(name: \"rust\") { articlesCount } }", json!({}))
+        .await;
+    assert_eq!(tag["tag"]["articlesCount"], 0);
+
+    let suspend = "mutation($id: ID!, $r: String!) { suspendMember(id: $id, reason: $r) }";
+    let unsuspend = "mutation($id: ID!, $r: String!) { unsuspendMember(id: $id, reason: $r) }";
+    let reader_id = user_id(&app, "reader").await;
+    let admin_id = user_id(&app, "boss").await;
+    app.ok(
+        Some(&moderator),
+        suspend,
+        json!({ "id": reader_id, "r": "Repeated insults" }),
+    )
+    .await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&reader),
+            COMMENT,
+            json!({ "a": story, "b": "let me in" }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Repeated insults"),
+        "{body}"
+    );
+    let me = app
+        .ok(
+            Some(&reader),
+            "{ viewer { role suspendedReason } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["viewer"]["role"], "SUSPENDED", "{me}");
+    assert_eq!(me["viewer"]["suspendedReason"], "Repeated insults");
+    // Moderators cannot suspend admins.
+    let (_, body) = app
+        .graphql_as(
+            Some(&moderator),
+            suspend,
+            json!({ "id": admin_id, "r": "no" }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    app.ok(
+        Some(&moderator),
+        unsuspend,
+        json!({ "id": reader_id, "r": "Apologised" }),
+    )
+    .await;
+    comment(&app, &reader, &story, "Sorry, everyone").await;
+
+    for (action, reason) in [
+        ("comment.hide", "Insults"),
+        ("comment.delete", "Illegal content"),
+        ("article.retag", "Not about Rust"),
+        ("member.suspend", "Repeated insults"),
+        ("member.unsuspend", "Apologised"),
+    ] {
+        let rows = audit_rows(&app, &admin, action).await;
+        assert_eq!(rows.len(), 1, "{action}: {rows:?}");
+        assert_eq!(rows[0]["reason"], reason);
+        assert_eq!(rows[0]["actor"]["username"], "warden");
+    }
+    let rows = audit_rows(&app, &admin, "article.retag").await;
+    assert_eq!(rows[0]["details"]["before"], json!(["rust"]));
+}
+
+#[tokio::test]
+async fn privileged_reactions_move_scores_and_vomits_suspend_the_author() {
+    let Cast {
+        app,
+        admin,
+        author,
+        reader,
+        ..
+    } = cast().await;
+    let mut trusted = Vec::new();
+    for name in ["trusty1", "trusty2", "trusty3"] {
+        let token = app.member(name).await;
+        app.set_role(name, "trusted").await;
+        trusted.push(token);
+    }
+    let one = article(&app, &author, "One").await;
+    let two = article(&app, &author, "Two").await;
+    let react = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted reactionCounts { category count } } }";
+    let score = |id: String| {
+        let app = &app;
+        async move {
+            app.ok(
+                None,
+                "query($id: ID!) { node(id: $id) { ... on Article { score reactionCounts { category } } } }",
+                json!({ "id": id }),
+            )
+            .await["node"]
+                .clone()
+        }
+    };
+
+    let (_, body) = app
+        .graphql_as(Some(&reader), react, json!({ "id": one, "c": "vomit" }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "members cannot: {body}");
+    app.ok(
+        Some(&trusted[0]),
+        react,
+        json!({ "id": one, "c": "thumbsup" }),
+    )
+    .await;
+    let node = score(one.clone()).await;
+    assert_eq!(node["score"], 5);
+    assert_eq!(
+        node["reactionCounts"],
+        json!([]),
+        "privileged reactions are not shown"
+    );
+    app.ok(
+        Some(&trusted[1]),
+        react,
+        json!({ "id": one, "c": "thumbsdown" }),
+    )
+    .await;
+    assert_eq!(score(one.clone()).await["score"], -5);
+
+    // Two vomits from trusted members: not yet.
+    app.ok(Some(&trusted[0]), react, json!({ "id": one, "c": "vomit" }))
+        .await;
+    app.ok(Some(&trusted[1]), react, json!({ "id": two, "c": "vomit" }))
+        .await;
+    assert_eq!(score(one.clone()).await["score"], -55);
+    let me = app
+        .ok(Some(&author), "{ viewer { role } }", json!({}))
+        .await;
+    assert_eq!(me["viewer"]["role"], "MEMBER");
+    // The third suspends the author.
+    app.ok(Some(&trusted[2]), react, json!({ "id": two, "c": "vomit" }))
+        .await;
+    let me = app
+        .ok(
+            Some(&author),
+            "{ viewer { role suspendedReason } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["viewer"]["role"], "SUSPENDED", "{me}");
+    assert!(
+        me["viewer"]["suspendedReason"]
+            .as_str()
+            .unwrap()
+            .contains("trusted members")
+    );
+    let (_, body) = app
+        .graphql_as(
+            Some(&author),
+            CREATE,
+            json!({ "i": { "title": "More", "bodyMarkdown": "x" } }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let rows = audit_rows(&app, &admin, "member.suspend").await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0]["actor"].is_null(), "done by the system: {rows:?}");
+}
+
+#[tokio::test]
+async fn blocked_members_vanish_from_comments_and_notifications_and_cannot_comment() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let troll = app.member("troll").await;
+    let cyd = app.member("cyd").await;
+    let adas = article(&app, &ada, "Ada's article").await;
+    let cyds = article(&app, &cyd, "Cyd's article").await;
+    let rant = comment(&app, &troll, &cyds, "A rant").await;
+    app.ok(
+        Some(&cyd),
+        "mutation($a: ID!, $p: ID!, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id } }",
+        json!({ "a": cyds, "p": rant["id"], "b": "A reply to the rant" }),
+    )
+    .await;
+    comment(&app, &cyd, &cyds, "A fine comment").await;
+
+    let troll_id = user_id(&app, "troll").await;
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { blockUser(id: $id) }",
+        json!({ "id": troll_id }),
+    )
+    .await;
+
+    let thread = "query($id: ID!) { node(id: $id) { ... on Article { comments { edges { node { author { username } replies { edges { node { id } } } } } } } } }";
+    let seen_by = |token: Option<String>| {
+        let app = &app;
+        let cyds = cyds.clone();
+        async move {
+            let data = app
+                .ok(token.as_deref(), thread, json!({ "id": cyds }))
+                .await;
+            data["node"]["comments"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["author"]["username"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        seen_by(Some(ada.clone())).await,
+        vec!["cyd"],
+        "the rant and its replies are gone"
+    );
+    assert_eq!(seen_by(Some(cyd.clone())).await, vec!["troll", "cyd"]);
+    assert_eq!(seen_by(None).await, vec!["troll", "cyd"]);
+
+    // No commenting on the blocker's articles; nothing half-written.
+    let before = app.count("SELECT count(*) FROM comments").await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&troll),
+            COMMENT,
+            json!({ "a": adas, "b": "let me talk" }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM comments").await, before);
+
+    // Their actions notify the blocker of nothing.
+    app.drain_jobs().await;
+    let ada_id = user_id(&app, "ada").await;
+    app.ok(
+        Some(&troll),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": ada_id }),
+    )
+    .await;
+    app.ok(
+        Some(&troll),
+        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        json!({ "id": adas }),
+    )
+    .await;
+    app.drain_jobs().await;
+    let count = app
+        .ok(Some(&ada), "{ unreadNotificationsCount }", json!({}))
+        .await;
+    assert_eq!(count["unreadNotificationsCount"], 0);
+}
+
+#[tokio::test]
+async fn spam_trigger_terms_report_and_score_down() {
+    let app = spawn_app_with(Options::default(), |s| {
+        s.moderation.spam_terms = vec!["cheap pills".to_owned()];
+    })
+    .await;
+    let Cast {
+        app,
+        moderator,
+        author,
+        reader,
+        ..
+    } = cast_with(app).await;
+    let data = app
+        .ok(
+            Some(&author),
+            CREATE,
+            json!({ "i": { "title": "CHEAP PILLS for developers", "bodyMarkdown": "x", "published": true } }),
+        )
+        .await;
+    assert_eq!(data["createArticle"]["score"], -50, "{data}");
+    let clean = article(&app, &reader, "A clean title").await;
+    let spam = comment(&app, &author, &clean, "Buy cheap pills at my shop").await;
+    assert_eq!(spam["score"], -50);
+    let fine = comment(&app, &author, &clean, "Nice article").await;
+    assert_eq!(fine["score"], 0);
+
+    let open = app.ok(Some(&moderator), REPORTS, json!({})).await;
+    let reports: Vec<&Value> = open["reports"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
+    assert_eq!(reports.len(), 2, "{open}");
+    for report in &reports {
+        assert_eq!(report["automatic"], true);
+        assert_eq!(report["category"], "spam");
+        assert!(report["reporter"].is_null());
+        assert!(report["message"].as_str().unwrap().contains("cheap pills"));
+    }
+    assert_eq!(reports[0]["subjectType"], "comment");
+    assert_eq!(reports[1]["subjectType"], "article");
+    // LATEST leaves out what is scored below -20.
+    let latest = app
+        .ok(
+            None,
+            "{ feed(type: LATEST) { edges { node { title } } } }",
+            json!({}),
+        )
+        .await;
+    let titles: Vec<&str> = latest["feed"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["A clean title"]);
+}

@@ -1,0 +1,150 @@
+//! Uploaded images: checked and cleaned (`inspect`), stored (`crate::storage`), recorded
+//! with their resized copies.
+
+pub mod inspect;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::config::UploadSettings;
+use crate::domain::accounts::Viewer;
+use crate::error::{AppError, AppResult};
+use crate::storage::Storage;
+
+/// What an image is for; avatars and covers get resized copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Article,
+    Cover,
+    Avatar,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Article => "article",
+            Self::Cover => "cover",
+            Self::Avatar => "avatar",
+        }
+    }
+
+    /// The copies made: name, width, height (cropped to fill).
+    pub fn variants(self) -> &'static [(&'static str, u32, u32)] {
+        match self {
+            Self::Article => &[],
+            // Forem's cover size.
+            Self::Cover => &[("cover", 1000, 420)],
+            Self::Avatar => &[("small", 90, 90), ("medium", 320, 320)],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    pub url: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+pub const COLUMNS: &str =
+    "id, user_id, purpose, url, width, height, format, size_bytes, variants, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Image {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub purpose: String,
+    pub url: String,
+    pub width: i32,
+    pub height: i32,
+    pub format: String,
+    pub size_bytes: i64,
+    pub variants: sqlx::types::Json<Vec<Variant>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Image {
+    pub fn variant(&self, name: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+}
+
+/// Checks, cleans and stores an upload, then records it. A refused file is
+/// BAD_USER_INPUT and leaves nothing behind.
+pub async fn upload(
+    db: &PgPool,
+    storage: &Storage,
+    settings: &UploadSettings,
+    viewer: &Viewer,
+    purpose: Purpose,
+    raw: Vec<u8>,
+) -> AppResult<Image> {
+    viewer.require_writer()?;
+    let limits = settings.clone();
+    let cleaned = tokio::task::spawn_blocking(move || inspect::clean(&raw, &limits))
+        .await
+        .map_err(AppError::internal)??;
+    let cleaned = Arc::new(cleaned);
+    let id = Uuid::now_v7();
+    let stored = storage.put(&id.simple().to_string(), &cleaned).await?;
+    let mut variants = Vec::new();
+    for (name, width, height) in purpose.variants() {
+        let url = storage
+            .variant(&stored, &cleaned, name, *width, *height)
+            .await?;
+        variants.push(Variant {
+            name: (*name).to_owned(),
+            url,
+            width: i32::try_from(*width).unwrap_or(i32::MAX),
+            height: i32::try_from(*height).unwrap_or(i32::MAX),
+        });
+    }
+    let image = sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO images (id, user_id, purpose, storage_key, url, width, height, format, size_bytes, variants)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(viewer.user_id)
+    .bind(purpose.as_str())
+    .bind(&stored.key)
+    .bind(&stored.url)
+    .bind(i32::try_from(cleaned.width).unwrap_or(i32::MAX))
+    .bind(i32::try_from(cleaned.height).unwrap_or(i32::MAX))
+    .bind(cleaned.format.as_str())
+    .bind(i64::try_from(cleaned.bytes.len()).unwrap_or(i64::MAX))
+    .bind(sqlx::types::Json(&variants))
+    .fetch_one(db)
+    .await?;
+    Ok(image)
+}
+
+/// One of `owner`'s images; NOT_FOUND for anyone else's.
+pub async fn find_owned(db: &PgPool, id: Uuid, owner: Uuid) -> AppResult<Image> {
+    sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM images WHERE id = $1 AND user_id = $2"
+    )))
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such image of yours".to_owned()))
+}
+
+/// The URL an article's cover shows: the cover-sized copy when there is one.
+pub fn cover_url(image: &Image) -> String {
+    image
+        .variant("cover")
+        .map_or_else(|| image.url.clone(), |v| v.url.clone())
+}
+
+/// The URL a profile shows: the 320 px copy when there is one.
+pub fn avatar_url(image: &Image) -> String {
+    image
+        .variant("medium")
+        .map_or_else(|| image.url.clone(), |v| v.url.clone())
+}

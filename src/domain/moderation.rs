@@ -1,0 +1,728 @@
+//! Reports, moderator actions and their audit log, automatic suspension and the spam
+//! filter. Every moderator action writes its audit row in the transaction of the action.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::domain::accounts::{Role, Viewer};
+use crate::domain::page::PageRequest;
+use crate::error::{AppError, AppResult};
+
+pub const MAX_MESSAGE: usize = 1_000;
+pub const MAX_REASON: usize = 500;
+
+/// What a report or an audit row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Article(Uuid),
+    Comment(Uuid),
+    User(Uuid),
+}
+
+impl Subject {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::Article(_) => "article",
+            Self::Comment(_) => "comment",
+            Self::User(_) => "user",
+        }
+    }
+
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Article(id) | Self::Comment(id) | Self::User(id) => id,
+        }
+    }
+
+    pub fn from_parts(type_name: &str, id: Uuid) -> Option<Self> {
+        match type_name {
+            "article" => Some(Self::Article(id)),
+            "comment" => Some(Self::Comment(id)),
+            "user" => Some(Self::User(id)),
+            _ => None,
+        }
+    }
+}
+
+pub const CATEGORIES: &[&str] = &[
+    "spam",
+    "harassment",
+    "rude",
+    "illegal",
+    "plagiarism",
+    "other",
+];
+
+/// What resolving a report does to its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Nothing was wrong.
+    Dismiss,
+    /// Acted on some other way (or already handled).
+    NoAction,
+    UnpublishArticle,
+    HideComment,
+    DeleteComment,
+    SuspendMember,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dismiss => "dismiss",
+            Self::NoAction => "no_action",
+            Self::UnpublishArticle => "unpublish_article",
+            Self::HideComment => "hide_comment",
+            Self::DeleteComment => "delete_comment",
+            Self::SuspendMember => "suspend_member",
+        }
+    }
+}
+
+pub const REPORT_COLUMNS: &str = "id, reporter_id, subject_type, subject_id, category, message, status, \
+     action, resolved_by, resolution_note, resolved_at, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Report {
+    pub id: Uuid,
+    pub reporter_id: Option<Uuid>,
+    pub subject_type: String,
+    pub subject_id: Uuid,
+    pub category: String,
+    pub message: String,
+    pub status: String,
+    pub action: Option<String>,
+    pub resolved_by: Option<Uuid>,
+    pub resolution_note: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: Uuid,
+    pub reason: String,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+fn bounded(field: &str, raw: &str, max: usize, required: bool) -> AppResult<String> {
+    let text = raw.trim();
+    if required && text.is_empty() {
+        return Err(AppError::bad_input(field, format!("{field} is required")));
+    }
+    if text.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+pub fn parse_reason(raw: &str) -> AppResult<String> {
+    bounded("reason", raw, MAX_REASON, true)
+}
+
+/// Writes one audit row. `actor` `None`: done by the system.
+pub async fn audit(
+    conn: &mut PgConnection,
+    actor: Option<Uuid>,
+    action: &str,
+    subject: Subject,
+    reason: &str,
+    details: serde_json::Value,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, actor_id, action, subject_type, subject_id, reason, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(actor)
+    .bind(action)
+    .bind(subject.type_name())
+    .bind(subject.id())
+    .bind(reason)
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The author of a subject, if it exists and is visible to members.
+async fn subject_owner(conn: &mut PgConnection, subject: Subject) -> AppResult<Option<Uuid>> {
+    let sql = match subject {
+        Subject::Article(_) => {
+            "SELECT user_id FROM articles WHERE id = $1 AND status = 'published'"
+        }
+        Subject::Comment(_) => {
+            "SELECT c.user_id FROM comments c JOIN articles a ON a.id = c.article_id
+             WHERE c.id = $1 AND c.deleted_at IS NULL AND a.status = 'published'"
+        }
+        Subject::User(_) => "SELECT id FROM users WHERE id = $1 AND deleted_at IS NULL",
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(subject.id())
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// A member reports an article, a comment or a member.
+pub async fn report(
+    db: &PgPool,
+    viewer: &Viewer,
+    subject: Subject,
+    category: &str,
+    message: &str,
+) -> AppResult<Report> {
+    viewer.require_writer()?;
+    if !CATEGORIES.contains(&category) {
+        return Err(AppError::bad_input(
+            "category",
+            format!("unknown category; use one of {}", CATEGORIES.join(", ")),
+        ));
+    }
+    let message = bounded("message", message, MAX_MESSAGE, false)?;
+    let mut tx = db.begin().await?;
+    let owner = subject_owner(&mut tx, subject)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Nothing to report".to_owned()))?;
+    if owner == viewer.user_id {
+        return Err(AppError::bad_input(
+            "subjectId",
+            "you cannot report yourself",
+        ));
+    }
+    let report = sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO reports (id, reporter_id, subject_type, subject_id, category, message)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {REPORT_COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(viewer.user_id)
+    .bind(subject.type_name())
+    .bind(subject.id())
+    .bind(category)
+    .bind(&message)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("reports_once") => {
+            AppError::bad_input(
+                "subjectId",
+                "you already reported this; moderators will look at it",
+            )
+        }
+        _ => AppError::from(e),
+    })?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Reports in a status, newest first (ids are time-ordered).
+pub async fn list(
+    db: &PgPool,
+    viewer: &Viewer,
+    status: &str,
+    page: &PageRequest<Uuid>,
+) -> AppResult<Vec<Report>> {
+    viewer.require_role(Role::Moderator)?;
+    let window = page.newest_first();
+    Ok(sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
+        "SELECT {REPORT_COLUMNS} FROM reports
+         WHERE status = $1 AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
+         ORDER BY created_at {order}, id {order} LIMIT $4",
+        window.past,
+        window.short,
+        order = window.order
+    )))
+    .bind(status)
+    .bind(window.from)
+    .bind(window.to)
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn find_reports(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Report>> {
+    Ok(sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
+        "SELECT {REPORT_COLUMNS} FROM reports WHERE id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Resolves a report (and every other open report on the same subject) with an action
+/// on its subject, in one transaction with the action and its audit rows.
+pub async fn resolve(
+    db: &PgPool,
+    viewer: &Viewer,
+    id: Uuid,
+    resolution: Resolution,
+    note: &str,
+) -> AppResult<Report> {
+    viewer.require_role(Role::Moderator)?;
+    let note = bounded("note", note, MAX_REASON, false)?;
+    let mut tx = db.begin().await?;
+    let report = sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
+        "SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such report".to_owned()))?;
+    if report.status != "open" {
+        return Err(AppError::bad_input("id", "this report is already resolved"));
+    }
+    let subject = Subject::from_parts(&report.subject_type, report.subject_id)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown report subject")))?;
+    let reason = if note.is_empty() {
+        format!("report: {}", report.category)
+    } else {
+        note.clone()
+    };
+    match (resolution, subject) {
+        (Resolution::Dismiss | Resolution::NoAction, _) => {}
+        (Resolution::UnpublishArticle, Subject::Article(article)) => {
+            unpublish_in(&mut tx, viewer, article, &reason).await?;
+        }
+        (Resolution::HideComment, Subject::Comment(comment)) => {
+            hide_comment_in(&mut tx, viewer, comment, &reason).await?;
+        }
+        (Resolution::DeleteComment, Subject::Comment(comment)) => {
+            delete_comment_in(&mut tx, viewer, comment, &reason).await?;
+        }
+        (Resolution::SuspendMember, subject) => {
+            let member = match subject {
+                Subject::User(id) => id,
+                other => subject_author(&mut tx, other).await?,
+            };
+            suspend_in(&mut tx, Some(viewer), member, &reason).await?;
+        }
+        (action, subject) => {
+            return Err(AppError::bad_input(
+                "action",
+                format!(
+                    "{} does not apply to a reported {}",
+                    action.as_str(),
+                    subject.type_name()
+                ),
+            ));
+        }
+    }
+    let status = if resolution == Resolution::Dismiss {
+        "dismissed"
+    } else {
+        "resolved"
+    };
+    sqlx::query(
+        "UPDATE reports SET status = $3, action = $4, resolved_by = $5, resolution_note = $6, resolved_at = now()
+         WHERE subject_type = $1 AND subject_id = $2 AND status = 'open'",
+    )
+    .bind(subject.type_name())
+    .bind(subject.id())
+    .bind(status)
+    .bind(resolution.as_str())
+    .bind(viewer.user_id)
+    .bind(&note)
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut tx,
+        Some(viewer.user_id),
+        &format!("report.{status}"),
+        subject,
+        &note,
+        serde_json::json!({ "report": report.id, "action": resolution.as_str() }),
+    )
+    .await?;
+    let report = sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
+        "SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn subject_author(conn: &mut PgConnection, subject: Subject) -> AppResult<Uuid> {
+    let sql = match subject {
+        Subject::Article(_) => "SELECT user_id FROM articles WHERE id = $1",
+        Subject::Comment(_) => "SELECT user_id FROM comments WHERE id = $1",
+        Subject::User(_) => "SELECT id FROM users WHERE id = $1",
+    };
+    sqlx::query_scalar(sql)
+        .bind(subject.id())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The reported item is gone".to_owned()))
+}
+
+/// Takes an article down (back to draft), as a moderator.
+pub async fn unpublish_in(
+    conn: &mut PgConnection,
+    viewer: &Viewer,
+    article: Uuid,
+    reason: &str,
+) -> AppResult<()> {
+    viewer.require_role(Role::Moderator)?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM articles WHERE id = $1 FOR UPDATE")
+            .bind(article)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(status) = status else {
+        return Err(AppError::NotFound("No such article".to_owned()));
+    };
+    if status != "draft" {
+        crate::domain::articles::service::take_down(conn, article).await?;
+    }
+    audit(
+        conn,
+        Some(viewer.user_id),
+        "article.unpublish",
+        Subject::Article(article),
+        reason,
+        serde_json::json!({ "status_before": status }),
+    )
+    .await
+}
+
+async fn hide_comment_in(
+    conn: &mut PgConnection,
+    viewer: &Viewer,
+    comment: Uuid,
+    reason: &str,
+) -> AppResult<()> {
+    viewer.require_role(Role::Moderator)?;
+    sqlx::query("UPDATE comments SET hidden_at = COALESCE(hidden_at, now()) WHERE id = $1")
+        .bind(comment)
+        .execute(&mut *conn)
+        .await?;
+    audit(
+        conn,
+        Some(viewer.user_id),
+        "comment.hide",
+        Subject::Comment(comment),
+        reason,
+        serde_json::json!({}),
+    )
+    .await
+}
+
+async fn delete_comment_in(
+    conn: &mut PgConnection,
+    viewer: &Viewer,
+    comment: Uuid,
+    reason: &str,
+) -> AppResult<()> {
+    viewer.require_role(Role::Moderator)?;
+    let article: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE comments SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING article_id",
+    )
+    .bind(comment)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(article) = article {
+        sqlx::query("UPDATE articles SET comments_count = comments_count - 1 WHERE id = $1")
+            .bind(article)
+            .execute(&mut *conn)
+            .await?;
+    }
+    audit(
+        conn,
+        Some(viewer.user_id),
+        "comment.delete",
+        Subject::Comment(comment),
+        reason,
+        serde_json::json!({}),
+    )
+    .await
+}
+
+/// Suspends a member: they keep reading but can no longer write, and see `reason`.
+/// `actor` `None`: the automatic suspension.
+pub async fn suspend_in(
+    conn: &mut PgConnection,
+    actor: Option<&Viewer>,
+    member: Uuid,
+    reason: &str,
+) -> AppResult<()> {
+    let role: String = sqlx::query_scalar(
+        "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+    )
+    .bind(member)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such member".to_owned()))?;
+    let role = Role::parse(&role).unwrap_or(Role::Member);
+    if let Some(actor) = actor {
+        actor.require_role(Role::Moderator)?;
+        if actor.user_id == member {
+            return Err(AppError::bad_input("id", "you cannot suspend yourself"));
+        }
+        // Moderators act on members; only admins on moderators and admins.
+        if role >= Role::Moderator && actor.role < Role::Admin {
+            return Err(AppError::Forbidden(
+                "Only an admin can suspend a moderator or an admin".to_owned(),
+            ));
+        }
+    } else if role >= Role::Moderator {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE users SET role = 'suspended', suspended_reason = $2, suspended_at = now() WHERE id = $1",
+    )
+    .bind(member)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    audit(
+        conn,
+        actor.map(|a| a.user_id),
+        "member.suspend",
+        Subject::User(member),
+        reason,
+        serde_json::json!({ "role_before": role.as_str() }),
+    )
+    .await
+}
+
+pub async fn suspend(db: &PgPool, viewer: &Viewer, member: Uuid, reason: &str) -> AppResult<()> {
+    let reason = parse_reason(reason)?;
+    let mut tx = db.begin().await?;
+    suspend_in(&mut tx, Some(viewer), member, &reason).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Lifts a suspension; the member is a plain member again.
+pub async fn unsuspend(db: &PgPool, viewer: &Viewer, member: Uuid, reason: &str) -> AppResult<()> {
+    viewer.require_role(Role::Moderator)?;
+    let reason = parse_reason(reason)?;
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE users SET role = 'member', suspended_reason = NULL, suspended_at = NULL
+         WHERE id = $1 AND role = 'suspended' AND deleted_at IS NULL",
+    )
+    .bind(member)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::bad_input("id", "this member is not suspended"));
+    }
+    audit(
+        &mut tx,
+        Some(viewer.user_id),
+        "member.unsuspend",
+        Subject::User(member),
+        &reason,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A moderator takes an article down, with a reason.
+pub async fn unpublish(db: &PgPool, viewer: &Viewer, article: Uuid, reason: &str) -> AppResult<()> {
+    let reason = parse_reason(reason)?;
+    let mut tx = db.begin().await?;
+    unpublish_in(&mut tx, viewer, article, &reason).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A moderator hides (or shows again) or deletes a comment, with a reason.
+pub async fn moderate_comment(
+    db: &PgPool,
+    viewer: &Viewer,
+    comment: Uuid,
+    resolution: Resolution,
+    reason: &str,
+) -> AppResult<()> {
+    let reason = parse_reason(reason)?;
+    let mut tx = db.begin().await?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM comments WHERE id = $1 AND deleted_at IS NULL)",
+    )
+    .bind(comment)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !exists {
+        return Err(AppError::NotFound("No such comment".to_owned()));
+    }
+    match resolution {
+        Resolution::HideComment => hide_comment_in(&mut tx, viewer, comment, &reason).await?,
+        Resolution::DeleteComment => delete_comment_in(&mut tx, viewer, comment, &reason).await?,
+        _ => {
+            viewer.require_role(Role::Moderator)?;
+            sqlx::query("UPDATE comments SET hidden_at = NULL WHERE id = $1")
+                .bind(comment)
+                .execute(&mut *tx)
+                .await?;
+            audit(
+                &mut tx,
+                Some(viewer.user_id),
+                "comment.unhide",
+                Subject::Comment(comment),
+                &reason,
+                serde_json::json!({}),
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The audit log, newest first: admins only.
+pub async fn audit_log(
+    db: &PgPool,
+    viewer: &Viewer,
+    action: Option<&str>,
+    page: &PageRequest<Uuid>,
+) -> AppResult<Vec<AuditEntry>> {
+    viewer.require_role(Role::Admin)?;
+    let window = page.newest_first();
+    Ok(sqlx::query_as::<_, AuditEntry>(sqlx::AssertSqlSafe(format!(
+        "SELECT id, actor_id, action, subject_type, subject_id, reason, details, created_at FROM audit_log
+         WHERE ($1::text IS NULL OR action = $1)
+           AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
+         ORDER BY id {order} LIMIT $4",
+        window.past,
+        window.short,
+        order = window.order
+    )))
+    .bind(action)
+    .bind(window.from)
+    .bind(window.to)
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
+
+/// After a `vomit` on one of `author`'s articles: more than the configured number from
+/// trusted members (moderators and admins included) suspends the author, as in Forem.
+pub async fn check_vomits(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    author: Uuid,
+) -> AppResult<()> {
+    let vomits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM reactions r
+         JOIN articles a ON r.reactable_type = 'article' AND a.id = r.reactable_id
+         JOIN users u ON u.id = r.user_id
+         WHERE a.user_id = $1 AND r.category = 'vomit' AND u.role IN ('trusted', 'moderator', 'admin')",
+    )
+    .bind(author)
+    .fetch_one(&mut *conn)
+    .await?;
+    if vomits > settings.moderation.vomits_before_suspension {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+            .bind(author)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if role
+            .as_deref()
+            .is_some_and(|r| r == "member" || r == "trusted")
+        {
+            suspend_in(
+                conn,
+                None,
+                author,
+                "Your articles were flagged as abusive by several trusted members",
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The first spam trigger term in `text`, if any (case-insensitive).
+pub fn spam_term<'a>(settings: &'a Settings, text: &str) -> Option<&'a str> {
+    let text = text.to_lowercase();
+    settings
+        .moderation
+        .spam_terms
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .find(|t| text.contains(&t.to_lowercase()))
+}
+
+/// Flags an article title or comment that contains a spam trigger term: an automatic
+/// report (once while open) and a lower score. Runs in the writer's transaction.
+pub async fn flag_spam(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    subject: Subject,
+    text: &str,
+) -> AppResult<bool> {
+    let Some(term) = spam_term(settings, text) else {
+        return Ok(false);
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO reports (id, reporter_id, subject_type, subject_id, category, message)
+         SELECT $1, NULL, $2, $3, 'spam', $4
+         WHERE NOT EXISTS (SELECT 1 FROM reports WHERE subject_type = $2 AND subject_id = $3
+                           AND reporter_id IS NULL AND status = 'open')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(subject.type_name())
+    .bind(subject.id())
+    .bind(format!("Contains the spam trigger term \"{term}\""))
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(true);
+    }
+    let table = match subject {
+        Subject::Article(_) => "articles",
+        Subject::Comment(_) => "comments",
+        Subject::User(_) => return Ok(true),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET score = score - $2 WHERE id = $1"
+    )))
+    .bind(subject.id())
+    .bind(settings.moderation.spam_penalty)
+    .execute(&mut *conn)
+    .await?;
+    if let Subject::Article(id) = subject {
+        crate::domain::feeds::refresh_one(&mut *conn, id).await?;
+    }
+    audit(
+        conn,
+        None,
+        "spam.flag",
+        subject,
+        &format!("contains \"{term}\""),
+        serde_json::json!({ "penalty": settings.moderation.spam_penalty }),
+    )
+    .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spam_terms_match_case_insensitively() {
+        let mut settings = Settings::default();
+        settings.moderation.spam_terms = vec!["Cheap Pills".to_owned(), " ".to_owned()];
+        assert_eq!(
+            spam_term(&settings, "buy CHEAP pills now"),
+            Some("Cheap Pills")
+        );
+        assert_eq!(spam_term(&settings, "a fine article"), None);
+    }
+}

@@ -1,0 +1,62 @@
+use std::io::Read as _;
+
+use async_graphql::{Context, Object, Upload};
+
+use crate::domain::media::{self, Purpose};
+use crate::error::{AppError, AppResult};
+use crate::graphql::context::{ContextExt as _, limit};
+use crate::graphql::types::media::{ImageNode, ImagePurpose};
+use crate::limits::Action;
+
+/// Reads an upload (already spooled to a temporary file by the multipart parser).
+fn read_upload(ctx: &Context<'_>, file: &Upload) -> AppResult<Vec<u8>> {
+    let value = file
+        .value(ctx)
+        .map_err(|_| AppError::bad_input("file", "the file part is missing"))?;
+    let mut bytes = Vec::new();
+    value
+        .into_read()
+        .read_to_end(&mut bytes)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("reading an upload: {e}")))?;
+    Ok(bytes)
+}
+
+/// Checks, cleans and stores an uploaded image for the signed-in member.
+pub async fn store_upload(
+    ctx: &Context<'_>,
+    file: &Upload,
+    purpose: Purpose,
+) -> AppResult<media::Image> {
+    let viewer = ctx.require_viewer()?;
+    limit(ctx, Action::ImageUpload, None).await?;
+    let bytes = read_upload(ctx, file)?;
+    let state = ctx.state();
+    media::upload(
+        &state.db,
+        &state.storage,
+        &state.settings.uploads,
+        viewer,
+        purpose,
+        bytes,
+    )
+    .await
+}
+
+#[derive(Default)]
+pub struct MediaMutation;
+
+#[Object]
+impl MediaMutation {
+    /// Uploads an image (GraphQL multipart request). JPEG, PNG, GIF or WebP, read from
+    /// the bytes; at most 25 MB and 4096x4096 pixels, a GIF at most 500 frames. Metadata
+    /// (EXIF, GPS) is removed. Refer to it by URL in Markdown, or by ID as a cover.
+    async fn upload_image(
+        &self,
+        ctx: &Context<'_>,
+        file: Upload,
+        purpose: Option<ImagePurpose>,
+    ) -> async_graphql::Result<ImageNode> {
+        let purpose = purpose.unwrap_or(ImagePurpose::Article);
+        Ok(ImageNode(store_upload(ctx, &file, purpose.into()).await?))
+    }
+}

@@ -1,0 +1,153 @@
+use async_graphql::{Context, Enum, ID, Object};
+
+use crate::domain::articles::service as articles;
+use crate::domain::moderation::{self, Resolution, Subject};
+use crate::error::AppError;
+use crate::graphql::context::{ContextExt as _, limit};
+use crate::graphql::node::{self, NodeType as _};
+use crate::graphql::types::accounts::UserNode;
+use crate::graphql::types::content::{ArticleNode, CommentNode};
+use crate::graphql::types::moderation::{ModerationAction, ReportCategory, ReportNode};
+use crate::limits::Action;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum CommentModeration {
+    Hide,
+    Unhide,
+    Delete,
+}
+
+fn subject(id: &ID) -> Result<Subject, AppError> {
+    match node::decode(id)? {
+        (t, id) if t == ArticleNode::TYPE_NAME => Ok(Subject::Article(id)),
+        (t, id) if t == CommentNode::TYPE_NAME => Ok(Subject::Comment(id)),
+        (t, id) if t == UserNode::TYPE_NAME => Ok(Subject::User(id)),
+        _ => Err(AppError::bad_input(
+            "subjectId",
+            "only articles, comments and members can be reported",
+        )),
+    }
+}
+
+#[derive(Default)]
+pub struct ModerationMutation;
+
+#[Object]
+impl ModerationMutation {
+    /// Reports an article, a comment or a member to the moderators.
+    async fn report(
+        &self,
+        ctx: &Context<'_>,
+        subject_id: ID,
+        category: ReportCategory,
+        message: Option<String>,
+    ) -> async_graphql::Result<ReportNode> {
+        let subject = subject(&subject_id)?;
+        limit(ctx, Action::Report, None).await?;
+        let report = moderation::report(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            subject,
+            category.as_str(),
+            message.as_deref().unwrap_or(""),
+        )
+        .await?;
+        Ok(ReportNode(report))
+    }
+
+    /// Resolves a report, and every other open report on the same subject, acting on the
+    /// subject: moderators and admins. The action is written to the audit log.
+    async fn resolve_report(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        action: ModerationAction,
+        note: Option<String>,
+    ) -> async_graphql::Result<ReportNode> {
+        let id = node::decode_as::<ReportNode>(&id)?;
+        let report = moderation::resolve(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            id,
+            action.into(),
+            note.as_deref().unwrap_or(""),
+        )
+        .await?;
+        Ok(ReportNode(report))
+    }
+
+    /// Takes an article down (back to draft), with a reason kept in the audit log.
+    async fn moderate_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> async_graphql::Result<bool> {
+        let id = node::decode_as::<ArticleNode>(&id)?;
+        moderation::unpublish(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
+        Ok(true)
+    }
+
+    /// Hides, shows again or deletes a comment, with a reason kept in the audit log.
+    async fn moderate_comment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        action: CommentModeration,
+        reason: String,
+    ) -> async_graphql::Result<bool> {
+        let id = node::decode_as::<CommentNode>(&id)?;
+        let resolution = match action {
+            CommentModeration::Hide => Resolution::HideComment,
+            CommentModeration::Delete => Resolution::DeleteComment,
+            CommentModeration::Unhide => Resolution::NoAction,
+        };
+        moderation::moderate_comment(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            id,
+            resolution,
+            &reason,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Changes an article's tags, with a reason kept in the audit log.
+    async fn moderate_article_tags(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tags: Vec<String>,
+        reason: String,
+    ) -> async_graphql::Result<ArticleNode> {
+        let id = node::decode_as::<ArticleNode>(&id)?;
+        let article =
+            articles::moderate_tags(&ctx.state().db, ctx.require_viewer()?, id, &tags, &reason)
+                .await?;
+        Ok(ArticleNode(article))
+    }
+
+    /// Suspends a member: they keep reading but cannot write, and see the reason.
+    async fn suspend_member(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> async_graphql::Result<bool> {
+        let id = node::decode_as::<UserNode>(&id)?;
+        moderation::suspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
+        Ok(true)
+    }
+
+    async fn unsuspend_member(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> async_graphql::Result<bool> {
+        let id = node::decode_as::<UserNode>(&id)?;
+        moderation::unsuspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,66 @@
+use async_graphql::{Context, Object};
+use uuid::Uuid;
+
+use crate::domain::moderation;
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::types::moderation::{AuditEntryNode, ReportNode, ReportStatus};
+
+#[derive(Default)]
+pub struct ModerationQuery;
+
+#[Object]
+impl ModerationQuery {
+    /// Reports in a status (open by default), newest first: moderators and admins.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ReportStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<ReportNode>> {
+        let viewer = ctx.require_viewer()?;
+        let limits = &ctx.state().settings.graphql;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .parse::<Uuid>(limits.default_page_size, limits.max_page_size)?;
+        let status = status.unwrap_or(ReportStatus::Open);
+        let rows = moderation::list(&ctx.state().db, viewer, status.as_str(), &page).await?;
+        Ok(page.into_connection(rows.into_iter().map(ReportNode).collect(), |r| r.0.id)?)
+    }
+
+    /// Every moderator and automatic action, newest first: admins only.
+    #[graphql(
+        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
+    )]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this action, e.g. `member.suspend`.")] action: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<AuditEntryNode>> {
+        let viewer = ctx.require_viewer()?;
+        let limits = &ctx.state().settings.graphql;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .parse::<Uuid>(limits.default_page_size, limits.max_page_size)?;
+        let rows = moderation::audit_log(&ctx.state().db, viewer, action.as_deref(), &page).await?;
+        Ok(page.into_connection(rows.into_iter().map(AuditEntryNode).collect(), |e| e.0.id)?)
+    }
+}

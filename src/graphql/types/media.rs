@@ -1,0 +1,89 @@
+use async_graphql::{Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::media::{self, Image, Purpose};
+use crate::graphql::node::{self, NodeType};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ImagePurpose {
+    /// For use in an article's body; kept as uploaded (cleaned).
+    Article,
+    /// An article's cover; a 1000x420 copy is made.
+    Cover,
+    /// A profile picture; 90 and 320 px square copies are made.
+    Avatar,
+}
+
+impl From<ImagePurpose> for Purpose {
+    fn from(p: ImagePurpose) -> Self {
+        match p {
+            ImagePurpose::Article => Self::Article,
+            ImagePurpose::Cover => Self::Cover,
+            ImagePurpose::Avatar => Self::Avatar,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ImageVariant {
+    pub name: String,
+    pub url: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+pub struct ImageNode(pub Image);
+
+impl NodeType for ImageNode {
+    const TYPE_NAME: &'static str = "Image";
+}
+
+/// An uploaded image, cleaned of its metadata.
+#[Object(name = "Image")]
+impl ImageNode {
+    async fn id(&self) -> ID {
+        node::encode(Self::TYPE_NAME, self.0.id)
+    }
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    async fn width(&self) -> i32 {
+        self.0.width
+    }
+    async fn height(&self) -> i32 {
+        self.0.height
+    }
+    /// `jpeg`, `png`, `gif` or `webp`, read from the bytes.
+    async fn format(&self) -> &str {
+        &self.0.format
+    }
+    /// Bytes stored.
+    async fn size(&self) -> i64 {
+        self.0.size_bytes
+    }
+    async fn purpose(&self) -> &str {
+        &self.0.purpose
+    }
+    /// Resized copies: `small` and `medium` for avatars, `cover` for covers.
+    async fn variants(&self) -> Vec<ImageVariant> {
+        self.0
+            .variants
+            .iter()
+            .map(|v| ImageVariant {
+                name: v.name.clone(),
+                url: v.url.clone(),
+                width: v.width,
+                height: v.height,
+            })
+            .collect()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+impl ImageNode {
+    pub fn avatar_url(&self) -> String {
+        media::avatar_url(&self.0)
+    }
+}

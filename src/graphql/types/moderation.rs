@@ -1,0 +1,190 @@
+use async_graphql::{Context, Enum, ID, Json, Object};
+use chrono::{DateTime, Utc};
+
+use crate::domain::moderation::{AuditEntry, Report, Resolution};
+use crate::graphql::context::ContextExt as _;
+use crate::graphql::node::{self, Node, NodeType};
+use crate::graphql::types::accounts::UserNode;
+use crate::graphql::types::content::{ArticleNode, CommentNode};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ReportCategory {
+    Spam,
+    Harassment,
+    Rude,
+    Illegal,
+    Plagiarism,
+    Other,
+}
+
+impl ReportCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spam => "spam",
+            Self::Harassment => "harassment",
+            Self::Rude => "rude",
+            Self::Illegal => "illegal",
+            Self::Plagiarism => "plagiarism",
+            Self::Other => "other",
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ReportStatus {
+    Open,
+    Resolved,
+    Dismissed,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Resolved => "resolved",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// What resolving a report does.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationAction {
+    /// Nothing was wrong.
+    Dismiss,
+    /// Handled without touching the subject.
+    NoAction,
+    /// Back to draft (articles).
+    UnpublishArticle,
+    /// Shown as hidden (comments).
+    HideComment,
+    /// Removed, leaving "[deleted]" (comments).
+    DeleteComment,
+    /// Suspends the member, or the author of the reported article or comment.
+    SuspendMember,
+}
+
+impl From<ModerationAction> for Resolution {
+    fn from(a: ModerationAction) -> Self {
+        match a {
+            ModerationAction::Dismiss => Self::Dismiss,
+            ModerationAction::NoAction => Self::NoAction,
+            ModerationAction::UnpublishArticle => Self::UnpublishArticle,
+            ModerationAction::HideComment => Self::HideComment,
+            ModerationAction::DeleteComment => Self::DeleteComment,
+            ModerationAction::SuspendMember => Self::SuspendMember,
+        }
+    }
+}
+
+fn subject_id(type_name: &str, id: uuid::Uuid) -> ID {
+    let type_name = match type_name {
+        "article" => ArticleNode::TYPE_NAME,
+        "comment" => CommentNode::TYPE_NAME,
+        _ => UserNode::TYPE_NAME,
+    };
+    node::encode(type_name, id)
+}
+
+pub struct ReportNode(pub Report);
+
+impl NodeType for ReportNode {
+    const TYPE_NAME: &'static str = "Report";
+}
+
+/// A report on an article, a comment or a member, and what moderators did about it.
+#[Object(name = "Report")]
+impl ReportNode {
+    async fn id(&self) -> ID {
+        node::encode(Self::TYPE_NAME, self.0.id)
+    }
+    /// `article`, `comment` or `user`.
+    async fn subject_type(&self) -> &str {
+        &self.0.subject_type
+    }
+    async fn subject_id(&self) -> ID {
+        subject_id(&self.0.subject_type, self.0.subject_id)
+    }
+    /// The reported object, while it can still be seen.
+    async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
+        let type_name = match self.0.subject_type.as_str() {
+            "article" => ArticleNode::TYPE_NAME,
+            "comment" => CommentNode::TYPE_NAME,
+            _ => UserNode::TYPE_NAME,
+        };
+        node::resolve(ctx, type_name, self.0.subject_id).await
+    }
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+    /// Null for reports raised by the spam filter.
+    async fn reporter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        match self.0.reporter_id {
+            Some(id) => Ok(ctx.loaders().users.load_one(id).await?.map(UserNode)),
+            None => Ok(None),
+        }
+    }
+    async fn automatic(&self) -> bool {
+        self.0.reporter_id.is_none()
+    }
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+    async fn action(&self) -> Option<&str> {
+        self.0.action.as_deref()
+    }
+    async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        match self.0.resolved_by {
+            Some(id) => Ok(ctx.loaders().users.load_one(id).await?.map(UserNode)),
+            None => Ok(None),
+        }
+    }
+    async fn resolution_note(&self) -> Option<&str> {
+        self.0.resolution_note.as_deref()
+    }
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct AuditEntryNode(pub AuditEntry);
+
+/// One moderator or automatic action.
+#[Object(name = "AuditEntry")]
+impl AuditEntryNode {
+    async fn id(&self) -> ID {
+        node::encode("AuditEntry", self.0.id)
+    }
+    /// For example `article.unpublish`, `comment.hide`, `member.suspend`, `spam.flag`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// Null when the system acted (spam filter, automatic suspension).
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        match self.0.actor_id {
+            Some(id) => Ok(ctx.loaders().users.load_one(id).await?.map(UserNode)),
+            None => Ok(None),
+        }
+    }
+    async fn subject_type(&self) -> &str {
+        &self.0.subject_type
+    }
+    async fn subject_id(&self) -> ID {
+        subject_id(&self.0.subject_type, self.0.subject_id)
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn details(&self) -> Json<serde_json::Value> {
+        Json(self.0.details.clone())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
