@@ -205,10 +205,6 @@ impl Extension for QueryBudget {
                 let mut server_error = ServerError::new(error.public_message(), None);
                 if let AppError::RateLimited { retry_after, .. } = &error {
                     set_extension(&mut server_error, "retryAfter", *retry_after);
-                } else {
-                    tracing::error!(error = %error, "the query budget could not be checked");
-                    // Without Redis the budget cannot be counted; the request still runs.
-                    return Ok(result);
                 }
                 set_extension(&mut server_error, "code", error.code().as_str());
                 Err(vec![server_error])
