@@ -235,10 +235,14 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(configure: impl FnOnce(&mut Command)) -> Self {
+        Self::start_command("serve", configure)
+    }
+
+    fn start_command(subcommand: &str, configure: impl FnOnce(&mut Command)) -> Self {
         let port = free_port();
         let mut command = vibecoding();
         command
-            .arg("serve")
+            .arg(subcommand)
             .env("APP_ENV", "test")
             .env("PORT", port.to_string())
             .env("HOST", "127.0.0.1")
@@ -537,4 +541,335 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
     }
     let _ = std::fs::remove_dir_all(outbox);
     drop_database(db);
+}
+
+/// Waits for the first event the ingest server receives that contains `needle`.
+async fn sentry_event(ingest: &MockServer, needle: &str, output: impl Fn() -> String) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let requests = ingest.received_requests().await.unwrap_or_default();
+        if let Some(body) = requests
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .find(|b| b.contains(needle))
+        {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no event with {needle:?} reached the ingest server:\n{}",
+            output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn ingest_server() -> (MockServer, String) {
+    let ingest = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/api/\d+/(envelope|store)/$"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&ingest)
+        .await;
+    let dsn = format!("http://publickey@127.0.0.1:{}/42", ingest.address().port());
+    (ingest, dsn)
+}
+
+#[tokio::test]
+async fn sentry_events_from_the_server_carry_the_request_id_and_operation_not_personal_data() {
+    let (ingest, dsn) = ingest_server().await;
+    let cloudinary = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(serde_json::json!({ "error": { "message": "General Error" } })),
+        )
+        .mount(&cloudinary)
+        .await;
+    let db = fresh_database().await;
+    let server = ServerProcess::start(|c| {
+        c.env("DATABASE_URL", pg_url(&db))
+            .env("SENTRY_DSN", &dsn)
+            .env("CLOUDINARY_URL", "cloudinary://1234:cloud-secret-xyz@demo")
+            .env("VIBECODING_UPLOADS__CLOUDINARY_API_BASE", cloudinary.uri());
+    });
+    server.wait_ready().await;
+    let client = reqwest::Client::new();
+    let registered: Value = client
+        .post(server.url("/graphql"))
+        .json(&serde_json::json!({
+            "query": "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+            "variables": { "i": { "username": "grace", "email": "grace@example.com", "password": "very secret words" } }
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["data"]["register"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let png = crate::uploads::png(8, 8);
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "operations",
+            serde_json::json!({ "query": "mutation UploadCover($f: Upload!) { uploadImage(file: $f) { id } }", "variables": { "f": null }, "operationName": "UploadCover" }).to_string(),
+        )
+        .text("map", r#"{"0":["variables.f"]}"#)
+        .part("0", reqwest::multipart::Part::bytes(png).file_name("c.png"));
+    let response = client
+        .post(server.url("/graphql"))
+        .bearer_auth(&token)
+        .header("apollo-require-preflight", "1")
+        .header("x-request-id", "req-sentry-check-1")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "INTERNAL_SERVER_ERROR"
+    );
+
+    let event = sentry_event(&ingest, "Cloudinary refused", || server.output()).await;
+    assert!(
+        event.contains(&request_id),
+        "request id {request_id}: {event}"
+    );
+    assert!(event.contains("UploadCover"), "{event}");
+    for secret in [
+        &token,
+        "grace@example.com",
+        "very secret words",
+        "cloud-secret-xyz",
+    ] {
+        assert!(!event.contains(secret), "{secret} in {event}");
+    }
+    drop(server);
+    drop_database(db);
+}
+
+#[tokio::test]
+async fn sentry_events_from_the_worker_name_the_job_not_personal_data() {
+    let (ingest, dsn) = ingest_server().await;
+    let sendgrid = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_string("{\"errors\":[{\"message\":\"bad\"}]}"),
+        )
+        .mount(&sendgrid)
+        .await;
+    let db = fresh_database().await;
+    let (code, _, err) = run(vibecoding()
+        .arg("migrate")
+        .env("APP_ENV", "test")
+        .env("DATABASE_URL", pg_url(&db)));
+    assert_eq!(code, 0, "{err}");
+    let pool = sqlx::PgPool::connect(&pg_url(&db)).await.unwrap();
+    let user = uuid::Uuid::now_v7();
+    sqlx::query("INSERT INTO users (id, username, email, name) VALUES ($1, 'hopper', 'hopper@example.com', 'Grace')")
+        .bind(user)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    vibecoding::jobs::enqueue(
+        &mut conn,
+        &vibecoding::jobs::Job::SendWelcome { user_id: user },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
+    let worker = ServerProcess::start_command("worker", |c| {
+        c.env("DATABASE_URL", pg_url(&db))
+            .env("SENTRY_DSN", &dsn)
+            .env("SENDGRID_API_KEY", "SG.worker-key-abc")
+            .env("VIBECODING_MAIL__SENDGRID_BASE_URL", sendgrid.uri());
+    });
+    let event = sentry_event(&ingest, "job is dead", || worker.output()).await;
+    assert!(event.contains("send_welcome"), "{event}");
+    for secret in ["SG.worker-key-abc", "hopper@example.com"] {
+        assert!(!event.contains(secret), "{secret} in {event}");
+    }
+    drop(worker);
+    pool.close().await;
+    drop_database(db);
+}
+
+#[tokio::test]
+async fn operator_commands_secret_check_migrate_and_jobs() {
+    let (code, out, _) = run(vibecoding().arg("secret"));
+    assert_eq!(code, 0);
+    let secret = out.trim();
+    assert_eq!(secret.len(), 128);
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
+    let (_, again, _) = run(vibecoding().arg("secret"));
+    assert_ne!(again.trim(), secret);
+
+    // A database that does not exist yet: `migrate` creates it outside production.
+    let db = format!("vibecoding_ops_{}", uuid::Uuid::new_v4().simple());
+    let env = |c: &mut Command| {
+        c.env("APP_ENV", "test").env("DATABASE_URL", pg_url(&db));
+    };
+    let mut create = vibecoding();
+    env(create.args(["migrate", "--status"]));
+    run(&mut create);
+    let mut status = vibecoding();
+    env(status.args(["migrate", "--status"]));
+    let (code, out, err) = run(&mut status);
+    assert_eq!(code, 0, "{err}");
+    let state_count = |out: &str, state: &str| {
+        out.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(state))
+            .count()
+    };
+    assert_eq!(state_count(&out, "pending"), 8, "{out}");
+
+    let mut check = vibecoding();
+    env(check.args(["check", "all"]));
+    let (code, out, _) = run(&mut check);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("database") && out.contains("8 migrations pending"),
+        "{out}"
+    );
+    assert!(out.contains("cache") && out.contains("PONG"), "{out}");
+
+    let mut migrate = vibecoding();
+    env(migrate.arg("migrate"));
+    assert_eq!(run(&mut migrate).0, 0);
+    let mut status = vibecoding();
+    env(status.args(["migrate", "--status"]));
+    let (_, out, _) = run(&mut status);
+    assert_eq!(state_count(&out, "applied"), 8, "{out}");
+
+    // Revert the latest two: their tables go, the rest stay.
+    let mut revert = vibecoding();
+    env(revert.args(["migrate", "--revert", "2"]));
+    let (code, out, err) = run(&mut revert);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("reverted")).count(),
+        2,
+        "{out}"
+    );
+    let pool = sqlx::PgPool::connect(&pg_url(&db)).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('reports', 'user_blocks', 'notifications')",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, vec!["notifications".to_owned()]);
+    let mut migrate = vibecoding();
+    env(migrate.arg("migrate"));
+    assert_eq!(run(&mut migrate).0, 0);
+
+    // Dead jobs: listed, then purged.
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, status, attempts, last_error) VALUES ($1, 'send_welcome', '{}', 'dead', 8, 'gone')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut stats = vibecoding();
+    env(stats.args(["jobs", "stats", "--json"]));
+    let (_, out, _) = run(&mut stats);
+    let stats: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stats[0]["dead"], 1, "{stats}");
+    let mut purge = vibecoding();
+    env(purge.args(["jobs", "purge-dead"]));
+    let (code, out, _) = run(&mut purge);
+    assert_eq!(code, 0);
+    assert!(out.contains("1 dead jobs deleted"), "{out}");
+    pool.close().await;
+
+    // A database that does not answer: check fails with a non-zero status.
+    let mut down = vibecoding();
+    down.args(["check", "database"]).env("APP_ENV", "test").env(
+        "DATABASE_URL",
+        format!("postgres://postgres@127.0.0.1:{}/x", free_port()),
+    );
+    let (code, out, _) = run(&mut down);
+    assert_ne!(code, 0);
+    assert!(out.contains("FAILED"), "{out}");
+    drop_database(db);
+}
+
+#[tokio::test]
+async fn smoke_runs_the_checklist_against_a_live_server() {
+    let port = free_port();
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options::default(), move |s| {
+        s.port = port;
+        s.app_domain = format!("127.0.0.1:{port}");
+        s.app_protocol = "https://".to_owned();
+    })
+    .await;
+    app.member("lin").await;
+    let url = format!("http://127.0.0.1:{port}");
+    // The server runs on this test's runtime: the command waits on another thread.
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        run(vibecoding().args([
+            "smoke",
+            "--url",
+            &url,
+            "--write",
+            "--login",
+            "lin",
+            "--password",
+            "correct horse battery",
+        ]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}\n{err}");
+    for check in [
+        "health: app",
+        "health: database",
+        "health: cache",
+        "homepage",
+        "https redirect",
+        "security headers",
+        "API response time",
+        "database query time",
+        "redis latency",
+        "user registration",
+        "user login",
+        "publish an article",
+        "image upload",
+        "delete the article",
+        "delete the image",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(check))
+            .unwrap_or_else(|| panic!("{check} missing:\n{out}"));
+        assert!(line.contains("PASS"), "{line}\n{out}");
+    }
+    // It cleaned up after itself.
+    assert_eq!(app.count("SELECT count(*) FROM articles").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM images").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE deleted_at IS NULL")
+            .await,
+        1
+    );
+
+    // Nothing listening: every check fails and the command says so.
+    let (code, out, _) = run(vibecoding().args([
+        "smoke",
+        "--url",
+        &format!("http://127.0.0.1:{}", free_port()),
+    ]));
+    assert_eq!(code, 1);
+    assert!(out.contains("FAIL") && !out.contains("PASS"), "{out}");
 }

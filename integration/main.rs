@@ -16,6 +16,7 @@ mod limits;
 mod live;
 mod moderation;
 mod notifications;
+mod observability;
 mod persisted;
 mod proxy;
 mod publishing;

@@ -1,4 +1,4 @@
-//! The command line: `vibecoding [serve|worker|migrate|schema]`.
+//! The command line: `vibecoding [serve|worker|migrate|check|smoke|jobs|...]`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -36,6 +36,7 @@ the environment. Environment variables:
   HEALTH_CHECK_TOKEN   required in the health-check-token header by non-local callers
                        of the database and cache health checks
   LOG_FORMAT           pretty | json (default: json in production)
+  METRICS_TOKEN        bearer token for /metrics (without it, loopback callers only)
   RUST_LOG             log filter (default info)
   VIBECODING_<SECTION>__<KEY>  any other setting, e.g. VIBECODING_GRAPHQL__MAX_DEPTH=10";
 
@@ -64,9 +65,21 @@ pub enum Command {
     /// Operators: the job queue (what Sidekiq's dashboard showed).
     #[command(subcommand, after_help = ENVIRONMENT_HELP)]
     Jobs(JobsCommand),
-    /// Apply pending database migrations, then exit.
+    /// Apply pending database migrations, then exit (`--status`: list them; `--revert N`:
+    /// undo the latest N).
     #[command(after_help = ENVIRONMENT_HELP)]
-    Migrate,
+    Migrate(MigrateArgs),
+    /// Print a new random SECRET_KEY_BASE (or FOREM_OWNER_SECRET).
+    Secret,
+    /// Check that this node reaches its dependencies, as the health checks do; exits 1
+    /// when one is down.
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Check {
+        #[arg(value_enum, default_value = "all")]
+        target: CheckTarget,
+    },
+    /// Run the post-deployment smoke checklist against a live deployment.
+    Smoke(crate::smoke::SmokeArgs),
     /// Fill a development database with demo content (members, articles, threads,
     /// reactions, follows). Refused in production.
     #[command(after_help = ENVIRONMENT_HELP)]
@@ -75,6 +88,24 @@ pub enum Command {
     Config,
     /// Print the GraphQL schema (SDL).
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct MigrateArgs {
+    /// List every migration and whether it is applied; change nothing.
+    #[arg(long, conflicts_with = "revert")]
+    pub status: bool,
+    /// Undo the latest N applied migrations.
+    #[arg(long, value_name = "N")]
+    pub revert: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckTarget {
+    App,
+    Database,
+    Cache,
+    All,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,6 +155,11 @@ pub enum JobsCommand {
     Dead {
         #[arg(long, default_value_t = 50)]
         limit: i64,
+    },
+    /// Delete dead jobs (only those dead for more than N days with --older-than-days).
+    PurgeDead {
+        #[arg(long, value_name = "N")]
+        older_than_days: Option<i64>,
     },
 }
 
@@ -250,6 +286,10 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     let n = queue::retry_dead(&db).await?;
                     println!("{n} dead jobs queued again");
                 }
+                JobsCommand::PurgeDead { older_than_days } => {
+                    let n = queue::purge_dead(&db, older_than_days).await?;
+                    println!("{n} dead jobs deleted");
+                }
                 JobsCommand::Dead { limit } => {
                     for job in queue::dead(&db, limit).await? {
                         println!(
@@ -264,17 +304,128 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Migrate => {
+        Command::Migrate(args) => {
             let pool = db::connect(&settings).await?;
-            db::migrate(&pool).await?;
-            tracing::info!("migrations applied");
+            if args.status {
+                let rows = db::migration_status(&pool).await?;
+                println!(
+                    "{:<16} {:<8} {:<26} description",
+                    "version", "state", "applied at"
+                );
+                for m in &rows {
+                    let state = match (m.applied_at, m.unknown) {
+                        (_, true) => "unknown",
+                        (Some(_), false) => "applied",
+                        (None, false) => "pending",
+                    };
+                    let at = m
+                        .applied_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "{:<16} {:<8} {:<26} {}",
+                        m.version, state, at, m.description
+                    );
+                }
+            } else if let Some(steps) = args.revert {
+                let reverted = db::revert(&pool, steps).await?;
+                for version in &reverted {
+                    println!("reverted {version}");
+                }
+                if reverted.is_empty() {
+                    println!("nothing to revert");
+                }
+            } else {
+                db::migrate(&pool).await?;
+                tracing::info!("migrations applied");
+            }
             pool.close().await;
             Ok(())
         }
-        Command::Config | Command::Schema(_) => {
+        Command::Check { target } => check(&settings, target).await,
+        Command::Smoke(args) => crate::smoke::run(&args).await,
+        Command::Config | Command::Schema(_) | Command::Secret => {
             anyhow::bail!("this command runs without the async runtime")
         }
     }
+}
+
+/// `check`: the health checks from the command line, one line each.
+async fn check(settings: &Settings, target: CheckTarget) -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let budget = Duration::from_millis(settings.http.health_check_timeout_ms.max(1_000));
+    let mut failed = Vec::new();
+    let want = |t: CheckTarget| target == CheckTarget::All || target == t;
+    if want(CheckTarget::App) {
+        println!("app        ok      {}", env!("CARGO_PKG_VERSION"));
+    }
+    if want(CheckTarget::Database) {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(budget, async {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(budget)
+                .connect(&settings.database_url())
+                .await?;
+            sqlx::query("SELECT 1").execute(&pool).await?;
+            let pending = db::migration_status(&pool)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+                .iter()
+                .filter(|m| m.applied_at.is_none())
+                .count();
+            pool.close().await;
+            Ok::<_, sqlx::Error>(pending)
+        })
+        .await
+        {
+            Ok(Ok(0)) => Ok("connected".to_owned()),
+            Ok(Ok(n)) => Ok(format!("connected, {n} migrations pending")),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {budget:?}")),
+        };
+        report("database", started, result, &mut failed);
+    }
+    if want(CheckTarget::Cache) {
+        let started = Instant::now();
+        let result = match crate::cache::Cache::connect(settings) {
+            Ok(cache) if cache.is_embedded() => Ok("in-process (REDIS_URL is empty)".to_owned()),
+            Ok(cache) => match tokio::time::timeout(budget, cache.ping()).await {
+                Ok(Ok(())) => Ok("PONG".to_owned()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {budget:?}")),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        report("cache", started, result, &mut failed);
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("not connected: {}", failed.join(", "))
+    }
+}
+
+fn report(
+    name: &'static str,
+    started: std::time::Instant,
+    result: Result<String, String>,
+    failed: &mut Vec<&'static str>,
+) {
+    let ms = started.elapsed().as_secs_f64() * 1_000.0;
+    match result {
+        Ok(detail) => println!("{name:<10} ok      {ms:>7.1} ms  {detail}"),
+        Err(error) => {
+            println!("{name:<10} FAILED  {ms:>7.1} ms  {error}");
+            failed.push(name);
+        }
+    }
+}
+
+/// A new secret for `SECRET_KEY_BASE`: 64 random bytes as 128 hex digits.
+pub fn secret() -> String {
+    let bytes: [u8; 64] = rand::random();
+    hex::encode(bytes)
 }
 
 /// `schema` and `schema --check`: no configuration, no runtime.

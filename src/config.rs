@@ -31,6 +31,7 @@ pub const TOP_LEVEL_ENV: &[&str] = &[
     "HEALTH_CHECK_TOKEN",
     "LOG_FORMAT",
     "SMTP_URL",
+    "METRICS_TOKEN",
 ];
 
 /// Prefix for nested settings given through the environment.
@@ -98,6 +99,10 @@ pub struct Settings {
     /// `smtp://user:password@host:port` (or `smtps://`): send email over SMTP.
     #[serde(serialize_with = "expose_opt")]
     pub smtp_url: Option<SecretString>,
+    /// Bearer token `/metrics` asks for; without one only loopback callers may scrape.
+    #[serde(serialize_with = "expose_opt")]
+    pub metrics_token: Option<SecretString>,
+    pub metrics: MetricsSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub http: HttpSettings,
@@ -111,6 +116,14 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     pub uploads: UploadSettings,
     pub moderation: ModerationSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Serve `/metrics` on this port (all interfaces, no token) instead of the main one:
+    /// for a private network the platform's scraper reaches.
+    pub port: Option<u16>,
 }
 
 /// At most `max` in a window of `per_secs` seconds.
@@ -368,6 +381,11 @@ impl Default for Settings {
             health_check_token: None,
             log_format: None,
             smtp_url: None,
+            metrics_token: None,
+            metrics: MetricsSettings {
+                enabled: true,
+                port: None,
+            },
             database: DatabaseSettings {
                 max_connections: 10,
                 min_connections: 0,
@@ -575,6 +593,7 @@ impl Settings {
         redact(&mut copy.sendgrid_api_key);
         redact(&mut copy.health_check_token);
         redact(&mut copy.smtp_url);
+        redact(&mut copy.metrics_token);
         if let Some(url) = &copy.redis_url {
             copy.redis_url = Some(redact_url(url));
         }

@@ -80,3 +80,78 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("migrations failed")?;
     Ok(())
 }
+
+/// One migration as the database and the binary know it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    pub applied_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Applied but not in this binary (a newer release ran here).
+    pub unknown: bool,
+}
+
+/// Every migration of this binary, and any the database has that this binary lacks.
+pub async fn migration_status(pool: &PgPool) -> anyhow::Result<Vec<MigrationStatus>> {
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<(i64, String, chrono::DateTime<chrono::Utc>)> = if table.is_some() {
+        sqlx::query_as(
+            "SELECT version, description, installed_on FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(pool)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let mut rows: Vec<MigrationStatus> = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| MigrationStatus {
+            version: m.version,
+            description: m.description.to_string(),
+            applied_at: applied
+                .iter()
+                .find(|(v, _, _)| *v == m.version)
+                .map(|(_, _, at)| *at),
+            unknown: false,
+        })
+        .collect();
+    for (version, description, at) in &applied {
+        if !rows.iter().any(|r| r.version == *version) {
+            rows.push(MigrationStatus {
+                version: *version,
+                description: description.clone(),
+                applied_at: Some(*at),
+                unknown: true,
+            });
+        }
+    }
+    rows.sort_by_key(|r| r.version);
+    Ok(rows)
+}
+
+/// Reverts the latest `steps` applied migrations with their `.down.sql`. Returns the
+/// versions reverted, newest first.
+pub async fn revert(pool: &PgPool, steps: usize) -> anyhow::Result<Vec<i64>> {
+    let status = migration_status(pool).await?;
+    let applied: Vec<&MigrationStatus> = status
+        .iter()
+        .rev()
+        .filter(|m| m.applied_at.is_some())
+        .collect();
+    if let Some(unknown) = applied.iter().take(steps).find(|m| m.unknown) {
+        anyhow::bail!(
+            "migration {} was applied by a newer release; revert it with that release",
+            unknown.version
+        );
+    }
+    let reverted: Vec<i64> = applied.iter().take(steps).map(|m| m.version).collect();
+    let target = applied.get(steps).map_or(0, |m| m.version);
+    MIGRATOR
+        .undo(pool, target)
+        .await
+        .context("reverting migrations failed")?;
+    Ok(reverted)
+}

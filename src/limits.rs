@@ -111,6 +111,7 @@ pub async fn check(
         }
     };
     if count > rule.max {
+        crate::metrics::record_refusal(action.key());
         return Err(AppError::RateLimited {
             message: format!(
                 "Too many {}: at most {} every {}; try again in {} s",
@@ -177,6 +178,7 @@ pub async fn charge_complexity(
         }
     };
     if spent > rule.max {
+        crate::metrics::record_refusal("complexity");
         return Err(AppError::RateLimited {
             message: format!(
                 "Query budget spent: {} complexity points every {}; this request costs {cost}; try again in {} s",

@@ -14,6 +14,10 @@ fn main() -> ExitCode {
     if let Command::Schema(args) = &command {
         return cli::schema(args);
     }
+    if let Command::Secret = &command {
+        println!("{}", cli::secret());
+        return ExitCode::SUCCESS;
+    }
 
     let mut settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -52,7 +56,12 @@ fn main() -> ExitCode {
     };
     let logs_to_stderr = matches!(
         command,
-        Command::Admin(_) | Command::Jobs(_) | Command::Migrate | Command::Seed(_)
+        Command::Admin(_)
+            | Command::Jobs(_)
+            | Command::Migrate(_)
+            | Command::Seed(_)
+            | Command::Check { .. }
+            | Command::Smoke(_)
     );
     let result = runtime.block_on(async {
         telemetry::init_tracing(&settings, logs_to_stderr);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use poem::Server;
 use poem::listener::TcpAcceptor;
+use poem::{EndpointExt as _, Server};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
@@ -110,6 +110,34 @@ impl Application {
             env = state.settings.app_env.as_str(),
             "listening"
         );
+        if state.settings.metrics.enabled {
+            crate::metrics::handle();
+        }
+        let metrics_server = match state
+            .settings
+            .metrics
+            .port
+            .filter(|_| state.settings.metrics.enabled)
+        {
+            Some(metrics_port) => {
+                let listener = std::net::TcpListener::bind((state.settings.host, metrics_port))?;
+                listener.set_nonblocking(true)?;
+                tracing::info!(port = metrics_port, "metrics listening");
+                let app = poem::Route::new()
+                    .at("/metrics", poem::get(http::metrics::scrape_private))
+                    .data(state.clone());
+                let mut stopped = state.shutdown.clone();
+                Some(tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    Server::new_with_acceptor(TcpAcceptor::from_std(listener)?)
+                        .run_with_graceful_shutdown(app, stop, Some(Duration::from_secs(1)))
+                        .await
+                }))
+            }
+            None => None,
+        };
         let worker = state.settings.embedded_worker().then(|| {
             tracing::info!("running an embedded job worker (jobs.embedded)");
             tokio::spawn(Worker::new(state.job_context()).run(state.shutdown.clone()))
@@ -122,6 +150,9 @@ impl Application {
         Server::new_with_acceptor(TcpAcceptor::from_std(listener)?)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
             .await?;
+        if let Some(server) = metrics_server {
+            let _ = server.await;
+        }
         if let Some(worker) = worker {
             match worker.await {
                 Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "embedded worker failed"),

@@ -103,6 +103,36 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// Removes a stored original and its copies. Failures are logged: the record is gone
+    /// already, and a leftover file harms nobody.
+    pub async fn remove(&self, key: &str, copies: &[String]) {
+        match self {
+            Self::Local { dir, .. } => {
+                let names = std::iter::once(key.to_owned()).chain(
+                    copies
+                        .iter()
+                        .filter_map(|url| url.rsplit('/').next().map(str::to_owned)),
+                );
+                for name in names {
+                    // Names come from our own records; never follow a path out of the folder.
+                    if name.contains('/') || name.contains("..") || name.is_empty() {
+                        continue;
+                    }
+                    if let Err(e) = tokio::fs::remove_file(dir.join(&name)).await {
+                        tracing::warn!(error = %e, file = %name, "an upload could not be removed");
+                    }
+                }
+            }
+            Self::Cloudinary(client) => {
+                if let Err(e) = client.destroy(key).await {
+                    tracing::warn!(error = %e, "Cloudinary did not delete an image");
+                }
+            }
+        }
+    }
+}
+
 async fn resize_blocking(
     image: &Arc<Cleaned>,
     width: u32,
@@ -203,6 +233,32 @@ impl Cloudinary {
             api_key: api_key.to_owned(),
             api_secret: SecretString::from(api_secret.to_owned()),
         })
+    }
+
+    /// Deletes an image (its transformations go with it).
+    async fn destroy(&self, public_id: &str) -> anyhow::Result<()> {
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let signature = sign(
+            &[("public_id", public_id), ("timestamp", &timestamp)],
+            self.api_secret.expose_secret(),
+        );
+        let url = format!("{}/v1_1/{}/image/destroy", self.api_base, self.cloud_name);
+        let response = self
+            .http
+            .post(&url)
+            .multipart(
+                reqwest::multipart::Form::new()
+                    .text("api_key", self.api_key.clone())
+                    .text("public_id", public_id.to_owned())
+                    .text("timestamp", timestamp)
+                    .text("signature", signature),
+            )
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            anyhow::bail!("Cloudinary answered {}", response.status());
+        }
+        Ok(())
     }
 
     async fn upload(&self, public_id: &str, image: &Cleaned) -> AppResult<Stored> {

@@ -30,6 +30,11 @@ impl ExecutionFlag {
     }
 }
 
+/// The operation a request runs (its name, or its type when it has none), for logs and
+/// error reports.
+#[derive(Debug, Clone)]
+pub struct OperationName(pub String);
+
 /// Gives every error its `extensions.code`, and replaces internal errors with a generic
 /// message after logging their cause (which also reports them to Sentry).
 pub struct ErrorCodes;
@@ -46,9 +51,8 @@ struct ErrorCodesExtension;
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        let request_id = ctx.data_opt::<RequestId>();
         for error in &mut response.errors {
-            classify(error, request_id);
+            classify(error, None, None);
         }
         response
     }
@@ -87,7 +91,7 @@ impl Extension for ErrorCodesExtension {
             .map(move |mut response| {
                 let _held = &slot;
                 for error in &mut response.errors {
-                    classify(error, request_id.as_ref());
+                    classify(error, request_id.as_ref(), None);
                 }
                 response
             })
@@ -103,7 +107,15 @@ impl Extension for ErrorCodesExtension {
         if let Some(flag) = ctx.data_opt::<ExecutionFlag>() {
             flag.0.store(true, Ordering::Release);
         }
-        next.run(ctx, operation_name).await
+        let mut response = next.run(ctx, operation_name).await;
+        // Resolver errors are classified here, where the request's data (its id and
+        // operation) can be read; `request` codes whatever is left.
+        let request_id = ctx.data_opt::<RequestId>();
+        let operation = ctx.data_opt::<OperationName>();
+        for error in &mut response.errors {
+            classify(error, request_id, operation);
+        }
+        response
     }
 }
 
@@ -124,11 +136,16 @@ fn has_code(error: &ServerError) -> bool {
 /// Sets the code of one error. Errors the engine raises itself (syntax, validation,
 /// limits, argument coercion) carry no source and are the client's to fix; errors from
 /// resolvers carry an [`AppError`]; anything else is internal.
-pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>) {
+pub fn classify(
+    error: &mut ServerError,
+    request_id: Option<&RequestId>,
+    operation: Option<&OperationName>,
+) {
     if has_code(error) {
         return;
     }
     let request_id = request_id.map(|r| r.as_str()).unwrap_or("-");
+    let operation = operation.map_or("-", |o| o.0.as_str());
     let app = error.source.clone();
     let code = match (
         app.is_some(),
@@ -137,7 +154,12 @@ pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>) {
         (_, Some(app)) => {
             match app {
                 AppError::Internal(cause) => {
-                    tracing::error!(request_id, error = format!("{cause:#}"), "internal error");
+                    tracing::error!(
+                        request_id,
+                        operation,
+                        error = format!("{cause:#}"),
+                        "internal error"
+                    );
                 }
                 AppError::BadUserInput {
                     field: Some(field), ..
@@ -151,7 +173,7 @@ pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>) {
             app.code()
         }
         (true, None) => {
-            tracing::error!(request_id, error = %error.message, "unexpected error");
+            tracing::error!(request_id, operation, error = %error.message, "unexpected error");
             error.message = INTERNAL_MESSAGE.to_owned();
             ErrorCode::Internal
         }

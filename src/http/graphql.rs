@@ -23,7 +23,7 @@ use crate::domain::accounts::service::ClientInfo;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::AppSchema;
 use crate::graphql::context::Auth;
-use crate::graphql::extensions::ExecutionFlag;
+use crate::graphql::extensions::{ExecutionFlag, OperationName};
 use crate::graphql::loaders::Loaders;
 use crate::http::auth;
 use crate::http::json_response;
@@ -206,12 +206,20 @@ async fn caller(
     })
 }
 
+/// A request ready to run, with what the metrics label it by.
+struct Prepared {
+    request: async_graphql::Request,
+    flag: ExecutionFlag,
+    operation: String,
+    kind: &'static str,
+}
+
 fn build_request(
     operation: Operation,
     req: &Request,
     state: &AppState,
     caller: &Caller,
-) -> Result<(async_graphql::Request, ExecutionFlag), &'static str> {
+) -> Result<Prepared, &'static str> {
     let Some(query) = operation.query.filter(|q| !q.trim().is_empty()) else {
         return Err("The request has no query");
     };
@@ -240,14 +248,20 @@ fn attach(
     req: &Request,
     state: &AppState,
     caller: &Caller,
-) -> Result<(async_graphql::Request, ExecutionFlag), &'static str> {
-    if operation_type(&request.query, request.operation_name.as_deref())
-        == Some(OperationType::Subscription)
-    {
+) -> Result<Prepared, &'static str> {
+    let (ty, label) = inspect(&request.query, request.operation_name.as_deref());
+    if ty == Some(OperationType::Subscription) {
         return Err("Subscriptions are served over WebSocket at /graphql/ws");
     }
+    let kind = match ty {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "invalid",
+    };
     let flag = ExecutionFlag::default();
     let mut request = request
+        .data(OperationName(label.clone()))
         .data(flag.clone())
         .data(caller.auth.clone())
         .data(caller.client.clone())
@@ -259,7 +273,12 @@ fn attach(
     if let Some(id) = req.extensions().get::<RequestId>() {
         request = request.data(id.clone());
     }
-    Ok((request, flag))
+    Ok(Prepared {
+        request,
+        flag,
+        operation: label,
+        kind,
+    })
 }
 
 /// Puts the query of a persisted-query request in place; a refusal is answered as a
@@ -358,7 +377,7 @@ async fn multipart(
         }
     };
     match attach(request, req, state, &caller) {
-        Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
+        Ok(prepared) => respond(&execute(schema, prepared).await, media),
         Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
     }
 }
@@ -368,15 +387,32 @@ pub fn upload_body_limit(max_file: usize) -> usize {
     max_file.saturating_add(64 * 1024)
 }
 
-async fn execute(
-    schema: &AppSchema,
-    request: async_graphql::Request,
-    flag: ExecutionFlag,
-) -> Outcome {
-    let response = schema.execute(request).await;
+async fn execute(schema: &AppSchema, prepared: Prepared) -> Outcome {
+    let started = std::time::Instant::now();
+    let response = schema.execute(prepared.request).await;
+    let codes: Vec<String> = response
+        .errors
+        .iter()
+        .map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(|c| match c {
+                    async_graphql::Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "UNKNOWN".to_owned())
+        })
+        .collect();
+    crate::metrics::record_operation(
+        &prepared.operation,
+        prepared.kind,
+        started.elapsed(),
+        &codes,
+    );
     Outcome {
         response,
-        executed: flag.executed(),
+        executed: prepared.flag.executed(),
     }
 }
 
@@ -514,7 +550,7 @@ pub async fn post(
                     Err(message) => return refuse(StatusCode::BAD_REQUEST, media, message),
                 }
             }
-            let outcomes = join_all(requests.into_iter().map(|(r, f)| execute(schema, r, f))).await;
+            let outcomes = join_all(requests.into_iter().map(|p| execute(schema, p))).await;
             let body = Json::Array(outcomes.iter().map(Outcome::body).collect());
             let mut response = json_response(StatusCode::OK, &body);
             response.headers_mut().insert(
@@ -536,7 +572,7 @@ pub async fn post(
                 Err(response) => return *response,
             };
             match build_request(operation, req, state, &caller) {
-                Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
+                Ok(prepared) => respond(&execute(schema, prepared).await, media),
                 Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
             }
         }
@@ -557,18 +593,34 @@ struct GetParams {
     extensions: Option<String>,
 }
 
+/// The type of the operation a request runs (`None` when the document does not parse or
+/// names no such operation) and its label for logs and metrics: its name, or its type.
+fn inspect(query: &str, operation_name: Option<&str>) -> (Option<OperationType>, String) {
+    let invalid = || (None, "invalid".to_owned());
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return invalid();
+    };
+    let name = operation_name.filter(|n| !n.is_empty());
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => (
+            Some(op.node.ty),
+            name.map_or_else(|| op.node.ty.to_string(), str::to_owned),
+        ),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .get(name)
+            .map_or_else(invalid, |op| (Some(op.node.ty), name.to_owned())),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map_or_else(invalid, |(name, op)| (Some(op.node.ty), name.to_string())),
+        _ => invalid(),
+    }
+}
+
 /// The type of the operation a GET would run; `None` when the document does not parse or
 /// names no such operation (execution then reports it).
 fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(query).ok()?;
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    }
+    inspect(query, operation_name).0
 }
 
 #[handler]
@@ -643,7 +695,7 @@ pub async fn get(
         Err(response) => return *response,
     };
     match build_request(operation, req, state, &caller) {
-        Ok((request, flag)) => respond(&execute(schema, request, flag).await, media),
+        Ok(prepared) => respond(&execute(schema, prepared).await, media),
         Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
     }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod persisted;
@@ -40,6 +41,9 @@ pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Resp
         .at("/graphql/ws", get(ws::upgrade))
         .at("/graphiql", get(pages::graphiql))
         .at("/graphiql/assets/:name", get(pages::graphiql_asset));
+    if state.settings.metrics.enabled && state.settings.metrics.port.is_none() {
+        route = route.at("/metrics", get(metrics::scrape));
+    }
     if let crate::storage::Storage::Local { dir, .. } = &state.storage {
         route = route.nest(
             crate::storage::UPLOADS_PATH,
@@ -86,5 +90,6 @@ pub fn wrap<E: Endpoint + 'static>(
         .around(move |ep, req| middleware::https_redirect(ep, req, Arc::clone(&redirect_settings)))
         .around(move |ep, req| middleware::security_headers(ep, req, https))
         .around(request_id::middleware)
+        .around(metrics::measure)
         .map_to_response()
 }

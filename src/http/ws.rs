@@ -85,7 +85,9 @@ pub async fn upgrade(
     let guard = state.connections.token();
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
+            let open = crate::http::ws_limits::OpenSocket::open();
             serve(socket, schema, protocol, data, state, cookie).await;
+            drop(open);
             drop(ip_slot);
             drop(guard);
         })

@@ -59,6 +59,7 @@ impl SubscriptionCount {
             self.0.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
+        metrics::gauge!("graphql_subscriptions").increment(1.0);
         Some(SubscriptionSlot(self.0.clone()))
     }
 }
@@ -66,5 +67,22 @@ impl SubscriptionCount {
 impl Drop for SubscriptionSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!("graphql_subscriptions").decrement(1.0);
+    }
+}
+
+/// Counts one open WebSocket while it lives.
+pub struct OpenSocket;
+
+impl OpenSocket {
+    pub fn open() -> Self {
+        metrics::gauge!("websocket_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics::gauge!("websocket_connections").decrement(1.0);
     }
 }

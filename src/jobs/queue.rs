@@ -242,3 +242,15 @@ pub async fn schedule_last_run(pool: &PgPool, name: &str) -> sqlx::Result<Option
         .fetch_optional(pool)
         .await
 }
+
+/// Deletes dead jobs (older than `days` days when given). Returns how many.
+pub async fn purge_dead(pool: &PgPool, days: Option<i64>) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM jobs WHERE status = 'dead'
+           AND ($1::bigint IS NULL OR updated_at < now() - make_interval(days => $1::int))",
+    )
+    .bind(days)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -148,3 +148,27 @@ pub fn avatar_url(image: &Image) -> String {
         .variant("medium")
         .map_or_else(|| image.url.clone(), |v| v.url.clone())
 }
+
+/// Deletes one of the viewer's images (moderators: anyone's) and its stored files.
+pub async fn delete(db: &PgPool, storage: &Storage, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    let row: Option<(Uuid, String, sqlx::types::Json<Vec<Variant>>)> =
+        sqlx::query_as("SELECT user_id, storage_key, variants FROM images WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    let Some((owner, key, variants)) = row else {
+        return Err(AppError::NotFound("No such image".to_owned()));
+    };
+    if owner != viewer.user_id {
+        viewer
+            .require_role(crate::domain::accounts::Role::Moderator)
+            .map_err(|_| AppError::NotFound("No such image".to_owned()))?;
+    }
+    sqlx::query("DELETE FROM images WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    let copies: Vec<String> = variants.iter().map(|v| v.url.clone()).collect();
+    storage.remove(&key, &copies).await;
+    Ok(())
+}

@@ -1,6 +1,6 @@
 use std::io::Read as _;
 
-use async_graphql::{Context, Object, Upload};
+use async_graphql::{Context, ID, Object, Upload};
 
 use crate::domain::media::{self, Purpose};
 use crate::error::{AppError, AppResult};
@@ -58,5 +58,14 @@ impl MediaMutation {
     ) -> async_graphql::Result<ImageNode> {
         let purpose = purpose.unwrap_or(ImagePurpose::Article);
         Ok(ImageNode(store_upload(ctx, &file, purpose.into()).await?))
+    }
+
+    /// Deletes one of your images and its stored copies. Articles that show it keep the
+    /// URL, which stops working.
+    async fn delete_image(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let id = crate::graphql::node::decode_as::<ImageNode>(&id)?;
+        let state = ctx.state();
+        media::delete(&state.db, &state.storage, ctx.require_viewer()?, id).await?;
+        Ok(true)
     }
 }

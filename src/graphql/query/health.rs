@@ -41,6 +41,20 @@ impl Health {
         health::cache(ctx.state()).await.into()
     }
 
+    /// Milliseconds one `SELECT 1` took from this node; null when the database is down.
+    async fn database_latency_ms(&self, ctx: &Context<'_>) -> Option<f64> {
+        let started = std::time::Instant::now();
+        health::database(ctx.state()).await.ok()?;
+        Some(started.elapsed().as_secs_f64() * 1_000.0)
+    }
+
+    /// Milliseconds one Redis `PING` took from this node; null when Redis is down.
+    async fn cache_latency_ms(&self, ctx: &Context<'_>) -> Option<f64> {
+        let started = std::time::Instant::now();
+        health::cache(ctx.state()).await.ok()?;
+        Some(started.elapsed().as_secs_f64() * 1_000.0)
+    }
+
     async fn cache_mode(&self, ctx: &Context<'_>) -> CacheMode {
         if ctx.state().cache.is_embedded() {
             CacheMode::Embedded
