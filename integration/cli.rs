@@ -711,7 +711,9 @@ async fn operator_commands_secret_check_migrate_and_jobs() {
     let secret = out.trim();
     assert_eq!(secret.len(), 128);
     assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
-    let (_, again, _) = run(vibecoding().arg("secret"));
+    // As a platform that replaces the image's entrypoint runs it.
+    let (code, again, _) = run(vibecoding().args(["vibecoding", "secret"]));
+    assert_eq!(code, 0);
     assert_ne!(again.trim(), secret);
 
     // A database that does not exist yet: `migrate` creates it outside production.

@@ -6,6 +6,7 @@
 mod accounts;
 mod bench;
 mod cli;
+mod deployment;
 mod feeds;
 mod graphql_http;
 mod health;

@@ -24,7 +24,7 @@ the environment. Environment variables:
   DATABASE_URL         Postgres (default postgres://postgres@127.0.0.1:5432/vibecoding_development;
                        required in production)
   REDIS_URL            Redis (default redis://127.0.0.1:6379); empty: single node, in-process
-  SECRET_KEY_BASE      at least 64 characters; required in production (`openssl rand -hex 64`)
+  SECRET_KEY_BASE      at least 32 characters; required in production (`vibecoding secret`)
   FOREM_OWNER_SECRET   lets the first account become the instance's admin
   APP_DOMAIN           public host name, e.g. vibecoding.community (default localhost:3000)
   APP_PROTOCOL         http:// or https:// (https turns on HSTS and the HTTPS redirect)

@@ -9,7 +9,13 @@ fn main() -> ExitCode {
     // Two TLS crypto providers are linked in; pick one before any TLS client starts.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
-    let cli = Cli::parse();
+    // Platforms that replace the image's entrypoint as well as its command run
+    // `vibecoding vibecoding serve`; the repeated name is dropped so either way works.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "vibecoding") {
+        args.remove(1);
+    }
+    let cli = Cli::parse_from(args);
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     if let Command::Schema(args) = &command {
         return cli::schema(args);
