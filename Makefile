@@ -20,8 +20,11 @@ test: services assets
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --all-targets
 
-## Benchmarks (optimised build): one event delivered to 1,000 WebSocket subscribers.
-bench: services assets
+## Benchmarks (optimised build): the HTTP scenarios under wrk next to pgbench's ceiling
+## for the same SQL (on a seeded database, kept between runs), and one event delivered to
+## 1,000 WebSocket subscribers.
+bench: assets
+	@scripts/services.sh --bench
 	$(CARGO) test --release --test integration bench_ -- --ignored --nocapture --test-threads 1
 
 services:

@@ -122,3 +122,539 @@ async fn spawn_app_with_room() -> crate::helpers::TestApp {
     })
     .await
 }
+
+// ------------------------------------------------------------------ HTTP scenarios
+
+const FEED: &str = "query HomeFeed { feed(type: LATEST, first: 20) { edges { node { id title slug publishedAt readingTimeMinutes commentsCount reactionsCount author { username name } tags { name } reactionCounts { category count } } } } }";
+const ARTICLE: &str = "query ArticlePage($id: ID!) { node(id: $id) { ... on Article { title bodyHtml author { username name } tags { name } reactionCounts { category count } comments(first: 50) { edges { node { id bodyHtml createdAt author { username name } } } } } } }";
+const SEARCH: &str = "query Search($q: String!) { search(query: $q, first: 20) { edges { node { rank highlight node { __typename ... on Article { title author { username } } ... on User { username } ... on Tag { name } } } } } }";
+const COMMENT: &str = "mutation Comment($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The release binary `make bench` built, run as operators run it.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Server {
+    async fn start(database_url: &str) -> Self {
+        let port = crate::helpers::free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+            .arg("serve")
+            .env("APP_ENV", "production")
+            .env("SECRET_KEY_BASE", "b".repeat(64))
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", "redis://127.0.0.1:6379")
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("APP_DOMAIN", format!("127.0.0.1:{port}"))
+            .env("LOG_FORMAT", "json")
+            // Request logs at info would measure the log pipe; errors still show.
+            .env("RUST_LOG", "warn")
+            // The benchmark measures throughput, not the limits that protect it.
+            .env("VIBECODING_RATE_LIMITS__ENABLED", "false")
+            .env("VIBECODING_REDIS__KEY_PREFIX", "bench:")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self { child, port };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client
+                .get(server.url("/api/v1/health_checks/app"))
+                .send()
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the benchmark server did not start");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn rss_mb(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+            })
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    body: Value,
+    token: Option<String>,
+    /// Writes: each request must differ, and pgbench cannot repeat them.
+    writes: bool,
+}
+
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    requests: u64,
+}
+
+fn millis(text: &str) -> f64 {
+    let text = text.trim();
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+/// Runs wrk against `/graphql` with the scenario's body and parses its report.
+fn wrk(server: &Server, scenario: &Scenario, connections: u32, seconds: u32) -> Load {
+    let dir = std::env::temp_dir();
+    let script = dir.join(format!("vibecoding-bench-{}.lua", scenario.name));
+    let auth = scenario
+        .token
+        .as_ref()
+        .map(|t| format!("wrk.headers[\"Authorization\"] = \"Bearer {t}\"\n"))
+        .unwrap_or_default();
+    let body = scenario
+        .body
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    let request = if scenario.writes {
+        // Every comment differs (the same text twice in one place is refused).
+        format!(
+            "local n = 0\nlocal id = tostring(math.random(1, 1e9))\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, nil, nil, string.gsub(\"{body}\", \"BENCH\", id .. \"-\" .. n))\nend\n"
+        )
+    } else {
+        format!("wrk.body = \"{body}\"\n")
+    };
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n{auth}{request}"
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(server.url("/graphql"))
+        .output()
+        .expect("wrk (apt-get install wrk; `make bench` installs it)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .map(|l| l.trim_start()[prefix.len()..].trim().to_owned())
+    };
+    let percent = |p: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(p))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map_or(f64::NAN, millis)
+    };
+    let non_2xx: u64 = field("Non-2xx or 3xx responses:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let socket: u64 = field("Socket errors:")
+        .map(|v| {
+            v.split(',')
+                .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    let requests = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Load {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        p50_ms: percent("50%"),
+        p99_ms: percent("99%"),
+        errors: non_2xx + socket,
+        requests,
+    }
+}
+
+async fn post(client: &reqwest::Client, server: &Server, scenario: &Scenario, n: usize) -> Value {
+    let body = scenario.body.to_string().replace(
+        "BENCH",
+        &format!("probe-{n}-{}", uuid::Uuid::new_v4().simple()),
+    );
+    let mut request = client
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(token) = &scenario.token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// The statements one request of `scenario` sends, as Postgres logged them, with their
+/// parameters put in: a pgbench script of "the same SQL".
+fn pgbench_script(log: &str, database: &str) -> String {
+    let mut records: Vec<String> = Vec::new();
+    for line in log.lines() {
+        let starts_record = line.len() > 4 && line.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+        if starts_record {
+            records.push(line.to_owned());
+        } else if let Some(last) = records.last_mut() {
+            last.push('\n');
+            last.push_str(line.trim_start_matches('\t'));
+        }
+    }
+    let marker = format!("@{database} ");
+    let mut statements = Vec::new();
+    let mut pending: Option<String> = None;
+    for record in records.iter().filter(|r| r.contains(&marker)) {
+        if let Some(at) = record.find("LOG:  execute ") {
+            if let Some(sql) = pending.take() {
+                statements.push(sql);
+            }
+            let rest = &record[at + "LOG:  execute ".len()..];
+            pending = rest.split_once(": ").map(|(_, sql)| sql.to_owned());
+        } else if let Some(at) = record.find("LOG:  statement: ") {
+            if let Some(sql) = pending.take() {
+                statements.push(sql);
+            }
+            statements.push(record[at + "LOG:  statement: ".len()..].to_owned());
+        } else if let Some(at) = record.find("DETAIL:  parameters: ")
+            && let Some(mut sql) = pending.take()
+        {
+            let params = &record[at + "DETAIL:  parameters: ".len()..];
+            let mut values: Vec<(usize, String)> = split_params(params)
+                .iter()
+                .filter_map(|part| {
+                    let (name, value) = part.split_once(" = ")?;
+                    let n = name.trim().trim_start_matches('$').parse::<usize>().ok()?;
+                    Some((n, value.trim().to_owned()))
+                })
+                .collect();
+            // $10 before $1.
+            values.sort_by_key(|v| std::cmp::Reverse(v.0));
+            for (n, value) in values {
+                sql = sql.replace(&format!("${n}"), &value);
+            }
+            statements.push(sql);
+        }
+    }
+    if let Some(sql) = pending {
+        statements.push(sql);
+    }
+    statements
+        .iter()
+        .map(|s| format!("{};\n", s.replace('\n', " ")))
+        .collect()
+}
+
+/// Splits `$1 = 'a, b', $2 = NULL` at the commas between parameters.
+fn split_params(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted && chars.peek() == Some(&' ') => {
+                parts.push(std::mem::take(&mut current));
+            }
+            _ => current.push(c),
+        }
+    }
+    if !current.trim().is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+fn pgbench(
+    database: &str,
+    script: &str,
+    name: &str,
+    connections: u32,
+    seconds: u32,
+) -> Option<f64> {
+    let path = std::env::temp_dir().join(format!("vibecoding-bench-{name}.sql"));
+    std::fs::write(&path, script).ok()?;
+    let output = std::process::Command::new("pgbench")
+        .args(["-n", "-h", "127.0.0.1", "-U", "postgres", "-j", "2"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-T{seconds}"))
+        .arg("-f")
+        .arg(&path)
+        .arg(database)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+}
+
+fn postgres_log() -> Option<std::path::PathBuf> {
+    let dir = std::fs::read_dir("/var/log/postgresql").ok()?;
+    dir.filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("-main.log"))
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+}
+
+/// The HTTP scenarios of `make bench` against the release binary and a seeded database:
+/// requests per second, p50/p99, errors and SQL statements per request for each, next to
+/// pgbench running the same statements on the same machine. `BENCH_DATABASE`
+/// (vibecoding_bench), `BENCH_SECONDS` (10), `BENCH_CONNECTIONS` (32) and the seed size
+/// (`BENCH_USERS`, `BENCH_ARTICLES`, `BENCH_COMMENTS`, `BENCH_REACTIONS`) tune it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: make bench"]
+async fn bench_http_scenarios() {
+    use sqlx::Connection as _;
+    let database: String = env_or("BENCH_DATABASE", "vibecoding_bench".to_owned());
+    let seconds: u32 = env_or("BENCH_SECONDS", 10);
+    let connections: u32 = env_or("BENCH_CONNECTIONS", 32);
+    let url = crate::helpers::pg_url(&database);
+
+    // Seed once: a database of the asked size is kept between runs.
+    let users: usize = env_or("BENCH_USERS", 10_000);
+    let articles: usize = env_or("BENCH_ARTICLES", 100_000);
+    let comments: usize = env_or("BENCH_COMMENTS", 500_000);
+    let reactions: usize = env_or("BENCH_REACTIONS", 2_000_000);
+    let seeded = match sqlx::PgConnection::connect(&url).await {
+        Ok(mut conn) => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM articles")
+            .fetch_one(&mut conn)
+            .await
+            .is_ok_and(|n| n as usize >= articles),
+        Err(_) => false,
+    };
+    if !seeded {
+        let started = Instant::now();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+            .args([
+                "seed",
+                "--users",
+                &users.to_string(),
+                "--articles",
+                &articles.to_string(),
+            ])
+            .args([
+                "--comments",
+                &comments.to_string(),
+                "--reactions",
+                &reactions.to_string(),
+            ])
+            .args(["--follows", &(users * 5).to_string()])
+            .env("APP_ENV", "development")
+            .env("DATABASE_URL", &url)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        eprintln!(
+            "seeded {users} members, {articles} articles, {comments} comments, {reactions} reactions in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let (username,): (String,) = sqlx::query_as(
+        "SELECT username::text FROM users WHERE role = 'member' ORDER BY created_at LIMIT 1",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    let (article,): (uuid::Uuid,) = sqlx::query_as(
+        "SELECT id FROM articles WHERE status = 'published' AND comments_count >= 50 ORDER BY published_at DESC LIMIT 1",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("an article with 50 comments (seed more comments)");
+    let article_id = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Article:{article}"))
+    };
+
+    let server = Server::start(&url).await;
+    let client = reqwest::Client::new();
+    let signed_in: Value = client
+        .post(server.url("/graphql"))
+        .json(&json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { token } }", "variables": { "i": { "login": username, "password": vibecoding::seed::PASSWORD } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_in["data"]["login"]["token"]
+        .as_str()
+        .expect("login")
+        .to_owned();
+    let scenarios = vec![
+        Scenario {
+            name: "home feed",
+            body: json!({ "query": FEED }),
+            token: None,
+            writes: false,
+        },
+        Scenario {
+            name: "article + 50 comments",
+            body: json!({ "query": ARTICLE, "variables": { "id": article_id } }),
+            token: None,
+            writes: false,
+        },
+        Scenario {
+            name: "search",
+            body: json!({ "query": SEARCH, "variables": { "q": "rust performance" } }),
+            token: None,
+            writes: false,
+        },
+        Scenario {
+            name: "create a comment",
+            body: json!({ "query": COMMENT, "variables": { "a": article_id, "b": "Benchmark comment BENCH" } }),
+            token: Some(token.clone()),
+            writes: true,
+        },
+    ];
+    // Each answers without errors before it is timed.
+    for scenario in &scenarios {
+        let body = post(&client, &server, scenario, 0).await;
+        assert!(body.get("errors").is_none(), "{}: {body}", scenario.name);
+    }
+
+    // Statements per request: a second server whose Postgres traffic goes through the
+    // counting proxy; and, logged by Postgres, the statements themselves for pgbench.
+    let proxy = crate::proxy::Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let log = postgres_log();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{database}\" SET log_statement = 'all'"
+    )))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let counted = Server::start(&format!(
+        "postgres://postgres@{}/{database}?sslmode=disable",
+        proxy.addr
+    ))
+    .await;
+    let mut per_request = Vec::new();
+    let mut scripts = Vec::new();
+    for scenario in &scenarios {
+        post(&client, &counted, scenario, 1).await; // warm: prepared statements, pool
+        let offset = log
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        let before = proxy.statements();
+        post(&client, &counted, scenario, 2).await;
+        let one = proxy.statements() - before;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let logged = log
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes[offset as usize..]).into_owned())
+            .unwrap_or_default();
+        scripts.push(pgbench_script(&logged, &database));
+        let probes = 20;
+        let before = proxy.statements();
+        for n in 0..probes {
+            post(&client, &counted, scenario, 10 + n).await;
+        }
+        per_request.push((one, (proxy.statements() - before) as f64 / probes as f64));
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{database}\" RESET log_statement"
+    )))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    drop(counted);
+
+    eprintln!(
+        "\n{connections} connections, {seconds} s each, wrk -t2; server, Postgres, Redis and wrk share this machine ({} cores)\n",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    eprintln!(
+        "{:<22} {:>9} {:>9} {:>9} {:>7} {:>8} {:>12} {:>8}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "SQL/req", "pgbench tps", "ratio"
+    );
+    for (i, scenario) in scenarios.iter().enumerate() {
+        let load = wrk(&server, scenario, connections, seconds);
+        let ceiling = if scenario.writes || scripts[i].is_empty() {
+            None
+        } else {
+            pgbench(
+                &database,
+                &scripts[i],
+                scenario.name.split(' ').next().unwrap_or("x"),
+                connections,
+                seconds,
+            )
+        };
+        eprintln!(
+            "{:<22} {:>9.0} {:>9.2} {:>9.2} {:>7} {:>8.1} {:>12} {:>8}",
+            scenario.name,
+            load.rps,
+            load.p50_ms,
+            load.p99_ms,
+            load.errors,
+            per_request[i].1,
+            ceiling.map_or("n/a".to_owned(), |t| format!("{t:.0}")),
+            ceiling.map_or("n/a".to_owned(), |t| format!(
+                "{:.0}%",
+                load.rps / t * 100.0
+            )),
+        );
+        assert!(load.requests > 0, "{}: wrk made no requests", scenario.name);
+    }
+    eprintln!("\nserver RSS after the run: {:.1} MB", server.rss_mb());
+    for (i, scenario) in scenarios.iter().enumerate() {
+        eprintln!(
+            "--- {} ({} statements logged, {} counted)\n{}",
+            scenario.name,
+            scripts[i].lines().count(),
+            per_request[i].0,
+            scripts[i]
+        );
+    }
+}

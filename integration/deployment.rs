@@ -385,3 +385,40 @@ mod toml_value {
         }
     }
 }
+
+#[test]
+fn every_command_the_runbook_names_exists() {
+    use clap::CommandFactory as _;
+    let cli = Cli::command();
+    let text = read("docs/RUNBOOK.md");
+    let mut checked = 0;
+    for (at, _) in text.match_indices("vibecoding ") {
+        let rest = &text[at + "vibecoding ".len()..];
+        let words: Vec<&str> = rest
+            .split(|c: char| c.is_whitespace() || c == '`' || c == ')' || c == ',')
+            .filter(|w| !w.is_empty())
+            .take(2)
+            .collect();
+        let Some(first) = words.first() else { continue };
+        if !first.chars().all(|c| c.is_ascii_lowercase() || c == '-') || first.len() < 3 {
+            continue;
+        }
+        // Prose ("the Vibecoding Community"...) is capitalised; commands are not.
+        let Some(sub) = cli.find_subcommand(first) else {
+            if ["server", "binary", "community"].contains(first) {
+                continue;
+            }
+            panic!("docs/RUNBOOK.md names `vibecoding {first}`, which does not exist");
+        };
+        if sub.has_subcommands()
+            && let Some(second) = words.get(1)
+        {
+            assert!(
+                sub.find_subcommand(second).is_some(),
+                "docs/RUNBOOK.md names `vibecoding {first} {second}`"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 20, "{checked}");
+}

@@ -72,7 +72,20 @@ ensure_npm() {
   apt_install nodejs npm
 }
 
+# `services.sh --bench`: also the load tools `make bench` drives the server with.
+ensure_bench_tools() {
+  if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    apt_install wrk
+  fi
+  if ! command -v pgbench >/dev/null; then
+    log "installing pgbench"
+    apt_install postgresql-contrib
+  fi
+}
+
 ensure_postgres
 ensure_redis
 ensure_npm
+if [ "${1:-}" = "--bench" ]; then ensure_bench_tools; fi
 log "Postgres and Redis are up"

@@ -379,6 +379,9 @@ pub async fn run(db: &PgPool, settings: &Settings, options: &SeedOptions) -> any
     progress.finish();
 
     recount(db, settings).await?;
+    // Fresh planner statistics: without them Postgres plans for empty tables until
+    // autovacuum gets round to them.
+    sqlx::query("ANALYZE").execute(db).await?;
     println!(
         "seeded {} members, {} articles, {} comments, up to {} reactions and {} follows in {:.1}s; every member's password is {PASSWORD:?}",
         options.users,
