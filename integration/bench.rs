@@ -421,7 +421,18 @@ fn pgbench(
     let path = std::env::temp_dir().join(format!("vibecoding-bench-{name}.sql"));
     std::fs::write(&path, script).ok()?;
     let output = std::process::Command::new("pgbench")
-        .args(["-n", "-h", "127.0.0.1", "-U", "postgres", "-j", "2"])
+        // Prepared, as the server runs its statements (sqlx prepares and caches them).
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-j",
+            "2",
+        ])
         .arg(format!("-c{connections}"))
         .arg(format!("-T{seconds}"))
         .arg("-f")

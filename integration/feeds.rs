@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 const FEED: &str = "query($t: FeedType!, $p: FeedPeriod, $tag: String, $f: Int, $a: String) { feed(type: $t, period: $p, tag: $tag, first: $f, after: $a) { edges { node { title } } pageInfo { hasNextPage endCursor } } }";
 
@@ -278,4 +278,51 @@ async fn blocked_members_vanish_from_feeds_notifications_and_live_events() {
         titles(&app.ok(Some(&eve), FEED, json!({ "t": "LATEST" })).await)
             .contains(&"Bob writes".to_owned())
     );
+}
+
+#[tokio::test]
+async fn listed_articles_load_their_bodies_only_when_asked() {
+    let app = spawn_app_with(
+        crate::helpers::Options {
+            db_proxy: true,
+            ..Default::default()
+        },
+        |s| s.graphql.loader_delay_ms = 25,
+    )
+    .await;
+    let ada = app.member("ada").await;
+    for i in 0..5 {
+        app.ok(
+            Some(&ada),
+            "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }",
+            json!({ "i": { "title": format!("Body {i}"), "bodyMarkdown": format!("Paragraph **{i}**"), "published": true } }),
+        )
+        .await;
+    }
+    let lean = "{ feed(type: LATEST, first: 5) { edges { node { title } } } }";
+    let full =
+        "{ feed(type: LATEST, first: 5) { edges { node { title bodyHtml bodyMarkdown } } } }";
+    let before = app.statements();
+    app.ok(None, lean, json!({})).await;
+    let lean_cost = app.statements() - before;
+    let before = app.statements();
+    let data = app.ok(None, full, json!({})).await;
+    let full_cost = app.statements() - before;
+    assert_eq!(full_cost, lean_cost + 1, "one query for every body");
+    for (i, edge) in data["feed"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .enumerate()
+    {
+        assert_eq!(edge["node"]["bodyMarkdown"], format!("Paragraph **{i}**"));
+        assert!(
+            edge["node"]["bodyHtml"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("<strong>{i}</strong>")),
+            "{edge}"
+        );
+    }
 }

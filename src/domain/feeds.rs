@@ -9,7 +9,7 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::domain::articles::model::{Article, COLUMNS};
+use crate::domain::articles::model::{Article, LIST_COLUMNS};
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
 
@@ -97,11 +97,7 @@ pub async fn feed(
         window.short,
         window.order,
     );
-    let columns = COLUMNS
-        .split(", ")
-        .map(|c| format!("a.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
     let sql = format!(
         "SELECT * FROM (
             SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id

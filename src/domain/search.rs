@@ -6,7 +6,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::articles::model::{Article, COLUMNS};
+use crate::domain::articles::model::{Article, LIST_COLUMNS};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_QUERY: usize = 200;
@@ -112,11 +112,7 @@ pub async fn search(
     let fetch = i64::try_from(offset + limit).unwrap_or(i64::MAX);
     let mut hits = Vec::new();
     if kinds.contains(&Kind::Article) {
-        let columns = COLUMNS
-            .split(", ")
-            .map(|c| format!("a.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
         // Relevance is ranked among the newest matches (`CANDIDATES`): for a common word
         // the planner walks the publication-date index and stops early, instead of ranking
         // every match. With the query inline (not in a CTE) it can estimate which way is

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::model::{Article, COLUMNS};
+use super::model::{Article, COLUMNS, LIST_COLUMNS};
 use crate::domain::page::PageRequest;
 use crate::error::AppResult;
 
@@ -19,11 +19,7 @@ pub struct Filter {
 }
 
 fn prefixed() -> String {
-    COLUMNS
-        .split(", ")
-        .map(|c| format!("a.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::model::qualified(LIST_COLUMNS)
 }
 
 pub async fn latest(
@@ -128,7 +124,7 @@ pub async fn by_ids(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Article>> {
 /// The live articles of each series, in publication order, in one query.
 pub async fn of_series(db: &PgPool, series_ids: &[Uuid]) -> AppResult<Vec<Article>> {
     Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM articles WHERE series_id = ANY($1) AND status = 'published' ORDER BY published_at, id"
+        "SELECT {LIST_COLUMNS} FROM articles WHERE series_id = ANY($1) AND status = 'published' ORDER BY published_at, id"
     )))
     .bind(series_ids)
     .fetch_all(db)

@@ -14,10 +14,34 @@ pub const MAX_MENTIONS: usize = 7;
 pub const MAX_DESCRIPTION: usize = 300;
 pub const MAX_URL: usize = 2048;
 
-pub const COLUMNS: &str = "id, user_id, title, slug, body_markdown, body_html, description, \
+/// Every column but the bodies: what lists read. A list of 20 articles would otherwise
+/// carry their whole Markdown and HTML (tens of kilobytes each) for clients that seldom
+/// ask for them; `bodyHtml` on a listed article loads the bodies through the loader.
+pub const LIST_COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
      created_at, updated_at";
+
+/// `columns` read from the table aliased `a` (expressions stay as they are).
+pub fn qualified(columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| {
+            if c.contains(' ') {
+                c.to_owned()
+            } else {
+                format!("a.{c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every column, bodies included.
+pub const COLUMNS: &str = "id, user_id, title, slug, description, \
+     cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
+     reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
+     created_at, updated_at, body_markdown, body_html, true AS body_loaded";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Article {
@@ -25,8 +49,13 @@ pub struct Article {
     pub user_id: Uuid,
     pub title: String,
     pub slug: String,
+    /// Empty unless `body_loaded` (lists read `LIST_COLUMNS`).
+    #[sqlx(default)]
     pub body_markdown: String,
+    #[sqlx(default)]
     pub body_html: String,
+    #[sqlx(default)]
+    pub body_loaded: bool,
     pub description: String,
     pub cover_image_url: Option<String>,
     pub canonical_url: Option<String>,

@@ -187,11 +187,7 @@ pub async fn find_by_path(
     let article = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM articles a JOIN users u ON u.id = a.user_id
          WHERE u.username = $1::citext AND a.slug = $2 AND u.deleted_at IS NULL",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("a.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        model::qualified(COLUMNS)
     )))
     .bind(username)
     .bind(slug)

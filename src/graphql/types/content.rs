@@ -78,6 +78,22 @@ async fn author(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Use
 
 pub struct ArticleNode(pub Article);
 
+impl ArticleNode {
+    /// The article with its bodies: itself when it was read whole, otherwise through the
+    /// loader (one query for every listed article that asks).
+    async fn with_body(&self, ctx: &Context<'_>) -> async_graphql::Result<Article> {
+        if self.0.body_loaded {
+            return Ok(self.0.clone());
+        }
+        Ok(ctx
+            .loaders()
+            .articles
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_else(|| self.0.clone()))
+    }
+}
+
 impl NodeType for ArticleNode {
     const TYPE_NAME: &'static str = "Article";
 }
@@ -101,12 +117,12 @@ impl ArticleNode {
             .unwrap_or_default();
         Ok(format!("/{username}/{}", self.0.slug))
     }
-    async fn body_markdown(&self) -> &str {
-        &self.0.body_markdown
+    async fn body_markdown(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.with_body(ctx).await?.body_markdown)
     }
     /// Rendered and sanitised when the article was written.
-    async fn body_html(&self) -> &str {
-        &self.0.body_html
+    async fn body_html(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.with_body(ctx).await?.body_html)
     }
     async fn description(&self) -> &str {
         &self.0.description
