@@ -403,13 +403,7 @@ async fn the_worker_starts_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn sentry_receives_errors_without_secrets() {
-    let ingest = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/api/\d+/(envelope|store)/$"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&ingest)
-        .await;
-    let dsn = format!("http://publickey@127.0.0.1:{}/42", ingest.address().port());
+    let (ingest, dsn) = ingest_server().await;
 
     let db = fresh_database().await;
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;

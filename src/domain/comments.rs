@@ -223,21 +223,35 @@ async fn lock_with_article(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<(
 
 pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment> {
     let mut tx = db.begin().await?;
-    let (comment, _) = lock_with_article(&mut tx, id).await?;
+    let comment = delete_in(&mut tx, viewer, id, None).await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+/// Deletes in the caller's transaction. `moderating`: a moderator's action with its
+/// reason, always audited; otherwise a moderator deleting someone else's comment is
+/// audited without one.
+pub async fn delete_in(
+    tx: &mut sqlx::PgConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    moderating: Option<&str>,
+) -> AppResult<Comment> {
+    let (comment, _) = lock_with_article(tx, id).await?;
     if comment.deleted_at.is_some() {
         return Err(AppError::NotFound("No such comment".to_owned()));
     }
-    if comment.user_id == viewer.user_id {
+    if comment.user_id == viewer.user_id && moderating.is_none() {
         viewer.require_writer()?;
     } else {
         viewer.require_role(Role::Moderator)?;
         moderation::audit(
-            &mut tx,
+            tx,
             Some(viewer.user_id),
             "comment.delete",
             Subject::Comment(id),
-            "",
-            serde_json::json!({}),
+            moderating.unwrap_or(""),
+            serde_json::json!({ "author": comment.user_id }),
         )
         .await?;
     }
@@ -251,7 +265,6 @@ pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment
         .bind(comment.article_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(comment)
 }
 
@@ -262,13 +275,28 @@ pub async fn set_hidden(
     id: Uuid,
     hidden: bool,
 ) -> AppResult<Comment> {
-    viewer.require_writer()?;
     let mut tx = db.begin().await?;
-    let (comment, author) = lock_with_article(&mut tx, id).await?;
-    if author != viewer.user_id {
+    let comment = set_hidden_in(&mut tx, viewer, id, hidden, None).await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+/// Hides or shows in the caller's transaction. `moderating`: a moderator's action with
+/// its reason, always audited; otherwise a moderator acting under someone else's article
+/// is audited without one.
+pub async fn set_hidden_in(
+    tx: &mut sqlx::PgConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    hidden: bool,
+    moderating: Option<&str>,
+) -> AppResult<Comment> {
+    viewer.require_writer()?;
+    let (comment, author) = lock_with_article(tx, id).await?;
+    if author != viewer.user_id || moderating.is_some() {
         viewer.require_role(Role::Moderator)?;
         moderation::audit(
-            &mut tx,
+            tx,
             Some(viewer.user_id),
             if hidden {
                 "comment.hide"
@@ -276,24 +304,22 @@ pub async fn set_hidden(
                 "comment.unhide"
             },
             Subject::Comment(id),
-            "",
-            serde_json::json!({}),
+            moderating.unwrap_or(""),
+            serde_json::json!({ "author": comment.user_id }),
         )
         .await?;
     }
     if comment.deleted_at.is_some() {
         return Err(AppError::NotFound("No such comment".to_owned()));
     }
-    let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
+    Ok(sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "UPDATE comments SET hidden_at = CASE WHEN $2 THEN COALESCE(hidden_at, now()) END
          WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
     .bind(hidden)
     .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(comment)
+    .await?)
 }
 
 pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Comment>> {

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::domain::accounts::{Role, Viewer};
+use crate::domain::comments;
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
 
@@ -293,10 +294,10 @@ pub async fn resolve(
             unpublish_in(&mut tx, viewer, article, &reason).await?;
         }
         (Resolution::HideComment, Subject::Comment(comment)) => {
-            hide_comment_in(&mut tx, viewer, comment, &reason).await?;
+            comments::set_hidden_in(&mut tx, viewer, comment, true, Some(&reason)).await?;
         }
         (Resolution::DeleteComment, Subject::Comment(comment)) => {
-            delete_comment_in(&mut tx, viewer, comment, &reason).await?;
+            comments::delete_in(&mut tx, viewer, comment, Some(&reason)).await?;
         }
         (Resolution::SuspendMember, subject) => {
             let member = match subject {
@@ -395,58 +396,6 @@ pub async fn unpublish_in(
     .await
 }
 
-async fn hide_comment_in(
-    conn: &mut PgConnection,
-    viewer: &Viewer,
-    comment: Uuid,
-    reason: &str,
-) -> AppResult<()> {
-    viewer.require_role(Role::Moderator)?;
-    sqlx::query("UPDATE comments SET hidden_at = COALESCE(hidden_at, now()) WHERE id = $1")
-        .bind(comment)
-        .execute(&mut *conn)
-        .await?;
-    audit(
-        conn,
-        Some(viewer.user_id),
-        "comment.hide",
-        Subject::Comment(comment),
-        reason,
-        serde_json::json!({}),
-    )
-    .await
-}
-
-async fn delete_comment_in(
-    conn: &mut PgConnection,
-    viewer: &Viewer,
-    comment: Uuid,
-    reason: &str,
-) -> AppResult<()> {
-    viewer.require_role(Role::Moderator)?;
-    let article: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE comments SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING article_id",
-    )
-    .bind(comment)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(article) = article {
-        sqlx::query("UPDATE articles SET comments_count = comments_count - 1 WHERE id = $1")
-            .bind(article)
-            .execute(&mut *conn)
-            .await?;
-    }
-    audit(
-        conn,
-        Some(viewer.user_id),
-        "comment.delete",
-        Subject::Comment(comment),
-        reason,
-        serde_json::json!({}),
-    )
-    .await
-}
-
 /// Suspends a member: they keep reading but can no longer write, and see `reason`.
 /// `actor` `None`: the automatic suspension.
 pub async fn suspend_in(
@@ -540,7 +489,7 @@ pub async fn unpublish(db: &PgPool, viewer: &Viewer, article: Uuid, reason: &str
     Ok(())
 }
 
-/// A moderator hides (or shows again) or deletes a comment, with a reason.
+/// A moderator hides, shows again or deletes a comment, with a reason kept in the audit log.
 pub async fn moderate_comment(
     db: &PgPool,
     viewer: &Viewer,
@@ -548,35 +497,16 @@ pub async fn moderate_comment(
     resolution: Resolution,
     reason: &str,
 ) -> AppResult<()> {
+    viewer.require_role(Role::Moderator)?;
     let reason = parse_reason(reason)?;
     let mut tx = db.begin().await?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM comments WHERE id = $1 AND deleted_at IS NULL)",
-    )
-    .bind(comment)
-    .fetch_one(&mut *tx)
-    .await?;
-    if !exists {
-        return Err(AppError::NotFound("No such comment".to_owned()));
-    }
     match resolution {
-        Resolution::HideComment => hide_comment_in(&mut tx, viewer, comment, &reason).await?,
-        Resolution::DeleteComment => delete_comment_in(&mut tx, viewer, comment, &reason).await?,
-        _ => {
-            viewer.require_role(Role::Moderator)?;
-            sqlx::query("UPDATE comments SET hidden_at = NULL WHERE id = $1")
-                .bind(comment)
-                .execute(&mut *tx)
-                .await?;
-            audit(
-                &mut tx,
-                Some(viewer.user_id),
-                "comment.unhide",
-                Subject::Comment(comment),
-                &reason,
-                serde_json::json!({}),
-            )
-            .await?;
+        Resolution::DeleteComment => {
+            comments::delete_in(&mut tx, viewer, comment, Some(&reason)).await?;
+        }
+        other => {
+            let hide = other == Resolution::HideComment;
+            comments::set_hidden_in(&mut tx, viewer, comment, hide, Some(&reason)).await?;
         }
     }
     tx.commit().await?;
