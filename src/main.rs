@@ -5,6 +5,12 @@ use vibecoding::cli::{self, Cli, Command, ServeArgs};
 use vibecoding::config::Settings;
 use vibecoding::telemetry;
 
+/// mimalloc instead of the system allocator: a GraphQL response is thousands of small
+/// allocations freed on another thread, where glibc's arenas contend (measured with
+/// `make bench`, see the README).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Two TLS crypto providers are linked in; pick one before any TLS client starts.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -142,6 +142,16 @@ impl Outcome {
             json!({ "errors": self.response.errors })
         }
     }
+
+    /// The body, serialised straight from the response (no intermediate JSON tree).
+    fn body_bytes(&self) -> Vec<u8> {
+        let written = if self.executed {
+            serde_json::to_vec(&self.response)
+        } else {
+            serde_json::to_vec(&json!({ "errors": self.response.errors }))
+        };
+        written.unwrap_or_else(|_| internal_body().to_string().into_bytes())
+    }
 }
 
 fn internal_body() -> Json {
@@ -443,7 +453,10 @@ fn respond(outcome: &Outcome, media: MediaType) -> Response {
     } else {
         StatusCode::OK
     };
-    let mut response = json_response(status, &outcome.body());
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(outcome.body_bytes());
     let headers = response.headers_mut();
     if let Some(seconds) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
