@@ -997,6 +997,14 @@ async fn operators_grant_roles_and_suspended_members_read_but_cannot_write() {
         .graphql_as(Some(&token), "{ viewer { role } }", json!({}))
         .await;
     assert_eq!(me["data"]["viewer"]["role"], "MODERATOR");
+    // Each change of role is in the audit log, made from the command line.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'member.role' AND actor_id IS NULL"
+        )
+        .await,
+        3
+    );
 
     for bad in [
         &["admin", "grant", "nobody", "admin"][..],

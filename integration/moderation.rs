@@ -329,6 +329,17 @@ async fn moderator_actions_each_leave_an_audit_row() {
     .await;
     comment(&app, &reader, &story, "Sorry, everyone").await;
 
+    app.ok(
+        Some(&moderator),
+        "mutation { updateTag(name: \"discuss\", description: \"Open-ended talk\") { name } }",
+        json!({}),
+    )
+    .await;
+    let rows = audit_rows(&app, &admin, "tag.update").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["subjectType"], "tag");
+    assert_eq!(rows[0]["details"]["description"], "Open-ended talk");
+
     for (action, reason) in [
         ("comment.hide", "Insults"),
         ("comment.delete", "Illegal content"),

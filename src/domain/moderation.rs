@@ -20,6 +20,8 @@ pub enum Subject {
     Article(Uuid),
     Comment(Uuid),
     User(Uuid),
+    /// Audited only: tags cannot be reported.
+    Tag(Uuid),
 }
 
 impl Subject {
@@ -28,12 +30,13 @@ impl Subject {
             Self::Article(_) => "article",
             Self::Comment(_) => "comment",
             Self::User(_) => "user",
+            Self::Tag(_) => "tag",
         }
     }
 
     pub fn id(self) -> Uuid {
         match self {
-            Self::Article(id) | Self::Comment(id) | Self::User(id) => id,
+            Self::Article(id) | Self::Comment(id) | Self::User(id) | Self::Tag(id) => id,
         }
     }
 
@@ -167,6 +170,7 @@ async fn subject_owner(conn: &mut PgConnection, subject: Subject) -> AppResult<O
              WHERE c.id = $1 AND c.deleted_at IS NULL AND a.status = 'published'"
         }
         Subject::User(_) => "SELECT id FROM users WHERE id = $1 AND deleted_at IS NULL",
+        Subject::Tag(_) => return Ok(None),
     };
     Ok(sqlx::query_scalar(sql)
         .bind(subject.id())
@@ -358,6 +362,7 @@ async fn subject_author(conn: &mut PgConnection, subject: Subject) -> AppResult<
         Subject::Article(_) => "SELECT user_id FROM articles WHERE id = $1",
         Subject::Comment(_) => "SELECT user_id FROM comments WHERE id = $1",
         Subject::User(_) => "SELECT id FROM users WHERE id = $1",
+        Subject::Tag(_) => return Err(AppError::NotFound("Tags have no author".to_owned())),
     };
     sqlx::query_scalar(sql)
         .bind(subject.id())
@@ -617,7 +622,7 @@ pub async fn flag_spam(
     let table = match subject {
         Subject::Article(_) => "articles",
         Subject::Comment(_) => "comments",
-        Subject::User(_) => return Ok(true),
+        Subject::User(_) | Subject::Tag(_) => return Ok(true),
     };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE {table} SET score = score - $2 WHERE id = $1"

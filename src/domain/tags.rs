@@ -152,16 +152,28 @@ pub async fn update(
             }
         })
         .transpose()?;
+    let mut tx = db.begin().await?;
     let tag = sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
         "UPDATE tags SET description = COALESCE($2, description),
                 color = CASE WHEN $3 THEN $4 ELSE color END
          WHERE name = lower($1) RETURNING {COLUMNS}"
     )))
     .bind(name.trim())
-    .bind(description)
+    .bind(&description)
     .bind(color.is_some())
-    .bind(color.flatten())
-    .fetch_optional(db)
+    .bind(color.clone().flatten())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("No tag named {name}")))?;
+    crate::domain::moderation::audit(
+        &mut tx,
+        Some(viewer.user_id),
+        "tag.update",
+        crate::domain::moderation::Subject::Tag(tag.id),
+        "",
+        serde_json::json!({ "description": description, "color": color }),
+    )
     .await?;
-    tag.ok_or_else(|| AppError::NotFound(format!("No tag named {name}")))
+    tx.commit().await?;
+    Ok(tag)
 }

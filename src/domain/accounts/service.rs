@@ -603,16 +603,32 @@ pub async fn grant_role(
     let user = repo::find_by_username(db, username.trim())
         .await?
         .ok_or_else(|| AppError::NotFound(format!("No member named {username}")))?;
-    sqlx::query("UPDATE users SET role = $2, suspended_reason = $3 WHERE id = $1")
-        .bind(user.id)
-        .bind(role.as_str())
-        .bind(if role == Role::Suspended {
-            reason
-        } else {
-            None
-        })
-        .execute(db)
-        .await?;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE users SET role = $2, suspended_reason = $3,
+                suspended_at = CASE WHEN $2 = 'suspended' THEN now() END
+         WHERE id = $1",
+    )
+    .bind(user.id)
+    .bind(role.as_str())
+    .bind(if role == Role::Suspended {
+        reason
+    } else {
+        None
+    })
+    .execute(&mut *tx)
+    .await?;
+    // From the command line: no member is the actor.
+    crate::domain::moderation::audit(
+        &mut tx,
+        None,
+        "member.role",
+        crate::domain::moderation::Subject::User(user.id),
+        reason.unwrap_or(""),
+        serde_json::json!({ "from": user.role, "to": role.as_str(), "by": "vibecoding admin" }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(repo::find_by_id(db, user.id).await?.unwrap_or(user))
 }
 

@@ -5,7 +5,7 @@ use crate::domain::moderation::{AuditEntry, Report, Resolution};
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::{self, Node, NodeType};
 use crate::graphql::types::accounts::UserNode;
-use crate::graphql::types::content::{ArticleNode, CommentNode};
+use crate::graphql::types::content::{ArticleNode, CommentNode, TagNode};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum ReportCategory {
@@ -81,6 +81,7 @@ fn subject_id(type_name: &str, id: uuid::Uuid) -> ID {
     let type_name = match type_name {
         "article" => ArticleNode::TYPE_NAME,
         "comment" => CommentNode::TYPE_NAME,
+        "tag" => TagNode::TYPE_NAME,
         _ => UserNode::TYPE_NAME,
     };
     node::encode(type_name, id)
