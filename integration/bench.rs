@@ -516,11 +516,17 @@ async fn bench_http_scenarios() {
     .await
     .unwrap();
     // Comments earlier runs wrote are removed, so every run reads the same threads.
-    sqlx::query(
-        "WITH gone AS (DELETE FROM comments WHERE body_markdown LIKE 'Benchmark comment %' RETURNING article_id)
-         UPDATE articles a SET comments_count = (SELECT count(*) FROM comments c WHERE c.article_id = a.id AND c.deleted_at IS NULL)
-         WHERE a.id IN (SELECT DISTINCT article_id FROM gone)",
+    let touched: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "DELETE FROM comments WHERE body_markdown LIKE 'Benchmark comment %' RETURNING article_id",
     )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE articles a SET comments_count = (SELECT count(*) FROM comments c WHERE c.article_id = a.id AND c.deleted_at IS NULL)
+         WHERE a.id = ANY($1)",
+    )
+    .bind(&touched)
     .execute(&mut db)
     .await
     .unwrap();
