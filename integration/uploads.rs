@@ -405,3 +405,43 @@ async fn cloudinary_receives_signed_uploads_and_its_errors_store_nothing() {
     }
     assert_eq!(app.count("SELECT count(*) FROM images").await, 1);
 }
+
+#[tokio::test]
+async fn a_deleted_account_takes_its_images_with_it() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let (_, body) = app
+        .upload(
+            Some(&ada),
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { avatarUrl } }",
+            json!({ "i": { "avatar": null } }),
+            "i.avatar",
+            "me.png",
+            png(200, 200),
+        )
+        .await;
+    let avatar = body["data"]["updateProfile"]["avatarUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    upload(&app, Some(&ada), "post.png", png(30, 30), "ARTICLE").await;
+    let dir = app.state.settings.uploads.dir.clone();
+    let files = || std::fs::read_dir(&dir).map_or(0, |d| d.count());
+    assert_eq!(
+        files(),
+        4,
+        "the avatar, its two copies and the article image"
+    );
+    assert_eq!(app.get(&local_path(&avatar)).await.status(), 200);
+
+    app.ok(
+        Some(&ada),
+        "mutation($p: String!) { deleteAccount(password: $p) }",
+        json!({ "p": "correct horse battery" }),
+    )
+    .await;
+    assert_eq!(app.count("SELECT count(*) FROM images").await, 0);
+    app.drain_jobs().await;
+    assert_eq!(files(), 0, "the stored files are removed by the worker");
+    assert_eq!(app.get(&local_path(&avatar)).await.status(), 404);
+}

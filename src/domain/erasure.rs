@@ -64,6 +64,21 @@ pub async fn erase_member_content(
     .bind(user)
     .execute(&mut *tx)
     .await?;
+    // Their uploaded images: the records now, the stored files by a job once this commits.
+    let images: Vec<(
+        String,
+        sqlx::types::Json<Vec<crate::domain::media::Variant>>,
+    )> = sqlx::query_as("DELETE FROM images WHERE user_id = $1 RETURNING storage_key, variants")
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?;
+    if !images.is_empty() {
+        let images = images
+            .into_iter()
+            .map(|(key, variants)| (key, variants.0.into_iter().map(|v| v.url).collect()))
+            .collect();
+        crate::jobs::enqueue(&mut *tx, &crate::jobs::Job::DeleteStoredImages { images }).await?;
+    }
     // Their blocks, their notifications and settings.
     sqlx::query("DELETE FROM user_blocks WHERE blocker_id = $1 OR blocked_id = $1")
         .bind(user)

@@ -51,6 +51,9 @@ pub enum Job {
     NotifyFollow { follower: Uuid, followed: Uuid },
     /// Deletes read notifications older than 90 days.
     PurgeNotifications {},
+    /// Removes stored image files (a deleted account's uploads): each storage key with
+    /// the URLs of its resized copies.
+    DeleteStoredImages { images: Vec<(String, Vec<String>)> },
 }
 
 impl Job {
@@ -66,6 +69,7 @@ impl Job {
             Self::NotifyReaction { .. } => "notify_reaction",
             Self::NotifyFollow { .. } => "notify_follow",
             Self::PurgeNotifications {} => "purge_notifications",
+            Self::DeleteStoredImages { .. } => "delete_stored_images",
         }
     }
 }
@@ -82,6 +86,7 @@ pub const KINDS: &[&str] = &[
     "notify_reaction",
     "notify_follow",
     "purge_notifications",
+    "delete_stored_images",
 ];
 
 /// Periodic jobs: a name, a cron expression (seconds first, UTC), and the job.

@@ -83,6 +83,16 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
             push_notifications(ctx, &notified).await;
             Ok(())
         }
+        Job::DeleteStoredImages { images } => {
+            // Removing a file that is already gone is not an error: the job can run twice.
+            let storage = crate::storage::Storage::from_settings(&ctx.settings)
+                .map_err(|e| retry(crate::error::AppError::internal(e)))?;
+            for (key, copies) in images.iter() {
+                storage.remove(key, copies).await;
+            }
+            tracing::info!(images = images.len(), "stored images removed");
+            Ok(())
+        }
         Job::PurgeNotifications {} => {
             let purged = notifications::purge_read(&ctx.db).await.map_err(retry)?;
             tracing::info!(purged, "old read notifications deleted");

@@ -565,7 +565,7 @@ pub async fn delete_account(
         "UPDATE users SET username = 'deleted_' || replace(id::text, '-', ''), email = NULL,
                 pending_email = NULL, name = '', password_hash = NULL, bio = '', location = '',
                 website_url = NULL, github_username = NULL, twitter_username = NULL,
-                role = 'member', suspended_reason = NULL, deleted_at = now()
+                role = 'member', suspended_reason = NULL, avatar_url = NULL, deleted_at = now()
          WHERE id = $1",
     )
     .bind(user.id)
