@@ -203,13 +203,14 @@ impl Worker {
                     + chrono::Duration::from_std(backoff(&self.ctx.settings, claimed.attempts))
                         .unwrap_or_default();
                 queue::retry_later(&self.ctx.db, claimed.id, &self.id, &error, at).await?;
-                tracing::warn!(error = %error, retry_at = %at, "job failed; will retry");
+                tracing::warn!(job = %claimed.id, kind, error = %error, retry_at = %at, "job failed; will retry");
                 Outcome::Retrying { kind, error }
             }
             Err(JobError::Retry(e) | JobError::Permanent(e)) => {
                 let error = format!("{e:#}");
                 queue::bury(&self.ctx.db, claimed.id, &self.id, &error).await?;
-                tracing::error!(error = %error, "job is dead");
+                // The kind and id ride on the event itself, so error reports name them.
+                tracing::error!(job = %claimed.id, kind, error = %error, "job is dead");
                 Outcome::Dead { kind, error }
             }
         };
