@@ -247,6 +247,11 @@ impl ServerProcess {
             .env("PORT", port.to_string())
             .env("HOST", "127.0.0.1")
             .env("LOG_FORMAT", "json")
+            // Its own Redis keys: rate-limit counters never leak between tests or runs.
+            .env(
+                "VIBECODING_REDIS__KEY_PREFIX",
+                format!("test:{}:", uuid::Uuid::new_v4().simple()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         configure(&mut command);
