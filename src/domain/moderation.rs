@@ -229,7 +229,8 @@ pub async fn report(
     Ok(report)
 }
 
-/// Reports in a status, newest first (ids are time-ordered).
+/// Reports in a status, newest first: ids are UUIDv7, time-ordered, so the id alone is
+/// both the order and the cursor.
 pub async fn list(
     db: &PgPool,
     viewer: &Viewer,
@@ -241,7 +242,7 @@ pub async fn list(
     Ok(sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
         "SELECT {REPORT_COLUMNS} FROM reports
          WHERE status = $1 AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
-         ORDER BY created_at {order}, id {order} LIMIT $4",
+         ORDER BY id {order} LIMIT $4",
         window.past,
         window.short,
         order = window.order
