@@ -410,6 +410,22 @@ async fn cloudinary_receives_signed_uploads_and_its_errors_store_nothing() {
 async fn a_deleted_account_takes_its_images_with_it() {
     let app = spawn_app().await;
     let ada = app.member("ada").await;
+    let dir = app.state.settings.uploads.dir.clone();
+    let files = || std::fs::read_dir(&dir).map_or(0, |d| d.count());
+    // A refused profile change keeps no new avatar, on record or on disk.
+    let (_, body) = app
+        .upload(
+            Some(&ada),
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { avatarUrl } }",
+            json!({ "i": { "avatar": null, "websiteUrl": "not a url" } }),
+            "i.avatar",
+            "me.png",
+            png(200, 200),
+        )
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM images").await, 0);
+    assert_eq!(files(), 0);
     let (_, body) = app
         .upload(
             Some(&ada),

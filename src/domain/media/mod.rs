@@ -75,36 +75,53 @@ impl Image {
 }
 
 /// Checks, cleans and stores an upload, then records it. A refused file is
-/// BAD_USER_INPUT and leaves nothing behind.
+/// BAD_USER_INPUT and leaves nothing behind. The file is read (at most one byte past the
+/// limit) and decoded on a blocking thread.
 pub async fn upload(
     db: &PgPool,
     storage: &Storage,
     settings: &UploadSettings,
     viewer: &Viewer,
     purpose: Purpose,
-    raw: Vec<u8>,
+    file: impl std::io::Read + Send + 'static,
 ) -> AppResult<Image> {
+    use std::io::Read as _;
     viewer.require_writer()?;
     let limits = settings.clone();
-    let cleaned = tokio::task::spawn_blocking(move || inspect::clean(&raw, &limits))
-        .await
-        .map_err(AppError::internal)??;
+    let cleaned = tokio::task::spawn_blocking(move || {
+        let mut raw = Vec::new();
+        let cap = u64::try_from(limits.max_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        file.take(cap)
+            .read_to_end(&mut raw)
+            .map_err(|e| AppError::internal(anyhow::anyhow!("reading an upload: {e}")))?;
+        inspect::clean(&raw, &limits)
+    })
+    .await
+    .map_err(AppError::internal)??;
     let cleaned = Arc::new(cleaned);
     let id = Uuid::now_v7();
     let stored = storage.put(&id.simple().to_string(), &cleaned).await?;
     let mut variants = Vec::new();
     for (name, width, height) in purpose.variants() {
-        let url = storage
+        match storage
             .variant(&stored, &cleaned, name, *width, *height)
-            .await?;
-        variants.push(Variant {
-            name: (*name).to_owned(),
-            url,
-            width: i32::try_from(*width).unwrap_or(i32::MAX),
-            height: i32::try_from(*height).unwrap_or(i32::MAX),
-        });
+            .await
+        {
+            Ok(url) => variants.push(Variant {
+                name: (*name).to_owned(),
+                url,
+                width: i32::try_from(*width).unwrap_or(i32::MAX),
+                height: i32::try_from(*height).unwrap_or(i32::MAX),
+            }),
+            Err(e) => {
+                forget(storage, &stored.key, &variants).await;
+                return Err(e);
+            }
+        }
     }
-    let image = sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
+    let inserted = sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO images (id, user_id, purpose, storage_key, url, width, height, format, size_bytes, variants)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     )))
@@ -119,8 +136,21 @@ pub async fn upload(
     .bind(i64::try_from(cleaned.bytes.len()).unwrap_or(i64::MAX))
     .bind(sqlx::types::Json(&variants))
     .fetch_one(db)
-    .await?;
-    Ok(image)
+    .await;
+    match inserted {
+        Ok(image) => Ok(image),
+        Err(e) => {
+            // No record, no files: nothing half-written stays behind.
+            forget(storage, &stored.key, &variants).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Removes what an upload stored before a later step failed.
+async fn forget(storage: &Storage, key: &str, variants: &[Variant]) {
+    let copies: Vec<String> = variants.iter().map(|v| v.url.clone()).collect();
+    storage.remove(key, &copies).await;
 }
 
 /// One of `owner`'s images; NOT_FOUND for anyone else's.

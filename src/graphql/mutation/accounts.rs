@@ -2,11 +2,11 @@ use async_graphql::{Context, ID, InputObject, Object, Upload};
 use secrecy::SecretString;
 
 use crate::domain::accounts::service::{self, ProfileChange, Registration, SignedIn};
+use crate::domain::media;
 use crate::graphql::context::{ContextExt as _, limit, limit_address};
 use crate::graphql::mutation::media::store_upload;
 use crate::graphql::node;
 use crate::graphql::types::accounts::{ApiKeyNode, AuthPayload, CreatedApiKey, UserNode};
-use crate::graphql::types::media::ImageNode;
 use crate::http::auth::{clear_cookie, session_cookie};
 use crate::limits::Action;
 
@@ -248,18 +248,16 @@ impl AccountsMutation {
     ) -> async_graphql::Result<UserNode> {
         let viewer = ctx.require_viewer()?;
         limit(ctx, Action::ProfileUpdate, None).await?;
-        let avatar_url = match &input.avatar {
-            Some(file) => Some(
-                ImageNode(store_upload(ctx, file, crate::domain::media::Purpose::Avatar).await?)
-                    .avatar_url(),
-            ),
+        let avatar = match &input.avatar {
+            Some(file) => Some(store_upload(ctx, file, media::Purpose::Avatar).await?),
             None => None,
         };
-        let user = service::update_profile(
-            &ctx.state().db,
+        let state = ctx.state();
+        let updated = service::update_profile(
+            &state.db,
             viewer,
             ProfileChange {
-                avatar_url,
+                avatar_url: avatar.as_ref().map(media::avatar_url),
                 name: input.name,
                 bio: input.bio,
                 location: input.location,
@@ -268,7 +266,16 @@ impl AccountsMutation {
                 twitter_username: input.twitter_username,
             },
         )
-        .await?;
+        .await;
+        let user = match (updated, avatar) {
+            (Ok(user), _) => user,
+            // A refused profile keeps no new avatar.
+            (Err(e), Some(image)) => {
+                media::delete(&state.db, &state.storage, viewer, image.id).await?;
+                return Err(e.into());
+            }
+            (Err(e), None) => return Err(e.into()),
+        };
         Ok(UserNode(user))
     }
 

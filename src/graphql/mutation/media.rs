@@ -1,5 +1,3 @@
-use std::io::Read as _;
-
 use async_graphql::{Context, ID, Object, Upload};
 
 use crate::domain::media::{self, Purpose};
@@ -7,19 +5,6 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::context::{ContextExt as _, limit};
 use crate::graphql::types::media::{ImageNode, ImagePurpose};
 use crate::limits::Action;
-
-/// Reads an upload (already spooled to a temporary file by the multipart parser).
-fn read_upload(ctx: &Context<'_>, file: &Upload) -> AppResult<Vec<u8>> {
-    let value = file
-        .value(ctx)
-        .map_err(|_| AppError::bad_input("file", "the file part is missing"))?;
-    let mut bytes = Vec::new();
-    value
-        .into_read()
-        .read_to_end(&mut bytes)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("reading an upload: {e}")))?;
-    Ok(bytes)
-}
 
 /// Checks, cleans and stores an uploaded image for the signed-in member.
 pub async fn store_upload(
@@ -29,7 +14,12 @@ pub async fn store_upload(
 ) -> AppResult<media::Image> {
     let viewer = ctx.require_viewer()?;
     limit(ctx, Action::ImageUpload, None).await?;
-    let bytes = read_upload(ctx, file)?;
+    // The multipart parser spooled the file to a temporary file; it is read off the
+    // async threads by `media::upload`.
+    let file = file
+        .value(ctx)
+        .map_err(|_| AppError::bad_input("file", "the file part is missing"))?
+        .into_read();
     let state = ctx.state();
     media::upload(
         &state.db,
@@ -37,7 +27,7 @@ pub async fn store_upload(
         &state.settings.uploads,
         viewer,
         purpose,
-        bytes,
+        file,
     )
     .await
 }

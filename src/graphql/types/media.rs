@@ -1,7 +1,7 @@
 use async_graphql::{Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::media::{self, Image, Purpose};
+use crate::domain::media::{Image, Purpose};
 use crate::graphql::node::{self, NodeType};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +79,5 @@ impl ImageNode {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
-    }
-}
-
-impl ImageNode {
-    pub fn avatar_url(&self) -> String {
-        media::avatar_url(&self.0)
     }
 }
