@@ -79,18 +79,18 @@ async fn author(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Use
 pub struct ArticleNode(pub Article);
 
 impl ArticleNode {
-    /// The article with its bodies: itself when it was read whole, otherwise through the
-    /// loader (one query for every listed article that asks).
-    async fn with_body(&self, ctx: &Context<'_>) -> async_graphql::Result<Article> {
+    /// One of the bodies: from the article itself when it was read whole, otherwise
+    /// through the loader (one query for every listed article that asks).
+    async fn body(
+        &self,
+        ctx: &Context<'_>,
+        pick: fn(&Article) -> &String,
+    ) -> async_graphql::Result<String> {
         if self.0.body_loaded {
-            return Ok(self.0.clone());
+            return Ok(pick(&self.0).clone());
         }
-        Ok(ctx
-            .loaders()
-            .articles
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_else(|| self.0.clone()))
+        let whole = ctx.loaders().articles.load_one(self.0.id).await?;
+        Ok(pick(whole.as_ref().unwrap_or(&self.0)).clone())
     }
 }
 
@@ -118,11 +118,11 @@ impl ArticleNode {
         Ok(format!("/{username}/{}", self.0.slug))
     }
     async fn body_markdown(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(self.with_body(ctx).await?.body_markdown)
+        self.body(ctx, |a| &a.body_markdown).await
     }
     /// Rendered and sanitised when the article was written.
     async fn body_html(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(self.with_body(ctx).await?.body_html)
+        self.body(ctx, |a| &a.body_html).await
     }
     async fn description(&self) -> &str {
         &self.0.description
