@@ -148,7 +148,7 @@ async fn production_can_accept_only_the_manifests_operations() {
     )
     .unwrap();
     settings.graphql.persisted_manifest = Some(bad.clone());
-    let err = vibecoding::http::persisted::Manifest::load(&settings).unwrap_err();
+    let err = vibecoding::graphql::persisted::Manifest::load(&settings).unwrap_err();
     assert!(err.to_string().contains("not the SHA-256"), "{err}");
     let _ = std::fs::remove_file(bad);
 }

@@ -162,6 +162,17 @@ pub struct RateLimitSettings {
     pub new_member_days: i64,
     pub registration_per_ip: Rule,
     pub login_per_ip: Rule,
+    /// Password changes, email changes and account deletions: each per member, and all
+    /// three together per address (each runs the password hash).
+    pub password_change: Rule,
+    pub email_change: Rule,
+    pub account_deletion: Rule,
+    pub account_change_per_ip: Rule,
+    /// Password-reset requests per address, and reset emails per target address.
+    pub password_reset_per_ip: Rule,
+    pub password_reset_per_email: Rule,
+    /// Automatic persisted queries an address may register.
+    pub persisted_query_per_ip: Rule,
     /// Query complexity a member (or, signed out, an address) may spend per window.
     pub complexity_per_member: Rule,
     pub complexity_per_ip: Rule,
@@ -335,7 +346,15 @@ pub struct HttpSettings {
 pub struct GraphqlSettings {
     pub max_depth: usize,
     pub max_complexity: usize,
-    pub max_aliases: usize,
+    pub max_aliases: u64,
+    /// Largest document (query text), in bytes; values belong in variables.
+    pub max_document_bytes: usize,
+    /// How deep `{`, `[` and `(` may nest in a document, counted before it is parsed.
+    pub max_nesting: usize,
+    /// Most selections an operation may expand to once its fragments are spread.
+    pub max_selections: u64,
+    /// Longest string in a document or its variables, in bytes.
+    pub max_text_bytes: usize,
     /// How often one field may be selected in the same selection set.
     pub max_field_repeats: usize,
     pub max_directives: usize,
@@ -356,6 +375,8 @@ pub struct GraphqlSettings {
     pub persisted_manifest: Option<PathBuf>,
     /// How long an automatically persisted query is remembered.
     pub apq_ttl_secs: u64,
+    /// Largest automatically persisted query remembered, in bytes.
+    pub apq_max_bytes: usize,
 }
 
 fn expose_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -419,6 +440,11 @@ impl Default for Settings {
                 max_depth: 16,
                 max_complexity: 5_000,
                 max_aliases: 15,
+                max_document_bytes: 256 * 1024,
+                max_nesting: 64,
+                max_selections: 5_000,
+                // Room for an 800 KB article body.
+                max_text_bytes: 1024 * 1024,
                 max_field_repeats: 3,
                 max_directives: 10,
                 max_page_size: 100,
@@ -430,6 +456,7 @@ impl Default for Settings {
                 persisted_only: false,
                 persisted_manifest: None,
                 apq_ttl_secs: 7 * 86_400,
+                apq_max_bytes: 32 * 1024,
             },
             jobs: JobsSettings {
                 lease_secs: 60,
@@ -488,6 +515,13 @@ impl Default for Settings {
                 new_member_days: 3,
                 registration_per_ip: Rule::new(10, 3_600),
                 login_per_ip: Rule::new(20, 600),
+                password_change: Rule::new(5, 3_600),
+                email_change: Rule::new(5, 3_600),
+                account_deletion: Rule::new(5, 3_600),
+                account_change_per_ip: Rule::new(20, 3_600),
+                password_reset_per_ip: Rule::new(10, 3_600),
+                password_reset_per_email: Rule::new(3, 3_600),
+                persisted_query_per_ip: Rule::new(100, 600),
                 // Twenty of the most expensive documents a minute, or thousands of cheap ones.
                 complexity_per_member: Rule::new(100_000, 60),
                 complexity_per_ip: Rule::new(50_000, 60),

@@ -26,6 +26,13 @@ pub enum Action {
     NewMemberComment,
     Registration,
     Login,
+    PasswordChange,
+    EmailChange,
+    AccountDeletion,
+    AccountChange,
+    PasswordReset,
+    PasswordResetEmail,
+    PersistedQuery,
 }
 
 impl Action {
@@ -44,6 +51,13 @@ impl Action {
             Self::NewMemberComment => "new_member_comment",
             Self::Registration => "registration_per_ip",
             Self::Login => "login_per_ip",
+            Self::PasswordChange => "password_change",
+            Self::EmailChange => "email_change",
+            Self::AccountDeletion => "account_deletion",
+            Self::AccountChange => "account_change_per_ip",
+            Self::PasswordReset => "password_reset_per_ip",
+            Self::PasswordResetEmail => "password_reset_per_email",
+            Self::PersistedQuery => "persisted_query_per_ip",
         }
     }
 
@@ -63,6 +77,13 @@ impl Action {
             Self::NewMemberComment => limits.new_member_comment,
             Self::Registration => limits.registration_per_ip,
             Self::Login => limits.login_per_ip,
+            Self::PasswordChange => limits.password_change,
+            Self::EmailChange => limits.email_change,
+            Self::AccountDeletion => limits.account_deletion,
+            Self::AccountChange => limits.account_change_per_ip,
+            Self::PasswordReset => limits.password_reset_per_ip,
+            Self::PasswordResetEmail => limits.password_reset_per_email,
+            Self::PersistedQuery => limits.persisted_query_per_ip,
         }
     }
 
@@ -81,6 +102,13 @@ impl Action {
             Self::NewMemberComment => "comments from a new account",
             Self::Registration => "registrations from one address",
             Self::Login => "sign-in attempts from one address",
+            Self::PasswordChange => "password changes",
+            Self::EmailChange => "email changes",
+            Self::AccountDeletion => "account deletion attempts",
+            Self::AccountChange => "account changes from one address",
+            Self::PasswordReset => "password-reset requests from one address",
+            Self::PasswordResetEmail => "password-reset emails to one address",
+            Self::PersistedQuery => "persisted-query registrations from one address",
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
+    manifest: Arc<crate::graphql::persisted::Manifest>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -57,10 +58,9 @@ impl Application {
         let settings = Arc::new(settings);
         let event_loaders = Arc::new(EventLoaders::new(&db, &settings));
         let storage = crate::storage::Storage::from_settings(&settings)?;
-        let persisted = Arc::new(crate::http::persisted::Manifest::load(&settings)?);
+        let manifest = Arc::new(crate::graphql::persisted::Manifest::load(&settings)?);
         let state = AppState {
             storage,
-            persisted,
             settings,
             event_loaders,
             db,
@@ -76,6 +76,7 @@ impl Application {
             listener,
             port,
             state,
+            manifest,
             shutdown,
         })
     }
@@ -99,9 +100,10 @@ impl Application {
             listener,
             port,
             state,
+            manifest,
             shutdown,
         } = self;
-        let schema = graphql::build(state.clone());
+        let schema = graphql::build(state.clone(), manifest);
         let timeout = Duration::from_secs(state.settings.http.shutdown_timeout_secs);
         let app = http::routes(state.clone(), schema);
         tracing::info!(

@@ -33,8 +33,6 @@ pub struct AppState {
     pub event_loaders: Arc<EventLoaders>,
     /// Where uploaded images go.
     pub storage: crate::storage::Storage,
-    /// Operations known by hash: the configured manifest.
-    pub persisted: Arc<crate::http::persisted::Manifest>,
 }
 
 impl AppState {

@@ -65,7 +65,9 @@ fn parse_body(raw: &str) -> AppResult<(String, String, Vec<u8>)> {
         return Err(AppError::bad_input("bodyMarkdown", "too many @mentions"));
     }
     let hash = Sha256::digest(body.as_bytes()).to_vec();
-    Ok((body.to_owned(), markdown::render(body), hash))
+    let html = markdown::render(body)
+        .map_err(|refused| AppError::bad_input("bodyMarkdown", refused.to_string()))?;
+    Ok((body.to_owned(), html, hash))
 }
 
 fn map_duplicate(e: sqlx::Error) -> AppError {

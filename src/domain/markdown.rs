@@ -1,10 +1,48 @@
 //! Markdown to safe HTML, once, at write time: comrak (GitHub-flavoured: tables,
 //! strikethrough, autolinks, task lists, footnotes, heading anchors), then ammonia.
+//!
+//! Rendering is bounded whatever the input: the HTML sanitiser's work grows with the
+//! square of the document's nesting (200 KB of `>` is 200,000 nested quotes and a minute
+//! of CPU), and some constructs multiply in size (a heading anchor per line). So the
+//! parsed document may nest at most [`MAX_DEPTH`] levels, the HTML may grow to at most
+//! [`MAX_HTML_BYTES`] before sanitising, and the parse gives up after [`MAX_PARSE`].
 
 use std::collections::HashSet;
+use std::fmt::{self, Write as _};
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
-use comrak::{Options, markdown_to_html};
+use comrak::arena_tree::NodeEdge;
+use comrak::{Arena, Options};
+
+/// How deep blocks and inlines may nest (a list item in a quote in a list counts three).
+pub const MAX_DEPTH: usize = 48;
+/// The largest HTML a document may render to, before sanitising.
+pub const MAX_HTML_BYTES: usize = 4 * 1024 * 1024;
+/// The longest a parse may take, whatever slips past the bounds above.
+const MAX_PARSE: Duration = Duration::from_secs(2);
+
+/// Why a document was not rendered; the caller names its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    TooDeep,
+    TooLarge,
+    TooComplex,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooDeep => write!(f, "the Markdown nests more than {MAX_DEPTH} levels deep"),
+            Self::TooLarge => write!(
+                f,
+                "the Markdown renders to more than {} MB of HTML",
+                MAX_HTML_BYTES / (1024 * 1024)
+            ),
+            Self::TooComplex => f.write_str("the Markdown is too complex to render"),
+        }
+    }
+}
 
 static OPTIONS: LazyLock<Options<'static>> = LazyLock::new(|| {
     let mut options = Options::default();
@@ -64,11 +102,52 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
-/// Renders and sanitises Markdown.
-pub fn render(markdown: &str) -> String {
-    SANITIZER
-        .clean(&markdown_to_html(markdown, &OPTIONS))
-        .to_string()
+/// A `fmt::Write` that refuses to grow past a limit.
+struct Bounded {
+    out: String,
+    limit: usize,
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.out.len() + s.len() > self.limit {
+            return Err(fmt::Error);
+        }
+        self.out.push_str(s);
+        Ok(())
+    }
+}
+
+/// Renders and sanitises Markdown. CPU-bound (tens of milliseconds for the largest
+/// articles): call it from a blocking thread.
+pub fn render(markdown: &str) -> Result<String, Refused> {
+    let arena = Arena::new();
+    let deadline = Instant::now() + MAX_PARSE;
+    let past_deadline = || Instant::now() >= deadline;
+    let root = comrak::try_parse_document(&arena, markdown, &OPTIONS, &past_deadline)
+        .map_err(|_| Refused::TooComplex)?;
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for edge in root.traverse() {
+        match edge {
+            NodeEdge::Start(_) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            NodeEdge::End(_) => depth -= 1,
+        }
+    }
+    // The document node itself is the first level.
+    if deepest > MAX_DEPTH + 1 {
+        return Err(Refused::TooDeep);
+    }
+    let mut html = Bounded {
+        out: String::with_capacity(markdown.len() * 2),
+        limit: MAX_HTML_BYTES,
+    };
+    comrak::format_html(root, &OPTIONS, &mut html).map_err(|_| Refused::TooLarge)?;
+    let mut clean = String::with_capacity(html.out.len());
+    write!(clean, "{}", SANITIZER.clean(&html.out)).map_err(|_| Refused::TooLarge)?;
+    Ok(clean)
 }
 
 /// The text of rendered HTML, for descriptions and word counts.
@@ -150,7 +229,8 @@ mod tests {
     fn gfm_renders_and_dangerous_html_does_not_survive() {
         let html = render(
             "# Hello World\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ https://example.com\n\n- [x] done\n\nNote[^1]\n\n[^1]: A footnote.\n\n```rust\nfn main() {}\n```\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <img src=x onerror=alert(1)>",
-        );
+        )
+        .unwrap();
         assert!(html.contains("<h1 id=\"hello-world\">"), "{html}");
         assert!(
             html.contains("<table>") && html.contains("<del>old</del>"),
@@ -171,7 +251,21 @@ mod tests {
 
     #[test]
     fn inline_html_is_dropped() {
-        assert_eq!(render("Great <b>post</b>"), "<p>Great post</p>\n");
+        assert_eq!(render("Great <b>post</b>").unwrap(), "<p>Great post</p>\n");
+    }
+
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        // 200 KB of quote markers is 200,000 nested quotes: refused after the parse,
+        // before the sanitiser would spend minutes on it.
+        let quotes = ">".repeat(200_000) + " x";
+        assert_eq!(render(&quotes), Err(Refused::TooDeep));
+        // A heading anchor per line multiplies the size; past the cap it is refused.
+        let headings = "# a\n".repeat(200_000);
+        assert_eq!(render(&headings), Err(Refused::TooLarge));
+        // Ordinary nesting renders.
+        let nested = "> - a\n>   - b\n>     > *c **d***\n";
+        assert!(render(nested).unwrap().contains("<strong>"));
     }
 
     #[test]

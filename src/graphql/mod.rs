@@ -5,10 +5,12 @@
 
 pub mod context;
 pub mod extensions;
+pub mod guard;
 pub mod loaders;
 pub mod mutation;
 pub mod node;
 pub mod pagination;
+pub mod persisted;
 pub mod query;
 pub mod subscription;
 pub mod types;
@@ -55,22 +57,19 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     )
 }
 
-/// The schema the server runs, with the limits and extensions from the settings.
-pub fn build(state: AppState) -> AppSchema {
+/// The schema the server runs, with the limits and extensions from the settings, and
+/// the operations of the persisted-query manifest.
+pub fn build(state: AppState, manifest: std::sync::Arc<persisted::Manifest>) -> AppSchema {
     let settings = state.settings.clone();
     let limits = &settings.graphql;
     let mut builder = builder()
         .data(state)
+        .data(manifest)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(64)
         .extension(extensions::ErrorCodes)
-        .extension(extensions::QueryBudget)
-        .extension(extensions::DocumentLimits {
-            max_depth: limits.max_depth,
-            max_aliases: limits.max_aliases,
-            max_field_repeats: limits.max_field_repeats,
-        });
+        .extension(guard::Guard(guard::Limits::from_settings(&settings)));
     if !settings.introspection_enabled() {
         builder = builder.disable_introspection();
     }

@@ -10,7 +10,7 @@
 //! - batches (a JSON array) only when enabled, up to a configured size.
 
 use async_graphql::Variables;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use futures_util::future::join_all;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Data;
@@ -23,11 +23,10 @@ use crate::domain::accounts::service::ClientInfo;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::AppSchema;
 use crate::graphql::context::Auth;
-use crate::graphql::extensions::{ExecutionFlag, OperationName};
+use crate::graphql::guard::{RequestReport, Transport};
 use crate::graphql::loaders::Loaders;
 use crate::http::auth;
 use crate::http::json_response;
-use crate::http::persisted;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
 
@@ -131,6 +130,8 @@ fn json_param(text: Option<String>) -> Result<Option<Json>, serde_json::Error> {
 struct Outcome {
     response: async_graphql::Response,
     executed: bool,
+    /// Refused because its operation type may not be sent this way (a mutation by GET).
+    wrong_method: bool,
 }
 
 impl Outcome {
@@ -216,23 +217,27 @@ async fn caller(
     })
 }
 
-/// A request ready to run, with what the metrics label it by.
+/// A request ready to run, and where the guard reports what it found.
 struct Prepared {
     request: async_graphql::Request,
-    flag: ExecutionFlag,
-    operation: String,
-    kind: &'static str,
+    report: RequestReport,
 }
 
 fn build_request(
     operation: Operation,
+    transport: Transport,
     req: &Request,
     state: &AppState,
     caller: &Caller,
 ) -> Result<Prepared, &'static str> {
-    let Some(query) = operation.query.filter(|q| !q.trim().is_empty()) else {
+    let persisted = operation
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("persistedQuery").is_some());
+    let query = operation.query.unwrap_or_default();
+    if query.trim().is_empty() && !persisted {
         return Err("The request has no query");
-    };
+    }
     let variables = match operation.variables {
         None | Some(Json::Null) => Variables::default(),
         Some(v @ Json::Object(_)) => Variables::from_json(v),
@@ -249,30 +254,22 @@ fn build_request(
             }
         }
     }
-    attach(request, req, state, caller)
+    Ok(attach(request, transport, req, state, caller))
 }
 
-/// Gives a parsed request what its resolvers read: the caller, loaders, request id.
+/// Gives a request what its resolvers and the guard read: the caller, loaders, request id,
+/// the transport.
 fn attach(
     request: async_graphql::Request,
+    transport: Transport,
     req: &Request,
     state: &AppState,
     caller: &Caller,
-) -> Result<Prepared, &'static str> {
-    let (ty, label) = inspect(&request.query, request.operation_name.as_deref());
-    if ty == Some(OperationType::Subscription) {
-        return Err("Subscriptions are served over WebSocket at /graphql/ws");
-    }
-    let kind = match ty {
-        Some(OperationType::Query) => "query",
-        Some(OperationType::Mutation) => "mutation",
-        Some(OperationType::Subscription) => "subscription",
-        None => "invalid",
-    };
-    let flag = ExecutionFlag::default();
+) -> Prepared {
+    let report = RequestReport::default();
     let mut request = request
-        .data(OperationName(label.clone()))
-        .data(flag.clone())
+        .data(transport)
+        .data(report.clone())
         .data(caller.auth.clone())
         .data(caller.client.clone())
         .data(Loaders::new(
@@ -283,43 +280,7 @@ fn attach(
     if let Some(id) = req.extensions().get::<RequestId>() {
         request = request.data(id.clone());
     }
-    Ok(Prepared {
-        request,
-        flag,
-        operation: label,
-        kind,
-    })
-}
-
-/// Puts the query of a persisted-query request in place; a refusal is answered as a
-/// request error.
-async fn with_persisted(
-    state: &AppState,
-    mut operation: Operation,
-    media: MediaType,
-) -> Result<Operation, Box<Response>> {
-    match persisted::resolve(state, operation.query.take(), operation.extensions.as_ref()).await {
-        Ok(query) => {
-            operation.query = query;
-            Ok(operation)
-        }
-        Err(refusal) => {
-            let status = if media == MediaType::GraphqlResponseJson {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
-            let mut response = json_response(
-                status,
-                &json!({ "errors": [{ "message": refusal.message, "extensions": { "code": refusal.code } }] }),
-            );
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(media.as_str()),
-            );
-            Err(Box::new(response))
-        }
-    }
+    Prepared { request, report }
 }
 
 /// Headers that a cross-site HTML form cannot send: one of them must come with a
@@ -386,10 +347,8 @@ async fn multipart(
             );
         }
     };
-    match attach(request, req, state, &caller) {
-        Ok(prepared) => respond(&execute(schema, prepared).await, media),
-        Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
-    }
+    let prepared = attach(request, Transport::HttpPost, req, state, &caller);
+    respond(&execute(schema, prepared).await, media)
 }
 
 /// The largest body a multipart upload may have: the file and room for its fields.
@@ -400,6 +359,7 @@ pub fn upload_body_limit(max_file: usize) -> usize {
 async fn execute(schema: &AppSchema, prepared: Prepared) -> Outcome {
     let started = std::time::Instant::now();
     let response = schema.execute(prepared.request).await;
+    let report = prepared.report.read();
     let codes: Vec<String> = response
         .errors
         .iter()
@@ -414,15 +374,22 @@ async fn execute(schema: &AppSchema, prepared: Prepared) -> Outcome {
                 .unwrap_or_else(|| "UNKNOWN".to_owned())
         })
         .collect();
+    let kind = match report.operation_type {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "invalid",
+    };
     crate::metrics::record_operation(
-        &prepared.operation,
-        prepared.kind,
+        report.operation.as_deref().unwrap_or("invalid"),
+        kind,
         started.elapsed(),
         &codes,
     );
     Outcome {
         response,
-        executed: prepared.flag.executed(),
+        executed: report.executed,
+        wrong_method: report.wrong_method,
     }
 }
 
@@ -446,7 +413,9 @@ fn refused_for(outcome: &Outcome) -> Option<u64> {
 
 fn respond(outcome: &Outcome, media: MediaType) -> Response {
     let retry_after = refused_for(outcome);
-    let status = if retry_after.is_some() {
+    let status = if outcome.wrong_method {
+        StatusCode::METHOD_NOT_ALLOWED
+    } else if retry_after.is_some() {
         StatusCode::TOO_MANY_REQUESTS
     } else if !outcome.executed && media == MediaType::GraphqlResponseJson {
         StatusCode::BAD_REQUEST
@@ -460,6 +429,9 @@ fn respond(outcome: &Outcome, media: MediaType) -> Response {
     let headers = response.headers_mut();
     if let Some(seconds) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if outcome.wrong_method {
+        headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     headers.insert(
         header::CONTENT_TYPE,
@@ -554,11 +526,7 @@ pub async fn post(
                         "Each operation must be a JSON object",
                     );
                 };
-                let operation = match with_persisted(state, operation, media).await {
-                    Ok(operation) => operation,
-                    Err(response) => return *response,
-                };
-                match build_request(operation, req, state, &caller) {
+                match build_request(operation, Transport::HttpPost, req, state, &caller) {
                     Ok(r) => requests.push(r),
                     Err(message) => return refuse(StatusCode::BAD_REQUEST, media, message),
                 }
@@ -580,11 +548,7 @@ pub async fn post(
                     "query, operationName, variables and extensions have the wrong types",
                 );
             };
-            let operation = match with_persisted(state, operation, media).await {
-                Ok(operation) => operation,
-                Err(response) => return *response,
-            };
-            match build_request(operation, req, state, &caller) {
+            match build_request(operation, Transport::HttpPost, req, state, &caller) {
                 Ok(prepared) => respond(&execute(schema, prepared).await, media),
                 Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
             }
@@ -604,36 +568,6 @@ struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
-}
-
-/// The type of the operation a request runs (`None` when the document does not parse or
-/// names no such operation) and its label for logs and metrics: its name, or its type.
-fn inspect(query: &str, operation_name: Option<&str>) -> (Option<OperationType>, String) {
-    let invalid = || (None, "invalid".to_owned());
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
-        return invalid();
-    };
-    let name = operation_name.filter(|n| !n.is_empty());
-    match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => (
-            Some(op.node.ty),
-            name.map_or_else(|| op.node.ty.to_string(), str::to_owned),
-        ),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .get(name)
-            .map_or_else(invalid, |op| (Some(op.node.ty), name.to_owned())),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
-            .iter()
-            .next()
-            .map_or_else(invalid, |(name, op)| (Some(op.node.ty), name.to_string())),
-        _ => invalid(),
-    }
-}
-
-/// The type of the operation a GET would run; `None` when the document does not parse or
-/// names no such operation (execution then reports it).
-fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-    inspect(query, operation_name).0
 }
 
 #[handler]
@@ -685,29 +619,11 @@ pub async fn get(
         variables,
         extensions,
     };
-    let operation = match with_persisted(state, operation, media).await {
-        Ok(operation) => operation,
-        Err(response) => return *response,
-    };
-    if let Some(query) = operation.query.as_deref()
-        && let Some(ty) = operation_type(query, operation.operation_name.as_deref())
-        && ty != OperationType::Query
-    {
-        let mut response = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            media,
-            "Only queries can be sent with GET; send mutations with POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
     let caller = match caller(req, state, media).await {
         Ok(c) => c,
         Err(response) => return *response,
     };
-    match build_request(operation, req, state, &caller) {
+    match build_request(operation, Transport::HttpGet, req, state, &caller) {
         Ok(prepared) => respond(&execute(schema, prepared).await, media),
         Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
     }
@@ -735,20 +651,5 @@ mod tests {
         assert_eq!(negotiate(Some("*/*")), Some(MediaType::Json));
         assert_eq!(negotiate(Some("text/html")), None);
         assert_eq!(negotiate(Some("application/json;q=0")), None);
-    }
-
-    #[test]
-    fn operation_types() {
-        assert_eq!(operation_type("{ a }", None), Some(OperationType::Query));
-        assert_eq!(
-            operation_type("mutation { a }", None),
-            Some(OperationType::Mutation)
-        );
-        assert_eq!(
-            operation_type("query A { a } mutation B { b }", Some("B")),
-            Some(OperationType::Mutation)
-        );
-        assert_eq!(operation_type("query A { a } mutation B { b }", None), None);
-        assert_eq!(operation_type("{", None), None);
     }
 }

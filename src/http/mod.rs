@@ -6,7 +6,6 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;
-pub mod persisted;
 pub mod reading;
 pub mod request_id;
 pub mod ws;

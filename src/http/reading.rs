@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::graphql::AppSchema;
 use crate::graphql::context::Auth;
+use crate::graphql::guard::Transport;
 use crate::graphql::loaders::Loaders;
 use crate::http::auth;
 use crate::state::AppState;
@@ -45,6 +46,7 @@ async fn run(
             viewer.as_ref().map(|v| v.user_id),
         ))
         .data(Auth(viewer))
+        .data(Transport::Internal)
         .data(auth::client_info(req, &state.settings));
     let response = schema.execute(request).await;
     if !response.errors.is_empty() {

@@ -15,6 +15,7 @@ use poem::{IntoResponse, Request, Response, handler};
 use crate::error::AppError;
 use crate::graphql::AppSchema;
 use crate::graphql::context::Auth;
+use crate::graphql::guard::Transport;
 use crate::graphql::loaders::Loaders;
 use crate::http::auth::{self, Credential};
 use crate::http::ws_limits::{Slot, SubscriptionCount};
@@ -75,6 +76,7 @@ pub async fn upgrade(
     };
     let mut data = GqlData::default();
     data.insert(client);
+    data.insert(Transport::WebSocket);
     data.insert(SubscriptionCount::default());
     if let Some(id) = req.extensions().get::<RequestId>() {
         data.insert(id.clone());

@@ -2,12 +2,18 @@
 //! `published`, `cover_image`, `canonical_url`, `description`, `series` and `date`.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::error::{AppError, AppResult};
 
 /// Front matter larger than this is refused rather than parsed.
 const MAX_FRONT_MATTER: usize = 16 * 1024;
+/// Most values (scalars, lists, maps) in the front matter.
+const MAX_NODES: usize = 500;
+/// How deep lists and maps may nest in it.
+const MAX_DEPTH: usize = 8;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FrontMatter {
@@ -59,7 +65,67 @@ fn text(value: &Yaml, key: &str) -> AppResult<Option<String>> {
     }
 }
 
+/// Reads the YAML's events before anything is built from them. An alias makes the loader
+/// deep-copy what its anchor names, so a few hundred bytes of nested aliases would expand
+/// to gigabytes: anchors and aliases are refused, as are too many values, too deep a
+/// nesting and control characters in any value.
+#[derive(Default)]
+struct Check {
+    nodes: usize,
+    depth: usize,
+    problem: Option<String>,
+}
+
+impl Check {
+    fn refuse(&mut self, problem: String) {
+        self.problem.get_or_insert(problem);
+    }
+
+    fn node(&mut self, anchor: usize) {
+        self.nodes += 1;
+        if self.nodes == MAX_NODES + 1 {
+            self.refuse(format!("at most {MAX_NODES} values are allowed"));
+        }
+        if anchor != 0 {
+            self.refuse("anchors (&) are not allowed".to_owned());
+        }
+    }
+}
+
+impl MarkedEventReceiver for Check {
+    fn on_event(&mut self, event: Event, _mark: Marker) {
+        match event {
+            Event::Alias(_) => self.refuse("aliases (*) are not allowed".to_owned()),
+            Event::Scalar(value, _, anchor, _) => {
+                self.node(anchor);
+                if let Some(c) = crate::text::forbidden_char(&value) {
+                    self.refuse(format!(
+                        "a value contains the control character {}",
+                        crate::text::describe(c)
+                    ));
+                }
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.node(anchor);
+                self.depth += 1;
+                if self.depth == MAX_DEPTH + 1 {
+                    self.refuse(format!("lists and maps may nest at most {MAX_DEPTH} deep"));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+}
+
 fn parse(yaml: &str) -> AppResult<FrontMatter> {
+    let mut check = Check::default();
+    Parser::new_from_str(yaml)
+        .load(&mut check, true)
+        .map_err(|e| invalid(e.to_string()))?;
+    if let Some(problem) = check.problem {
+        return Err(invalid(problem));
+    }
     let documents = YamlLoader::load_from_str(yaml).map_err(|e| invalid(e.to_string()))?;
     let Some(doc) = documents.into_iter().next() else {
         return Ok(FrontMatter::default());
@@ -144,6 +210,41 @@ mod tests {
         assert_eq!(body, "\n# Body\n");
         let (fm, _) = split("---\ntags: [a, b]\n---\nx").unwrap();
         assert_eq!(fm.tags, Some(vec!["a".to_owned(), "b".to_owned()]));
+    }
+
+    #[test]
+    fn aliases_and_bombs_are_refused_before_they_expand() {
+        // Six levels of ten aliases: a million strings once expanded.
+        let mut yaml = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g"])
+        {
+            let refs = vec![format!("*{prev}"); 10].join(",");
+            yaml.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let error = split(&format!("---\n{yaml}title: t\n---\nbody")).unwrap_err();
+        assert!(error.to_string().contains("front matter"), "{error}");
+        assert!(split("---\ntitle: &t x\n---\n").is_err());
+        let many = (0..600)
+            .map(|i| format!("k{i}: v"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            split(&format!("---\n{many}\n---\n"))
+                .unwrap_err()
+                .to_string()
+                .contains("500")
+        );
+        let deep = format!("x: {}1{}", "[".repeat(9), "]".repeat(9));
+        assert!(
+            split(&format!("---\n{deep}\n---\n"))
+                .unwrap_err()
+                .to_string()
+                .contains("nest")
+        );
+        let nul = split("---\ntitle: \"a\\0b\"\n---\n").unwrap_err();
+        assert!(nul.to_string().contains("U+0000"), "{nul}");
     }
 
     #[test]

@@ -60,7 +60,14 @@ fn optional_url(field: &str, raw: Option<String>) -> AppResult<Option<Option<Str
     .transpose()
 }
 
-fn prepare(input: ArticleInput) -> AppResult<Draft> {
+/// [`prepare_now`] on a blocking thread: rendering a large article takes milliseconds.
+async fn prepare(input: ArticleInput) -> AppResult<Draft> {
+    tokio::task::spawn_blocking(move || prepare_now(input))
+        .await
+        .map_err(AppError::internal)?
+}
+
+fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
     let (fm, body) = match &input.body_markdown {
         Some(markdown) => {
             if markdown.len() > MAX_BODY_BYTES {
@@ -70,7 +77,8 @@ fn prepare(input: ArticleInput) -> AppResult<Draft> {
                 ));
             }
             let (fm, content) = front_matter::split(markdown)?;
-            let html = markdown::render(content);
+            let html = markdown::render(content)
+                .map_err(|refused| AppError::bad_input("bodyMarkdown", refused.to_string()))?;
             let text = markdown::plain_text(&html);
             if markdown::mentions(content).len() > MAX_MENTIONS {
                 return Err(AppError::bad_input(
@@ -413,7 +421,7 @@ pub async fn create(
 ) -> AppResult<Saved> {
     viewer.require_writer()?;
     let cover = input.cover_image_id;
-    let mut draft = prepare(input)?;
+    let mut draft = prepare(input).await?;
     uploaded_cover(db, viewer, cover, &mut draft).await?;
     let title = draft.title.clone().ok_or_else(|| {
         AppError::bad_input(
@@ -497,7 +505,7 @@ pub async fn update(
 ) -> AppResult<Saved> {
     viewer.require_writer()?;
     let cover = input.cover_image_id;
-    let mut draft = prepare(input)?;
+    let mut draft = prepare(input).await?;
     uploaded_cover(db, viewer, cover, &mut draft).await?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
