@@ -212,6 +212,13 @@ async fn every_registration_rule_is_checked_and_nothing_is_half_written() {
 async fn failed_sign_ins_look_alike_and_ten_in_a_row_lock_the_account() {
     let app = spawn_app().await;
     app.register("grace").await;
+    // A login that names nobody locks after ten failures just the same, so the lock
+    // tells an anonymous caller nothing about who has an account.
+    for _ in 0..10 {
+        let (_, body) = login(&app, "nobody_at_all", "wrong password").await;
+        assert_eq!(code(&body), "UNAUTHENTICATED");
+    }
+    let (_, nobody_locked) = login(&app, "nobody_at_all", "wrong password").await;
     let (status, unknown) = login(&app, "nobody", PASSWORD).await;
     assert_eq!(status, 200);
     let (_, wrong) = login(&app, "grace", "wrong password").await;
@@ -224,15 +231,28 @@ async fn failed_sign_ins_look_alike_and_ten_in_a_row_lock_the_account() {
         let (_, body) = login(&app, "grace", "wrong password").await;
         assert_eq!(code(&body), "UNAUTHENTICATED");
     }
-    // The tenth failure locked it: even the right password is refused for now.
+    // The tenth failure locked it: even the right password is refused for now, in the
+    // very words an unknown login gets.
     let (_, body) = login(&app, "grace", PASSWORD).await;
     assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+    assert_eq!(code(&nobody_locked), "RATE_LIMITED", "{nobody_locked}");
+    let message = |b: &serde_json::Value| b["errors"][0]["message"].as_str().unwrap().to_owned();
+    assert_eq!(message(&body), message(&nobody_locked));
     let retry_after = body["errors"][0]["extensions"]["retryAfter"]
         .as_u64()
         .unwrap();
     assert!((500..=600).contains(&retry_after), "{retry_after}");
-    sqlx::query("UPDATE users SET locked_until = now() - interval '1 second'")
-        .execute(&app.state.db)
+    // The window ends (its counter expires): the right password works again.
+    let key = format!(
+        "{}login_failures:{}",
+        app.redis_prefix,
+        hex::encode(vibecoding::domain::accounts::tokens::hash("grace"))
+    );
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
         .await
         .unwrap();
     let (_, body) = login(&app, "grace", PASSWORD).await;

@@ -4,7 +4,7 @@
 //! Every operation has a short timeout, so a Redis outage slows nothing down: callers
 //! treat a failed cache operation as a miss.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,12 +22,50 @@ pub enum Cache {
     Memory(Arc<Mutex<MemoryStore>>),
 }
 
+/// The in-process store: at most [`MemoryStore::MAX_ENTRIES`] keys; when full, expired
+/// keys go first, then the oldest.
 #[derive(Default)]
 pub struct MemoryStore {
     entries: HashMap<String, (String, Option<Instant>)>,
+    /// Keys in the order they were first stored (some may be gone already).
+    order: VecDeque<String>,
 }
 
 impl MemoryStore {
+    pub const MAX_ENTRIES: usize = 100_000;
+
+    /// Stores `key`, making room first when the store is full.
+    fn insert(
+        &mut self,
+        key: &str,
+        value: (String, Option<Instant>),
+    ) -> &mut (String, Option<Instant>) {
+        if !self.entries.contains_key(key) {
+            if self.entries.len() >= Self::MAX_ENTRIES {
+                let now = Instant::now();
+                self.entries
+                    .retain(|_, (_, expires)| expires.is_none_or(|e| e > now));
+            }
+            while self.entries.len() >= Self::MAX_ENTRIES {
+                match self.order.pop_front() {
+                    Some(oldest) => {
+                        self.entries.remove(&oldest);
+                    }
+                    None => break,
+                }
+            }
+            if self.order.len() >= 2 * Self::MAX_ENTRIES {
+                let entries = &self.entries;
+                self.order.retain(|k| entries.contains_key(k));
+            }
+            self.order.push_back(key.to_owned());
+        }
+        self.entries.insert(key.to_owned(), value);
+        self.entries
+            .get_mut(key)
+            .unwrap_or_else(|| unreachable!("just inserted"))
+    }
+
     fn live(&mut self, key: &str) -> Option<&mut (String, Option<Instant>)> {
         let now = Instant::now();
         if self
@@ -110,10 +148,7 @@ impl Cache {
                     .await
             }
             Self::Memory(store) => {
-                lock(store).entries.insert(
-                    key.to_owned(),
-                    (value.to_owned(), Some(Instant::now() + ttl)),
-                );
+                lock(store).insert(key, (value.to_owned(), Some(Instant::now() + ttl)));
                 Ok(())
             }
         }
@@ -166,12 +201,14 @@ impl Cache {
             Self::Memory(store) => {
                 let mut store = lock(store);
                 let now = Instant::now();
-                let entry = match store.live(key) {
-                    Some(entry) => entry,
-                    None => store
-                        .entries
-                        .entry(key.to_owned())
-                        .or_insert(("0".to_owned(), Some(now + Duration::from_secs(window_secs)))),
+                if store.live(key).is_none() {
+                    store.insert(
+                        key,
+                        ("0".to_owned(), Some(now + Duration::from_secs(window_secs))),
+                    );
+                }
+                let Some(entry) = store.entries.get_mut(key) else {
+                    return Ok((amount, window_secs));
                 };
                 let count = entry.0.parse::<u64>().unwrap_or(0).saturating_add(amount);
                 entry.0 = count.to_string();
@@ -181,6 +218,37 @@ impl Cache {
                 Ok((count, left))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_is_bounded() {
+        let cache = Cache::memory();
+        let total = MemoryStore::MAX_ENTRIES + 500;
+        for i in 0..total {
+            cache
+                .set_ex(&format!("k{i}"), "v", Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        let Cache::Memory(store) = &cache else {
+            unreachable!()
+        };
+        assert_eq!(lock(store).entries.len(), MemoryStore::MAX_ENTRIES);
+        // The oldest went first; the newest are there.
+        assert_eq!(cache.get("k0").await.unwrap(), None);
+        assert_eq!(
+            cache
+                .get(&format!("k{}", total - 1))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("v")
+        );
     }
 }
 

@@ -197,7 +197,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Worker => {
-            let db = db::connect(&settings).await?;
+            let db = db::connect(&settings, db::Purpose::Background).await?;
             let cache = crate::cache::Cache::connect(&settings)?;
             let ctx = JobContext {
                 db,
@@ -218,7 +218,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             if settings.app_env == crate::config::AppEnv::Production {
                 anyhow::bail!("seed writes demo content and is refused in production");
             }
-            let db = db::connect(&settings).await?;
+            let db = db::connect(&settings, db::Purpose::Background).await?;
             db::migrate(&db).await?;
             let options = crate::seed::SeedOptions {
                 users: args.users,
@@ -230,7 +230,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             crate::seed::run(&db, &settings, &options).await
         }
         Command::Admin(command) => {
-            let db = db::connect(&settings).await?;
+            let db = db::connect(&settings, db::Purpose::Background).await?;
             let (username, role, reason, grant) = match command {
                 AdminCommand::Grant {
                     username,
@@ -254,7 +254,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Jobs(command) => {
-            let db = db::connect(&settings).await?;
+            let db = db::connect(&settings, db::Purpose::Background).await?;
             match command {
                 JobsCommand::Stats { json } => {
                     let stats = queue::stats(&db).await?;
@@ -305,7 +305,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate(args) => {
-            let pool = db::connect(&settings).await?;
+            let pool = db::connect(&settings, db::Purpose::Background).await?;
             if args.status {
                 let rows = db::migration_status(&pool).await?;
                 println!(

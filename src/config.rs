@@ -301,7 +301,14 @@ pub struct AuthSettings {
 pub struct DatabaseSettings {
     pub max_connections: u32,
     pub min_connections: u32,
+    /// How long a request waits for a free connection before it is told the server is
+    /// busy (RATE_LIMITED, retry after a second).
     pub acquire_timeout_ms: u64,
+    /// Longest a statement of the server may run; Postgres cancels it after that.
+    pub statement_timeout_ms: u64,
+    /// The same for the worker and the operator commands (0: no limit). Migrations run
+    /// without one.
+    pub background_statement_timeout_ms: u64,
     /// Create the database when it does not exist (development and test only).
     pub create_if_missing: bool,
     /// Apply pending migrations when the server starts.
@@ -413,7 +420,9 @@ impl Default for Settings {
             database: DatabaseSettings {
                 max_connections: 10,
                 min_connections: 0,
-                acquire_timeout_ms: 3_000,
+                acquire_timeout_ms: 2_000,
+                statement_timeout_ms: 5_000,
+                background_statement_timeout_ms: 600_000,
                 create_if_missing: true,
                 migrate_on_start: true,
             },

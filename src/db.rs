@@ -23,11 +23,23 @@ fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 
+/// Who a pool is for: statements of the server are cut short sooner than the worker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Server,
+    Background,
+}
+
 /// Opens the pool. Broken connections are tested before use and replaced, so the pool
-/// recovers by itself after a database restart.
-pub async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
+/// recovers by itself after a database restart. Every connection carries the purpose's
+/// `statement_timeout`, so no query holds a connection for long.
+pub async fn connect(settings: &Settings, purpose: Purpose) -> anyhow::Result<PgPool> {
     let url = settings.database_url();
-    let options = connect_options(&url)?;
+    let timeout = match purpose {
+        Purpose::Server => settings.database.statement_timeout_ms,
+        Purpose::Background => settings.database.background_statement_timeout_ms,
+    };
+    let options = connect_options(&url)?.options([("statement_timeout", format!("{timeout}ms"))]);
     if settings.database.create_if_missing && settings.app_env != AppEnv::Production {
         create_database_if_missing(&options).await?;
     }
@@ -74,10 +86,19 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::R
     Ok(())
 }
 
-/// Applies pending migrations. sqlx holds a Postgres advisory lock while it migrates, so
-/// nodes booting together apply each migration exactly once.
+/// Applies pending migrations, on one connection without a statement timeout (an index
+/// on a large table takes its time). sqlx holds a Postgres advisory lock while it
+/// migrates, so nodes booting together apply each migration exactly once.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("migrations failed")?;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    let migrated = MIGRATOR.run(&mut *conn).await.context("migrations failed");
+    sqlx::query("RESET statement_timeout")
+        .execute(&mut *conn)
+        .await?;
+    migrated?;
     Ok(())
 }
 

@@ -89,10 +89,30 @@ impl AppError {
     }
 }
 
+/// Postgres' code for a statement cancelled by `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::RowNotFound => Self::NotFound("Not found".to_owned()),
+            // Every connection is busy: the client may try again in a moment. Not a bug,
+            // and not a reason to queue without end.
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!("no database connection became free in time");
+                Self::RateLimited {
+                    message: "The server is busy; try again in a moment".to_owned(),
+                    retry_after: 1,
+                }
+            }
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
+                tracing::warn!(error = %db, "a statement ran past statement_timeout");
+                Self::RateLimited {
+                    message: "The request took too long; try again later or ask for less"
+                        .to_owned(),
+                    retry_after: 5,
+                }
+            }
             other => Self::Internal(other.into()),
         }
     }

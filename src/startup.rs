@@ -34,7 +34,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
-        let db = db::connect(&settings).await?;
+        let db = db::connect(&settings, db::Purpose::Server).await?;
         if settings.database.migrate_on_start {
             db::migrate(&db).await?;
         }
@@ -140,10 +140,15 @@ impl Application {
             }
             None => None,
         };
-        let worker = state.settings.embedded_worker().then(|| {
+        let worker = if state.settings.embedded_worker() {
             tracing::info!("running an embedded job worker (jobs.embedded)");
-            tokio::spawn(Worker::new(state.job_context()).run(state.shutdown.clone()))
-        });
+            // Jobs get the worker's statement timeout, on a pool of their own.
+            let mut ctx = state.job_context();
+            ctx.db = db::connect(&state.settings, db::Purpose::Background).await?;
+            Some(tokio::spawn(Worker::new(ctx).run(state.shutdown.clone())))
+        } else {
+            None
+        };
         let signal = async move {
             signal.await;
             tracing::info!("shutting down: finishing in-flight requests");

@@ -1,4 +1,10 @@
-//! argon2id hashing, off the async threads.
+//! argon2id hashing, off the async threads, at most one hash per core at a time: each
+//! takes 19 MiB and tens of milliseconds, so a burst of sign-ins must wait its turn rather
+//! than fill the blocking pool and the memory. A request that waits longer than
+//! [`MAX_WAIT`] is told the server is busy.
+
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -7,6 +13,33 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::AuthSettings;
 use crate::error::{AppError, AppResult};
+
+/// The longest a password check waits for its turn.
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
+fn permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
+/// Runs `work` on a blocking thread once a hashing slot is free.
+async fn with_permit<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    let permit = tokio::time::timeout(MAX_WAIT, permits().acquire())
+        .await
+        .map_err(|_| AppError::RateLimited {
+            message: "The server is busy checking passwords; try again in a moment".to_owned(),
+            retry_after: 2,
+        })?
+        .map_err(AppError::internal)?;
+    let result = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(AppError::internal);
+    drop(permit);
+    result
+}
 
 fn hasher(settings: &AuthSettings) -> AppResult<Argon2<'static>> {
     let params = Params::new(
@@ -22,14 +55,13 @@ fn hasher(settings: &AuthSettings) -> AppResult<Argon2<'static>> {
 pub async fn hash(password: &SecretString, settings: &AuthSettings) -> AppResult<String> {
     let argon2 = hasher(settings)?;
     let password = password.clone();
-    tokio::task::spawn_blocking(move || {
+    with_permit(move || {
         argon2
             .hash_password(password.expose_secret().as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| AppError::internal(anyhow::anyhow!("hashing failed: {e}")))
     })
-    .await
-    .map_err(AppError::internal)?
+    .await?
 }
 
 /// Whether `password` matches `stored`. With no stored hash (unknown member), a dummy
@@ -45,7 +77,7 @@ pub async fn verify(
         None => dummy_hash(settings).await?,
     };
     let password = password.clone();
-    let matches = tokio::task::spawn_blocking(move || {
+    let matches = with_permit(move || {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };
@@ -53,8 +85,7 @@ pub async fn verify(
             .verify_password(password.expose_secret().as_bytes(), &parsed)
             .is_ok()
     })
-    .await
-    .map_err(AppError::internal)?;
+    .await?;
     Ok(known && matches)
 }
 

@@ -105,7 +105,6 @@ pub async fn find_by_email<'e>(db: impl PgExecutor<'e>, email: &str) -> sqlx::Re
 pub struct Credentials {
     pub id: Uuid,
     pub password_hash: Option<String>,
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 pub async fn credentials_by_login<'e>(
@@ -118,7 +117,7 @@ pub async fn credentials_by_login<'e>(
         "username"
     };
     sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(format!(
-        "SELECT id, password_hash, locked_until FROM users
+        "SELECT id, password_hash FROM users
          WHERE {column} = $1::citext AND deleted_at IS NULL"
     )))
     .bind(login.trim())
@@ -137,44 +136,12 @@ pub async fn password_hash<'e>(
         .map(Option::flatten)
 }
 
-/// Counts a failed sign-in; the `max`-th in a row locks the account until `now + lockout`.
-pub async fn record_failed_login<'e>(
-    db: impl PgExecutor<'e>,
-    user_id: Uuid,
-    max: i32,
-    lockout_minutes: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE users SET
-            locked_until = CASE WHEN failed_logins + 1 >= $2
-                                THEN now() + make_interval(mins => $3::int) ELSE locked_until END,
-            failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
-         WHERE id = $1",
-    )
-    .bind(user_id)
-    .bind(max)
-    .bind(i32::try_from(lockout_minutes).unwrap_or(i32::MAX))
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn clear_failed_logins<'e>(db: impl PgExecutor<'e>, user_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins > 0 OR locked_until IS NOT NULL)")
-        .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn set_password(conn: &mut PgConnection, user_id: Uuid, hash: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
-    )
-    .bind(user_id)
-    .bind(hash)
-    .execute(conn)
-    .await?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(hash)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -140,14 +140,63 @@ async fn open_session(
     })
 }
 
+/// Where failed sign-ins for one login are counted: the login as typed (normalised),
+/// hashed, whether or not it names a member.
+fn failures_key(login: &str) -> String {
+    format!("login_failures:{}", hex::encode(tokens::hash(login)))
+}
+
+/// Seconds until a login locked by failed sign-ins may try again; `None` when it may now.
+/// Without Redis nothing is counted (and nothing locked), as with the other limits.
+async fn locked_for(cache: &Cache, settings: &Settings, key: &str) -> Option<u64> {
+    let window = std::time::Duration::from_secs(
+        u64::try_from(settings.auth.lockout_minutes.max(1)).unwrap_or(600) * 60,
+    );
+    match cache.incr_window_by(key, 0, window).await {
+        Ok((failures, ttl))
+            if failures >= u64::try_from(settings.auth.max_failed_logins).unwrap_or(10) =>
+        {
+            Some(ttl.max(1))
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "failed sign-ins could not be counted");
+            None
+        }
+    }
+}
+
+async fn count_failure(cache: &Cache, settings: &Settings, key: &str) {
+    let window = std::time::Duration::from_secs(
+        u64::try_from(settings.auth.lockout_minutes.max(1)).unwrap_or(600) * 60,
+    );
+    if let Err(e) = cache.incr_window(key, window).await {
+        tracing::warn!(error = %e, "a failed sign-in could not be counted");
+    }
+}
+
+/// Signs in. `max_failed_logins` failures for one login within `lockout_minutes` lock
+/// that login until the window ends; a locked login is answered the same way whether or
+/// not it belongs to a member, so the lock tells an anonymous caller nothing.
 pub async fn login(
     db: &PgPool,
+    cache: &Cache,
     settings: &Settings,
     login: &str,
     password: &SecretString,
     client: &ClientInfo,
 ) -> AppResult<SignedIn> {
     let login = login.trim().to_lowercase();
+    let key = failures_key(&login);
+    if let Some(retry_after) = locked_for(cache, settings, &key).await {
+        return Err(AppError::RateLimited {
+            message: format!(
+                "Too many failed sign-ins with this login: try again in {} minutes, or reset the password",
+                retry_after.div_ceil(60)
+            ),
+            retry_after,
+        });
+    }
     let credentials = if login.is_empty() || login.len() > 254 {
         None
     } else {
@@ -156,32 +205,17 @@ pub async fn login(
     let Some(credentials) = credentials else {
         // Same work as for a known member, so timing tells nothing.
         passwords::verify(password, None, &settings.auth).await?;
+        count_failure(cache, settings, &key).await;
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS.to_owned()));
     };
-    if let Some(until) = credentials.locked_until.filter(|u| *u > Utc::now()) {
-        let retry_after = u64::try_from((until - Utc::now()).num_seconds())
-            .unwrap_or(1)
-            .max(1);
-        return Err(AppError::RateLimited {
-            message: format!(
-                "Too many failed sign-ins: this account is locked for {} more minutes",
-                retry_after.div_ceil(60)
-            ),
-            retry_after,
-        });
-    }
     if !passwords::verify(password, credentials.password_hash, &settings.auth).await? {
-        repo::record_failed_login(
-            db,
-            credentials.id,
-            settings.auth.max_failed_logins,
-            settings.auth.lockout_minutes,
-        )
-        .await?;
+        count_failure(cache, settings, &key).await;
         return Err(AppError::Unauthenticated(BAD_CREDENTIALS.to_owned()));
     }
+    if let Err(e) = cache.delete(&key).await {
+        tracing::warn!(error = %e, "failed sign-ins could not be cleared");
+    }
     let mut tx = db.begin().await?;
-    repo::clear_failed_logins(&mut *tx, credentials.id).await?;
     let user = repo::find_by_id(&mut *tx, credentials.id)
         .await?
         .ok_or_else(|| AppError::Unauthenticated(BAD_CREDENTIALS.to_owned()))?;

@@ -125,6 +125,7 @@ impl AccountsMutation {
         let state = ctx.state();
         let session = service::login(
             &state.db,
+            &state.cache,
             &state.settings,
             &input.login,
             &secret(input.password),
@@ -185,7 +186,23 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         email: String,
     ) -> async_graphql::Result<bool> {
-        service::request_password_reset(&ctx.state().db, &email).await?;
+        limit_address(ctx, Action::PasswordReset).await?;
+        // At most a few reset mails per target address, counted for every address alike
+        // (known or not) and keyed by its hash: past the limit nothing more is sent, and
+        // the answer is the same.
+        let state = ctx.state();
+        let target = crate::domain::accounts::tokens::hash(&email.trim().to_lowercase());
+        let mailable = crate::limits::check(
+            &state.cache,
+            &state.settings,
+            Action::PasswordResetEmail,
+            &hex::encode(target),
+        )
+        .await
+        .is_ok();
+        if mailable {
+            service::request_password_reset(&state.db, &email).await?;
+        }
         Ok(true)
     }
 
@@ -208,6 +225,8 @@ impl AccountsMutation {
         #[graphql(secret)] current_password: String,
         #[graphql(secret)] new_password: String,
     ) -> async_graphql::Result<bool> {
+        limit(ctx, Action::PasswordChange, None).await?;
+        limit_address(ctx, Action::AccountChange).await?;
         let viewer = ctx.require_viewer()?;
         let state = ctx.state();
         service::change_password(
@@ -228,6 +247,8 @@ impl AccountsMutation {
         #[graphql(secret)] password: String,
         new_email: String,
     ) -> async_graphql::Result<bool> {
+        limit(ctx, Action::EmailChange, None).await?;
+        limit_address(ctx, Action::AccountChange).await?;
         let viewer = ctx.require_viewer()?;
         let state = ctx.state();
         service::change_email(
@@ -285,6 +306,8 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] password: String,
     ) -> async_graphql::Result<bool> {
+        limit(ctx, Action::AccountDeletion, None).await?;
+        limit_address(ctx, Action::AccountChange).await?;
         let viewer = ctx.require_viewer()?;
         let state = ctx.state();
         service::delete_account(&state.db, &state.settings, viewer, &secret(password)).await?;
