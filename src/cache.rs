@@ -221,6 +221,14 @@ impl Cache {
     }
 }
 
+fn lock(store: &Mutex<MemoryStore>) -> std::sync::MutexGuard<'_, MemoryStore> {
+    // A panic while holding the lock cannot leave the map half-updated in a way that
+    // matters for a cache, so a poisoned lock is used as is.
+    store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,12 +258,4 @@ mod tests {
             Some("v")
         );
     }
-}
-
-fn lock(store: &Mutex<MemoryStore>) -> std::sync::MutexGuard<'_, MemoryStore> {
-    // A panic while holding the lock cannot leave the map half-updated in a way that
-    // matters for a cache, so a poisoned lock is used as is.
-    store
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
