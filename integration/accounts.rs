@@ -378,7 +378,17 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once() {
 #[tokio::test]
 async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
     let app = spawn_app().await;
-    let token = app.register("lovelace").await;
+    // An unconfirmed account cannot make keys: a key outlives the session that made it.
+    let unconfirmed = app.register("babbage").await;
+    let (_, body) = app
+        .graphql_as(
+            Some(&unconfirmed),
+            "mutation { createApiKey(description: \"x\") { key } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let token = app.member("lovelace").await;
     let (_, body) = app
         .graphql_as(Some(&token), "mutation { createApiKey(description: \"CI publishing\") { key apiKey { id description } } }", json!({}))
         .await;
@@ -725,7 +735,7 @@ async fn users_are_nodes_fetched_in_one_batch() {
 #[tokio::test]
 async fn deleting_an_account_removes_personal_data_and_credentials() {
     let app = spawn_app().await;
-    let token = app.register("lamarr").await;
+    let token = app.member("lamarr").await;
     let (_, body) = app
         .graphql_as(
             Some(&token),

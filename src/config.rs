@@ -332,6 +332,13 @@ pub struct HttpSettings {
     pub max_ws_per_member: usize,
     /// Active subscriptions on one WebSocket connection.
     pub max_subscriptions_per_connection: usize,
+    /// A WebSocket must send `connection_init` within this many seconds.
+    pub ws_init_timeout_secs: u64,
+    /// Largest WebSocket message (and frame) accepted, in bytes.
+    pub ws_max_message_bytes: usize,
+    /// An idle WebSocket is pinged this often, and closed when it has sent nothing (not
+    /// even a pong) for two intervals.
+    pub ws_ping_interval_secs: u64,
     /// Origins allowed by CORS and on WebSocket upgrades, besides the app's own.
     pub allowed_origins: Vec<String>,
     /// How long shutdown waits for in-flight requests, in seconds.
@@ -438,6 +445,9 @@ impl Default for Settings {
                 max_ws_per_ip: 50,
                 max_ws_per_member: 10,
                 max_subscriptions_per_connection: 25,
+                ws_init_timeout_secs: 5,
+                ws_max_message_bytes: 64 * 1024,
+                ws_ping_interval_secs: 30,
                 shutdown_timeout_secs: 25,
                 health_check_timeout_ms: 1_500,
                 assets_dir: PathBuf::from("web/node_modules"),

@@ -19,6 +19,15 @@ pub fn notifications(user: Uuid) -> String {
     format!("notifications:{user}")
 }
 
+/// A member's sessions, keys or standing changed (from Postgres, see
+/// [`crate::pubsub::PubSub::with_database_listener`]).
+pub fn credentials(user: Uuid) -> String {
+    format!("credentials:{user}")
+}
+
+/// The Postgres channel the credential triggers notify.
+pub const CREDENTIALS_NOTIFY: &str = "credentials";
+
 pub fn reactions(article: Uuid) -> String {
     format!("reactions:{article}")
 }

@@ -28,6 +28,8 @@ type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>>;
 pub struct PubSub {
     channels: Channels,
     redis: Option<RedisSide>,
+    /// The listener for Postgres notifications, when this process has one.
+    database: Option<Arc<AbortOnDrop>>,
     lost: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -65,8 +67,33 @@ impl PubSub {
         Ok(Self {
             channels,
             redis,
+            database: None,
             lost: Arc::default(),
         })
+    }
+
+    /// Also delivers what Postgres announces on its `credentials` channel (a member id,
+    /// from the triggers of the migrations) to local subscribers of
+    /// [`crate::events::credentials`]: the server's WebSockets follow their credentials
+    /// through it. One connection per process, reconnected by sqlx when it drops.
+    pub fn with_database_listener(mut self, pool: &sqlx::PgPool) -> Self {
+        let pool = pool.clone();
+        let channels = self.channels.clone();
+        let task = tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match listen_to_database(&pool, &channels).await {
+                    Ok(()) => backoff = Duration::from_millis(100),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "credential listener lost Postgres; retrying");
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        });
+        self.database = Some(Arc::new(AbortOnDrop(task)));
+        self
     }
 
     /// Counts events a slow subscriber lost (its buffer was full).
@@ -123,6 +150,19 @@ fn deliver(channels: &Channels, channel: &str, payload: Arc<str>) {
     {
         // Nobody listens any more.
         map.remove(channel);
+    }
+}
+
+async fn listen_to_database(pool: &sqlx::PgPool, channels: &Channels) -> sqlx::Result<()> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(crate::events::CREDENTIALS_NOTIFY).await?;
+    tracing::info!("credential listener subscribed");
+    loop {
+        let notification = listener.recv().await?;
+        if let Ok(user) = notification.payload().parse::<uuid::Uuid>() {
+            let payload = serde_json::json!({ "id": user }).to_string();
+            deliver(channels, &crate::events::credentials(user), payload.into());
+        }
     }
 }
 

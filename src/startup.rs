@@ -45,7 +45,7 @@ impl Application {
                 "REDIS_URL is empty: single-node mode, with in-process pub/sub, cache and rate counters"
             );
         }
-        let pubsub = PubSub::start(&settings, &cache)?;
+        let pubsub = PubSub::start(&settings, &cache)?.with_database_listener(&db);
         let assets = Arc::new(Assets::load(&settings.http.assets_dir));
 
         let listener = TcpListener::bind((settings.host, settings.port))

@@ -83,6 +83,19 @@ pub struct Viewer {
     /// The session the request came with (not set for API keys).
     pub session_id: Option<Uuid>,
     pub api_key_id: Option<Uuid>,
+    /// When the credential stops working (sessions expire; API keys do not).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Viewer {
+    /// Whether `other` is the same member in the same standing: what an open connection
+    /// was authorised with still holds.
+    pub fn same_standing(&self, other: &Viewer) -> bool {
+        self.user_id == other.user_id
+            && self.role == other.role
+            && self.suspended_reason == other.suspended_reason
+            && self.email_confirmed == other.email_confirmed
+    }
 }
 
 impl Viewer {

@@ -182,6 +182,7 @@ pub struct Authenticated {
     pub email_confirmed: bool,
     pub member_since: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn session_by_token<'e>(
@@ -190,7 +191,8 @@ pub async fn session_by_token<'e>(
 ) -> sqlx::Result<Option<Authenticated>> {
     sqlx::query_as::<_, Authenticated>(
         "SELECT s.id AS credential_id, u.id AS user_id, u.role, u.suspended_reason,
-                u.email_confirmed_at IS NOT NULL AS email_confirmed, u.created_at AS member_since, s.last_seen_at AS last_used_at
+                u.email_confirmed_at IS NOT NULL AS email_confirmed, u.created_at AS member_since, s.last_seen_at AS last_used_at,
+                s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > now() AND u.deleted_at IS NULL",
     )
@@ -319,13 +321,23 @@ pub async fn delete_api_key<'e>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Revokes every API key of a member.
+pub async fn delete_api_keys<'e>(db: impl PgExecutor<'e>, user_id: Uuid) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn api_key_by_hash<'e>(
     db: impl PgExecutor<'e>,
     key_hash: &[u8],
 ) -> sqlx::Result<Option<Authenticated>> {
     sqlx::query_as::<_, Authenticated>(
         "SELECT k.id AS credential_id, u.id AS user_id, u.role, u.suspended_reason,
-                u.email_confirmed_at IS NOT NULL AS email_confirmed, u.created_at AS member_since, k.last_used_at
+                u.email_confirmed_at IS NOT NULL AS email_confirmed, u.created_at AS member_since, k.last_used_at,
+                NULL::timestamptz AS expires_at
          FROM api_keys k JOIN users u ON u.id = k.user_id
          WHERE k.key_hash = $1 AND u.deleted_at IS NULL",
     )
@@ -383,6 +395,23 @@ pub async fn consume_email_token(
     .bind(purpose)
     .fetch_optional(conn)
     .await
+}
+
+/// Voids a member's unused emailed links (of one purpose when given).
+pub async fn delete_email_tokens<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: Uuid,
+    purpose: Option<&str>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM email_tokens WHERE user_id = $1 AND used_at IS NULL
+           AND ($2::text IS NULL OR purpose = $2)",
+    )
+    .bind(user_id)
+    .bind(purpose)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn purge_email_tokens<'e>(db: impl PgExecutor<'e>) -> sqlx::Result<u64> {

@@ -233,6 +233,7 @@ fn viewer_of(row: Authenticated, session: bool) -> Viewer {
         member_since: row.member_since,
         session_id: session.then_some(row.credential_id),
         api_key_id: (!session).then_some(row.credential_id),
+        expires_at: row.expires_at,
     }
 }
 
@@ -306,6 +307,11 @@ pub async fn create_api_key(
     description: &str,
 ) -> AppResult<CreatedKey> {
     viewer.require_writer()?;
+    if !viewer.email_confirmed {
+        return Err(AppError::Forbidden(
+            "Confirm your email before creating API keys".to_owned(),
+        ));
+    }
     let description = bounded_text("description", description, 100)?;
     if description.is_empty() {
         return Err(AppError::bad_input(
@@ -339,24 +345,30 @@ pub async fn revoke_api_key(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult
 
 pub async fn confirm_email(db: &PgPool, token: &str) -> AppResult<User> {
     let mut tx = db.begin().await?;
+    let invalid = || AppError::bad_input("token", "this link is invalid, used or expired");
     let (user_id, email) = repo::consume_email_token(&mut tx, "confirm", &tokens::hash(token))
         .await?
-        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
-    // The address confirmed is the one the token was mailed to: the current one, or the
-    // pending new one, which then replaces it.
-    sqlx::query(
+        .ok_or_else(invalid)?;
+    // The address confirmed is the one the token was mailed to, and only while it is still
+    // the member's: the current one, or the pending new one, which then replaces it. A
+    // link to an address since abandoned confirms nothing.
+    let confirmed = sqlx::query(
         "UPDATE users SET email = $2, email_confirmed_at = now(),
-                pending_email = CASE WHEN pending_email = $2 THEN NULL ELSE pending_email END
-         WHERE id = $1 AND deleted_at IS NULL",
+                pending_email = CASE WHEN pending_email = $2::citext THEN NULL ELSE pending_email END
+         WHERE id = $1 AND deleted_at IS NULL
+           AND (pending_email = $2::citext OR email = $2::citext)",
     )
     .bind(user_id)
     .bind(&email)
     .execute(&mut *tx)
     .await
     .map_err(repo::map_unique)?;
+    if confirmed.rows_affected() == 0 {
+        return Err(invalid());
+    }
     let user = repo::find_by_id(&mut *tx, user_id)
         .await?
-        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
+        .ok_or_else(invalid)?;
     tx.commit().await?;
     Ok(user)
 }
@@ -401,7 +413,9 @@ pub async fn request_password_reset(db: &PgPool, email: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Sets a new password with a reset token, and ends every session.
+/// Sets a new password with a reset token. Whoever held the account before the reset
+/// loses it: every session and API key ends, every other emailed link stops working, and
+/// a pending email change is dropped.
 pub async fn reset_password(
     db: &PgPool,
     settings: &Settings,
@@ -419,14 +433,20 @@ pub async fn reset_password(
     let hash = passwords::hash(password.secret(), &settings.auth).await?;
     repo::set_password(&mut tx, user_id, &hash).await?;
     repo::delete_sessions(&mut *tx, user_id, None).await?;
-    // The reset proves the member reads this mailbox.
+    repo::delete_api_keys(&mut *tx, user_id).await?;
+    repo::delete_email_tokens(&mut *tx, user_id, None).await?;
+    // The reset proves the member reads this mailbox; an email change in flight is not
+    // theirs to trust any more.
     sqlx::query(
-        "UPDATE users SET email_confirmed_at = COALESCE(email_confirmed_at, now()) WHERE id = $1",
+        "UPDATE users SET email_confirmed_at = COALESCE(email_confirmed_at, now()),
+                pending_email = NULL
+         WHERE id = $1",
     )
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    tracing::info!(user_id = %user_id, "password reset: every credential revoked");
     Ok(())
 }
 
@@ -461,12 +481,16 @@ pub async fn change_password(
     let mut tx = db.begin().await?;
     repo::set_password(&mut tx, user.id, &hash).await?;
     repo::delete_sessions(&mut *tx, user.id, viewer.session_id).await?;
+    // A reset link mailed before the change would undo it.
+    repo::delete_email_tokens(&mut *tx, user.id, Some("reset")).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Starts an email change: the new address gets a confirmation link, and replaces the
-/// current one only once confirmed.
+/// current one only once confirmed. Like a reset, it ends the other sessions, every API
+/// key and every link mailed before (a confirmation for an earlier new address, a reset
+/// link to the old one).
 pub async fn change_email(
     db: &PgPool,
     settings: &Settings,
@@ -498,6 +522,9 @@ pub async fn change_email(
         .bind(new_email.as_str())
         .execute(&mut *tx)
         .await?;
+    repo::delete_sessions(&mut *tx, user.id, viewer.session_id).await?;
+    repo::delete_api_keys(&mut *tx, user.id).await?;
+    repo::delete_email_tokens(&mut *tx, user.id, None).await?;
     jobs::enqueue(&mut tx, &Job::SendConfirmation { user_id: user.id }).await?;
     tx.commit().await?;
     Ok(())
