@@ -347,9 +347,13 @@ pub struct HttpSettings {
     pub health_check_timeout_ms: u64,
     /// Where `make assets` installs the GraphiQL playground's files.
     pub assets_dir: PathBuf,
-    /// How many reverse proxies (Render's, Railway's, a CDN) stand in front of the server;
-    /// the client address is then the entry the outermost one appended to `X-Forwarded-For`.
-    pub trusted_proxies: usize,
+    /// The networks of the reverse proxies in front of the server (the platform's router,
+    /// a CDN): CIDRs, or `private` (loopback, RFC 1918, CGNAT, unique local: where Render's
+    /// and Railway's routers connect from) and `cloudflare` (its published ranges), comma
+    /// separated. Only a connection from one of them may name the client in
+    /// `X-Forwarded-For` or `CF-Connecting-IP`; the client is the first address, from the
+    /// right, that is not one of them. Empty: the peer is the client.
+    pub trusted_proxies: TrustedProxies,
     /// Let callers on this host read the database and cache health checks without
     /// `HEALTH_CHECK_TOKEN`. Turn off behind a reverse proxy on the same host, where every
     /// request arrives from loopback.
@@ -391,6 +395,113 @@ pub struct GraphqlSettings {
     pub apq_ttl_secs: u64,
     /// Largest automatically persisted query remembered, in bytes.
     pub apq_max_bytes: usize,
+}
+
+/// Networks whose connections may say who the client is (see `http.trusted_proxies`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+/// Cloudflare's published ranges (https://www.cloudflare.com/ips/).
+const CLOUDFLARE: &[&str] = &[
+    "173.245.48.0/20",
+    "103.21.244.0/22",
+    "103.22.200.0/22",
+    "103.31.4.0/22",
+    "141.101.64.0/18",
+    "108.162.192.0/18",
+    "190.93.240.0/20",
+    "188.114.96.0/20",
+    "197.234.240.0/22",
+    "198.41.128.0/17",
+    "162.158.0.0/15",
+    "104.16.0.0/13",
+    "104.24.0.0/14",
+    "172.64.0.0/13",
+    "131.0.72.0/22",
+    "2400:cb00::/32",
+    "2606:4700::/32",
+    "2803:f800::/32",
+    "2405:b500::/32",
+    "2405:8100::/32",
+    "2a06:98c0::/29",
+    "2c0f:f248::/32",
+];
+
+/// Loopback, RFC 1918, CGNAT and IPv6 unique-local and loopback networks.
+const PRIVATE: &[&str] = &[
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "::1/128",
+    "fc00::/7",
+];
+
+impl TrustedProxies {
+    /// Reads `10.0.0.0/8, cloudflare, 2001:db8::1`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let named: &[&str] = match item.to_ascii_lowercase().as_str() {
+                "private" => PRIVATE,
+                "cloudflare" => CLOUDFLARE,
+                _ => &[],
+            };
+            if !named.is_empty() {
+                nets.extend(named.iter().filter_map(|n| n.parse::<ipnet::IpNet>().ok()));
+                continue;
+            }
+            if item.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "http.trusted_proxies lists the proxies' networks (CIDRs, `private`, `cloudflare`), not how many there are: {item:?}"
+                ));
+            }
+            let net = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("http.trusted_proxies: {item:?} is not a network"))?;
+            nets.push(net);
+        }
+        Ok(Self(nets))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        s.serialize_str(&text.join(","))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Text(String),
+            List(Vec<String>),
+            Count(u64),
+        }
+        let text = match Given::deserialize(d)? {
+            Given::Text(text) => text,
+            Given::List(items) => items.join(","),
+            Given::Count(n) => n.to_string(),
+        };
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 fn expose_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -452,7 +563,7 @@ impl Default for Settings {
                 health_check_timeout_ms: 1_500,
                 assets_dir: PathBuf::from("web/node_modules"),
                 health_token_exempts_loopback: true,
-                trusted_proxies: 0,
+                trusted_proxies: TrustedProxies::default(),
             },
             graphql: GraphqlSettings {
                 // A comment thread four levels deep, through connections, is 15 deep.
@@ -769,6 +880,23 @@ mod tests {
         assert!(err.contains("SECRET_KEY_BASE"), "{err}");
         settings.secret_key_base = Some(SecretString::from("a".repeat(64)));
         settings.validate().unwrap();
+    }
+
+    #[test]
+    fn trusted_proxies_read_networks_and_names() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8, cloudflare,2001:db8::1").unwrap();
+        assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(proxies.contains("104.16.0.1".parse().unwrap()));
+        assert!(proxies.contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(proxies.contains("2001:db8::1".parse().unwrap()));
+        assert!(!proxies.contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            TrustedProxies::parse("2")
+                .unwrap_err()
+                .contains("not how many")
+        );
+        assert!(TrustedProxies::parse("nonsense").is_err());
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
     }
 
     #[test]

@@ -74,30 +74,40 @@ pub async fn authenticate(state: &AppState, credential: &Credential) -> AppResul
     }
 }
 
-/// The caller's address: the peer, or behind `http.trusted_proxies` proxies the entry
-/// they appended to `X-Forwarded-For`.
+/// The caller's address. A connection from a trusted proxy (`http.trusted_proxies`) may
+/// name the client: the first address in `X-Forwarded-For`, read from the right, that is
+/// not itself a trusted proxy; or, when every hop was one, `CF-Connecting-IP`. From anyone
+/// else both headers are ignored, so a client cannot choose its own address.
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    settings: &Settings,
+) -> Option<std::net::IpAddr> {
+    let proxies = &settings.http.trusted_proxies;
+    let peer = peer?;
+    if !proxies.contains(peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.trim().parse().ok())
+        .collect();
+    if let Some(client) = forwarded.iter().rev().find(|ip| !proxies.contains(**ip)) {
+        return Some(*client);
+    }
+    let cloudflare = headers
+        .get("cf-connecting-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    cloudflare.or(forwarded.first().copied()).or(Some(peer))
+}
+
 pub fn client_info(req: &Request, settings: &Settings) -> ClientInfo {
-    let hops = settings.http.trusted_proxies;
-    let forwarded = (hops > 0)
-        .then(|| {
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|list| {
-                    let entries: Vec<&str> = list.split(',').map(str::trim).collect();
-                    entries
-                        .len()
-                        .checked_sub(hops)
-                        .and_then(|i| entries.get(i).copied())
-                })
-                .map(str::to_owned)
-        })
-        .flatten();
-    let ip = forwarded.or_else(|| {
-        req.remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string())
-    });
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let ip = client_address(peer, req.headers(), settings).map(|ip| ip.to_string());
     let user_agent = req
         .headers()
         .get(poem::http::header::USER_AGENT)
@@ -122,6 +132,60 @@ pub fn clear_cookie(settings: &Settings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                poem::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn only_trusted_proxies_name_the_client() {
+        let mut settings = Settings::default();
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        let spoof = headers(&[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("cf-connecting-ip", "5.6.7.8"),
+        ]);
+        // Nobody is trusted: the peer is the client, whatever it claims.
+        assert_eq!(
+            client_address(ip("9.9.9.9"), &spoof, &settings),
+            ip("9.9.9.9")
+        );
+        settings.http.trusted_proxies =
+            crate::config::TrustedProxies::parse("private, cloudflare").unwrap();
+        // A direct connection from the internet still cannot choose its address.
+        assert_eq!(
+            client_address(ip("9.9.9.9"), &spoof, &settings),
+            ip("9.9.9.9")
+        );
+        // Cloudflare, then the platform's router: the entry before Cloudflare's edge.
+        let through = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 104.16.0.5")]);
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &through, &settings),
+            ip("203.0.113.7")
+        );
+        // Around Cloudflare, straight to the router: the attacker's own address, not its claim.
+        let around = headers(&[
+            ("x-forwarded-for", "1.2.3.4, 198.51.100.9"),
+            ("cf-connecting-ip", "5.6.7.8"),
+        ]);
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &around, &settings),
+            ip("198.51.100.9")
+        );
+        // Every hop trusted (Cloudflare connecting directly): its CF-Connecting-IP.
+        let direct = headers(&[("cf-connecting-ip", "203.0.113.8")]);
+        assert_eq!(
+            client_address(ip("104.16.0.5"), &direct, &settings),
+            ip("203.0.113.8")
+        );
+    }
 
     #[test]
     fn cookies_are_secure_over_https() {
