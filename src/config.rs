@@ -186,6 +186,11 @@ pub struct UploadSettings {
     pub max_dimension: u32,
     /// Most frames in an animated GIF.
     pub max_frames: u32,
+    /// Most pixels an upload may decode to, every frame counted (width x height x frames),
+    /// checked from the headers before decoding.
+    pub max_pixels: u64,
+    /// What one member's images may take together, in bytes.
+    pub quota_bytes: i64,
     /// Where images are kept when Cloudinary is not configured; served at `/uploads/`.
     pub dir: PathBuf,
     /// Cloudinary's upload API, replaced by a local server in tests.
@@ -660,6 +665,8 @@ impl Default for Settings {
                 max_bytes: 25 * 1024 * 1024,
                 max_dimension: 4_096,
                 max_frames: 500,
+                max_pixels: 50_000_000,
+                quota_bytes: 250 * 1024 * 1024,
                 dir: PathBuf::from("tmp/uploads"),
                 cloudinary_api_base: "https://api.cloudinary.com".to_owned(),
             },

@@ -87,6 +87,8 @@ pub async fn upload(
 ) -> AppResult<Image> {
     use std::io::Read as _;
     viewer.require_writer()?;
+    // A member already at the quota is refused before any work is spent on the file.
+    check_quota(db, settings, viewer.user_id, 0).await?;
     let limits = settings.clone();
     let cleaned = tokio::task::spawn_blocking(move || {
         let mut raw = Vec::new();
@@ -121,7 +123,70 @@ pub async fn upload(
             }
         }
     }
-    let inserted = sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
+    let inserted = record(
+        db, settings, viewer, purpose, id, &stored, &cleaned, &variants,
+    )
+    .await;
+    match inserted {
+        Ok(image) => Ok(image),
+        Err(e) => {
+            // No record, no files: nothing half-written stays behind.
+            forget(storage, &stored.key, &variants).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// What a member's images take now, refused with BAD_USER_INPUT when `adding` more bytes
+/// would pass the quota.
+async fn check_quota<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    settings: &UploadSettings,
+    member: Uuid,
+    adding: i64,
+) -> AppResult<()> {
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(size_bytes), 0)::bigint FROM images WHERE user_id = $1",
+    )
+    .bind(member)
+    .fetch_one(db)
+    .await?;
+    if used.saturating_add(adding) > settings.quota_bytes
+        || (adding == 0 && used >= settings.quota_bytes)
+    {
+        return Err(AppError::bad_input(
+            "file",
+            format!(
+                "your images take {} MB of the {} MB each member may store; delete some first",
+                (used + 1024 * 1024 - 1) / (1024 * 1024),
+                settings.quota_bytes / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Records a stored upload, within the member's quota: uploads of one member are counted
+/// one at a time (an advisory lock on the member), so parallel uploads cannot pass it.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    db: &PgPool,
+    settings: &UploadSettings,
+    viewer: &Viewer,
+    purpose: Purpose,
+    id: Uuid,
+    stored: &crate::storage::Stored,
+    cleaned: &inspect::Cleaned,
+    variants: &[Variant],
+) -> AppResult<Image> {
+    let size = i64::try_from(cleaned.bytes.len()).unwrap_or(i64::MAX);
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+        .bind(viewer.user_id)
+        .execute(&mut *tx)
+        .await?;
+    check_quota(&mut *tx, settings, viewer.user_id, size).await?;
+    let image = sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO images (id, user_id, purpose, storage_key, url, width, height, format, size_bytes, variants)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     )))
@@ -133,18 +198,12 @@ pub async fn upload(
     .bind(i32::try_from(cleaned.width).unwrap_or(i32::MAX))
     .bind(i32::try_from(cleaned.height).unwrap_or(i32::MAX))
     .bind(cleaned.format.as_str())
-    .bind(i64::try_from(cleaned.bytes.len()).unwrap_or(i64::MAX))
-    .bind(sqlx::types::Json(&variants))
-    .fetch_one(db)
-    .await;
-    match inserted {
-        Ok(image) => Ok(image),
-        Err(e) => {
-            // No record, no files: nothing half-written stays behind.
-            forget(storage, &stored.key, &variants).await;
-            Err(e.into())
-        }
-    }
+    .bind(size)
+    .bind(sqlx::types::Json(variants))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(image)
 }
 
 /// Removes what an upload stored before a later step failed.
