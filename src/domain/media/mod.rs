@@ -132,7 +132,7 @@ pub async fn upload(
         Err(e) => {
             // No record, no files: nothing half-written stays behind.
             forget(storage, &stored.key, &variants).await;
-            Err(e.into())
+            Err(e)
         }
     }
 }
