@@ -594,3 +594,107 @@ async fn spam_trigger_terms_report_and_score_down() {
         .collect();
     assert_eq!(titles, vec!["A clean title"]);
 }
+
+#[tokio::test]
+async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
+    let Cast {
+        app,
+        moderator,
+        author,
+        reader,
+        ..
+    } = cast().await;
+    // A draft shared by its preview link, then published and taken down.
+    let draft = app
+        .ok(
+            Some(&author),
+            "mutation { createArticle(input: { title: \"Shared\", bodyMarkdown: \"x\" }) { id previewToken } }",
+            json!({}),
+        )
+        .await["createArticle"]
+        .clone();
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let preview = draft["previewToken"].as_str().unwrap().to_owned();
+    let by_preview =
+        "query($id: ID!, $p: String) { article(id: $id, previewToken: $p) { id status } }";
+    let seen = app
+        .ok(None, by_preview, json!({ "id": id, "p": preview }))
+        .await;
+    assert_eq!(seen["article"]["id"], id.as_str());
+    app.ok(
+        Some(&moderator),
+        "mutation($id: ID!) { moderateArticle(id: $id, reason: \"doxxing\") }",
+        json!({ "id": id }),
+    )
+    .await;
+    // The old preview link shows nothing now; the author still reads it, with the reason.
+    let seen = app
+        .ok(None, by_preview, json!({ "id": id, "p": preview }))
+        .await;
+    assert!(seen["article"].is_null(), "{seen}");
+    let own = app
+        .ok(
+            Some(&author),
+            "query($id: ID!) { article(id: $id) { status removalReason previewToken } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(own["article"]["status"], "REMOVED");
+    assert_eq!(own["article"]["removalReason"], "doxxing");
+    assert_ne!(own["article"]["previewToken"], preview.as_str());
+    let rotated = own["article"]["previewToken"].as_str().unwrap().to_owned();
+    let seen = app
+        .ok(None, by_preview, json!({ "id": id, "p": rotated }))
+        .await;
+    assert!(
+        seen["article"].is_null(),
+        "a removed article has no preview: {seen}"
+    );
+    let (_, body) = app
+        .graphql_as(
+            Some(&author),
+            "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+
+    // A comment a moderator hid stays hidden whatever the article's author toggles.
+    let live = article(&app, &author, "Live one").await;
+    let c = comment(&app, &reader, &live, "rude words").await;
+    let hide =
+        "mutation($id: ID!, $h: Boolean!) { hideComment(id: $id, hidden: $h) { id isHidden } }";
+    app.ok(
+        Some(&moderator),
+        "mutation($id: ID!) { moderateComment(id: $id, action: HIDE, reason: \"rude\") }",
+        json!({ "id": c["id"] }),
+    )
+    .await;
+    let (_, body) = app
+        .graphql_as(Some(&author), hide, json!({ "id": c["id"], "h": false }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    // The author's own hide of another comment is theirs to undo.
+    let other = comment(&app, &reader, &live, "fine words").await;
+    app.ok(Some(&author), hide, json!({ "id": other["id"], "h": true }))
+        .await;
+    let shown = app
+        .ok(
+            Some(&author),
+            hide,
+            json!({ "id": other["id"], "h": false }),
+        )
+        .await;
+    assert_eq!(shown["hideComment"]["isHidden"], false);
+    // The moderator can show it again.
+    app.ok(
+        Some(&moderator),
+        "mutation($id: ID!) { moderateComment(id: $id, action: UNHIDE, reason: \"ok\") }",
+        json!({ "id": c["id"] }),
+    )
+    .await;
+    let shown = app
+        .ok(Some(&author), hide, json!({ "id": c["id"], "h": false }))
+        .await;
+    assert_eq!(shown["hideComment"]["isHidden"], false);
+}

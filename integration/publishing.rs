@@ -392,7 +392,48 @@ async fn only_authors_edit_and_moderators_unpublish() {
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(data["unpublishArticle"]["status"], "DRAFT");
+    // A moderator's takedown is its own state, which the author cannot undo.
+    assert_eq!(data["unpublishArticle"]["status"], "REMOVED");
+    for attempt in [
+        "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+        "mutation($id: ID!) { updateArticle(id: $id, input: { published: true }) { status } }",
+    ] {
+        let (_, body) = app
+            .graphql_as(Some(&ada), attempt, json!({ "id": id }))
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{attempt}: {body}");
+    }
+    // Edits and unpublishing leave it removed.
+    let data = app
+        .ok(
+            Some(&ada),
+            "mutation($id: ID!) { updateArticle(id: $id, input: { title: \"Edited\" }) { status removalReason } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data["updateArticle"]["status"], "REMOVED");
+    let data = app
+        .ok(
+            Some(&ada),
+            "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data["unpublishArticle"]["status"], "REMOVED");
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { moderateArticle(id: $id, reason: \"fixed\", action: RESTORE) }",
+        json!({ "id": id }),
+    )
+    .await;
+    let data = app
+        .ok(
+            Some(&ada),
+            "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data["publishArticle"]["status"], "PUBLISHED");
     sqlx::query(
         "UPDATE users SET role = 'suspended', suspended_reason = 'spam' WHERE username = 'ada'",
     )

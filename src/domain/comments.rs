@@ -20,7 +20,7 @@ pub const DELETED: &str = "[deleted]";
 pub const HIDDEN: &str = "[hidden by the article's author]";
 
 pub const COLUMNS: &str = "id, article_id, user_id, parent_id, depth, body_markdown, body_html, \
-     score, reactions_count, replies_count, edited_at, deleted_at, hidden_at, created_at";
+     score, reactions_count, replies_count, edited_at, deleted_at, hidden_at, hidden_by_moderator, created_at";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Comment {
@@ -37,6 +37,8 @@ pub struct Comment {
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub hidden_at: Option<DateTime<Utc>>,
+    /// Hidden by a moderator: the article's author cannot show it again.
+    pub hidden_by_moderator: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -295,7 +297,13 @@ pub async fn set_hidden_in(
 ) -> AppResult<Comment> {
     viewer.require_writer()?;
     let (comment, author) = lock_with_article(tx, id).await?;
-    if author != viewer.user_id || moderating.is_some() {
+    let by_moderator = author != viewer.user_id || moderating.is_some();
+    if !by_moderator && comment.hidden_by_moderator {
+        return Err(AppError::Forbidden(
+            "A moderator hid this comment; only a moderator can show it again".to_owned(),
+        ));
+    }
+    if by_moderator {
         viewer.require_role(Role::Moderator)?;
         moderation::audit(
             tx,
@@ -315,11 +323,13 @@ pub async fn set_hidden_in(
         return Err(AppError::NotFound("No such comment".to_owned()));
     }
     Ok(sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
-        "UPDATE comments SET hidden_at = CASE WHEN $2 THEN COALESCE(hidden_at, now()) END
+        "UPDATE comments SET hidden_at = CASE WHEN $2 THEN COALESCE(hidden_at, now()) END,
+                hidden_by_moderator = CASE WHEN $3 THEN $2 ELSE hidden_by_moderator END
          WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
     .bind(hidden)
+    .bind(by_moderator)
     .fetch_one(&mut *tx)
     .await?)
 }

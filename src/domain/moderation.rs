@@ -372,7 +372,8 @@ async fn subject_author(conn: &mut PgConnection, subject: Subject) -> AppResult<
         .ok_or_else(|| AppError::NotFound("The reported item is gone".to_owned()))
 }
 
-/// Takes an article down (back to draft), as a moderator.
+/// Takes an article down, as a moderator: it becomes `removed`, which its author cannot
+/// undo (see [`crate::domain::articles::service::take_down`]).
 pub async fn unpublish_in(
     conn: &mut PgConnection,
     viewer: &Viewer,
@@ -388,9 +389,7 @@ pub async fn unpublish_in(
     let Some(status) = status else {
         return Err(AppError::NotFound("No such article".to_owned()));
     };
-    if status != "draft" {
-        crate::domain::articles::service::take_down(conn, article).await?;
-    }
+    crate::domain::articles::service::take_down(conn, article, reason).await?;
     audit(
         conn,
         Some(viewer.user_id),
@@ -400,6 +399,30 @@ pub async fn unpublish_in(
         serde_json::json!({ "status_before": status }),
     )
     .await
+}
+
+/// A moderator undoes a takedown: the article is its author's draft again.
+pub async fn restore_article(
+    db: &PgPool,
+    viewer: &Viewer,
+    article: Uuid,
+    reason: &str,
+) -> AppResult<()> {
+    viewer.require_role(Role::Moderator)?;
+    let reason = parse_reason(reason)?;
+    let mut tx = db.begin().await?;
+    crate::domain::articles::service::restore(&mut tx, article).await?;
+    audit(
+        &mut tx,
+        Some(viewer.user_id),
+        "article.restore",
+        Subject::Article(article),
+        &reason,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Suspends a member: they keep reading but can no longer write, and see `reason`.

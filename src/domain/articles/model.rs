@@ -20,7 +20,7 @@ pub const MAX_URL: usize = 2048;
 pub const LIST_COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
-     created_at, updated_at";
+     created_at, updated_at, removal_reason";
 
 /// `columns` read from the table aliased `a` (expressions stay as they are).
 pub fn qualified(columns: &str) -> String {
@@ -41,7 +41,7 @@ pub fn qualified(columns: &str) -> String {
 pub const COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
-     created_at, updated_at, body_markdown, body_html, true AS body_loaded";
+     created_at, updated_at, removal_reason, body_markdown, body_html, true AS body_loaded";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Article {
@@ -71,6 +71,8 @@ pub struct Article {
     pub score: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Why a moderator took it down (status `removed`).
+    pub removal_reason: Option<String>,
 }
 
 impl Article {
@@ -83,9 +85,34 @@ impl Article {
         viewer.is_some_and(|v| v.user_id == self.user_id)
     }
 
-    /// Drafts and scheduled articles are their author's alone.
+    /// Taken down by a moderator: only a moderator publishes it again.
+    pub fn is_removed(&self) -> bool {
+        self.status == "removed"
+    }
+
+    /// What [`Article::visible_to`] allows, and a draft or scheduled article to whoever holds
+    /// its preview token (never a removed one: its token was rotated, and stays unusable).
+    pub fn visible_with(&self, viewer: Option<&Viewer>, preview_token: Option<&str>) -> bool {
+        self.visible_to(viewer)
+            || (!self.is_removed()
+                && preview_token.is_some_and(|t| {
+                    crate::domain::accounts::tokens::constant_time_eq(
+                        t.as_bytes(),
+                        self.preview_token.as_bytes(),
+                    )
+                }))
+    }
+
+    /// Drafts and scheduled articles are their author's alone; a removed one its author's
+    /// and the moderators'.
     pub fn visible_to(&self, viewer: Option<&Viewer>) -> bool {
-        self.is_live() || self.is_author(viewer)
+        self.is_live()
+            || self.is_author(viewer)
+            || (self.is_removed()
+                && viewer.is_some_and(|v| {
+                    v.require_role(crate::domain::accounts::Role::Moderator)
+                        .is_ok()
+                }))
     }
 }
 

@@ -201,15 +201,7 @@ pub async fn find_by_path(
     .bind(slug)
     .fetch_optional(db)
     .await?;
-    Ok(article.filter(|a| {
-        a.visible_to(viewer)
-            || preview_token.is_some_and(|t| {
-                crate::domain::accounts::tokens::constant_time_eq(
-                    t.as_bytes(),
-                    a.preview_token.as_bytes(),
-                )
-            })
-    }))
+    Ok(article.filter(|a| a.visible_with(viewer, preview_token)))
 }
 
 async fn upsert_series(conn: &mut PgConnection, user_id: Uuid, title: &str) -> AppResult<Uuid> {
@@ -284,6 +276,10 @@ fn next_state(
     publish: bool,
     requested_at: Option<DateTime<Utc>>,
 ) -> (String, Option<DateTime<Utc>>) {
+    // A takedown holds whatever the author does; `take_down` and `restore` alone move it.
+    if article.is_removed() {
+        return (article.status.clone(), article.published_at);
+    }
     if !publish {
         return ("draft".to_owned(), article.published_at);
     }
@@ -406,11 +402,46 @@ pub async fn moderate_tags(
     Ok(article)
 }
 
-/// Back to draft, whoever asks: the caller has checked the right to.
-pub async fn take_down(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
+/// A moderator's takedown (the caller has checked the right to): the article leaves
+/// every list, its author cannot publish it again, and its preview link stops working.
+pub async fn take_down(conn: &mut PgConnection, id: Uuid, reason: &str) -> AppResult<()> {
     let before = lock(conn, id).await?;
-    let (status, at) = next_state(&before, false, None);
-    transition(conn, &before, &status, at).await
+    transition(conn, &before, "removed", before.published_at).await?;
+    sqlx::query("UPDATE articles SET removal_reason = $2, preview_token = $3 WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .bind(crate::domain::accounts::tokens::issue().raw)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Undoes a takedown: the article is its author's draft again.
+pub async fn restore(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
+    let before = lock(conn, id).await?;
+    if !before.is_removed() {
+        return Err(AppError::bad_input("id", "this article was not taken down"));
+    }
+    transition(conn, &before, "draft", before.published_at).await?;
+    sqlx::query("UPDATE articles SET removal_reason = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A removed article cannot be published by its author.
+fn refuse_if_removed(article: &Article) -> AppResult<()> {
+    if article.is_removed() {
+        return Err(AppError::Forbidden(format!(
+            "A moderator took this article down ({}); it cannot be published again",
+            article
+                .removal_reason
+                .as_deref()
+                .unwrap_or("no reason given")
+        )));
+    }
+    Ok(())
 }
 
 pub async fn create(
@@ -513,7 +544,12 @@ pub async fn update(
         return Err(AppError::NotFound("No such article".to_owned()));
     }
     may_edit(&before, viewer)?;
-    let publish = draft.published.unwrap_or(before.status != "draft");
+    if draft.published == Some(true) {
+        refuse_if_removed(&before)?;
+    }
+    let publish = draft
+        .published
+        .unwrap_or(matches!(before.status.as_str(), "scheduled" | "published"));
     if publish && before.status == "draft" {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
     }
@@ -619,21 +655,18 @@ pub async fn set_published(
     } else {
         viewer.require_role(Role::Moderator)?;
     }
+    if publish {
+        refuse_if_removed(&before)?;
+    }
     if publish && before.status == "draft" {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
     }
-    let (status, at) = next_state(&before, publish, None);
-    transition(&mut tx, &before, &status, at).await?;
     if !publish && before.user_id != viewer.user_id {
-        moderation::audit(
-            &mut tx,
-            Some(viewer.user_id),
-            "article.unpublish",
-            Subject::Article(id),
-            "",
-            serde_json::json!({ "status_before": before.status }),
-        )
-        .await?;
+        // A moderator unpublishing someone else's article takes it down.
+        moderation::unpublish_in(&mut tx, viewer, id, "").await?;
+    } else {
+        let (status, at) = next_state(&before, publish, None);
+        transition(&mut tx, &before, &status, at).await?;
     }
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;

@@ -10,6 +10,16 @@ use crate::graphql::types::content::{ArticleNode, CommentNode};
 use crate::graphql::types::moderation::{ModerationAction, ReportCategory, ReportNode};
 use crate::limits::Action;
 
+/// What a moderator does to an article.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArticleModeration {
+    /// Take it down: it leaves every list and its author cannot publish it again.
+    #[default]
+    Remove,
+    /// Undo a takedown: the article is its author's draft again.
+    Restore,
+}
+
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum CommentModeration {
     Hide,
@@ -76,15 +86,23 @@ impl ModerationMutation {
         Ok(ReportNode(report))
     }
 
-    /// Takes an article down (back to draft), with a reason kept in the audit log.
+    /// Takes an article down, or restores one taken down, with a reason kept in the audit
+    /// log. A removed article is its author's to read, edit or delete, not to publish.
     async fn moderate_article(
         &self,
         ctx: &Context<'_>,
         id: ID,
         reason: String,
+        #[graphql(default, desc = "REMOVE (the default) or RESTORE.")] action: ArticleModeration,
     ) -> async_graphql::Result<bool> {
         let id = node::decode_as::<ArticleNode>(&id)?;
-        moderation::unpublish(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
+        let (db, viewer) = (&ctx.state().db, ctx.require_viewer()?);
+        match action {
+            ArticleModeration::Remove => moderation::unpublish(db, viewer, id, &reason).await?,
+            ArticleModeration::Restore => {
+                moderation::restore_article(db, viewer, id, &reason).await?;
+            }
+        }
         Ok(true)
     }
 

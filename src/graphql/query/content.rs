@@ -36,15 +36,7 @@ impl ContentQuery {
                 let uuid = node::decode_as::<ArticleNode>(&id)?;
                 let article = ctx.loaders().articles.load_one(uuid).await?;
                 Ok(article
-                    .filter(|a| {
-                        a.visible_to(viewer)
-                            || preview_token.as_deref().is_some_and(|t| {
-                                crate::domain::accounts::tokens::constant_time_eq(
-                                    t.as_bytes(),
-                                    a.preview_token.as_bytes(),
-                                )
-                            })
-                    })
+                    .filter(|a| a.visible_with(viewer, preview_token.as_deref()))
                     .map(ArticleNode))
             }
             (None, Some(username), Some(slug)) => Ok(service::find_by_path(

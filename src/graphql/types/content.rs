@@ -25,6 +25,9 @@ pub enum ArticleStatus {
     /// Published, going live at `publishedAt`; invisible until then.
     Scheduled,
     Published,
+    /// Taken down by a moderator (see `removalReason`): seen by its author and the
+    /// moderators; only a moderator can restore it.
+    Removed,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -137,8 +140,16 @@ impl ArticleNode {
         match self.0.status.as_str() {
             "published" => ArticleStatus::Published,
             "scheduled" => ArticleStatus::Scheduled,
+            "removed" => ArticleStatus::Removed,
             _ => ArticleStatus::Draft,
         }
+    }
+    /// Why a moderator took the article down (status `REMOVED`); null otherwise.
+    async fn removal_reason(&self) -> Option<&str> {
+        self.0
+            .removal_reason
+            .as_deref()
+            .filter(|_| self.0.is_removed())
     }
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.published_at

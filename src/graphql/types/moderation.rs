@@ -54,7 +54,7 @@ pub enum ModerationAction {
     Dismiss,
     /// Handled without touching the subject.
     NoAction,
-    /// Back to draft (articles).
+    /// Taken down (articles): its author cannot publish it again.
     UnpublishArticle,
     /// Shown as hidden (comments).
     HideComment,
