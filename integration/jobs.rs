@@ -586,3 +586,55 @@ async fn scheduled_jobs_wait_for_their_time() {
     make_due(&app).await;
     assert_eq!(app.drain_jobs().await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_lost_lease_is_never_recorded_twice() {
+    use vibecoding::jobs::queue::{self, Lease};
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let mut conn = db.acquire().await.unwrap();
+    let id = jobs::enqueue(&mut conn, &Job::PurgeEmailTokens {})
+        .await
+        .unwrap();
+    drop(conn);
+    let kinds = &["purge_email_tokens"];
+    // One worker claims it with a short lease and stalls past it.
+    let first = queue::claim(db, "w1", kinds, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The same worker's other loop claims it again (a later attempt), and so could another.
+    let second = queue::claim(db, "w1", kinds, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.id, second.id), (id, id));
+    let stale = Lease {
+        id,
+        worker: "w1",
+        attempt: first.attempts,
+    };
+    let current = Lease {
+        id,
+        worker: "w1",
+        attempt: second.attempts,
+    };
+    // The stalled attempt can neither renew, nor finish, nor fail the job.
+    assert!(
+        !queue::renew(db, stale, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(!queue::complete(db, stale).await.unwrap());
+    queue::bury(db, stale, "late").await.unwrap();
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE status = 'running'")
+            .await,
+        1
+    );
+    // The current one completes it, once.
+    assert!(queue::complete(db, current).await.unwrap());
+    assert!(!queue::complete(db, current).await.unwrap());
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+}

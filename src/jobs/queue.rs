@@ -75,61 +75,76 @@ pub async fn claim(
     .await
 }
 
+/// The lease a worker holds on a job: the job, the worker, and the attempt it claimed.
+/// Every write about the job names all three, so a worker whose lease ran out (and whose
+/// job another claim took, even by the same worker) changes nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub id: Uuid,
+    pub worker: &'a str,
+    pub attempt: i32,
+}
+
 /// Renews the lease while the handler runs. False when the lease was lost.
-pub async fn renew(pool: &PgPool, id: Uuid, worker: &str, lease: Duration) -> sqlx::Result<bool> {
+pub async fn renew(pool: &PgPool, lease: Lease<'_>, length: Duration) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
-         WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+         WHERE id = $1 AND locked_by = $2 AND attempts = $4 AND status = 'running'",
     )
-    .bind(id)
-    .bind(worker)
-    .bind(interval(lease))
+    .bind(lease.id)
+    .bind(lease.worker)
+    .bind(interval(length))
+    .bind(lease.attempt)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// The job succeeded: it is removed.
-pub async fn complete(pool: &PgPool, id: Uuid, worker: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
-        .bind(id)
-        .bind(worker)
-        .execute(pool)
-        .await?;
-    Ok(())
+/// The job succeeded: it is removed. False when the lease had been lost.
+pub async fn complete(pool: &PgPool, lease: Lease<'_>) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "DELETE FROM jobs WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'running'",
+    )
+    .bind(lease.id)
+    .bind(lease.worker)
+    .bind(lease.attempt)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The job failed and will run again at `retry_at`.
 pub async fn retry_later(
     pool: &PgPool,
-    id: Uuid,
-    worker: &str,
+    lease: Lease<'_>,
     error: &str,
     retry_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE jobs SET status = 'queued', run_at = $3, last_error = $4,
                 locked_by = NULL, locked_until = NULL
-         WHERE id = $1 AND locked_by = $2",
+         WHERE id = $1 AND locked_by = $2 AND attempts = $5 AND status = 'running'",
     )
-    .bind(id)
-    .bind(worker)
+    .bind(lease.id)
+    .bind(lease.worker)
     .bind(retry_at)
     .bind(error)
+    .bind(lease.attempt)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 /// The job failed for good: kept as dead with the reason.
-pub async fn bury(pool: &PgPool, id: Uuid, worker: &str, error: &str) -> sqlx::Result<()> {
+pub async fn bury(pool: &PgPool, lease: Lease<'_>, error: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE jobs SET status = 'dead', last_error = $3, locked_by = NULL, locked_until = NULL
-         WHERE id = $1 AND locked_by = $2",
+         WHERE id = $1 AND locked_by = $2 AND attempts = $4 AND status = 'running'",
     )
-    .bind(id)
-    .bind(worker)
+    .bind(lease.id)
+    .bind(lease.worker)
     .bind(error)
+    .bind(lease.attempt)
     .execute(pool)
     .await?;
     Ok(())

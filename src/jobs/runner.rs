@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::FutureExt as _;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -47,9 +48,22 @@ impl From<sqlx::Error> for JobError {
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Done { kind: String },
-    Retrying { kind: String, error: String },
-    Dead { kind: String, error: String },
+    Done {
+        kind: String,
+    },
+    Retrying {
+        kind: String,
+        error: String,
+    },
+    Dead {
+        kind: String,
+        error: String,
+    },
+    /// The lease ran out before the handler finished (the worker stalled): the handler was
+    /// stopped and the job left to whoever claims it next.
+    LeaseLost {
+        kind: String,
+    },
 }
 
 async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
@@ -116,6 +130,30 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
     }
 }
 
+/// Runs a handler, turning a panic into a failed attempt (retried like any other), so it
+/// neither loses the job nor takes the worker loop down with it.
+async fn guarded(
+    handler: impl std::future::Future<Output = Result<(), JobError>>,
+) -> Result<(), JobError> {
+    std::panic::AssertUnwindSafe(handler)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(JobError::Retry(anyhow::anyhow!(
+                "the handler panicked: {}",
+                panic_message(panic.as_ref())
+            )))
+        })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
 fn retry(e: crate::error::AppError) -> JobError {
     JobError::Retry(anyhow::anyhow!(e.to_string()))
 }
@@ -170,9 +208,16 @@ impl Worker {
         let kind = claimed.kind.clone();
         let span = tracing::info_span!("job", job_id = %claimed.id, kind = %kind, attempt = claimed.attempts);
         let _enter = span.enter();
+        let held = queue::Lease {
+            id: claimed.id,
+            worker: &self.id,
+            attempt: claimed.attempts,
+        };
         let result = match serde_json::from_value::<Job>(claimed.payload) {
             Ok(job) => {
-                let run = handle(&self.ctx, job);
+                // A panicking handler is a failed attempt like any other: retried, and
+                // the worker loop lives on.
+                let run = guarded(handle(&self.ctx, job));
                 tokio::pin!(run);
                 let mut heartbeat = tokio::time::interval(lease / 3);
                 heartbeat.tick().await;
@@ -180,8 +225,13 @@ impl Worker {
                     tokio::select! {
                         result = &mut run => break result,
                         _ = heartbeat.tick() => {
-                            if let Err(e) = queue::renew(&self.ctx.db, claimed.id, &self.id, lease).await {
-                                tracing::warn!(error = %e, "could not renew the job's lease");
+                            match queue::renew(&self.ctx.db, held, lease).await {
+                                Ok(true) => {}
+                                Ok(false) => {
+                                    tracing::warn!(job = %claimed.id, kind, "lost the job's lease; stopping its handler");
+                                    return Ok(Some(Outcome::LeaseLost { kind }));
+                                }
+                                Err(e) => tracing::warn!(error = %e, "could not renew the job's lease"),
                             }
                         }
                     }
@@ -193,7 +243,10 @@ impl Worker {
         };
         let outcome = match result {
             Ok(()) => {
-                queue::complete(&self.ctx.db, claimed.id, &self.id).await?;
+                if !queue::complete(&self.ctx.db, held).await? {
+                    tracing::warn!(job = %claimed.id, kind, "the job's lease ran out before it was recorded done");
+                    return Ok(Some(Outcome::LeaseLost { kind }));
+                }
                 tracing::info!("job done");
                 Outcome::Done { kind }
             }
@@ -202,13 +255,13 @@ impl Worker {
                 let at = Utc::now()
                     + chrono::Duration::from_std(backoff(&self.ctx.settings, claimed.attempts))
                         .unwrap_or_default();
-                queue::retry_later(&self.ctx.db, claimed.id, &self.id, &error, at).await?;
+                queue::retry_later(&self.ctx.db, held, &error, at).await?;
                 tracing::warn!(job = %claimed.id, kind, error = %error, retry_at = %at, "job failed; will retry");
                 Outcome::Retrying { kind, error }
             }
             Err(JobError::Retry(e) | JobError::Permanent(e)) => {
                 let error = format!("{e:#}");
-                queue::bury(&self.ctx.db, claimed.id, &self.id, &error).await?;
+                queue::bury(&self.ctx.db, held, &error).await?;
                 // The kind and id ride on the event itself, so error reports name them.
                 tracing::error!(job = %claimed.id, kind, error = %error, "job is dead");
                 Outcome::Dead { kind, error }
@@ -306,5 +359,21 @@ impl Worker {
         }
         tracing::info!("worker stopped");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_failed_attempt() {
+        #[allow(clippy::panic)]
+        let outcome = guarded(async { panic!("boom at {}", 42) }).await;
+        match outcome {
+            Err(JobError::Retry(e)) => assert!(e.to_string().contains("boom at 42"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(guarded(async { Ok(()) }).await.is_ok());
     }
 }
