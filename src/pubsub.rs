@@ -76,19 +76,29 @@ impl PubSub {
     /// from the triggers of the migrations) to local subscribers of
     /// [`crate::events::credentials`]: the server's WebSockets follow their credentials
     /// through it. One connection per process, reconnected by sqlx when it drops.
-    pub fn with_database_listener(mut self, pool: &sqlx::PgPool) -> Self {
+    /// It stops, and gives its connection back, when `shutdown` turns true.
+    pub fn with_database_listener(
+        mut self,
+        pool: &sqlx::PgPool,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         let pool = pool.clone();
         let channels = self.channels.clone();
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
-            loop {
-                match listen_to_database(&pool, &channels).await {
-                    Ok(()) => backoff = Duration::from_millis(100),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "credential listener lost Postgres; retrying");
+            while !*shutdown.borrow() {
+                tokio::select! {
+                    result = listen_to_database(&pool, &channels) => {
+                        if let Err(e) = result {
+                            tracing::warn!(error = %e, "credential listener lost Postgres; retrying");
+                        }
                     }
+                    _ = shutdown.changed() => break,
                 }
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => break,
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         });

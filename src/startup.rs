@@ -45,7 +45,9 @@ impl Application {
                 "REDIS_URL is empty: single-node mode, with in-process pub/sub, cache and rate counters"
             );
         }
-        let pubsub = PubSub::start(&settings, &cache)?.with_database_listener(&db);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let pubsub =
+            PubSub::start(&settings, &cache)?.with_database_listener(&db, shutdown_rx.clone());
         let assets = Arc::new(Assets::load(&settings.http.assets_dir));
 
         let listener = TcpListener::bind((settings.host, settings.port))
@@ -54,7 +56,6 @@ impl Application {
         let port = listener.local_addr()?.port();
 
         let mailer = Arc::new(Mailer::from_settings(&settings)?);
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let settings = Arc::new(settings);
         let event_loaders = Arc::new(EventLoaders::new(&db, &settings));
         let storage = crate::storage::Storage::from_settings(&settings)?;

@@ -147,7 +147,9 @@ impl NodeQuery {
     }
 
     /// Fetches several objects by global ID, in order; null for each one missing. The
-    /// loaders batch them into one query per type.
+    /// loaders batch them into one query per type. At most 100 ids; each costs what its
+    /// selection costs.
+    #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity.max(1)) + 1")]
     async fn nodes(
         &self,
         ctx: &async_graphql::Context<'_>,

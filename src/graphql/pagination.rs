@@ -22,6 +22,13 @@ pub fn complexity(
     size.max(1).saturating_mul(child.max(1)).saturating_add(1)
 }
 
+/// What a search costs beyond its page: several index scans and a ranking, tens of times
+/// the work of a keyed list. With `graphql.max_complexity` it bounds searches per window.
+pub const SEARCH_COST: usize = 200;
+
+/// What loading an article's comment thread costs beyond its page.
+pub const THREAD_COST: usize = 50;
+
 pub type Conn<N> = Connection<String, N, EmptyFields, EmptyFields>;
 
 pub trait IntoConnection<K> {

@@ -49,7 +49,7 @@ impl SearchQuery {
     /// Articles (full text: `"exact phrase"`, `-excluded`, `or`), members and tags
     /// (prefixes and near spellings), best first.
     #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, None, child_complexity)"
+        complexity = "crate::graphql::pagination::SEARCH_COST + crate::graphql::pagination::complexity(20, first, None, child_complexity)"
     )]
     async fn search(
         &self,

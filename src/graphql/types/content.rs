@@ -204,7 +204,7 @@ impl ArticleNode {
     }
     /// Root comments; replies hang below each. The whole thread loads in one query.
     #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, None, child_complexity)"
+        complexity = "crate::graphql::pagination::THREAD_COST + crate::graphql::pagination::complexity(20, first, None, child_complexity)"
     )]
     async fn comments(
         &self,
