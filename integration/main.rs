@@ -3,11 +3,13 @@
 //! key prefix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod accounts;
 mod bench;
 mod cli;
 mod deployment;
 mod feeds;
+mod fuzz;
 mod graphql_http;
 mod health;
 mod helpers;

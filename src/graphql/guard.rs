@@ -179,9 +179,10 @@ impl Extension for GuardExtension {
         let report = data::<RequestReport>(&request, ctx).cloned();
         self.resolve_persisted(ctx, &mut request, transport).await?;
         check_text_size(&request.query, &self.limits)?;
-        check_variables(&request.variables, &self.limits)?;
         let operation_name = request.operation_name.clone();
+        let variables = std::mem::take(&mut request.variables);
         let document = request.parsed_query()?;
+        check_variables(&variables, &variable_uses(document), &self.limits)?;
         check_literals(document, &self.limits)?;
         check_document(document, &self.limits)?;
         let operation = selected(document, operation_name.as_deref());
@@ -191,6 +192,7 @@ impl Extension for GuardExtension {
                 r.operation = Some(label.clone());
             });
         }
+        request.variables = variables;
         match (transport, operation.as_ref().map(|(ty, _)| *ty)) {
             (Transport::HttpGet, Some(OperationType::Mutation | OperationType::Subscription)) => {
                 if let Some(report) = &report {
@@ -417,14 +419,74 @@ fn check_const<'a>(
     }
 }
 
-fn check_variables(variables: &async_graphql::Variables, limits: &Limits) -> ServerResult<()> {
-    let mut path = Vec::new();
+/// Checks every variable, naming a bad value by the argument it feeds (the variable's own
+/// name, chosen by the client, says nothing): `$v` in `login(input: {login: $v})` is
+/// `input.login`.
+fn check_variables(
+    variables: &async_graphql::Variables,
+    uses: &HashMap<&str, Vec<&str>>,
+    limits: &Limits,
+) -> ServerResult<()> {
     for (name, value) in variables.iter() {
-        path.push(name.as_str());
+        let mut path = uses
+            .get(name.as_str())
+            .cloned()
+            .unwrap_or_else(|| vec![name.as_str()]);
         check_const(value, &mut path, limits, None)?;
-        path.pop();
     }
     Ok(())
+}
+
+/// Where each variable is first used: the argument's name and the input fields around it.
+fn variable_uses(document: &ExecutableDocument) -> HashMap<&str, Vec<&str>> {
+    fn value<'a>(v: &'a Value, path: &mut Vec<&'a str>, uses: &mut HashMap<&'a str, Vec<&'a str>>) {
+        match v {
+            Value::Variable(name) => {
+                uses.entry(name.as_str()).or_insert_with(|| path.clone());
+            }
+            Value::List(items) => items.iter().for_each(|item| value(item, path, uses)),
+            Value::Object(fields) => {
+                for (name, item) in fields {
+                    path.push(name.as_str());
+                    value(item, path, uses);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn arguments<'a>(
+        args: &'a [(Positioned<Name>, Positioned<Value>)],
+        uses: &mut HashMap<&'a str, Vec<&'a str>>,
+    ) {
+        for (name, v) in args {
+            let mut path = vec![name.node.as_str()];
+            value(&v.node, &mut path, uses);
+        }
+    }
+    fn set<'a>(selections: &'a SelectionSet, uses: &mut HashMap<&'a str, Vec<&'a str>>) {
+        for item in &selections.items {
+            for directive in item.node.directives() {
+                arguments(&directive.node.arguments, uses);
+            }
+            match &item.node {
+                Selection::Field(field) => {
+                    arguments(&field.node.arguments, uses);
+                    set(&field.node.selection_set.node, uses);
+                }
+                Selection::InlineFragment(fragment) => set(&fragment.node.selection_set.node, uses),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut uses = HashMap::new();
+    for (_, operation) in document.operations.iter() {
+        set(&operation.node.selection_set.node, &mut uses);
+    }
+    for fragment in document.fragments.values() {
+        set(&fragment.node.selection_set.node, &mut uses);
+    }
+    uses
 }
 
 fn check_value<'a>(
@@ -708,6 +770,7 @@ mod tests {
         let document = async_graphql::parser::parse_query(query)
             .map_err(|e| bad_input(e.to_string(), None))?;
         check_literals(&document, &limits)?;
+        assert!(variable_uses(&document).len() <= 1);
         check_document(&document, &limits)
     }
 
@@ -792,6 +855,24 @@ mod tests {
             "}".repeat(20)
         );
         analyse(&introspection).unwrap();
+    }
+
+    #[test]
+    fn variables_are_named_by_the_argument_they_feed() {
+        let document = async_graphql::parser::parse_query(
+            "query($v: String!, $w: String) { login(input: {login: $v}) { token } tag(name: $w) { name } }",
+        )
+        .unwrap();
+        let uses = variable_uses(&document);
+        assert_eq!(uses["v"], vec!["input", "login"]);
+        assert_eq!(uses["w"], vec!["name"]);
+        let variables = async_graphql::Variables::from_json(serde_json::json!({ "v": "a\u{0}" }));
+        let error = check_variables(&variables, &uses, &limits()).unwrap_err();
+        assert!(
+            error.message.starts_with("input.login contains"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
