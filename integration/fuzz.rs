@@ -758,7 +758,7 @@ async fn fuzz_random_operations_never_fail_on_our_side() {
         "{cases} operations (seed {seed}); slowest answer {slowest:?}; error codes {errors_seen:?}"
     );
     let mut common: Vec<_> = messages.into_iter().collect();
-    common.sort_by(|a, b| b.1.cmp(&a.1));
+    common.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     for (message, n) in common.iter().take(25) {
         println!("{n:5} {message}");
     }
