@@ -430,11 +430,10 @@ async fn persisted_only_holds_for_uploads_and_websockets_too() {
 async fn a_busy_pool_and_a_slow_statement_are_answered_not_queued() {
     // One connection, held by the test: a request waits at most the acquire timeout.
     let app = spawn_app_with(Options::default(), |s| {
-        s.database.max_connections = 2;
+        s.database.max_connections = 1;
         s.database.acquire_timeout_ms = 300;
     })
     .await;
-    // The server's own Postgres listener holds one; the test takes the other.
     let held = app.state.db.acquire().await.unwrap();
     let (_, body, took) = post(
         &app,
@@ -498,4 +497,31 @@ async fn only_trusted_proxies_may_name_the_client() {
             assert_eq!(code(&second), "RATE_LIMITED", "{second}");
         }
     }
+}
+
+#[tokio::test]
+async fn unpaired_surrogates_are_refused_by_either_parser() {
+    let app = spawn_app().await;
+    // In a JSON variable: the body is not valid JSON.
+    let raw =
+        r#"{"query":"query($n: String!) { tag(name: $n) { name } }","variables":{"n":"\ud800"}}"#;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    // In a GraphQL string literal: a syntax error.
+    let (status, body, _) = post(
+        &app,
+        None,
+        &json!({ "query": "{ tag(name: \"\\ud800\") { name } }" }),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "BAD_USER_INPUT"), "{body}");
 }

@@ -76,7 +76,7 @@ impl PubSub {
     /// from the triggers of the migrations) to local subscribers of
     /// [`crate::events::credentials`]: the server's WebSockets follow their credentials
     /// through it. One connection per process, reconnected by sqlx when it drops.
-    /// It stops, and gives its connection back, when `shutdown` turns true.
+    /// It stops when `shutdown` turns true.
     pub fn with_database_listener(
         mut self,
         pool: &sqlx::PgPool,
@@ -164,7 +164,15 @@ fn deliver(channels: &Channels, channel: &str, payload: Arc<str>) {
 }
 
 async fn listen_to_database(pool: &sqlx::PgPool, channels: &Channels) -> sqlx::Result<()> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    // A pool of its own: a listener's connection is given back (after an UNLISTEN) only
+    // when it is dropped, and the server's pool waits for every connection when it closes.
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with((*pool.connect_options()).clone())
+        .await?;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
     listener.listen(crate::events::CREDENTIALS_NOTIFY).await?;
     tracing::info!("credential listener subscribed");
     loop {
