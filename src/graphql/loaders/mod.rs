@@ -1,6 +1,7 @@
 //! DataLoaders: every relation and count is fetched for a whole batch in one query. Built
 //! per request (or per WebSocket connection), so their caches never cross members.
 
+pub mod batch;
 pub mod content;
 pub mod users;
 
@@ -13,19 +14,22 @@ use sqlx::PgPool;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+use self::batch::Batch;
 use crate::config::Settings;
 
+/// The loaders of one request (or one WebSocket connection): batched as the request's
+/// resolvers are polled (see [`batch`]), cached for its length.
 pub struct Loaders {
-    pub users: DataLoader<users::UserLoader>,
-    pub articles: DataLoader<content::ArticleLoader>,
-    pub tags: DataLoader<content::TagLoader>,
-    pub article_tags: DataLoader<content::ArticleTagsLoader>,
-    pub threads: DataLoader<content::ThreadLoader>,
-    pub comments: DataLoader<content::CommentLoader>,
-    pub reaction_counts: DataLoader<content::ReactionCountsLoader>,
-    pub viewer_reactions: DataLoader<content::ViewerReactionsLoader>,
-    pub following: DataLoader<content::FollowingLoader>,
-    pub series: DataLoader<content::SeriesLoader>,
+    pub users: Batch<Uuid, users::UserLoader>,
+    pub articles: Batch<Uuid, content::ArticleLoader>,
+    pub tags: Batch<Uuid, content::TagLoader>,
+    pub article_tags: Batch<Uuid, content::ArticleTagsLoader>,
+    pub threads: Batch<Uuid, content::ThreadLoader>,
+    pub comments: Batch<Uuid, content::CommentLoader>,
+    pub reaction_counts: Batch<crate::domain::reactions::Reactable, content::ReactionCountsLoader>,
+    pub viewer_reactions: Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
+    pub following: Batch<crate::domain::follows::Followable, content::FollowingLoader>,
+    pub series: Batch<Uuid, content::SeriesLoader>,
 }
 
 /// Loaders shared by every subscription of this process, without a cache: when one event
@@ -67,40 +71,29 @@ where
 impl Loaders {
     /// Loaders for one request by `viewer` (anonymous when `None`).
     pub fn new(db: &PgPool, settings: &Arc<Settings>, viewer: Option<Uuid>) -> Self {
-        let delay = Duration::from_millis(settings.graphql.loader_delay_ms);
-        let reaction_counts = content::ReactionCountsLoader {
-            db: db.clone(),
-            settings: settings.clone(),
-        };
         Self {
-            users: batch(users::UserLoader(db.clone()), delay),
-            articles: batch(content::ArticleLoader(db.clone()), delay),
-            tags: batch(content::TagLoader(db.clone()), delay),
-            article_tags: batch(content::ArticleTagsLoader(db.clone()), delay),
-            threads: batch(
-                content::ThreadLoader {
-                    db: db.clone(),
-                    viewer,
-                },
-                delay,
-            ),
-            comments: batch(content::CommentLoader(db.clone()), delay),
-            reaction_counts: batch(reaction_counts, delay),
-            viewer_reactions: batch(
-                content::ViewerReactionsLoader {
-                    db: db.clone(),
-                    viewer,
-                },
-                delay,
-            ),
-            following: batch(
-                content::FollowingLoader {
-                    db: db.clone(),
-                    viewer,
-                },
-                delay,
-            ),
-            series: batch(content::SeriesLoader(db.clone()), delay),
+            users: Batch::new(users::UserLoader(db.clone())),
+            articles: Batch::new(content::ArticleLoader(db.clone())),
+            tags: Batch::new(content::TagLoader(db.clone())),
+            article_tags: Batch::new(content::ArticleTagsLoader(db.clone())),
+            threads: Batch::new(content::ThreadLoader {
+                db: db.clone(),
+                viewer,
+            }),
+            comments: Batch::new(content::CommentLoader(db.clone())),
+            reaction_counts: Batch::new(content::ReactionCountsLoader {
+                db: db.clone(),
+                settings: settings.clone(),
+            }),
+            viewer_reactions: Batch::new(content::ViewerReactionsLoader {
+                db: db.clone(),
+                viewer,
+            }),
+            following: Batch::new(content::FollowingLoader {
+                db: db.clone(),
+                viewer,
+            }),
+            series: Batch::new(content::SeriesLoader(db.clone())),
         }
     }
 }
