@@ -9,6 +9,9 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
 use crate::config::{AppEnv, Settings, redact_url};
 
+/// How long a pooled connection may sit idle before it is tested on its next use.
+const TEST_IDLE_AFTER: Duration = Duration::from_secs(10);
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
@@ -30,9 +33,11 @@ pub enum Purpose {
     Background,
 }
 
-/// Opens the pool. Broken connections are tested before use and replaced, so the pool
-/// recovers by itself after a database restart. Every connection carries the purpose's
-/// `statement_timeout`, so no query holds a connection for long.
+/// Opens the pool. A connection idle for longer than [`TEST_IDLE_AFTER`] is tested before
+/// use and replaced when broken, so the pool recovers by itself after a database restart;
+/// a connection in steady use is not (sqlx already tests each one as it is released, and
+/// a test before every acquire doubled the round trips of every statement). Every
+/// connection carries the purpose's `statement_timeout`, so no query holds one for long.
 pub async fn connect(settings: &Settings, purpose: Purpose) -> anyhow::Result<PgPool> {
     let url = settings.database_url();
     let timeout = match purpose {
@@ -48,7 +53,15 @@ pub async fn connect(settings: &Settings, purpose: Purpose) -> anyhow::Result<Pg
         .min_connections(settings.database.min_connections)
         .acquire_timeout(Duration::from_millis(settings.database.acquire_timeout_ms))
         .idle_timeout(Some(Duration::from_secs(300)))
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > TEST_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to Postgres at {}", redact_url(&url)))?;

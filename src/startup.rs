@@ -104,9 +104,9 @@ impl Application {
             manifest,
             shutdown,
         } = self;
-        let schema = graphql::build(state.clone(), manifest);
+        let api = graphql::api::Api::new(state.clone(), manifest);
         let timeout = Duration::from_secs(state.settings.http.shutdown_timeout_secs);
-        let app = http::routes(state.clone(), schema);
+        let app = http::routes(state.clone(), api);
         tracing::info!(
             port,
             graphiql = %format!("http://localhost:{port}/graphiql"),
@@ -175,7 +175,13 @@ impl Application {
         {
             tracing::warn!("WebSocket connections still open at the end of the shutdown timeout");
         }
-        state.db.close().await;
+        // A connection stuck on an unanswering database is not waited for without end.
+        if tokio::time::timeout(Duration::from_secs(5), state.db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still busy at exit");
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -1,106 +1,9 @@
-//! The error-code extension: stable codes set in one place (the document limits are the
-//! guard's, see [`crate::graphql::guard`]).
+//! Stable error codes, set in one place for every response (see [`crate::graphql::api`]).
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextSubscribe,
-};
-use async_graphql::{Response, ServerError, Value};
-use futures_util::StreamExt as _;
-use futures_util::stream::BoxStream;
+use async_graphql::{ServerError, Value};
 
 use crate::error::{AppError, ErrorCode, INTERNAL_MESSAGE};
-use crate::graphql::guard::RequestReport;
 use crate::http::request_id::RequestId;
-use crate::http::ws_limits::SubscriptionCount;
-
-/// Gives every error its `extensions.code`, and replaces internal errors with a generic
-/// message after logging their cause (which also reports them to Sentry).
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
-    }
-}
-
-struct ErrorCodesExtension;
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            classify(error, None, None);
-        }
-        response
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let request_id = ctx.data_opt::<RequestId>().cloned();
-        // Each subscription holds a slot of its connection until its stream ends.
-        let max = ctx
-            .data_opt::<crate::state::AppState>()
-            .map_or(usize::MAX, |s| {
-                s.settings.http.max_subscriptions_per_connection
-            });
-        let slot = match ctx.data_opt::<SubscriptionCount>() {
-            Some(count) => match count.acquire(max) {
-                Some(slot) => Some(slot),
-                None => {
-                    let mut error = ServerError::new(
-                        format!("At most {max} subscriptions per connection"),
-                        None,
-                    );
-                    set_extension(&mut error, "code", ErrorCode::RateLimited.as_str());
-                    return futures_util::stream::once(async move {
-                        Response::from_errors(vec![error])
-                    })
-                    .boxed();
-                }
-            },
-            None => None,
-        };
-        next.run(ctx, stream)
-            .map(move |mut response| {
-                let _held = &slot;
-                for error in &mut response.errors {
-                    classify(error, request_id.as_ref(), None);
-                }
-                response
-            })
-            .boxed()
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let report = ctx.data_opt::<RequestReport>();
-        if let Some(report) = report {
-            report.mark_executed();
-        }
-        let mut response = next.run(ctx, operation_name).await;
-        // Resolver errors are classified here, where the request's data (its id and
-        // operation) can be read; `request` codes whatever is left.
-        let request_id = ctx.data_opt::<RequestId>();
-        let operation = report
-            .and_then(|r| r.read().operation)
-            .or_else(|| operation_name.map(str::to_owned));
-        for error in &mut response.errors {
-            classify(error, request_id, operation.as_deref());
-        }
-        response
-    }
-}
 
 fn set_extension(error: &mut ServerError, key: &str, value: impl Into<Value>) {
     error
@@ -193,10 +96,12 @@ mod tests {
     }
 
     async fn run(query: &str) -> serde_json::Value {
-        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
-            .extension(ErrorCodes)
-            .finish();
-        serde_json::to_value(schema.execute(query).await).unwrap()
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
+        let mut response = schema.execute(query).await;
+        for error in &mut response.errors {
+            classify(error, None, None);
+        }
+        serde_json::to_value(response).unwrap()
     }
 
     #[tokio::test]

@@ -17,20 +17,16 @@
 //!
 //! Only then do the engine's own walks (recursion depth, directives, validation,
 //! complexity) run, and they visit each fragment once per spread: the limits above bound
-//! them. After validation the guard stores an automatically persisted query, and charges
-//! the document's complexity to the caller's budget.
+//! them. The guard is not a schema extension: with any extension installed the engine
+//! wraps every field it resolves in the extension chain (see [`crate::graphql::api`]).
 
-use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
-};
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Name, Pos, Positioned, Request, ServerError, ServerResult, ValidationResult};
+use async_graphql::{Name, Pos, Positioned, Request, ServerError, ServerResult};
 use async_graphql_value::{ConstValue, Value};
 
 use crate::config::Settings;
@@ -113,22 +109,15 @@ impl Limits {
     }
 }
 
-pub struct Guard(pub Limits);
-
-impl ExtensionFactory for Guard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension {
-            limits: self.0,
-            register: Mutex::new(None),
-        })
-    }
-}
-
-/// One request's guard (the factory makes one per request).
-struct GuardExtension {
-    limits: Limits,
-    /// An automatically persisted query to store once the document has validated.
-    register: Mutex<Option<(String, String)>>,
+/// What the guard found that the rest of the request's run needs.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    /// An automatically persisted query to store once the document has run.
+    pub register: Option<(String, String)>,
+    /// The document's cost, estimated as the engine's complexity is (each field 1, a list
+    /// times its page: `first`/`last`, or the default page for a connection), plus
+    /// [`crate::graphql::pagination::SEARCH_COST`] per search.
+    pub cost: u64,
 }
 
 fn error(code: ErrorCode, message: impl Into<String>, pos: Option<Pos>) -> ServerError {
@@ -153,110 +142,8 @@ fn bad_field(field: &str, message: impl Into<String>, pos: Option<Pos>) -> Serve
     error
 }
 
-/// Request data first, then connection (session) and schema data.
-fn data<'a, T: Any + Send + Sync>(
-    request: &'a Request,
-    ctx: &ExtensionContext<'a>,
-) -> Option<&'a T> {
-    request
-        .data
-        .get(&TypeId::of::<T>())
-        .and_then(|d| d.downcast_ref::<T>())
-        .or_else(|| ctx.data_opt::<T>())
-}
-
-#[async_trait::async_trait]
-impl Extension for GuardExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let transport = data::<Transport>(&request, ctx)
-            .copied()
-            .unwrap_or(Transport::WebSocket);
-        let report = data::<RequestReport>(&request, ctx).cloned();
-        self.resolve_persisted(ctx, &mut request, transport).await?;
-        check_text_size(&request.query, &self.limits)?;
-        let operation_name = request.operation_name.clone();
-        let variables = std::mem::take(&mut request.variables);
-        let document = request.parsed_query()?;
-        check_variables(&variables, &variable_uses(document), &self.limits)?;
-        check_literals(document, &self.limits)?;
-        check_document(document, &self.limits)?;
-        let operation = selected(document, operation_name.as_deref());
-        if let (Some(report), Some((ty, label))) = (&report, &operation) {
-            report.update(|r| {
-                r.operation_type = Some(*ty);
-                r.operation = Some(label.clone());
-            });
-        }
-        request.variables = variables;
-        match (transport, operation.as_ref().map(|(ty, _)| *ty)) {
-            (Transport::HttpGet, Some(OperationType::Mutation | OperationType::Subscription)) => {
-                if let Some(report) = &report {
-                    report.update(|r| r.wrong_method = true);
-                }
-                return Err(bad_input(
-                    "Only queries can be sent with GET; send mutations with POST",
-                    None,
-                ));
-            }
-            (Transport::HttpPost, Some(OperationType::Subscription)) => {
-                return Err(bad_input(
-                    "Subscriptions are served over WebSocket at /graphql/ws",
-                    None,
-                ));
-            }
-            _ => {}
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        let Some(state) = ctx.data_opt::<crate::state::AppState>() else {
-            return Ok(result);
-        };
-        let member = ctx
-            .data_opt::<crate::graphql::context::Auth>()
-            .and_then(|a| a.0.as_ref())
-            .map(|v| v.user_id);
-        let address = ctx
-            .data_opt::<crate::domain::accounts::service::ClientInfo>()
-            .and_then(|c| c.ip.clone())
-            .unwrap_or_else(|| "unknown".to_owned());
-        let register = self
-            .register
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some((hash, query)) = register {
-            persisted::store(state, &address, &hash, &query).await;
-        }
-        let cost = u64::try_from(result.complexity).unwrap_or(u64::MAX);
-        match crate::limits::charge_complexity(
-            &state.cache,
-            &state.settings,
-            member,
-            &address,
-            cost,
-        )
-        .await
-        {
-            Ok(()) => Ok(result),
-            Err(refused) => Err(vec![app_error(&refused)]),
-        }
-    }
-}
-
 /// A request-level error from an [`AppError`], with its code and details.
-fn app_error(app: &AppError) -> ServerError {
+pub fn app_error(app: &AppError) -> ServerError {
     let mut server_error = error(app.code(), app.public_message(), None);
     if let AppError::RateLimited { retry_after, .. } = app {
         server_error
@@ -267,41 +154,87 @@ fn app_error(app: &AppError) -> ServerError {
     server_error
 }
 
-impl GuardExtension {
-    /// Puts the text of a persisted query in place, or refuses the request.
-    async fn resolve_persisted(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: &mut Request,
-        transport: Transport,
-    ) -> ServerResult<()> {
-        let Some(state) = ctx.data_opt::<crate::state::AppState>() else {
-            return Ok(());
-        };
-        let manifest = ctx.data_opt::<Arc<Manifest>>().map(Arc::as_ref);
-        let empty = Manifest::default();
-        let manifest = manifest.unwrap_or(&empty);
-        let exempt = transport == Transport::Internal;
-        let query = std::mem::take(&mut request.query);
-        match persisted::resolve(state, manifest, query, &request.extensions.0, exempt).await {
-            Ok(Resolution::Text(text)) => request.query = text,
-            Ok(Resolution::Register { hash, text }) => {
-                request.query = text.clone();
-                *self.register.lock().unwrap_or_else(PoisonError::into_inner) = Some((hash, text));
-            }
-            Err(refusal) => {
-                let mut e = ServerError::new(refusal.message, None);
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", refusal.code);
-                return Err(e);
-            }
-        }
-        if request.query.trim().is_empty() {
-            return Err(bad_input("The request has no query", None));
-        }
-        Ok(())
+/// Checks a request before the engine sees it (see the module's doc): persisted queries
+/// resolved, text, variables and document bounded, the operation's type allowed on its
+/// transport. The request leaves parsed, so the engine does not parse it again.
+pub async fn admit(
+    state: &crate::state::AppState,
+    manifest: &Manifest,
+    limits: &Limits,
+    request: &mut Request,
+    transport: Transport,
+    report: Option<&RequestReport>,
+) -> ServerResult<Admitted> {
+    let mut admitted = Admitted::default();
+    resolve_persisted(state, manifest, request, transport, &mut admitted).await?;
+    check_text_size(&request.query, limits)?;
+    let operation_name = request.operation_name.clone();
+    let variables = std::mem::take(&mut request.variables);
+    let checked = (|| {
+        let document = request.parsed_query()?;
+        check_variables(&variables, &variable_uses(document), limits)?;
+        check_literals(document, limits)?;
+        let cost = check_document(document, &variables, limits)?;
+        Ok::<_, ServerError>((cost, selected(document, operation_name.as_deref())))
+    })();
+    request.variables = variables;
+    let (cost, operation) = checked?;
+    admitted.cost = cost;
+    if let (Some(report), Some((ty, label))) = (report, &operation) {
+        report.update(|r| {
+            r.operation_type = Some(*ty);
+            r.operation = Some(label.clone());
+        });
     }
+    match (transport, operation.as_ref().map(|(ty, _)| *ty)) {
+        (Transport::HttpGet, Some(OperationType::Mutation | OperationType::Subscription)) => {
+            if let Some(report) = report {
+                report.update(|r| r.wrong_method = true);
+            }
+            return Err(bad_input(
+                "Only queries can be sent with GET; send mutations with POST",
+                None,
+            ));
+        }
+        (Transport::HttpPost, Some(OperationType::Subscription)) => {
+            return Err(bad_input(
+                "Subscriptions are served over WebSocket at /graphql/ws",
+                None,
+            ));
+        }
+        _ => {}
+    }
+    Ok(admitted)
+}
+
+/// Puts the text of a persisted query in place, or refuses the request.
+async fn resolve_persisted(
+    state: &crate::state::AppState,
+    manifest: &Manifest,
+    request: &mut Request,
+    transport: Transport,
+    admitted: &mut Admitted,
+) -> ServerResult<()> {
+    let exempt = transport == Transport::Internal;
+    let query = std::mem::take(&mut request.query);
+    match persisted::resolve(state, manifest, query, &request.extensions.0, exempt).await {
+        Ok(Resolution::Text(text)) => request.query = text,
+        Ok(Resolution::Register { hash, text }) => {
+            request.query = text.clone();
+            admitted.register = Some((hash, text));
+        }
+        Err(refusal) => {
+            let mut e = ServerError::new(refusal.message, None);
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", refusal.code);
+            return Err(e);
+        }
+    }
+    if request.query.trim().is_empty() {
+        return Err(bad_input("The request has no query", None));
+    }
+    Ok(())
 }
 
 /// The document's size, and how deep its brackets nest, read off the text itself.
@@ -576,6 +509,11 @@ struct Cost {
     aliases: u64,
     /// `search` fields at the set's own level (through fragments at that level).
     searches: u64,
+    /// The engine's complexity, estimated: each field 1 plus its selection's, a list's
+    /// selection times its page.
+    complexity: u64,
+    /// Whether the set selects `edges` or `nodes`: it belongs to a connection.
+    connection: bool,
 }
 
 impl Cost {
@@ -585,9 +523,11 @@ impl Cost {
             .saturating_add(1)
             .saturating_add(child.selections);
         self.aliases = self.aliases.saturating_add(child.aliases);
+        self.complexity = self.complexity.saturating_add(child.complexity);
         if own_level {
             self.depth = self.depth.max(child.depth);
             self.searches = self.searches.saturating_add(child.searches);
+            self.connection |= child.connection;
         }
     }
 }
@@ -603,9 +543,29 @@ const MAX_WALK: usize = 64;
 
 struct Walk<'a> {
     document: &'a ExecutableDocument,
+    variables: &'a async_graphql::Variables,
     limits: &'a Limits,
     memo: HashMap<&'a str, Memo>,
     level: usize,
+}
+
+/// The page size a field asks for (`first` or `last`, literal or variable).
+fn page_size(
+    field: &async_graphql::parser::types::Field,
+    variables: &async_graphql::Variables,
+) -> Option<u64> {
+    field
+        .arguments
+        .iter()
+        .filter(|(name, _)| matches!(name.node.as_str(), "first" | "last"))
+        .find_map(|(_, value)| match &value.node {
+            Value::Number(n) => n.as_u64(),
+            Value::Variable(name) => match variables.get(name) {
+                Some(ConstValue::Number(n)) => n.as_u64(),
+                _ => None,
+            },
+            _ => None,
+        })
 }
 
 impl<'a> Walk<'a> {
@@ -637,6 +597,17 @@ impl<'a> Walk<'a> {
                     if field.alias.is_some() {
                         child.aliases = child.aliases.saturating_add(1);
                     }
+                    if matches!(name, "edges" | "nodes") {
+                        cost.connection = true;
+                    }
+                    let page = page_size(field, self.variables).unwrap_or(if child.connection {
+                        crate::graphql::pagination::DEFAULT_PAGE as u64
+                    } else {
+                        1
+                    });
+                    let own = 1u64.saturating_add(child.complexity.saturating_mul(page.max(1)));
+                    child.complexity = 0;
+                    cost.complexity = cost.complexity.saturating_add(own);
                     // Introspection (`__schema`, `__type`) nests `ofType` a dozen levels:
                     // exempt from the depth limit, not from the others.
                     let introspection = name.starts_with("__");
@@ -645,6 +616,9 @@ impl<'a> Walk<'a> {
                     cost.depth = cost.depth.max(below);
                     if name == "search" {
                         cost.searches = cost.searches.saturating_add(1);
+                        cost.complexity = cost
+                            .complexity
+                            .saturating_add(crate::graphql::pagination::SEARCH_COST as u64);
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -710,20 +684,28 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// Refuses documents whose expansion exceeds the limits, in time linear in their size.
-fn check_document(document: &ExecutableDocument, limits: &Limits) -> ServerResult<()> {
+/// Refuses documents whose expansion exceeds the limits, in time linear in their size;
+/// answers the costliest operation's estimated complexity.
+fn check_document(
+    document: &ExecutableDocument,
+    variables: &async_graphql::Variables,
+    limits: &Limits,
+) -> ServerResult<u64> {
     let mut walk = Walk {
         document,
+        variables,
         limits,
         memo: HashMap::new(),
         level: 0,
     };
+    let mut costliest = 0u64;
     for (name, fragment) in &document.fragments {
         walk.fragment(name, fragment.pos)?;
     }
     for (_, operation) in document.operations.iter() {
         let cost = walk.set(&operation.node.selection_set)?;
         walk.check(&cost, operation.pos)?;
+        costliest = costliest.max(cost.complexity);
         if operation.node.ty == OperationType::Query && cost.searches > limits.max_searches {
             return Err(bad_input(
                 format!(
@@ -734,7 +716,7 @@ fn check_document(document: &ExecutableDocument, limits: &Limits) -> ServerResul
             ));
         }
     }
-    Ok(())
+    Ok(costliest)
 }
 
 /// The type and label of the operation a request runs; `None` when it names none.
@@ -771,7 +753,27 @@ mod tests {
             .map_err(|e| bad_input(e.to_string(), None))?;
         check_literals(&document, &limits)?;
         assert!(variable_uses(&document).len() <= 1);
-        check_document(&document, &limits)
+        check_document(&document, &async_graphql::Variables::default(), &limits).map(|_| ())
+    }
+
+    #[test]
+    fn the_cost_counts_pages_as_the_engine_does() {
+        let cost = |q: &str, vars: serde_json::Value| {
+            let document = async_graphql::parser::parse_query(q).unwrap();
+            check_document(
+                &document,
+                &async_graphql::Variables::from_json(vars),
+                &limits(),
+            )
+            .unwrap()
+        };
+        // feed 1 + 20 x (edges 1 + node 1 + title 1 + author (1 + name 1)) = 1 + 20 x 5
+        let feed = "{ feed { edges { node { title author { name } } } } }";
+        assert_eq!(cost(feed, serde_json::json!({})), 101);
+        let paged = "query($n: Int) { feed(first: $n) { edges { node { title } } } }";
+        assert_eq!(cost(paged, serde_json::json!({ "n": 50 })), 1 + 50 * 3);
+        let search = "{ search(query: \"x\", first: 2) { edges { cursor } } }";
+        assert_eq!(cost(search, serde_json::json!({})), 200 + 1 + 2 * 2);
     }
 
     /// `{...F0} fragment F0 on Query {...F1 ...F1} ... fragment F<n> on Query {health{app}}`

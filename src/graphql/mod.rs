@@ -3,6 +3,7 @@
 // A field's GraphQL arguments are its resolver's parameters; connections alone take five.
 #![allow(clippy::too_many_arguments)]
 
+pub mod api;
 pub mod context;
 pub mod extensions;
 pub mod guard;
@@ -57,19 +58,16 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     )
 }
 
-/// The schema the server runs, with the limits and extensions from the settings, and
-/// the operations of the persisted-query manifest.
-pub fn build(state: AppState, manifest: std::sync::Arc<persisted::Manifest>) -> AppSchema {
+/// The schema the server runs, with the limits from the settings. It has no extensions:
+/// run it through [`api::Api`], which guards each request and codes its errors.
+pub fn build(state: AppState) -> AppSchema {
     let settings = state.settings.clone();
     let limits = &settings.graphql;
     let mut builder = builder()
         .data(state)
-        .data(manifest)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
-        .limit_recursive_depth(64)
-        .extension(extensions::ErrorCodes)
-        .extension(guard::Guard(guard::Limits::from_settings(&settings)));
+        .limit_recursive_depth(64);
     if !settings.introspection_enabled() {
         builder = builder.disable_introspection();
     }

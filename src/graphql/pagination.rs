@@ -22,6 +22,9 @@ pub fn complexity(
     size.max(1).saturating_mul(child.max(1)).saturating_add(1)
 }
 
+/// The page size a connection's complexity counts when neither `first` nor `last` is given.
+pub const DEFAULT_PAGE: usize = 20;
+
 /// What a search costs beyond its page: several index scans and a ranking, tens of times
 /// the work of a keyed list. With `graphql.max_complexity` it bounds searches per window.
 pub const SEARCH_COST: usize = 200;

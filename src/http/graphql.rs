@@ -21,7 +21,7 @@ use tokio_util::compat::TokioAsyncReadCompatExt as _;
 
 use crate::domain::accounts::service::ClientInfo;
 use crate::error::{AppError, ErrorCode};
-use crate::graphql::AppSchema;
+use crate::graphql::api::Api;
 use crate::graphql::context::Auth;
 use crate::graphql::guard::{RequestReport, Transport};
 use crate::graphql::loaders::Loaders;
@@ -296,7 +296,7 @@ async fn multipart(
     req: &Request,
     body: Body,
     content_type: &str,
-    schema: &AppSchema,
+    api: &Api,
     state: &AppState,
     media: MediaType,
 ) -> Response {
@@ -348,7 +348,7 @@ async fn multipart(
         }
     };
     let prepared = attach(request, Transport::HttpPost, req, state, &caller);
-    respond(&execute(schema, prepared).await, media)
+    respond(&execute(api, prepared).await, media)
 }
 
 /// The largest body a multipart upload may have: the file and room for its fields.
@@ -356,9 +356,9 @@ pub fn upload_body_limit(max_file: usize) -> usize {
     max_file.saturating_add(64 * 1024)
 }
 
-async fn execute(schema: &AppSchema, prepared: Prepared) -> Outcome {
+async fn execute(api: &Api, prepared: Prepared) -> Outcome {
     let started = std::time::Instant::now();
-    let response = schema.execute(prepared.request).await;
+    let response = api.execute(prepared.request).await;
     let report = prepared.report.read();
     let codes: Vec<String> = response
         .errors
@@ -447,7 +447,7 @@ fn respond(outcome: &Outcome, media: MediaType) -> Response {
 pub async fn post(
     req: &Request,
     body: Body,
-    Data(schema): Data<&AppSchema>,
+    Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
     let Some(media) = accepted_media(req) else {
@@ -460,7 +460,7 @@ pub async fn post(
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if essence.eq_ignore_ascii_case("multipart/form-data") {
-        return multipart(req, body, content_type, schema, state, media).await;
+        return multipart(req, body, content_type, api, state, media).await;
     }
     if !essence.eq_ignore_ascii_case(JSON) {
         return refuse(
@@ -531,7 +531,7 @@ pub async fn post(
                     Err(message) => return refuse(StatusCode::BAD_REQUEST, media, message),
                 }
             }
-            let outcomes = join_all(requests.into_iter().map(|p| execute(schema, p))).await;
+            let outcomes = join_all(requests.into_iter().map(|p| execute(api, p))).await;
             let body = Json::Array(outcomes.iter().map(Outcome::body).collect());
             let mut response = json_response(StatusCode::OK, &body);
             response.headers_mut().insert(
@@ -549,7 +549,7 @@ pub async fn post(
                 );
             };
             match build_request(operation, Transport::HttpPost, req, state, &caller) {
-                Ok(prepared) => respond(&execute(schema, prepared).await, media),
+                Ok(prepared) => respond(&execute(api, prepared).await, media),
                 Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
             }
         }
@@ -571,11 +571,7 @@ struct GetParams {
 }
 
 #[handler]
-pub async fn get(
-    req: &Request,
-    Data(schema): Data<&AppSchema>,
-    Data(state): Data<&AppState>,
-) -> Response {
+pub async fn get(req: &Request, Data(api): Data<&Api>, Data(state): Data<&AppState>) -> Response {
     let Ok(params) = req.params::<GetParams>() else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -624,7 +620,7 @@ pub async fn get(
         Err(response) => return *response,
     };
     match build_request(operation, Transport::HttpGet, req, state, &caller) {
-        Ok(prepared) => respond(&execute(schema, prepared).await, media),
+        Ok(prepared) => respond(&execute(api, prepared).await, media),
         Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
     }
 }

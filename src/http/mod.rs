@@ -17,7 +17,7 @@ use poem::http::{Method, StatusCode};
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt as _, Response, Route, get};
 
-use crate::graphql::AppSchema;
+use crate::graphql::api::Api;
 use crate::state::AppState;
 
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
@@ -29,7 +29,7 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
 }
 
 /// Every route, behind the middleware stack of [`wrap`].
-pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Response> {
+pub fn routes(state: AppState, api: Api) -> impl Endpoint<Output = Response> {
     let mut route = Route::new()
         .at("/", get(reading::home))
         .at("/t/:tag", get(reading::tag_page))
@@ -55,7 +55,7 @@ pub fn routes(state: AppState, schema: AppSchema) -> impl Endpoint<Output = Resp
             .at(format!("{prefix}/database"), get(health::database))
             .at(format!("{prefix}/cache"), get(health::cache));
     }
-    wrap(route.data(schema), state)
+    wrap(route.data(api), state)
 }
 
 /// Wraps an endpoint (innermost first) in: panic catching, the body size limit, CORS, the

@@ -10,7 +10,7 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::graphql::AppSchema;
+use crate::graphql::api::Api;
 use crate::graphql::context::Auth;
 use crate::graphql::guard::Transport;
 use crate::graphql::loaders::Loaders;
@@ -26,7 +26,7 @@ pub struct PageQuery {
 
 /// Runs a query as the member behind the session cookie (anonymous without a valid one).
 async fn run(
-    schema: &AppSchema,
+    api: &Api,
     state: &AppState,
     req: &Request,
     query: &str,
@@ -48,7 +48,7 @@ async fn run(
         .data(Auth(viewer))
         .data(Transport::Internal)
         .data(auth::client_info(req, &state.settings));
-    let response = schema.execute(request).await;
+    let response = api.execute(request).await;
     if !response.errors.is_empty() {
         tracing::warn!(errors = ?response.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), "reading page query failed");
         let bad_input = response.errors.iter().all(|e| {
@@ -184,13 +184,13 @@ fn article_list(connection: &Value, base: &str) -> Markup {
 pub async fn home(
     req: &Request,
     Query(q): Query<PageQuery>,
-    Data(schema): Data<&AppSchema>,
+    Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
     let query = format!(
         "query($after: String) {{ articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
     );
-    let data = match run(schema, state, req, &query, json!({ "after": q.after })).await {
+    let data = match run(api, state, req, &query, json!({ "after": q.after })).await {
         Ok(d) => d,
         Err(response) => return response,
     };
@@ -224,7 +224,7 @@ fn thread(edges: &Value) -> Markup {
 pub async fn article_page(
     req: &Request,
     Path((username, slug)): Path<(String, String)>,
-    Data(schema): Data<&AppSchema>,
+    Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
     // Four levels of the thread (the API serves deeper ones).
@@ -238,15 +238,7 @@ pub async fn article_page(
         "query($u: String!, $s: String!) {{ article(username: $u, slug: $s) {{ {ARTICLE_FIELDS} bodyHtml coverImageUrl canonicalUrl
            reactionCounts {{ category count }} comments(first: 100) {{ edges {{ node {{ {comments} }} }} }} }} }}"
     );
-    let data = match run(
-        schema,
-        state,
-        req,
-        &query,
-        json!({ "u": username, "s": slug }),
-    )
-    .await
-    {
+    let data = match run(api, state, req, &query, json!({ "u": username, "s": slug })).await {
         Ok(d) => d,
         Err(response) => return response,
     };
@@ -288,7 +280,7 @@ pub async fn profile_page(
     req: &Request,
     Path(username): Path<String>,
     Query(q): Query<PageQuery>,
-    Data(schema): Data<&AppSchema>,
+    Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
     let query = format!(
@@ -296,7 +288,7 @@ pub async fn profile_page(
            articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
     );
     let data = match run(
-        schema,
+        api,
         state,
         req,
         &query,
@@ -341,7 +333,7 @@ pub async fn tag_page(
     req: &Request,
     Path(name): Path<String>,
     Query(q): Query<PageQuery>,
-    Data(schema): Data<&AppSchema>,
+    Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
     let query = format!(
@@ -349,7 +341,7 @@ pub async fn tag_page(
            articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
     );
     let data = match run(
-        schema,
+        api,
         state,
         req,
         &query,

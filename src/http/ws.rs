@@ -31,7 +31,7 @@ use tokio::sync::broadcast;
 
 use crate::domain::accounts::Viewer;
 use crate::error::AppError;
-use crate::graphql::AppSchema;
+use crate::graphql::api::Api;
 use crate::graphql::context::Auth;
 use crate::graphql::guard::Transport;
 use crate::graphql::loaders::Loaders;
@@ -55,7 +55,7 @@ fn forbidden(message: &str) -> Response {
 pub async fn upgrade(
     req: &Request,
     ws: WebSocket,
-    Data(schema): Data<&AppSchema>,
+    Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
@@ -100,7 +100,7 @@ pub async fn upgrade(
         data.insert(id.clone());
     }
     let cookie = auth::cookie_value(req.headers(), &state.settings.auth.cookie_name);
-    let schema = schema.clone();
+    let api = api.clone();
     let state = state.clone();
     let guard = state.connections.token();
     let max = state.settings.http.ws_max_message_bytes;
@@ -112,7 +112,7 @@ pub async fn upgrade(
         )
         .on_upgrade(move |socket| async move {
             let open = crate::http::ws_limits::OpenSocket::open();
-            serve(socket, schema, protocol, data, state, cookie).await;
+            serve(socket, api, protocol, data, state, cookie).await;
             drop(open);
             drop(ip_slot);
             drop(guard);
@@ -293,7 +293,7 @@ async fn next_change(changes: &mut Option<broadcast::Receiver<Arc<str>>>) {
 
 async fn serve<S>(
     socket: S,
-    schema: AppSchema,
+    api: Api,
     protocol: WebSocketProtocols,
     data: GqlData,
     state: AppState,
@@ -342,7 +342,7 @@ async fn serve<S>(
             .take_while(|message| future::ready(message.is_some()))
             .filter_map(future::ready)
     };
-    let output = async_graphql::http::WebSocket::new(schema, input, protocol)
+    let output = async_graphql::http::WebSocket::new(api, input, protocol)
         .connection_data(data)
         .on_connection_init({
             let (state, shared) = (state.clone(), shared.clone());

@@ -226,7 +226,11 @@ mod tests {
             if keys.contains(&13) {
                 return Err(Arc::new("unlucky".to_owned()));
             }
-            Ok(keys.iter().filter(|k| **k != 0).map(|k| (*k, k * 2)).collect())
+            Ok(keys
+                .iter()
+                .filter(|k| **k != 0)
+                .map(|k| (*k, k * 2))
+                .collect())
         }
     }
 
@@ -235,7 +239,8 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let batch = Batch::new(Doubling(calls.clone()));
         let found =
-            futures_util::future::join_all((0..50).filter(|k| *k != 13).map(|k| batch.load_one(k))).await;
+            futures_util::future::join_all((0..50).filter(|k| *k != 13).map(|k| batch.load_one(k)))
+                .await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(found[0], Ok(None));
         assert_eq!(found[7], Ok(Some(14)));

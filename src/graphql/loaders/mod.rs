@@ -27,7 +27,8 @@ pub struct Loaders {
     pub threads: Batch<Uuid, content::ThreadLoader>,
     pub comments: Batch<Uuid, content::CommentLoader>,
     pub reaction_counts: Batch<crate::domain::reactions::Reactable, content::ReactionCountsLoader>,
-    pub viewer_reactions: Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
+    pub viewer_reactions:
+        Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
     pub following: Batch<crate::domain::follows::Followable, content::FollowingLoader>,
     pub series: Batch<Uuid, content::SeriesLoader>,
 }

@@ -1,0 +1,256 @@
+//! The one way into the schema, for every transport: the guard, the engine, then the
+//! error codes and the caller's budget, once per response.
+//!
+//! The schema has no extensions on purpose: with any installed, async-graphql runs each
+//! field it resolves through the extension chain (a lookup of the field in the registry
+//! and a boxed future per hook), which a page of 20 articles pays hundreds of times over.
+//! What those hooks did happens here instead, around the whole request:
+//! - before: [`guard::admit`], and the query budget charged the document's estimated cost
+//!   (refused with RATE_LIMITED when spent);
+//! - after: every error classified ([`crate::graphql::extensions::classify`]), an
+//!   automatic persisted query remembered once its document ran, the request reported as
+//!   executed for the HTTP layer.
+//!
+//! WebSocket connections run every operation through [`Api`] as their
+//! [`async_graphql::Executor`], which also holds each operation to the connection's limit
+//! of subscriptions.
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+use async_graphql::{Data, Executor, Request, Response, ServerError};
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
+
+use crate::domain::accounts::service::ClientInfo;
+use crate::error::ErrorCode;
+use crate::graphql::AppSchema;
+use crate::graphql::context::Auth;
+use crate::graphql::extensions::classify;
+use crate::graphql::guard::{self, Limits, RequestReport, Transport};
+use crate::graphql::persisted::{self, Manifest};
+use crate::http::request_id::RequestId;
+use crate::http::ws_limits::SubscriptionCount;
+use crate::state::AppState;
+
+#[derive(Clone)]
+pub struct Api {
+    schema: AppSchema,
+    state: AppState,
+    manifest: Arc<Manifest>,
+    limits: Limits,
+}
+
+/// What a request carries about its caller, from its own data or its connection's.
+#[derive(Clone)]
+struct Facts {
+    transport: Transport,
+    report: Option<RequestReport>,
+    member: Option<uuid::Uuid>,
+    address: String,
+    request_id: Option<RequestId>,
+}
+
+fn find<'a, T: Any + Send + Sync>(
+    request: &'a Request,
+    session: Option<&'a Data>,
+) -> Option<&'a T> {
+    request
+        .data
+        .get(&TypeId::of::<T>())
+        .or_else(|| session.and_then(|s| s.get(&TypeId::of::<T>())))
+        .and_then(|d| d.downcast_ref::<T>())
+}
+
+impl Facts {
+    fn of(request: &Request, session: Option<&Data>) -> Self {
+        Self {
+            transport: find::<Transport>(request, session)
+                .copied()
+                .unwrap_or(Transport::WebSocket),
+            report: find::<RequestReport>(request, session).cloned(),
+            member: find::<Auth>(request, session)
+                .and_then(|a| a.0.as_ref())
+                .map(|v| v.user_id),
+            address: find::<ClientInfo>(request, session)
+                .and_then(|c| c.ip.clone())
+                .unwrap_or_else(|| "unknown".to_owned()),
+            request_id: find::<RequestId>(request, session).cloned(),
+        }
+    }
+}
+
+/// Whether a response ran (rather than being refused before execution): refusals carry
+/// errors without a path and no data.
+fn executed(response: &Response) -> bool {
+    response.errors.is_empty()
+        || !matches!(response.data, async_graphql::Value::Null)
+        || response.errors.iter().any(|e| !e.path.is_empty())
+}
+
+impl Api {
+    pub fn new(state: AppState, manifest: Arc<Manifest>) -> Self {
+        Self {
+            schema: crate::graphql::build(state.clone()),
+            limits: Limits::from_settings(&state.settings),
+            state,
+            manifest,
+        }
+    }
+
+    pub fn schema(&self) -> &AppSchema {
+        &self.schema
+    }
+
+    /// Admits a request: the guard, then the budget. `Err` is the response refusing it.
+    async fn admit(
+        &self,
+        request: &mut Request,
+        facts: &Facts,
+    ) -> Result<guard::Admitted, Response> {
+        let refuse = |error: ServerError| {
+            let mut response = Response::from_errors(vec![error]);
+            self.classify(&mut response, facts, None);
+            response
+        };
+        let admitted = guard::admit(
+            &self.state,
+            &self.manifest,
+            &self.limits,
+            request,
+            facts.transport,
+            facts.report.as_ref(),
+        )
+        .await
+        .map_err(refuse)?;
+        crate::limits::charge_complexity(
+            &self.state.cache,
+            &self.state.settings,
+            facts.member,
+            &facts.address,
+            admitted.cost,
+        )
+        .await
+        .map_err(|e| refuse(guard::app_error(&e)))?;
+        Ok(admitted)
+    }
+
+    fn classify(&self, response: &mut Response, facts: &Facts, operation: Option<&str>) {
+        let label = facts
+            .report
+            .as_ref()
+            .and_then(|r| r.read().operation)
+            .or_else(|| operation.map(str::to_owned));
+        for error in &mut response.errors {
+            classify(error, facts.request_id.as_ref(), label.as_deref());
+        }
+    }
+
+    /// Once a response is in: its errors coded, its persisted query remembered if it ran.
+    async fn finish(
+        &self,
+        response: &mut Response,
+        facts: &Facts,
+        register: Option<&(String, String)>,
+    ) {
+        self.classify(response, facts, None);
+        if executed(response) {
+            if let Some(report) = &facts.report {
+                report.mark_executed();
+            }
+            if let Some((hash, query)) = register {
+                persisted::store(&self.state, &facts.address, hash, query).await;
+            }
+        }
+    }
+
+    /// Runs one request.
+    pub async fn execute(&self, mut request: Request) -> Response {
+        let facts = Facts::of(&request, None);
+        let admitted = match self.admit(&mut request, &facts).await {
+            Ok(admitted) => admitted,
+            Err(refused) => return refused,
+        };
+        let mut response = self.schema.execute(request).await;
+        self.finish(&mut response, &facts, admitted.register.as_ref())
+            .await;
+        response
+    }
+
+    fn stream(
+        &self,
+        mut request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let api = self.clone();
+        let facts = Facts::of(&request, session.as_deref());
+        let max = self.state.settings.http.max_subscriptions_per_connection;
+        // Each operation holds a slot of its connection until its stream ends.
+        let slot = match find::<SubscriptionCount>(&request, session.as_deref()) {
+            Some(count) => match count.acquire(max) {
+                Some(slot) => Some(slot),
+                None => {
+                    let mut error = ServerError::new(
+                        format!("At most {max} subscriptions per connection"),
+                        None,
+                    );
+                    error
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .set("code", ErrorCode::RateLimited.as_str());
+                    return futures_util::stream::once(async move {
+                        Response::from_errors(vec![error])
+                    })
+                    .boxed();
+                }
+            },
+            None => None,
+        };
+        futures_util::stream::once(async move {
+            let admitted = match api.admit(&mut request, &facts).await {
+                Ok(admitted) => admitted,
+                Err(refused) => return futures_util::stream::once(async move { refused }).boxed(),
+            };
+            let register = admitted.register;
+            let inner = match session {
+                Some(session) => api
+                    .schema
+                    .execute_stream_with_session_data(request, session),
+                None => api.schema.execute_stream(request),
+            };
+            let mut first = true;
+            inner
+                .then(move |mut response| {
+                    let (api, register) = (api.clone(), register.clone());
+                    let remember = std::mem::take(&mut first);
+                    let facts = facts.clone();
+                    async move {
+                        let register = if remember { register } else { None };
+                        api.finish(&mut response, &facts, register.as_ref()).await;
+                        response
+                    }
+                })
+                .boxed()
+        })
+        .flatten()
+        .map(move |response| {
+            let _held = &slot;
+            response
+        })
+        .boxed()
+    }
+}
+
+impl Executor for Api {
+    async fn execute(&self, request: Request) -> Response {
+        Api::execute(self, request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        self.stream(request, session_data)
+    }
+}
