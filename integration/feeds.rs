@@ -326,3 +326,76 @@ async fn listed_articles_load_their_bodies_only_when_asked() {
         );
     }
 }
+
+/// Waits until `check` holds (a notification crosses Postgres and a listener).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} within 5 s");
+}
+
+#[tokio::test]
+async fn signed_out_first_pages_are_kept_until_any_node_writes() {
+    let app = spawn_app_with(
+        crate::helpers::Options {
+            db_proxy: true,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    let other = app.second_node(crate::helpers::Options::default()).await;
+    let token = app.member("keeper").await;
+    publish(&app, &token, "First", &["rust"]).await;
+    let latest = json!({ "t": "LATEST" });
+    let first = app.ok(None, FEED, latest.clone()).await;
+    assert_eq!(titles(&first), vec!["First"]);
+    // The same request again: answered from memory, not a statement sent (once the
+    // notification of the write above has come by, which drops what was kept before it).
+    eventually("a kept page is served", || async {
+        app.ok(None, FEED, latest.clone()).await;
+        let before = app.statements();
+        let again = app.ok(None, FEED, latest.clone()).await;
+        again == first && app.statements() == before
+    })
+    .await;
+    // A signed-in reader's feed is theirs: it runs every time.
+    let before = app.statements();
+    app.ok(Some(&token), FEED, latest.clone()).await;
+    assert!(app.statements() > before);
+    // A second page is never kept.
+    let cursor = first["feed"]["pageInfo"]["endCursor"].clone();
+    let paged = json!({ "t": "LATEST", "a": cursor });
+    app.ok(None, FEED, paged.clone()).await;
+    let before = app.statements();
+    app.ok(None, FEED, paged).await;
+    assert!(app.statements() > before);
+    // A write on the other node: this node's kept page goes.
+    publish(&other, &token, "Second", &["rust"]).await;
+    eventually("the new article shows on this node", || async {
+        titles(&app.ok(None, FEED, latest.clone()).await) == vec!["Second", "First"]
+    })
+    .await;
+    // Any change readers see counts, a title edit included.
+    let id = publish(&app, &token, "Third", &[]).await;
+    app.ok(None, FEED, latest.clone()).await;
+    other
+        .ok(
+            Some(&token),
+            "mutation($id: ID!) { updateArticle(id: $id, input: { title: \"Third, edited\" }) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    eventually("the edit shows", || async {
+        titles(&app.ok(None, FEED, latest.clone()).await)[0] == "Third, edited"
+    })
+    .await;
+}

@@ -28,6 +28,9 @@ pub fn credentials(user: Uuid) -> String {
 /// The Postgres channel the credential triggers notify.
 pub const CREDENTIALS_NOTIFY: &str = "credentials";
 
+/// The Postgres channel notified when anything readers see changes.
+pub const CONTENT_NOTIFY: &str = "content";
+
 pub fn reactions(article: Uuid) -> String {
     format!("reactions:{article}")
 }

@@ -30,6 +30,9 @@ pub struct PubSub {
     redis: Option<RedisSide>,
     /// The listener for Postgres notifications, when this process has one.
     database: Option<Arc<AbortOnDrop>>,
+    /// Bumped whenever something readers see changes (Postgres' `content` channel), and
+    /// whenever the listener reconnects (it may have missed some).
+    content: Arc<std::sync::atomic::AtomicU64>,
     lost: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -68,6 +71,7 @@ impl PubSub {
             channels,
             redis,
             database: None,
+            content: Arc::default(),
             lost: Arc::default(),
         })
     }
@@ -84,11 +88,12 @@ impl PubSub {
     ) -> Self {
         let pool = pool.clone();
         let channels = self.channels.clone();
+        let content = self.content.clone();
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             while !*shutdown.borrow() {
                 tokio::select! {
-                    result = listen_to_database(&pool, &channels) => {
+                    result = listen_to_database(&pool, &channels, &content) => {
                         if let Err(e) = result {
                             tracing::warn!(error = %e, "credential listener lost Postgres; retrying");
                         }
@@ -104,6 +109,12 @@ impl PubSub {
         });
         self.database = Some(Arc::new(AbortOnDrop(task)));
         self
+    }
+
+    /// Changes whenever something a reader sees may have changed, on any node: what a
+    /// cached page was made under is stale once this moves on.
+    pub fn content_generation(&self) -> u64 {
+        self.content.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Counts events a slow subscriber lost (its buffer was full).
@@ -163,7 +174,12 @@ fn deliver(channels: &Channels, channel: &str, payload: Arc<str>) {
     }
 }
 
-async fn listen_to_database(pool: &sqlx::PgPool, channels: &Channels) -> sqlx::Result<()> {
+async fn listen_to_database(
+    pool: &sqlx::PgPool,
+    channels: &Channels,
+    content: &std::sync::atomic::AtomicU64,
+) -> sqlx::Result<()> {
+    use std::sync::atomic::Ordering;
     // A pool of its own: a listener's connection is given back (after an UNLISTEN) only
     // when it is dropped, and the server's pool waits for every connection when it closes.
     let own = sqlx::postgres::PgPoolOptions::new()
@@ -173,10 +189,21 @@ async fn listen_to_database(pool: &sqlx::PgPool, channels: &Channels) -> sqlx::R
         .connect_with((*pool.connect_options()).clone())
         .await?;
     let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
-    listener.listen(crate::events::CREDENTIALS_NOTIFY).await?;
+    listener
+        .listen_all([
+            crate::events::CREDENTIALS_NOTIFY,
+            crate::events::CONTENT_NOTIFY,
+        ])
+        .await?;
+    // Whatever changed while nobody listened is unknown: count it as a change.
+    content.fetch_add(1, Ordering::AcqRel);
     tracing::info!("credential listener subscribed");
     loop {
         let notification = listener.recv().await?;
+        if notification.channel() == crate::events::CONTENT_NOTIFY {
+            content.fetch_add(1, Ordering::AcqRel);
+            continue;
+        }
         if let Ok(user) = notification.payload().parse::<uuid::Uuid>() {
             let payload = serde_json::json!({ "id": user }).to_string();
             deliver(channels, &crate::events::credentials(user), payload.into());

@@ -61,6 +61,8 @@ pub struct Report {
     pub operation: Option<String>,
     /// Refused because its type may not travel over this transport (a mutation over GET).
     pub wrong_method: bool,
+    /// A query of first pages of feeds only: the same for every signed-out reader.
+    pub shared: bool,
 }
 
 impl RequestReport {
@@ -175,15 +177,17 @@ pub async fn admit(
         check_variables(&variables, &variable_uses(document), limits)?;
         check_literals(document, limits)?;
         let cost = check_document(document, &variables, limits)?;
-        Ok::<_, ServerError>((cost, selected(document, operation_name.as_deref())))
+        let shared = shares_first_pages(document, &variables, operation_name.as_deref());
+        Ok::<_, ServerError>((cost, shared, selected(document, operation_name.as_deref())))
     })();
     request.variables = variables;
-    let (cost, operation) = checked?;
+    let (cost, shared, operation) = checked?;
     admitted.cost = cost;
     if let (Some(report), Some((ty, label))) = (report, &operation) {
         report.update(|r| {
             r.operation_type = Some(*ty);
             r.operation = Some(label.clone());
+            r.shared = shared;
         });
     }
     match (transport, operation.as_ref().map(|(ty, _)| *ty)) {
@@ -719,6 +723,68 @@ fn check_document(
     Ok(costliest)
 }
 
+/// Fields whose first page is the same for every signed-out reader.
+const SHARED_FIELDS: &[&str] = &["feed"];
+
+/// Whether the operation a request runs is a query of nothing but first pages of
+/// [`SHARED_FIELDS`] (no `after` or `before`), through fragments too.
+fn shares_first_pages(
+    document: &ExecutableDocument,
+    variables: &async_graphql::Variables,
+    name: Option<&str>,
+) -> bool {
+    // An argument given a value: a literal other than null, or a variable set to one.
+    let given = |value: &Value| match value {
+        Value::Null => false,
+        Value::Variable(name) => variables
+            .get(name)
+            .is_some_and(|v| !matches!(v, ConstValue::Null)),
+        _ => true,
+    };
+    let set = |selections: &SelectionSet| shared_set(document, selections, 0, &given);
+    let name = name.filter(|n| !n.is_empty());
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        _ => None,
+    };
+    operation.is_some_and(|op| {
+        op.node.ty == OperationType::Query
+            && op.node.directives.is_empty()
+            && set(&op.node.selection_set.node)
+    })
+}
+
+fn shared_set(
+    document: &ExecutableDocument,
+    selections: &SelectionSet,
+    depth: usize,
+    given: &dyn Fn(&Value) -> bool,
+) -> bool {
+    depth < 8
+        && selections.items.iter().all(|item| match &item.node {
+            Selection::Field(field) => {
+                let field = &field.node;
+                field.name.node == "__typename"
+                    || (SHARED_FIELDS.contains(&field.name.node.as_str())
+                        && field.directives.is_empty()
+                        && !field.arguments.iter().any(|(arg, value)| {
+                            matches!(arg.node.as_str(), "after" | "before") && given(&value.node)
+                        }))
+            }
+            Selection::InlineFragment(inline) => {
+                shared_set(document, &inline.node.selection_set.node, depth + 1, given)
+            }
+            Selection::FragmentSpread(spread) => document
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .is_some_and(|f| {
+                    shared_set(document, &f.node.selection_set.node, depth + 1, given)
+                }),
+        })
+}
+
 /// The type and label of the operation a request runs; `None` when it names none.
 fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<(OperationType, String)> {
     let name = name.filter(|n| !n.is_empty());
@@ -754,6 +820,31 @@ mod tests {
         check_literals(&document, &limits)?;
         assert!(variable_uses(&document).len() <= 1);
         check_document(&document, &async_graphql::Variables::default(), &limits).map(|_| ())
+    }
+
+    #[test]
+    fn only_first_pages_of_feeds_are_shared() {
+        let shared = |q: &str| {
+            let document = async_graphql::parser::parse_query(q).unwrap();
+            shares_first_pages(&document, &async_graphql::Variables::default(), None)
+        };
+        assert!(shared(
+            "{ feed(type: LATEST) { edges { node { title } } } __typename }"
+        ));
+        assert!(shared(
+            "query { ...F } fragment F on Query { feed { edges { cursor } } }"
+        ));
+        assert!(!shared("{ feed(after: \"x\") { edges { cursor } } }"));
+        assert!(!shared("{ feed { edges { cursor } } viewer { id } }"));
+        assert!(!shared("mutation { logout }"));
+        let document = async_graphql::parser::parse_query(
+            "query($a: String) { feed(after: $a) { edges { cursor } } }",
+        )
+        .unwrap();
+        let none = async_graphql::Variables::from_json(serde_json::json!({ "a": null }));
+        let some = async_graphql::Variables::from_json(serde_json::json!({ "a": "x" }));
+        assert!(shares_first_pages(&document, &none, None));
+        assert!(!shares_first_pages(&document, &some, None));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - malformed requests (bad JSON, no query, bad variables) are 400 in both;
 //! - batches (a JSON array) only when enabled, up to a configured size.
 
+use std::sync::Arc;
+
 use async_graphql::Variables;
 use async_graphql::parser::types::OperationType;
 use futures_util::future::join_all;
@@ -28,6 +30,7 @@ use crate::graphql::loaders::Loaders;
 use crate::http::auth;
 use crate::http::json_response;
 use crate::http::request_id::RequestId;
+use crate::http::shared_pages::{Key, SharedPages};
 use crate::state::AppState;
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -130,6 +133,8 @@ fn json_param(text: Option<String>) -> Result<Option<Json>, serde_json::Error> {
 struct Outcome {
     response: async_graphql::Response,
     executed: bool,
+    /// The same for every signed-out reader (see [`crate::graphql::guard::Report::shared`]).
+    shared: bool,
     /// Refused because its operation type may not be sent this way (a mutation by GET).
     wrong_method: bool,
 }
@@ -390,6 +395,7 @@ async fn execute(api: &Api, prepared: Prepared) -> Outcome {
         response,
         executed: report.executed,
         wrong_method: report.wrong_method,
+        shared: report.shared,
     }
 }
 
@@ -408,6 +414,62 @@ fn refused_for(outcome: &Outcome) -> Option<u64> {
             }
             _ => None,
         }
+    })
+}
+
+/// Where a signed-out request's answer may be kept (see [`SharedPages`]).
+struct Keep<'a> {
+    pages: &'a SharedPages,
+    key: Key,
+    generation: u64,
+}
+
+impl Keep<'_> {
+    /// The kept answer, if any.
+    fn answer(&self) -> Option<Response> {
+        let (content_type, body) = self.pages.get(&self.key, self.generation)?;
+        Some(
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CACHE_CONTROL, "no-store")
+                .header(header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+    }
+
+    /// Answers with `outcome`, keeping it when every signed-out reader would get the same.
+    fn respond(&self, outcome: &Outcome, media: MediaType) -> Response {
+        if !(outcome.shared && outcome.executed && outcome.response.errors.is_empty()) {
+            return respond(outcome, media);
+        }
+        let body = bytes::Bytes::from(outcome.body_bytes());
+        self.pages
+            .put(self.key, self.generation, media.as_str(), body.clone());
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::CONTENT_TYPE, media.as_str())
+            .body(body)
+    }
+}
+
+/// The answer kept for a signed-out request, or where to keep it: `None` for requests
+/// that carry a credential.
+fn keep<'a>(
+    req: &Request,
+    state: &AppState,
+    pages: &'a SharedPages,
+    method: &str,
+    request: &[u8],
+    media: MediaType,
+) -> Option<Keep<'a>> {
+    if !matches!(auth::credential(req.headers(), &state.settings), Ok(None)) {
+        return None;
+    }
+    Some(Keep {
+        pages,
+        key: SharedPages::key(method, request, media.as_str()),
+        generation: state.pubsub.content_generation(),
     })
 }
 
@@ -449,6 +511,7 @@ pub async fn post(
     body: Body,
     Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
+    Data(pages): Data<&Arc<SharedPages>>,
 ) -> Response {
     let Some(media) = accepted_media(req) else {
         return not_acceptable();
@@ -486,6 +549,10 @@ pub async fn post(
             );
         }
     };
+    let kept = keep(req, state, pages, "POST", &bytes, media);
+    if let Some(answer) = kept.as_ref().and_then(Keep::answer) {
+        return answer;
+    }
     let caller = match caller(req, state, media).await {
         Ok(c) => c,
         Err(response) => return *response,
@@ -549,7 +616,13 @@ pub async fn post(
                 );
             };
             match build_request(operation, Transport::HttpPost, req, state, &caller) {
-                Ok(prepared) => respond(&execute(api, prepared).await, media),
+                Ok(prepared) => {
+                    let outcome = execute(api, prepared).await;
+                    match &kept {
+                        Some(kept) => kept.respond(&outcome, media),
+                        None => respond(&outcome, media),
+                    }
+                }
                 Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
             }
         }
@@ -571,7 +644,12 @@ struct GetParams {
 }
 
 #[handler]
-pub async fn get(req: &Request, Data(api): Data<&Api>, Data(state): Data<&AppState>) -> Response {
+pub async fn get(
+    req: &Request,
+    Data(api): Data<&Api>,
+    Data(state): Data<&AppState>,
+    Data(pages): Data<&Arc<SharedPages>>,
+) -> Response {
     let Ok(params) = req.params::<GetParams>() else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -615,12 +693,23 @@ pub async fn get(req: &Request, Data(api): Data<&Api>, Data(state): Data<&AppSta
         variables,
         extensions,
     };
+    let query_string = req.uri().query().unwrap_or("").as_bytes();
+    let kept = keep(req, state, pages, "GET", query_string, media);
+    if let Some(answer) = kept.as_ref().and_then(Keep::answer) {
+        return answer;
+    }
     let caller = match caller(req, state, media).await {
         Ok(c) => c,
         Err(response) => return *response,
     };
     match build_request(operation, Transport::HttpGet, req, state, &caller) {
-        Ok(prepared) => respond(&execute(api, prepared).await, media),
+        Ok(prepared) => {
+            let outcome = execute(api, prepared).await;
+            match &kept {
+                Some(kept) => kept.respond(&outcome, media),
+                None => respond(&outcome, media),
+            }
+        }
         Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
     }
 }

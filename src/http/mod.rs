@@ -8,6 +8,7 @@ pub mod middleware;
 pub mod pages;
 pub mod reading;
 pub mod request_id;
+pub mod shared_pages;
 pub mod ws;
 pub mod ws_limits;
 
@@ -55,7 +56,12 @@ pub fn routes(state: AppState, api: Api) -> impl Endpoint<Output = Response> {
             .at(format!("{prefix}/database"), get(health::database))
             .at(format!("{prefix}/cache"), get(health::cache));
     }
-    wrap(route.data(api), state)
+    wrap(
+        route
+            .data(api)
+            .data(std::sync::Arc::new(shared_pages::SharedPages::default())),
+        state,
+    )
 }
 
 /// Wraps an endpoint (innermost first) in: panic catching, the body size limit, CORS, the
