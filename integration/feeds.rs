@@ -399,3 +399,66 @@ async fn signed_out_first_pages_are_kept_until_any_node_writes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_feed_page_with_authors_tags_and_counts_is_one_statement() {
+    let app = spawn_app_with(
+        crate::helpers::Options {
+            db_proxy: true,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    let mut tokens = Vec::new();
+    for i in 0..3 {
+        tokens.push(app.member(&format!("writer{i}")).await);
+    }
+    for n in 0..25 {
+        let id = publish(
+            &app,
+            &tokens[n % 3],
+            &format!("Article {n}"),
+            &["rust", "web"],
+        )
+        .await;
+        app.ok(
+            Some(&tokens[(n + 1) % 3]),
+            "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    let page = "query($a: String) { feed(type: LATEST, first: 20, after: $a) { edges { node { title author { username name } tags { name } reactionCounts { category count } viewerReactions } } pageInfo { endCursor } } }";
+    // Signed in: the session check, then the page with everything it shows.
+    let before = app.statements();
+    let data = app.ok(Some(&tokens[0]), page, json!({})).await;
+    let edges = data["feed"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 20);
+    assert_eq!(
+        edges[0]["node"]["tags"],
+        json!([{ "name": "rust" }, { "name": "web" }])
+    );
+    assert_eq!(
+        edges[0]["node"]["reactionCounts"],
+        json!([{ "category": "like", "count": 1 }])
+    );
+    assert!(
+        edges[0]["node"]["author"]["username"]
+            .as_str()
+            .unwrap()
+            .starts_with("writer")
+    );
+    // The viewer's own reactions are theirs: one statement more.
+    assert_eq!(
+        app.statements() - before,
+        3,
+        "session, page, viewer's reactions"
+    );
+    // A second page, signed out: the page alone.
+    let before = app.statements();
+    let cursor = data["feed"]["pageInfo"]["endCursor"].clone();
+    let data = app.ok(None, page, json!({ "a": cursor })).await;
+    assert_eq!(data["feed"]["edges"].as_array().unwrap().len(), 5);
+    assert_eq!(app.statements() - before, 1);
+}

@@ -9,6 +9,7 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::domain::articles::listing::{Extras, Includes};
 use crate::domain::articles::model::{Article, LIST_COLUMNS};
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
@@ -50,6 +51,8 @@ struct Ranked {
     #[sqlx(flatten)]
     article: Article,
     rank: f64,
+    #[sqlx(flatten)]
+    extras: Extras,
 }
 
 pub async fn feed(
@@ -60,7 +63,8 @@ pub async fn feed(
     tag: Option<&str>,
     viewer: Option<Uuid>,
     page: &PageRequest<FeedKey>,
-) -> AppResult<Vec<(FeedKey, Article)>> {
+    includes: Includes,
+) -> AppResult<Vec<(FeedKey, Article, Extras)>> {
     if kind == FeedType::Following && viewer.is_none() {
         return Err(AppError::Unauthenticated(
             "Sign in to see the articles you follow".to_owned(),
@@ -98,7 +102,7 @@ pub async fn feed(
         window.order,
     );
     let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
-    let sql = format!(
+    let page_sql = format!(
         "SELECT * FROM (
             SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id
             WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended' AND {filter}
@@ -110,6 +114,27 @@ pub async fn feed(
            AND ($6::float8 IS NULL OR (rank, published_at, id) {cmp_before} ($6, $7, $9))
          ORDER BY rank {order}, published_at {order}, id {order} LIMIT $10"
     );
+    // Authors, tags and counts for the page's rows only, once it is cut.
+    let sql = if includes.any() {
+        let join = if includes.author {
+            "JOIN users u ON u.id = p.user_id"
+        } else {
+            ""
+        };
+        format!(
+            "SELECT p.*{extras} FROM ({page_sql}) p {join}
+             ORDER BY p.rank {order}, p.published_at {order}, p.id {order}",
+            extras = includes.columns("$11"),
+        )
+    } else {
+        page_sql
+    };
+    let public: Vec<&str> = settings
+        .reactions
+        .iter()
+        .filter(|c| !c.private)
+        .map(|c| c.name.as_str())
+        .collect();
     let rows = sqlx::query_as::<_, Ranked>(sqlx::AssertSqlSafe(sql))
         .bind(viewer)
         .bind(tag.map(|t| t.trim().trim_start_matches('#').to_lowercase()))
@@ -120,9 +145,15 @@ pub async fn feed(
         .bind(before.map(|k| k.1))
         .bind(period.days())
         .bind(before.map(|k| k.2))
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?;
+        .bind(page.fetch_limit());
+    // `$11` is in the statement only when the counts are.
+    let rows = if includes.reaction_counts {
+        rows.bind(&public)
+    } else {
+        rows
+    }
+    .fetch_all(db)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -133,6 +164,7 @@ pub async fn feed(
                     r.article.id,
                 ),
                 r.article,
+                r.extras,
             )
         })
         .collect())

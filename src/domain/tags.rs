@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 pub const COLUMNS: &str =
     "id, name, description, color, articles_count, followers_count, created_at";
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct Tag {
     pub id: Uuid,
     pub name: String,

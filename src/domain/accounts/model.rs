@@ -40,7 +40,7 @@ impl Role {
 }
 
 /// A member as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct User {
     pub id: Uuid,
     pub username: String,

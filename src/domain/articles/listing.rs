@@ -10,6 +10,70 @@ use crate::error::AppResult;
 
 pub type ArticleKey = (DateTime<Utc>, Uuid);
 
+/// What a list reads of each article beyond its own row, in the same statement: the
+/// list's resolvers would otherwise ask for authors, tags and counts in a statement each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Includes {
+    pub author: bool,
+    pub tags: bool,
+    pub reaction_counts: bool,
+}
+
+/// What [`Includes`] asked for, for one article.
+#[derive(Debug, Default, sqlx::FromRow)]
+pub struct Extras {
+    #[sqlx(default)]
+    pub inc_author: Option<sqlx::types::Json<crate::domain::accounts::User>>,
+    #[sqlx(default)]
+    pub inc_tags: Option<sqlx::types::Json<Vec<crate::domain::tags::Tag>>>,
+    #[sqlx(default)]
+    pub inc_counts: Option<sqlx::types::Json<Vec<(String, i32)>>>,
+}
+
+impl Includes {
+    pub fn any(&self) -> bool {
+        self.author || self.tags || self.reaction_counts
+    }
+
+    /// Select-list expressions (each after a comma) for an article row aliased `p`,
+    /// joined to its author as `u` when [`Includes::author`]; `$public` names the
+    /// parameter holding the public reaction categories.
+    pub fn columns(&self, public: &str) -> String {
+        let mut out = String::new();
+        if self.author {
+            out.push_str(
+                ", json_build_object('id', u.id, 'username', u.username::text, 'email', u.email::text,
+                    'name', u.name, 'role', u.role, 'suspended_reason', u.suspended_reason,
+                    'email_confirmed_at', u.email_confirmed_at, 'pending_email', u.pending_email::text,
+                    'bio', u.bio, 'location', u.location, 'website_url', u.website_url,
+                    'github_username', u.github_username, 'twitter_username', u.twitter_username,
+                    'created_at', u.created_at, 'deleted_at', u.deleted_at,
+                    'articles_count', u.articles_count, 'followers_count', u.followers_count,
+                    'following_count', u.following_count, 'avatar_url', u.avatar_url) AS inc_author",
+            );
+        }
+        if self.tags {
+            out.push_str(
+                ", (SELECT COALESCE(json_agg(json_build_object('id', t.id, 'name', t.name,
+                        'description', t.description, 'color', t.color,
+                        'articles_count', t.articles_count, 'followers_count', t.followers_count,
+                        'created_at', t.created_at) ORDER BY at.position), '[]')
+                    FROM article_tags at JOIN tags t ON t.id = at.tag_id
+                    WHERE at.article_id = p.id) AS inc_tags",
+            );
+        }
+        if self.reaction_counts {
+            out.push_str(&format!(
+                ", (SELECT COALESCE(json_agg(json_build_array(r.category, r.count)), '[]')
+                    FROM reaction_tallies r
+                    WHERE r.reactable_type = 'article' AND r.reactable_id = p.id
+                      AND r.count > 0 AND r.category = ANY({public})) AS inc_counts"
+            ));
+        }
+        out
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub tag: Option<String>,

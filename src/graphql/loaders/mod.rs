@@ -16,6 +16,20 @@ use uuid::Uuid;
 
 use self::batch::Batch;
 use crate::config::Settings;
+use crate::domain::articles::Article;
+use crate::domain::articles::listing::{Extras, Includes};
+
+/// What the selection under `field` (an article, or a connection of them) asks for that a
+/// list can read along with its articles.
+pub fn includes(field: async_graphql::Lookahead<'_>) -> Includes {
+    let node = field.field("edges").field("node");
+    let pick = |name: &str| field.field(name).exists() || node.field(name).exists();
+    Includes {
+        author: pick("author"),
+        tags: pick("tags"),
+        reaction_counts: pick("reactionCounts"),
+    }
+}
 
 /// The loaders of one request (or one WebSocket connection): batched as the request's
 /// resolvers are polled (see [`batch`]), cached for its length.
@@ -70,6 +84,30 @@ where
 }
 
 impl Loaders {
+    /// Puts what a list read with its articles (see [`Includes`]) where the articles'
+    /// fields look for it, so they send no statement of their own.
+    pub fn prime(&self, articles: &[(&Article, &Extras)]) {
+        self.users.feed_many(
+            articles
+                .iter()
+                .filter_map(|(a, x)| x.inc_author.as_ref().map(|u| (a.user_id, u.0.clone()))),
+        );
+        self.article_tags.feed_many(
+            articles
+                .iter()
+                .filter_map(|(a, x)| x.inc_tags.as_ref().map(|t| (a.id, t.0.clone()))),
+        );
+        self.reaction_counts
+            .feed_many(articles.iter().filter_map(|(a, x)| {
+                x.inc_counts.as_ref().map(|c| {
+                    (
+                        crate::domain::reactions::Reactable::Article(a.id),
+                        c.0.clone(),
+                    )
+                })
+            }));
+    }
+
     /// Loaders for one request by `viewer` (anonymous when `None`).
     pub fn new(db: &PgPool, settings: &Arc<Settings>, viewer: Option<Uuid>) -> Self {
         Self {

@@ -70,6 +70,7 @@ impl FeedQuery {
             PeriodValue::Infinity => Period::Infinity,
         };
         let viewer = ctx.viewer().map(|v| v.user_id);
+        let includes = crate::graphql::loaders::includes(ctx.look_ahead());
         let rows = feeds::feed(
             &state.db,
             &state.settings,
@@ -78,11 +79,14 @@ impl FeedQuery {
             tag.as_deref(),
             viewer,
             &page,
+            includes,
         )
         .await?;
+        ctx.loaders()
+            .prime(&rows.iter().map(|(_, a, x)| (a, x)).collect::<Vec<_>>());
         let nodes = rows
             .into_iter()
-            .map(|(key, article)| (key, ArticleNode(article)))
+            .map(|(key, article, _)| (key, ArticleNode(article)))
             .collect();
         Ok(page.into_keyed_connection(nodes)?)
     }
