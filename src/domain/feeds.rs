@@ -55,16 +55,29 @@ struct Ranked {
     extras: Extras,
 }
 
+/// Which feed, for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Which<'a> {
+    pub kind: FeedType,
+    pub period: Period,
+    pub tag: Option<&'a str>,
+    pub viewer: Option<Uuid>,
+}
+
+/// A page of a feed, each article with what `includes` asks for.
 pub async fn feed(
     db: &PgPool,
     settings: &Settings,
-    kind: FeedType,
-    period: Period,
-    tag: Option<&str>,
-    viewer: Option<Uuid>,
+    which: Which<'_>,
     page: &PageRequest<FeedKey>,
     includes: Includes,
 ) -> AppResult<Vec<(FeedKey, Article, Extras)>> {
+    let Which {
+        kind,
+        period,
+        tag,
+        viewer,
+    } = which;
     if kind == FeedType::Following && viewer.is_none() {
         return Err(AppError::Unauthenticated(
             "Sign in to see the articles you follow".to_owned(),

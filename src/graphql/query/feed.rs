@@ -74,10 +74,12 @@ impl FeedQuery {
         let rows = feeds::feed(
             &state.db,
             &state.settings,
-            kind,
-            period,
-            tag.as_deref(),
-            viewer,
+            feeds::Which {
+                kind,
+                period,
+                tag: tag.as_deref(),
+                viewer,
+            },
             &page,
             includes,
         )
