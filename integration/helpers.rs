@@ -590,6 +590,19 @@ impl WsClient {
         }
     }
 
+    /// Waits until the server has taken in every message sent before (an operation sent
+    /// after them has completed): a subscription sent before is listening then. Messages
+    /// that come meanwhile are dropped.
+    pub async fn settle(&mut self) {
+        self.subscribe("settle", "{ __typename }").await;
+        loop {
+            let message = self.next_json().await;
+            if message["id"] == "settle" && message["type"] == "complete" {
+                return;
+            }
+        }
+    }
+
     /// Starts a subscription in this connection's protocol.
     pub async fn subscribe(&mut self, id: &str, query: &str) {
         let kind = if self.protocol == "graphql-transport-ws" {

@@ -274,6 +274,7 @@ async fn notifications_are_pushed_to_the_member_on_any_node() {
         "subscription { notificationReceived { kind message } }",
     )
     .await;
+    ws.settle().await;
     // Node B's listener must be connected before the event is published.
     let mut probe = b.state.pubsub.subscribe("probe");
     loop {

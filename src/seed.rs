@@ -415,6 +415,12 @@ pub async fn recount(db: &PgPool, settings: &Settings) -> anyhow::Result<()> {
         "DELETE FROM reaction_tallies",
         "INSERT INTO reaction_tallies (reactable_type, reactable_id, category, count)
          SELECT reactable_type, reactable_id, category, count(*) FROM reactions GROUP BY 1, 2, 3",
+        "UPDATE articles a SET tallies = t.tallies FROM (
+            SELECT reactable_id, jsonb_object_agg(category, count) AS tallies FROM reaction_tallies
+            WHERE reactable_type = 'article' AND count > 0 GROUP BY 1) t WHERE t.reactable_id = a.id",
+        "UPDATE comments c SET tallies = t.tallies FROM (
+            SELECT reactable_id, jsonb_object_agg(category, count) AS tallies FROM reaction_tallies
+            WHERE reactable_type = 'comment' AND count > 0 GROUP BY 1) t WHERE t.reactable_id = c.id",
         "UPDATE articles a SET comments_count = c.n FROM (
             SELECT article_id, count(*) AS n FROM comments WHERE deleted_at IS NULL GROUP BY 1) c WHERE c.article_id = a.id",
         "UPDATE comments p SET replies_count = c.n FROM (

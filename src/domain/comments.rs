@@ -20,7 +20,7 @@ pub const DELETED: &str = "[deleted]";
 pub const HIDDEN: &str = "[hidden by the article's author]";
 
 pub const COLUMNS: &str = "id, article_id, user_id, parent_id, depth, body_markdown, body_html, \
-     score, reactions_count, replies_count, edited_at, deleted_at, hidden_at, hidden_by_moderator, created_at";
+     score, reactions_count, replies_count, edited_at, deleted_at, hidden_at, hidden_by_moderator, created_at, tallies";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Comment {
@@ -39,6 +39,8 @@ pub struct Comment {
     pub hidden_at: Option<DateTime<Utc>>,
     /// Hidden by a moderator: the article's author cannot show it again.
     pub hidden_by_moderator: bool,
+    /// Reactions per category, as the tallies hold them.
+    pub tallies: sqlx::types::Json<std::collections::HashMap<String, i32>>,
     pub created_at: DateTime<Utc>,
 }
 

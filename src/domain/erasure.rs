@@ -27,6 +27,15 @@ pub async fn erase_member_content(
         .map(|c| c.score)
         .collect();
     // Their reactions and bookmarks, with the tallies, counts and scores they fed.
+    let (reacted_types, reacted_ids): (Vec<String>, Vec<Uuid>) =
+        sqlx::query_as::<_, (String, Uuid)>(
+            "SELECT DISTINCT reactable_type, reactable_id FROM reactions WHERE user_id = $1",
+        )
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .unzip();
     sqlx::query(
         "WITH gone AS (DELETE FROM reactions WHERE user_id = $1 RETURNING reactable_type, reactable_id, category),
          agg AS (SELECT reactable_type, reactable_id, category, count(*)::int AS n FROM gone GROUP BY 1, 2, 3),
@@ -44,6 +53,21 @@ pub async fn erase_member_content(
     .bind(user)
     .bind(&public)
     .bind(&scores)
+    .execute(&mut *tx)
+    .await?;
+    // The items' own copies of their tallies, from the tallies as they are now.
+    sqlx::query(
+        "WITH items AS (SELECT * FROM UNNEST($1::text[], $2::uuid[]) AS i(t, id)),
+         fresh AS (SELECT i.t, i.id, COALESCE(jsonb_object_agg(r.category, r.count)
+                          FILTER (WHERE r.count > 0), '{}') AS tallies
+                   FROM items i LEFT JOIN reaction_tallies r ON r.reactable_type = i.t AND r.reactable_id = i.id
+                   GROUP BY i.t, i.id),
+         articles AS (UPDATE articles a SET tallies = f.tallies FROM fresh f
+                      WHERE f.t = 'article' AND a.id = f.id)
+         UPDATE comments c SET tallies = f.tallies FROM fresh f WHERE f.t = 'comment' AND c.id = f.id",
+    )
+    .bind(&reacted_types)
+    .bind(&reacted_ids)
     .execute(&mut *tx)
     .await?;
     // The members and tags they followed, and the members who followed them.

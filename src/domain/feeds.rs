@@ -137,17 +137,12 @@ pub async fn feed(
         format!(
             "SELECT p.*{extras} FROM ({page_sql}) p {join}
              ORDER BY p.rank {order}, p.published_at {order}, p.id {order}",
-            extras = includes.columns("$11"),
+            extras = includes.columns(),
         )
     } else {
         page_sql
     };
-    let public: Vec<&str> = settings
-        .reactions
-        .iter()
-        .filter(|c| !c.private)
-        .map(|c| c.name.as_str())
-        .collect();
+
     let rows = sqlx::query_as::<_, Ranked>(sqlx::AssertSqlSafe(sql))
         .bind(viewer)
         .bind(tag.map(|t| t.trim().trim_start_matches('#').to_lowercase()))
@@ -158,15 +153,9 @@ pub async fn feed(
         .bind(before.map(|k| k.1))
         .bind(period.days())
         .bind(before.map(|k| k.2))
-        .bind(page.fetch_limit());
-    // `$11` is in the statement only when the counts are.
-    let rows = if includes.reaction_counts {
-        rows.bind(&public)
-    } else {
-        rows
-    }
-    .fetch_all(db)
-    .await?;
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| {

@@ -12,6 +12,27 @@ use crate::domain::accounts::{Role, Viewer};
 use crate::error::{AppError, AppResult};
 
 pub const READING_LIST: &str = "readinglist";
+
+/// The expression moving category `$4` of an item's `tallies` by `$5` (a category whose
+/// count reaches zero leaves the object).
+const TALLY_MOVE: &str = "CASE WHEN COALESCE((tallies->>$4)::int, 0) + $5 > 0
+        THEN jsonb_set(tallies, ARRAY[$4], to_jsonb(COALESCE((tallies->>$4)::int, 0) + $5))
+        ELSE tallies - $4 END";
+
+/// The public tallies of an item, in the configured order, from its `tallies` column.
+pub fn public_counts(settings: &Settings, tallies: &HashMap<String, i32>) -> Vec<(String, i32)> {
+    settings
+        .reactions
+        .iter()
+        .filter(|c| !c.private)
+        .filter_map(|c| {
+            tallies
+                .get(&c.name)
+                .filter(|n| **n > 0)
+                .map(|n| (c.name.clone(), *n))
+        })
+        .collect()
+}
 /// The privileged reaction that can get an author suspended.
 pub const VOMIT: &str = "vomit";
 
@@ -131,21 +152,25 @@ pub async fn toggle(
         Reactable::Article(_) => "articles",
         Reactable::Comment(_) => "comments",
     };
-    // Public reactions count; every category with a score (privileged ones included)
-    // moves the item's score.
-    if !category.private || category.score != 0 {
-        let counted = if category.private { 0 } else { delta };
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET reactions_count = reactions_count + $2, score = score + $3 WHERE id = $1"
-        )))
-        .bind(item.id())
-        .bind(counted)
-        .bind(delta * category.score)
-        .execute(&mut *tx)
-        .await?;
-        if let Reactable::Article(id) = item {
-            crate::domain::feeds::refresh_one(&mut *tx, id).await?;
-        }
+    // The item's own copy of its tallies; public reactions count; every category with a
+    // score (privileged ones included) moves the item's score.
+    let counted = if category.private { 0 } else { delta };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET reactions_count = reactions_count + $2, score = score + $3,
+                tallies = {TALLY_MOVE}
+         WHERE id = $1"
+    )))
+    .bind(item.id())
+    .bind(counted)
+    .bind(delta * category.score)
+    .bind(&category.name)
+    .bind(delta)
+    .execute(&mut *tx)
+    .await?;
+    if (!category.private || category.score != 0)
+        && let Reactable::Article(id) = item
+    {
+        crate::domain::feeds::refresh_one(&mut *tx, id).await?;
     }
     if on && !category.private {
         let job = crate::jobs::Job::NotifyReaction {

@@ -16,7 +16,6 @@ pub type ArticleKey = (DateTime<Utc>, Uuid);
 pub struct Includes {
     pub author: bool,
     pub tags: bool,
-    pub reaction_counts: bool,
 }
 
 /// What [`Includes`] asked for, for one article.
@@ -26,19 +25,17 @@ pub struct Extras {
     pub inc_author: Option<sqlx::types::Json<crate::domain::accounts::User>>,
     #[sqlx(default)]
     pub inc_tags: Option<sqlx::types::Json<Vec<crate::domain::tags::Tag>>>,
-    #[sqlx(default)]
-    pub inc_counts: Option<sqlx::types::Json<Vec<(String, i32)>>>,
 }
 
 impl Includes {
     pub fn any(&self) -> bool {
-        self.author || self.tags || self.reaction_counts
+        self.author || self.tags
     }
 
     /// Select-list expressions (each after a comma) for an article row aliased `p`,
-    /// joined to its author as `u` when [`Includes::author`]; `$public` names the
-    /// parameter holding the public reaction categories.
-    pub fn columns(&self, public: &str) -> String {
+    /// joined to its author as `u` when [`Includes::author`]. (Reaction counts need none:
+    /// the article carries its tallies.)
+    pub fn columns(&self) -> String {
         let mut out = String::new();
         if self.author {
             out.push_str(
@@ -61,14 +58,6 @@ impl Includes {
                     FROM article_tags at JOIN tags t ON t.id = at.tag_id
                     WHERE at.article_id = p.id) AS inc_tags",
             );
-        }
-        if self.reaction_counts {
-            out.push_str(&format!(
-                ", (SELECT COALESCE(json_agg(json_build_array(r.category, r.count)), '[]')
-                    FROM reaction_tallies r
-                    WHERE r.reactable_type = 'article' AND r.reactable_id = p.id
-                      AND r.count > 0 AND r.category = ANY({public})) AS inc_counts"
-            ));
         }
         out
     }

@@ -20,7 +20,7 @@ pub const MAX_URL: usize = 2048;
 pub const LIST_COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
-     created_at, updated_at, removal_reason";
+     created_at, updated_at, removal_reason, tallies";
 
 /// `columns` read from the table aliased `a` (expressions stay as they are).
 pub fn qualified(columns: &str) -> String {
@@ -41,7 +41,7 @@ pub fn qualified(columns: &str) -> String {
 pub const COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
-     created_at, updated_at, removal_reason, body_markdown, body_html, true AS body_loaded";
+     created_at, updated_at, removal_reason, tallies, body_markdown, body_html, true AS body_loaded";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Article {
@@ -73,6 +73,8 @@ pub struct Article {
     pub updated_at: DateTime<Utc>,
     /// Why a moderator took it down (status `removed`).
     pub removal_reason: Option<String>,
+    /// Reactions per category, as the tallies hold them (see [`crate::domain::reactions`]).
+    pub tallies: sqlx::types::Json<std::collections::HashMap<String, i32>>,
 }
 
 impl Article {

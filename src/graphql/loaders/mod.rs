@@ -27,7 +27,6 @@ pub fn includes(field: async_graphql::Lookahead<'_>) -> Includes {
     Includes {
         author: pick("author"),
         tags: pick("tags"),
-        reaction_counts: pick("reactionCounts"),
     }
 }
 
@@ -97,15 +96,6 @@ impl Loaders {
                 .iter()
                 .filter_map(|(a, x)| x.inc_tags.as_ref().map(|t| (a.id, t.0.clone()))),
         );
-        self.reaction_counts
-            .feed_many(articles.iter().filter_map(|(a, x)| {
-                x.inc_counts.as_ref().map(|c| {
-                    (
-                        crate::domain::reactions::Reactable::Article(a.id),
-                        c.0.clone(),
-                    )
-                })
-            }));
     }
 
     /// Loaders for one request by `viewer` (anonymous when `None`).

@@ -36,28 +36,16 @@ pub struct ReactionCount {
     pub count: i32,
 }
 
-async fn reaction_counts(
+/// An item's public reactions per category, in the configured order, from the tallies
+/// it carries (no statement).
+fn reaction_counts(
     ctx: &Context<'_>,
-    item: Reactable,
-) -> async_graphql::Result<Vec<ReactionCount>> {
-    let mut counts: Vec<ReactionCount> = ctx
-        .loaders()
-        .reaction_counts
-        .load_one(item)
-        .await?
-        .unwrap_or_default()
+    tallies: &std::collections::HashMap<String, i32>,
+) -> Vec<ReactionCount> {
+    crate::domain::reactions::public_counts(&ctx.state().settings, tallies)
         .into_iter()
         .map(|(category, count)| ReactionCount { category, count })
-        .collect();
-    let order: Vec<&str> = ctx
-        .state()
-        .settings
-        .reactions
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    counts.sort_by_key(|c| order.iter().position(|n| *n == c.category));
-    Ok(counts)
+        .collect()
 }
 
 async fn viewer_reactions(
@@ -192,11 +180,8 @@ impl ArticleNode {
         self.0.score
     }
     /// Public reactions per category (the reading list is private).
-    async fn reaction_counts(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<ReactionCount>> {
-        reaction_counts(ctx, Reactable::Article(self.0.id)).await
+    async fn reaction_counts(&self, ctx: &Context<'_>) -> Vec<ReactionCount> {
+        reaction_counts(ctx, &self.0.tallies)
     }
     /// The signed-in member's reactions, `readinglist` included.
     async fn viewer_reactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
@@ -383,11 +368,8 @@ impl CommentNode {
     async fn replies_count(&self) -> i32 {
         self.comment.replies_count
     }
-    async fn reaction_counts(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<ReactionCount>> {
-        reaction_counts(ctx, Reactable::Comment(self.comment.id)).await
+    async fn reaction_counts(&self, ctx: &Context<'_>) -> Vec<ReactionCount> {
+        reaction_counts(ctx, &self.comment.tallies)
     }
     async fn viewer_reactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         viewer_reactions(ctx, Reactable::Comment(self.comment.id)).await

@@ -1,0 +1,2 @@
+ALTER TABLE comments DROP COLUMN IF EXISTS tallies;
+ALTER TABLE articles DROP COLUMN IF EXISTS tallies;
