@@ -203,3 +203,42 @@ async fn seed_fills_a_database_with_consistent_demo_content() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("refused in production"));
 }
+
+/// The pages run their documents through the same budget as any client, at what they
+/// cost: a reader with the default limits reads article after article.
+#[tokio::test]
+async fn pages_fit_the_default_query_budget() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options::default(), |s| {
+        s.rate_limits.enabled = true;
+    })
+    .await;
+    let ada = app.member("ada").await;
+    let article = app
+        .ok(Some(&ada), "mutation($i: ArticleFields!) { createArticle(input: $i) { id path } }", json!({ "i": { "title": "Budget", "bodyMarkdown": "x", "tags": ["rust"], "published": true } }))
+        .await["createArticle"]
+        .clone();
+    app.ok(
+        Some(&ada),
+        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"first\") { id } }",
+        json!({ "a": article["id"] }),
+    )
+    .await;
+    let path = article["path"].as_str().unwrap();
+    for _ in 0..10 {
+        for page in [path, "/", "/t/rust", "/ada"] {
+            let (status, body) = html(&app, page, None).await;
+            assert_eq!(status, 200, "{page}: {body}");
+        }
+    }
+    // A reader who spent the budget is asked to slow down, not shown an error.
+    let mut last = 0;
+    for _ in 0..200 {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        last = response.status().as_u16();
+        if last != 200 {
+            assert!(response.headers().contains_key("retry-after"));
+            break;
+        }
+    }
+    assert_eq!(last, 429);
+}

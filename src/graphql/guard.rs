@@ -572,6 +572,51 @@ fn page_size(
         })
 }
 
+/// What the engine's complexity counts for one field over its selection's `child` cost,
+/// by the same rules the schema's `complexity` attributes state: a connection's items
+/// times its page, `nodes(ids:)` times its ids, a thread's replies once (they come from the
+/// thread already loaded), and the fixed extra of a search or of loading a thread.
+fn field_complexity(
+    field: &async_graphql::parser::types::Field,
+    child: &Cost,
+    variables: &async_graphql::Variables,
+) -> u64 {
+    use crate::graphql::pagination::{DEFAULT_PAGE, SEARCH_COST, THREAD_COST};
+    let each = |times: u64| 1u64.saturating_add(child.complexity.saturating_mul(times.max(1)));
+    let page = || {
+        page_size(field, variables).unwrap_or(if child.connection {
+            DEFAULT_PAGE as u64
+        } else {
+            1
+        })
+    };
+    match field.name.node.as_str() {
+        "replies" => each(1),
+        "nodes" if field.get_argument("ids").is_some() => {
+            each(list_length(field, "ids", variables).unwrap_or(1))
+        }
+        "search" => each(page()).saturating_add(SEARCH_COST as u64),
+        "comments" => each(page()).saturating_add(THREAD_COST as u64),
+        _ => each(page()),
+    }
+}
+
+/// The length of a list argument, literal or variable.
+fn list_length(
+    field: &async_graphql::parser::types::Field,
+    argument: &str,
+    variables: &async_graphql::Variables,
+) -> Option<u64> {
+    match &field.get_argument(argument)?.node {
+        Value::List(items) => Some(items.len() as u64),
+        Value::Variable(name) => match variables.get(name) {
+            Some(ConstValue::List(items)) => Some(items.len() as u64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 impl<'a> Walk<'a> {
     fn set(&mut self, set: &'a Positioned<SelectionSet>) -> ServerResult<Cost> {
         self.level += 1;
@@ -604,12 +649,7 @@ impl<'a> Walk<'a> {
                     if matches!(name, "edges" | "nodes") {
                         cost.connection = true;
                     }
-                    let page = page_size(field, self.variables).unwrap_or(if child.connection {
-                        crate::graphql::pagination::DEFAULT_PAGE as u64
-                    } else {
-                        1
-                    });
-                    let own = 1u64.saturating_add(child.complexity.saturating_mul(page.max(1)));
+                    let own = field_complexity(field, &child, self.variables);
                     child.complexity = 0;
                     cost.complexity = cost.complexity.saturating_add(own);
                     // Introspection (`__schema`, `__type`) nests `ofType` a dozen levels:
@@ -620,9 +660,6 @@ impl<'a> Walk<'a> {
                     cost.depth = cost.depth.max(below);
                     if name == "search" {
                         cost.searches = cost.searches.saturating_add(1);
-                        cost.complexity = cost
-                            .complexity
-                            .saturating_add(crate::graphql::pagination::SEARCH_COST as u64);
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -865,6 +902,77 @@ mod tests {
         assert_eq!(cost(paged, serde_json::json!({ "n": 50 })), 1 + 50 * 3);
         let search = "{ search(query: \"x\", first: 2) { edges { cursor } } }";
         assert_eq!(cost(search, serde_json::json!({})), 200 + 1 + 2 * 2);
+    }
+
+    /// The complexity the engine computes for `query`: validation runs, then an extension
+    /// stops the request before anything resolves.
+    fn engine_complexity(query: &str, variables: serde_json::Value) -> usize {
+        use async_graphql::extensions::{
+            Extension, ExtensionContext, ExtensionFactory, NextValidation,
+        };
+        use async_graphql::{ServerError, ValidationResult};
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Option<usize>>>);
+        #[async_trait::async_trait]
+        impl Extension for Capture {
+            async fn validation(
+                &self,
+                ctx: &ExtensionContext<'_>,
+                next: NextValidation<'_>,
+            ) -> Result<ValidationResult, Vec<ServerError>> {
+                let result = next.run(ctx).await?;
+                *self.0.lock().unwrap() = Some(result.complexity);
+                Err(vec![ServerError::new("stop", None)])
+            }
+        }
+        impl ExtensionFactory for Capture {
+            fn create(&self) -> Arc<dyn Extension> {
+                Arc::new(self.clone())
+            }
+        }
+        let capture = Capture::default();
+        let schema = crate::graphql::builder()
+            .extension(capture.clone())
+            .finish();
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        let response = futures_util::FutureExt::now_or_never(schema.execute(request))
+            .expect("validation does not wait");
+        assert_eq!(response.errors[0].message, "stop", "{:?}", response.errors);
+        capture.0.lock().unwrap().expect("validated")
+    }
+
+    #[test]
+    fn the_estimate_is_the_engines_complexity() {
+        let mut thread = "id bodyHtml author { username }".to_owned();
+        for _ in 0..3 {
+            thread =
+                format!("id bodyHtml replies(first: 100) {{ edges {{ node {{ {thread} }} }} }}");
+        }
+        let cases = [
+            ("{ feed { edges { node { title author { name } tags { name } } } } }".to_owned(), serde_json::json!({})),
+            ("query($n: Int) { feed(first: $n) { edges { cursor node { id } } pageInfo { hasNextPage } } }".to_owned(), serde_json::json!({ "n": 50 })),
+            (format!("{{ article(username: \"a\", slug: \"b\") {{ title comments(first: 100) {{ edges {{ node {{ {thread} }} }} }} }} }}"), serde_json::json!({})),
+            ("{ search(query: \"x\", first: 5) { edges { node { rank } } } }".to_owned(), serde_json::json!({})),
+            ("query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Article { title } } }".to_owned(), serde_json::json!({ "ids": ["a", "b", "c"] })),
+            ("{ nodes(ids: [\"a\", \"b\"]) { id } node(id: \"a\") { id } }".to_owned(), serde_json::json!({})),
+            ("{ notifications(last: 7) { edges { node { id } } } }".to_owned(), serde_json::json!({})),
+        ];
+        for (query, variables) in cases {
+            let document = async_graphql::parser::parse_query(&query).unwrap();
+            let estimated = check_document(
+                &document,
+                &async_graphql::Variables::from_json(variables.clone()),
+                &limits(),
+            )
+            .unwrap();
+            assert_eq!(
+                estimated,
+                engine_complexity(&query, variables) as u64,
+                "{query}"
+            );
+        }
     }
 
     /// `{...F0} fragment F0 on Query {...F1 ...F1} ... fragment F<n> on Query {health{app}}`

@@ -4,12 +4,13 @@
 //! escapes every value; article and comment bodies were sanitised when written.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use poem::http::{StatusCode, header};
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Path, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::error::ErrorCode;
 use crate::graphql::api::Api;
 use crate::graphql::context::Auth;
 use crate::graphql::guard::Transport;
@@ -51,13 +52,18 @@ async fn run(
     let response = api.execute(request).await;
     if !response.errors.is_empty() {
         tracing::warn!(errors = ?response.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), "reading page query failed");
-        let bad_input = response.errors.iter().all(|e| {
+        let code = |e: &async_graphql::ServerError| {
             e.extensions
                 .as_ref()
                 .and_then(|x| x.get("code"))
-                .is_some_and(|c| *c == async_graphql::Value::from("BAD_USER_INPUT"))
-        });
-        return Err(if bad_input {
+                .and_then(|c| match c {
+                    async_graphql::Value::String(code) => Some(code.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        };
+        let all = |wanted: ErrorCode| response.errors.iter().all(|e| code(e) == wanted.as_str());
+        return Err(if all(ErrorCode::BadUserInput) {
             page(
                 StatusCode::BAD_REQUEST,
                 "Bad request",
@@ -66,6 +72,27 @@ async fn run(
                 None,
                 html! { h1 { "This page address is not valid." } },
             )
+        } else if all(ErrorCode::RateLimited) {
+            let retry_after = response
+                .errors
+                .iter()
+                .find_map(|e| match e.extensions.as_ref()?.get("retryAfter")? {
+                    async_graphql::Value::Number(n) => n.as_u64(),
+                    _ => None,
+                })
+                .unwrap_or(1);
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Slow down",
+                "",
+                None,
+                None,
+                html! { h1 { "Too many requests. Please try again in a moment." } },
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
         } else {
             page(
                 StatusCode::INTERNAL_SERVER_ERROR,
