@@ -17,28 +17,32 @@ use crate::error::{AppError, AppResult};
 /// The longest a password check waits for its turn.
 const MAX_WAIT: Duration = Duration::from_secs(5);
 
-fn permits() -> &'static tokio::sync::Semaphore {
-    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+fn permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static PERMITS: OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = OnceLock::new();
     PERMITS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        tokio::sync::Semaphore::new(cores)
+        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
     })
 }
 
-/// Runs `work` on a blocking thread once a hashing slot is free.
+/// Runs `work` on a blocking thread once a hashing slot is free. The slot goes with the
+/// work: a caller that gives up (its client went away) does not free it while the hash
+/// still runs.
 async fn with_permit<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    let permit = tokio::time::timeout(MAX_WAIT, permits().acquire())
+    let permit = tokio::time::timeout(MAX_WAIT, permits().clone().acquire_owned())
         .await
         .map_err(|_| AppError::RateLimited {
             message: "The server is busy checking passwords; try again in a moment".to_owned(),
             retry_after: 2,
         })?
         .map_err(AppError::internal)?;
-    let result = tokio::task::spawn_blocking(work)
-        .await
-        .map_err(AppError::internal);
-    drop(permit);
-    result
+    tokio::task::spawn_blocking(move || {
+        let result = work();
+        drop(permit);
+        result
+    })
+    .await
+    .map_err(AppError::internal)
 }
 
 fn hasher(settings: &AuthSettings) -> AppResult<Argon2<'static>> {

@@ -397,6 +397,22 @@ pub async fn consume_email_token(
     .await
 }
 
+/// The member an unused, unexpired emailed link of `purpose` belongs to, without using it.
+pub async fn email_token_owner<'e>(
+    db: impl PgExecutor<'e>,
+    purpose: &str,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM email_tokens
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()",
+    )
+    .bind(token_hash)
+    .bind(purpose)
+    .fetch_optional(db)
+    .await
+}
+
 /// Voids a member's unused emailed links (of one purpose when given).
 pub async fn delete_email_tokens<'e>(
     db: impl PgExecutor<'e>,

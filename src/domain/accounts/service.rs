@@ -422,15 +422,21 @@ pub async fn reset_password(
     token: &str,
     password: &SecretString,
 ) -> AppResult<()> {
-    let mut tx = db.begin().await?;
-    let (user_id, _) = repo::consume_email_token(&mut tx, "reset", &tokens::hash(token))
+    let invalid = || AppError::bad_input("token", "this link is invalid, used or expired");
+    let token_hash = tokens::hash(token);
+    // The password is hashed before the transaction begins, so no connection waits on a
+    // hashing slot; the link is used up in the transaction that sets it.
+    let user_id = repo::email_token_owner(db, "reset", &token_hash)
         .await?
-        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
-    let user = repo::find_by_id(&mut *tx, user_id)
-        .await?
-        .ok_or_else(|| AppError::bad_input("token", "this link is invalid, used or expired"))?;
+        .ok_or_else(invalid)?;
+    let user = repo::find_by_id(db, user_id).await?.ok_or_else(invalid)?;
     let password = NewPassword::parse("password", password, &user.username, user.email.as_deref())?;
     let hash = passwords::hash(password.secret(), &settings.auth).await?;
+    let mut tx = db.begin().await?;
+    match repo::consume_email_token(&mut tx, "reset", &token_hash).await? {
+        Some((owner, _)) if owner == user_id => {}
+        _ => return Err(invalid()),
+    }
     repo::set_password(&mut tx, user_id, &hash).await?;
     repo::delete_sessions(&mut *tx, user_id, None).await?;
     repo::delete_api_keys(&mut *tx, user_id).await?;
