@@ -179,18 +179,33 @@ async fn caller(
 ) -> Result<Caller, Box<Response>> {
     let client = auth::client_info(req, &state.settings);
     let refused = |error: AppError, cookie: bool| {
-        let code = error.code();
-        let status = if code == ErrorCode::Unauthenticated {
-            StatusCode::UNAUTHORIZED
-        } else {
-            if let AppError::Internal(cause) = &error {
-                tracing::error!(error = format!("{cause:#}"), "authentication failed");
+        let error = match error {
+            AppError::NotFound(_) => {
+                AppError::Unauthenticated("The credential is not valid".to_owned())
             }
-            StatusCode::INTERNAL_SERVER_ERROR
+            other => other,
+        };
+        let code = error.code();
+        let mut extensions = json!({ "code": code.as_str() });
+        let status = match &error {
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            // The database was too busy to check the credential: try again, as for any
+            // other busy answer.
+            AppError::RateLimited { retry_after, .. } => {
+                extensions["retryAfter"] = json!(retry_after);
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            AppError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::UNAUTHORIZED,
+            AppError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "authentication failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let mut response = json_response(
             status,
-            &json!({ "errors": [{ "message": error.public_message(), "extensions": { "code": code.as_str() } }] }),
+            &json!({ "errors": [{ "message": error.public_message(), "extensions": extensions }] }),
         );
         let headers = response.headers_mut();
         headers.insert(
@@ -199,6 +214,9 @@ async fn caller(
         );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let AppError::RateLimited { retry_after, .. } = &error {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         if cookie && let Ok(value) = HeaderValue::from_str(&auth::clear_cookie(&state.settings)) {
             headers.append(header::SET_COOKIE, value);
