@@ -4,8 +4,7 @@
 //! Every operation has a short timeout, so a Redis outage slows nothing down: callers
 //! treat a failed cache operation as a miss.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
@@ -19,63 +18,40 @@ pub enum Cache {
         conn: ConnectionManager,
         prefix: Arc<str>,
     },
-    Memory(Arc<Mutex<MemoryStore>>),
+    Memory(MemoryStore),
 }
 
-/// The in-process store: at most [`MemoryStore::MAX_ENTRIES`] keys; when full, expired
-/// keys go first, then the oldest.
-#[derive(Default)]
-pub struct MemoryStore {
-    entries: HashMap<String, (String, Option<Instant>)>,
-    /// Keys in the order they were first stored (some may be gone already).
-    order: VecDeque<String>,
+/// The in-process store: at most [`MEMORY_ENTRIES`] keys, each gone at its own expiry.
+/// When full, a newcomer is admitted only if it is asked for more often than the entry it
+/// would replace (moka's TinyLFU), so a flood of keys used once (one per invented login or
+/// address) cannot push out the counters that are being hit.
+pub type MemoryStore = moka::sync::Cache<String, Stored>;
+
+/// How many keys the in-process store holds.
+pub const MEMORY_ENTRIES: u64 = 100_000;
+
+#[derive(Clone)]
+pub struct Stored {
+    value: String,
+    expires: Option<Instant>,
 }
 
-impl MemoryStore {
-    pub const MAX_ENTRIES: usize = 100_000;
+/// Each entry lives until its own `expires`.
+struct UntilExpiry;
 
-    /// Stores `key`, making room first when the store is full.
-    fn insert(
-        &mut self,
-        key: &str,
-        value: (String, Option<Instant>),
-    ) -> &mut (String, Option<Instant>) {
-        if !self.entries.contains_key(key) {
-            if self.entries.len() >= Self::MAX_ENTRIES {
-                let now = Instant::now();
-                self.entries
-                    .retain(|_, (_, expires)| expires.is_none_or(|e| e > now));
-            }
-            while self.entries.len() >= Self::MAX_ENTRIES {
-                match self.order.pop_front() {
-                    Some(oldest) => {
-                        self.entries.remove(&oldest);
-                    }
-                    None => break,
-                }
-            }
-            if self.order.len() >= 2 * Self::MAX_ENTRIES {
-                let entries = &self.entries;
-                self.order.retain(|k| entries.contains_key(k));
-            }
-            self.order.push_back(key.to_owned());
-        }
-        self.entries.insert(key.to_owned(), value);
-        self.entries
-            .get_mut(key)
-            .unwrap_or_else(|| unreachable!("just inserted"))
+impl moka::Expiry<String, Stored> for UntilExpiry {
+    fn expire_after_create(&self, _: &String, stored: &Stored, now: Instant) -> Option<Duration> {
+        stored.expires.map(|at| at.saturating_duration_since(now))
     }
 
-    fn live(&mut self, key: &str) -> Option<&mut (String, Option<Instant>)> {
-        let now = Instant::now();
-        if self
-            .entries
-            .get(key)
-            .is_some_and(|(_, exp)| exp.is_some_and(|e| e <= now))
-        {
-            self.entries.remove(key);
-        }
-        self.entries.get_mut(key)
+    fn expire_after_update(
+        &self,
+        _: &String,
+        stored: &Stored,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        stored.expires.map(|at| at.saturating_duration_since(now))
     }
 }
 
@@ -105,7 +81,16 @@ impl Cache {
     }
 
     pub fn memory() -> Self {
-        Self::Memory(Arc::default())
+        Self::memory_of(MEMORY_ENTRIES)
+    }
+
+    fn memory_of(capacity: u64) -> Self {
+        Self::Memory(
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(UntilExpiry)
+                .build(),
+        )
     }
 
     pub fn is_embedded(&self) -> bool {
@@ -131,7 +116,7 @@ impl Cache {
     pub async fn get(&self, key: &str) -> Result<Option<String>, redis::RedisError> {
         match self {
             Self::Redis { conn, prefix } => conn.clone().get(Self::key(prefix, key)).await,
-            Self::Memory(store) => Ok(lock(store).live(key).map(|(v, _)| v.clone())),
+            Self::Memory(store) => Ok(store.get(key).map(|stored| stored.value)),
         }
     }
 
@@ -148,7 +133,13 @@ impl Cache {
                     .await
             }
             Self::Memory(store) => {
-                lock(store).insert(key, (value.to_owned(), Some(Instant::now() + ttl)));
+                store.insert(
+                    key.to_owned(),
+                    Stored {
+                        value: value.to_owned(),
+                        expires: Some(Instant::now() + ttl),
+                    },
+                );
                 Ok(())
             }
         }
@@ -158,7 +149,7 @@ impl Cache {
         match self {
             Self::Redis { conn, prefix } => conn.clone().del(Self::key(prefix, key)).await,
             Self::Memory(store) => {
-                lock(store).entries.remove(key);
+                store.invalidate(key);
                 Ok(())
             }
         }
@@ -199,21 +190,28 @@ impl Cache {
                 Ok((count, ttl))
             }
             Self::Memory(store) => {
-                let mut store = lock(store);
+                // One atomic step per key, as the Lua script is in Redis.
                 let now = Instant::now();
-                if store.live(key).is_none() {
-                    store.insert(
-                        key,
-                        ("0".to_owned(), Some(now + Duration::from_secs(window_secs))),
-                    );
-                }
-                let Some(entry) = store.entries.get_mut(key) else {
-                    return Ok((amount, window_secs));
-                };
-                let count = entry.0.parse::<u64>().unwrap_or(0).saturating_add(amount);
-                entry.0 = count.to_string();
-                let left = entry.1.map_or(window_secs, |e| {
-                    e.saturating_duration_since(now).as_secs_f64().ceil() as u64
+                let window = Duration::from_secs(window_secs);
+                let stored = store
+                    .entry(key.to_owned())
+                    .and_upsert_with(|current| {
+                        let (count, expires) = match current.map(moka::Entry::into_value) {
+                            Some(Stored {
+                                value,
+                                expires: Some(at),
+                            }) if at > now => (value.parse::<u64>().unwrap_or(0), at),
+                            _ => (0, now + window),
+                        };
+                        Stored {
+                            value: count.saturating_add(amount).to_string(),
+                            expires: Some(expires),
+                        }
+                    })
+                    .into_value();
+                let count = stored.value.parse::<u64>().unwrap_or(amount);
+                let left = stored.expires.map_or(window_secs, |at| {
+                    at.saturating_duration_since(now).as_secs_f64().ceil() as u64
                 });
                 Ok((count, left))
             }
@@ -221,41 +219,86 @@ impl Cache {
     }
 }
 
-fn lock(store: &Mutex<MemoryStore>) -> std::sync::MutexGuard<'_, MemoryStore> {
-    // A panic while holding the lock cannot leave the map half-updated in a way that
-    // matters for a cache, so a poisoned lock is used as is.
-    store
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_memory_store_is_bounded() {
-        let cache = Cache::memory();
-        let total = MemoryStore::MAX_ENTRIES + 500;
-        for i in 0..total {
-            cache
-                .set_ex(&format!("k{i}"), "v", Duration::from_secs(60))
-                .await
-                .unwrap();
-        }
+    async fn the_memory_store_is_bounded_and_keeps_the_counters_in_use() {
+        const CAPACITY: u64 = 10_000;
+        let cache = Cache::memory_of(CAPACITY);
         let Cache::Memory(store) = &cache else {
             unreachable!()
         };
-        assert_eq!(lock(store).entries.len(), MemoryStore::MAX_ENTRIES);
-        // The oldest went first; the newest are there.
-        assert_eq!(cache.get("k0").await.unwrap(), None);
-        assert_eq!(
-            cache
-                .get(&format!("k{}", total - 1))
+        let window = Duration::from_secs(600);
+        let flood = |from: u64| {
+            let cache = cache.clone();
+            async move {
+                for i in from..from + 2 * CAPACITY {
+                    cache
+                        .incr_window(&format!("login_failures:{i}"), window)
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        // A store full of keys used once (invented logins)...
+        flood(0).await;
+        store.run_pending_tasks();
+        assert!(store.entry_count() <= CAPACITY, "{}", store.entry_count());
+        // ...then a login under attack: its counter is hit again and again...
+        let mut counted = 0;
+        for _ in 0..20 {
+            counted = cache
+                .incr_window("login_failures:target", window)
                 .await
                 .unwrap()
-                .as_deref(),
-            Some("v")
+                .0;
+            store.run_pending_tasks();
+        }
+        // ...and outlives the next flood.
+        flood(1_000_000).await;
+        store.run_pending_tasks();
+        let (after, _) = cache
+            .incr_window_by("login_failures:target", 0, window)
+            .await
+            .unwrap();
+        assert!(store.entry_count() <= CAPACITY, "{}", store.entry_count());
+        assert_eq!(after, counted, "the counter in use survived the flood");
+    }
+
+    #[tokio::test]
+    async fn memory_windows_expire() {
+        let cache = Cache::memory();
+        assert_eq!(
+            cache
+                .incr_window("k", Duration::from_secs(1))
+                .await
+                .unwrap(),
+            (1, 1)
+        );
+        assert_eq!(
+            cache
+                .incr_window("k", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .0,
+            2
+        );
+        cache
+            .set_ex("v", "x", Duration::from_millis(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(cache.get("v").await.unwrap(), None);
+        assert_eq!(
+            cache
+                .incr_window("k", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .0,
+            1,
+            "a new window"
         );
     }
 }
