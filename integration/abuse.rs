@@ -68,6 +68,12 @@ async fn fragment_fan_out_and_deep_brackets_are_refused_at_the_cost_of_reading_t
             "{levels} levels of fragments ({} bytes) refused in {took:?}",
             query.len()
         );
+        // 2^40 spreads once expanded; refused after reading 40 fragments (it took 6.9 s
+        // of CPU at 25 levels, and no answer in 20 s at 40, before the guard).
+        assert!(
+            took < Duration::from_secs(1),
+            "{levels} levels took {took:?}"
+        );
     }
     // The same through introspection, which is exempt from the depth limit only.
     let mut query = String::from("{ __schema { types { ...T0 } } }");
@@ -524,4 +530,92 @@ async fn unpaired_surrogates_are_refused_by_either_parser() {
     )
     .await;
     assert_eq!((status, code(&body)), (400, "BAD_USER_INPUT"), "{body}");
+}
+
+/// Work that does not follow the page size is priced by what it does: each id of
+/// `nodes(ids:)` costs its selection, a thread costs its loading, a search costs its
+/// scans; with the default limit of 5,000 a document of a few hundred bytes asking for
+/// 100 threads through `nodes(ids:)` is refused before it runs.
+#[tokio::test]
+async fn nodes_threads_and_searches_cost_what_they_do() {
+    let app = spawn_app().await;
+    let ids: Vec<String> = (0..100)
+        .map(|i| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("Article:{}", uuid::Uuid::from_u128(i)))
+        })
+        .collect();
+    let threads = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Article { comments(first: 5) { edges { node { id } } } } } }";
+    let (status, body, _) = post(
+        &app,
+        None,
+        &json!({ "query": threads, "variables": { "ids": ids } }),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "BAD_USER_INPUT"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex"),
+        "{body}"
+    );
+    // The same selection for two ids runs (and finds nothing).
+    let (status, body, _) = post(
+        &app,
+        None,
+        &json!({ "query": threads, "variables": { "ids": &ids[..2] } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["nodes"], json!([null, null]));
+    // Searches: each is several scans; one is allowed per document.
+    let searches = "{ a: search(query: \"rust\", first: 1) { edges { cursor } } b: search(query: \"go\", first: 1) { edges { cursor } } }";
+    let (status, body, _) = post(&app, None, &json!({ "query": searches })).await;
+    assert_eq!((status, code(&body)), (400, "BAD_USER_INPUT"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1 search"),
+        "{body}"
+    );
+}
+
+/// A string longer than `graphql.max_text_bytes`, in a variable or a literal, is refused
+/// with the argument it feeds named, before anything runs.
+#[tokio::test]
+async fn over_long_strings_are_refused_at_the_boundary() {
+    let app = spawn_app_with(Options::default(), |s| s.graphql.max_text_bytes = 1_000).await;
+    let long = "x".repeat(1_001);
+    let (status, body, _) = post(
+        &app,
+        None,
+        &json!({ "query": "query($q: String!) { search(query: $q) { edges { cursor } } }", "variables": { "q": long } }),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body), field(&body)),
+        (400, "BAD_USER_INPUT", "query"),
+        "{body}"
+    );
+    let (status, body, _) = post(
+        &app,
+        None,
+        &json!({ "query": format!("{{ tag(name: \"{long}\") {{ name }} }}") }),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body), field(&body)),
+        (400, "BAD_USER_INPUT", "name"),
+        "{body}"
+    );
+    let (status, _, _) = post(
+        &app,
+        None,
+        &json!({ "query": format!("{{ tag(name: \"{}\") {{ name }} }}", &long[1..]) }),
+    )
+    .await;
+    assert_eq!(status, 200, "a string at the limit is fine");
 }

@@ -118,6 +118,129 @@ async fn sockets_close_when_their_credential_goes_on_any_node() {
     );
 }
 
+/// A socket signed in with a personal API key.
+async fn key_socket(app: &TestApp, key: &str) -> WsClient {
+    let (stream, _) = ws_handshake(&app.ws_url(), "graphql-transport-ws", None)
+        .await
+        .unwrap();
+    let mut client = WsClient {
+        socket: stream,
+        protocol: "graphql-transport-ws".to_owned(),
+    };
+    client
+        .send(json!({ "type": "connection_init", "payload": { "apiKey": key } }))
+        .await;
+    assert_eq!(client.next_json().await["type"], "connection_ack");
+    client
+}
+
+/// Every way a credential goes, done on one node, ends the sockets it opened on the other:
+/// revoking the session or the key, a password reset, a role change and deleting the
+/// account.
+#[tokio::test]
+async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
+    let app = spawn_app().await;
+    let other = app.second_node(Options::default()).await;
+    let owner = app.member("holder").await;
+    let within = Duration::from_secs(5);
+
+    // revokeSession, for a session other than the caller's.
+    let spare = login(&app, "holder").await;
+    let mut ws = socket(&app, &spare).await;
+    let sessions = other
+        .ok(
+            Some(&owner),
+            "{ viewer { sessions { id current } } }",
+            json!({}),
+        )
+        .await;
+    let spare_id = sessions["viewer"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .map(|s| s["id"].clone())
+        .unwrap();
+    other
+        .ok(
+            Some(&owner),
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({ "id": spare_id }),
+        )
+        .await;
+    assert_eq!(closed_with(&mut ws, within).await.0, 4401, "revokeSession");
+
+    // revokeApiKey.
+    let created = app
+        .ok(
+            Some(&owner),
+            "mutation { createApiKey(description: \"ci\") { key apiKey { id } } }",
+            json!({}),
+        )
+        .await;
+    let key = created["createApiKey"]["key"].as_str().unwrap().to_owned();
+    let mut ws = key_socket(&app, &key).await;
+    other
+        .ok(
+            Some(&owner),
+            "mutation($id: ID!) { revokeApiKey(id: $id) }",
+            json!({ "id": created["createApiKey"]["apiKey"]["id"] }),
+        )
+        .await;
+    assert_eq!(closed_with(&mut ws, within).await.0, 4401, "revokeApiKey");
+
+    // A role change: the socket closes so the client reconnects as what the member now is.
+    let mut ws = socket(&app, &owner).await;
+    app.set_role("holder", "trusted").await;
+    assert_eq!(closed_with(&mut ws, within).await.0, 4000, "role change");
+
+    // A password reset, asked and used on the other node.
+    let mut ws = socket(&app, &owner).await;
+    let key = api_key(&app, &owner).await;
+    let mut by_key = key_socket(&app, &key).await;
+    other
+        .ok(
+            None,
+            "mutation { requestPasswordReset(email: \"holder@example.com\") }",
+            json!({}),
+        )
+        .await;
+    other.drain_jobs().await;
+    let reset = mail(&other, "holder@example.com", "Reset").token("reset-password");
+    other
+        .ok(
+            None,
+            "mutation($t: String!) { resetPassword(token: $t, password: \"another good secret\") }",
+            json!({ "t": reset }),
+        )
+        .await;
+    assert_eq!(closed_with(&mut ws, within).await.0, 4401, "reset: session");
+    assert_eq!(closed_with(&mut by_key, within).await.0, 4401, "reset: key");
+
+    // Deleting the account.
+    let token = app
+        .ok(None, "mutation { login(input: { login: \"holder\", password: \"another good secret\" }) { token } }", json!({}))
+        .await["login"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ws = socket(&app, &token).await;
+    let phone = app
+        .ok(None, "mutation { login(input: { login: \"holder\", password: \"another good secret\" }) { token } }", json!({}))
+        .await["login"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    other
+        .ok(
+            Some(&phone),
+            "mutation { deleteAccount(password: \"another good secret\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(closed_with(&mut ws, within).await.0, 4401, "deleteAccount");
+}
+
 #[tokio::test]
 async fn each_operation_on_a_socket_is_authorised_as_things_are_now() {
     let app = spawn_app().await;
@@ -380,4 +503,30 @@ async fn password_work_is_rate_limited_per_member_address_and_target() {
     app.ok(None, &reset("someone@example.com"), json!({})).await;
     let (_, body) = app.graphql(&reset("else@example.com"), json!({})).await;
     assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+}
+
+#[tokio::test]
+async fn email_changes_deletions_and_the_address_are_rate_limited_too() {
+    let app = spawn_app_with(Options::default(), |s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.email_change = vibecoding::config::Rule::new(1, 3_600);
+        s.rate_limits.account_deletion = vibecoding::config::Rule::new(1, 3_600);
+        s.rate_limits.account_change_per_ip = vibecoding::config::Rule::new(2, 3_600);
+    })
+    .await;
+    let first = app.member("first").await;
+    let change =
+        "mutation { changeEmail(password: \"nope\", newEmail: \"new.first@example.com\") }";
+    let delete = "mutation { deleteAccount(password: \"nope\") }";
+    for (operation, what) in [(change, "changeEmail"), (delete, "deleteAccount")] {
+        let (_, body) = app.graphql_as(Some(&first), operation, json!({})).await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{what}: {body}");
+        let (_, body) = app.graphql_as(Some(&first), operation, json!({})).await;
+        assert_eq!(code(&body), "RATE_LIMITED", "{what}, per member: {body}");
+    }
+    // Two attempts from this address reached the hash (the refused ones are not counted
+    // against it): another member at the same address is refused before the hash runs.
+    let second = app.member("second").await;
+    let (_, body) = app.graphql_as(Some(&second), delete, json!({})).await;
+    assert_eq!(code(&body), "RATE_LIMITED", "per address: {body}");
 }

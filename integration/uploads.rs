@@ -461,3 +461,45 @@ async fn a_deleted_account_takes_its_images_with_it() {
     assert_eq!(files(), 0, "the stored files are removed by the worker");
     assert_eq!(app.get(&local_path(&avatar)).await.status(), 404);
 }
+
+/// A photo sent as lossy WebP is stored lossy (VP8), not re-encoded losslessly into a file
+/// many times its size; a lossless one stays lossless (VP8L).
+#[tokio::test]
+async fn webp_keeps_its_kind_of_compression() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let photo = image::RgbaImage::from_fn(200, 150, |x, y| {
+        image::Rgba([
+            (x * 7 % 256) as u8,
+            (y * 13 % 256) as u8,
+            ((x + y) % 256) as u8,
+            255,
+        ])
+    });
+    let lossy = webp::Encoder::from_rgba(photo.as_raw(), 200, 150)
+        .encode(80.0)
+        .to_vec();
+    let lossless = webp::Encoder::from_rgba(photo.as_raw(), 200, 150)
+        .encode_lossless()
+        .to_vec();
+    for (sent, chunk) in [(lossy, b"VP8 "), (lossless, b"VP8L")] {
+        let size = sent.len();
+        let (_, body) = upload(&app, Some(&ada), "photo.webp", sent, "ARTICLE").await;
+        let image = &body["data"]["uploadImage"];
+        assert_eq!(image["format"], "webp", "{body}");
+        let stored = app
+            .get(&local_path(image["url"].as_str().unwrap()))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&stored[12..16], chunk, "stored as {:?}", &stored[12..16]);
+        if chunk == b"VP8 " {
+            assert!(
+                stored.len() < size * 2,
+                "{} bytes from {size}",
+                stored.len()
+            );
+        }
+    }
+}
