@@ -440,6 +440,7 @@ async fn a_busy_pool_and_a_slow_statement_are_answered_not_queued() {
         s.database.acquire_timeout_ms = 300;
     })
     .await;
+    let token = app.member("busy").await;
     let held = app.state.db.acquire().await.unwrap();
     let (_, body, took) = post(
         &app,
@@ -450,6 +451,15 @@ async fn a_busy_pool_and_a_slow_statement_are_answered_not_queued() {
     assert_eq!(code(&body), "RATE_LIMITED", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1);
     assert!(took < Duration::from_secs(5), "{took:?}");
+    // Signed in, the credential cannot be checked either: the same busy answer, as a 429.
+    let (status, body, _) = post(
+        &app,
+        Some(&token),
+        &json!({ "query": "{ viewer { role } }" }),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (429, "RATE_LIMITED"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1);
     drop(held);
 
     let app = spawn_app_with(Options::default(), |s| s.database.statement_timeout_ms = 1).await;
