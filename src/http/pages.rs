@@ -77,21 +77,6 @@ fn html(body: String) -> Response {
         .body(body)
 }
 
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// No icon yet: an empty answer browsers cache, instead of a 404 on every page.
 #[handler]
 pub async fn favicon() -> Response {

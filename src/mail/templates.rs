@@ -1,6 +1,6 @@
 //! The messages: plain text and HTML, links built from `APP_PROTOCOL` + `APP_DOMAIN`.
 
-use crate::http::pages::escape;
+use crate::text::escape_html as escape;
 
 use super::Email;
 
