@@ -182,6 +182,10 @@ pub fn test_settings(db_name: &str) -> Settings {
         "vibecoding-uploads-{}",
         uuid::Uuid::new_v4().simple()
     ));
+    settings.search.index_dir = std::env::temp_dir().join(format!(
+        "vibecoding-search-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     // Tests run from the package root, where `make assets` installs the playground.
     settings.http.assets_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/node_modules").into();
     settings
@@ -502,6 +506,7 @@ impl Drop for TestApp {
         }
         self.db_proxy.take();
         self.redis_proxy.take();
+        let _ = std::fs::remove_dir_all(&self.state.settings.search.index_dir);
         if !self.owns_database {
             return;
         }

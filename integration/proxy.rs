@@ -2,9 +2,11 @@
 //! reset, new ones refused) or freeze (connections stay open, nothing moves), to see what
 //! the server does when a dependency fails or hangs, then restore.
 //!
-//! In front of Postgres it also counts the statements the server sends (simple-query `Q`
-//! and extended-protocol `Execute` messages), so tests can assert how many statements a
-//! request costs. Connections through it must not use TLS (`sslmode=disable`).
+//! In front of Postgres it also counts the statements the server's request pool sends
+//! (simple-query `Q` and extended-protocol `Execute` messages on connections whose
+//! `application_name` is `vibecoding`; background loops such as the search index's use
+//! pools of their own names), so tests can assert how many statements a request costs.
+//! Connections through it must not use TLS (`sslmode=disable`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -153,6 +155,9 @@ async fn pump(
                 let code = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]);
                 // SSLRequest and GSSENCRequest come before the real startup message.
                 started = code != 80_877_103 && code != 80_877_104;
+                if started && application_name(&pending[8..len]) != Some("vibecoding") {
+                    return copy_rest(from, to, chunk, mode).await;
+                }
                 pending.drain(..len);
                 continue;
             }
@@ -167,6 +172,44 @@ async fn pump(
                 counter.fetch_add(1, Ordering::SeqCst);
             }
             pending.drain(..1 + len);
+        }
+    }
+}
+
+/// The `application_name` among a startup message's `key\0value\0` parameters.
+fn application_name(parameters: &[u8]) -> Option<&str> {
+    let mut parts = parameters.split(|b| *b == 0);
+    while let Some(key) = parts.next() {
+        let value = parts.next()?;
+        if key == b"application_name" {
+            return std::str::from_utf8(value).ok();
+        }
+    }
+    None
+}
+
+/// Copies bytes one way without counting anything, as [`pump`] does otherwise.
+async fn copy_rest(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut chunk: Vec<u8>,
+    mut mode: watch::Receiver<Mode>,
+) -> Option<Halves> {
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut chunk) => read,
+            changed = mode.wait_for(|m| *m != Mode::Up) => {
+                let hang = changed.is_ok_and(|m| *m == Mode::Hang);
+                return hang.then_some((from, to));
+            }
+        };
+        match read {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => {
+                if to.write_all(&chunk[..n]).await.is_err() {
+                    return None;
+                }
+            }
         }
     }
 }

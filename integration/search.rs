@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 const SEARCH: &str = "query($q: String!, $t: [SearchType!], $f: Int, $a: String) { search(query: $q, types: $t, first: $f, after: $a) { edges { node { node { __typename ... on Article { title } ... on User { username } ... on Tag { name } } rank highlight } } pageInfo { hasNextPage endCursor } } }";
 
@@ -65,6 +65,7 @@ async fn articles_rank_by_title_tags_body_and_members_and_tags_match_loosely() {
         .execute(&app.state.db)
         .await
         .unwrap();
+    app.state.search.caught_up(&app.state.db).await.unwrap();
 
     let data = app
         .ok(None, SEARCH, json!({ "q": "rust", "t": ["ARTICLE"] }))
@@ -148,4 +149,202 @@ async fn articles_rank_by_title_tags_body_and_members_and_tags_match_loosely() {
         body.get("errors").is_none(),
         "websearch syntax never fails: {body}"
     );
+}
+
+async fn publish(app: &TestApp, token: &str, title: &str, body: &str, tags: &[&str]) -> String {
+    app.ok(
+        Some(token),
+        "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }",
+        json!({ "i": { "title": title, "bodyMarkdown": body, "tags": tags, "published": true } }),
+    )
+    .await["createArticle"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn titles(app: &TestApp, q: &str) -> Vec<String> {
+    names(
+        &app.ok(None, SEARCH, json!({ "q": q, "t": ["ARTICLE"], "f": 50 }))
+            .await,
+    )
+}
+
+/// Relevance with known documents: a word in the title outweighs it in the tags, which
+/// outweigh the body; among bodies, more mentions in less text rank higher; stemming
+/// matches other forms of a word; stop words neither match nor get in the way.
+#[tokio::test]
+async fn relevance_follows_title_tags_body_and_frequency() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let filler = "Notes on tooling, editors, teams and the week in general. ".repeat(8);
+    publish(
+        &app,
+        &ada,
+        "Benchmarks that lie",
+        &format!("{filler} One mention of caching."),
+        &["testing"],
+    )
+    .await;
+    publish(
+        &app,
+        &ada,
+        "Caching strategies for web apps",
+        &filler,
+        &["web"],
+    )
+    .await;
+    publish(&app, &ada, "A week of notes", &filler, &["caching"]).await;
+    publish(
+        &app,
+        &ada,
+        "Notes from a meetup",
+        &format!("{filler} Caching, caching and more caching: cached pages everywhere."),
+        &["meetups"],
+    )
+    .await;
+    publish(&app, &ada, "Unrelated", &filler, &["misc"]).await;
+    app.state.search.caught_up(&app.state.db).await.unwrap();
+
+    assert_eq!(
+        titles(&app, "caching").await,
+        vec![
+            "Caching strategies for web apps",
+            "A week of notes",
+            "Notes from a meetup",
+            "Benchmarks that lie",
+        ],
+        "title > tag > body, and four mentions > one"
+    );
+    assert_eq!(
+        titles(&app, "the cached").await.len(),
+        4,
+        "stemmed forms match; a stop word is no requirement"
+    );
+    assert_eq!(titles(&app, "caching -meetups").await.len(), 3);
+    assert_eq!(
+        titles(&app, "\"cached pages\"").await,
+        vec!["Notes from a meetup"]
+    );
+    assert!(titles(&app, "zzzqqq").await.is_empty());
+}
+
+/// Every node's index follows the writes made on any node, soon after they commit:
+/// publishing, editing, unpublishing, a suspension; `vibecoding search rebuild` has every
+/// node build its index again and answer the same.
+#[tokio::test]
+async fn every_node_index_follows_writes_and_rebuilds_on_request() {
+    let app = spawn_app().await;
+    let other = app.second_node(crate::helpers::Options::default()).await;
+    let ada = app.member("ada").await;
+    let id = publish(
+        &app,
+        &ada,
+        "Zig comptime explained",
+        "Generics at compile time.",
+        &["zig"],
+    )
+    .await;
+    // The other node sees it within a second of the commit.
+    let started = std::time::Instant::now();
+    loop {
+        if titles(&other, "comptime").await == vec!["Zig comptime explained"] {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "not searchable on the other node within a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!, $i: ArticleFields!) { updateArticle(id: $id, input: $i) { id } }",
+        json!({ "id": id, "i": { "title": "Zig generics explained" } }),
+    )
+    .await;
+    other.state.search.caught_up(&other.state.db).await.unwrap();
+    assert!(
+        titles(&other, "comptime").await.is_empty(),
+        "the old title is gone"
+    );
+    assert_eq!(
+        titles(&other, "compile").await.len(),
+        1,
+        "the body is still there"
+    );
+    assert_eq!(
+        titles(&other, "generics explained").await,
+        vec!["Zig generics explained"]
+    );
+
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { unpublishArticle(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    other.state.search.caught_up(&other.state.db).await.unwrap();
+    assert!(
+        titles(&other, "zig").await.is_empty(),
+        "a draft is not found"
+    );
+
+    publish(
+        &app,
+        &ada,
+        "Zig build system",
+        "build.zig in practice",
+        &["zig"],
+    )
+    .await;
+    other.state.search.caught_up(&other.state.db).await.unwrap();
+    assert_eq!(titles(&other, "zig").await, vec!["Zig build system"]);
+    sqlx::query("UPDATE users SET role = 'suspended' WHERE username = 'ada'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    other.state.search.caught_up(&other.state.db).await.unwrap();
+    assert!(
+        titles(&other, "zig").await.is_empty(),
+        "a suspended member's articles are not found"
+    );
+    sqlx::query("UPDATE users SET role = 'member' WHERE username = 'ada'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+
+    // A rebuild requested from the command line: both nodes build again and agree.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+        .args(["search", "rebuild"])
+        .env("APP_ENV", "development")
+        .env("DATABASE_URL", crate::helpers::pg_url(&app.db_name))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for node in [&app, &other] {
+        let started = std::time::Instant::now();
+        loop {
+            let dirs: Vec<String> = std::fs::read_dir(&node.state.settings.search.index_dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            if dirs.len() == 1 && dirs[0].starts_with("g2-") {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{dirs:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(titles(node, "zig").await, vec!["Zig build system"]);
+    }
+    let health = app.ok(None, "{ health { searchIndex } }", json!({})).await;
+    assert_eq!(health["health"]["searchIndex"], "UP");
 }

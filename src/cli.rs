@@ -65,6 +65,9 @@ pub enum Command {
     /// Operators: the job queue (what Sidekiq's dashboard showed).
     #[command(subcommand, after_help = ENVIRONMENT_HELP)]
     Jobs(JobsCommand),
+    /// Operators: the search index every server node keeps.
+    #[command(subcommand, after_help = ENVIRONMENT_HELP)]
+    Search(SearchCommand),
     /// Apply pending database migrations, then exit (`--status`: list them; `--revert N`:
     /// undo the latest N).
     #[command(after_help = ENVIRONMENT_HELP)]
@@ -88,6 +91,16 @@ pub enum Command {
     Config,
     /// Print the GraphQL schema (SDL).
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SearchCommand {
+    /// Have every server node build its search index again from Postgres (each does it
+    /// beside the one it serves, then switches); nodes that are down do it when they
+    /// start.
+    Rebuild,
+    /// How far the change log reaches, and the generation nodes build for.
+    Status,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -300,6 +313,22 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                             job.last_error.unwrap_or_default()
                         );
                     }
+                }
+            }
+            Ok(())
+        }
+        Command::Search(command) => {
+            let db = db::connect(&settings, db::Purpose::Background).await?;
+            match command {
+                SearchCommand::Rebuild => {
+                    let generation = crate::domain::search::index::request_rebuild(&db).await?;
+                    println!(
+                        "search index generation {generation} requested: every server node rebuilds from Postgres, then switches"
+                    );
+                }
+                SearchCommand::Status => {
+                    let status = crate::domain::search::index::status(&db).await?;
+                    println!("{}", serde_json::to_string_pretty(&status)?);
                 }
             }
             Ok(())

@@ -118,6 +118,7 @@ pub struct Settings {
     pub feeds: FeedSettings,
     pub rate_limits: RateLimitSettings,
     pub uploads: UploadSettings,
+    pub search: SearchSettings,
     pub moderation: ModerationSettings,
 }
 
@@ -195,6 +196,16 @@ pub struct UploadSettings {
     pub dir: PathBuf,
     /// Cloudinary's upload API, replaced by a local server in tests.
     pub cloudinary_api_base: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchSettings {
+    /// Where this node keeps its article index (built from Postgres when missing, so an
+    /// ephemeral disk is fine). Each node needs its own directory.
+    pub index_dir: PathBuf,
+    /// How long the change log keeps an entry, in hours; a node whose index is older than
+    /// that rebuilds it.
+    pub changes_kept_hours: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -669,6 +680,10 @@ impl Default for Settings {
                 quota_bytes: 250 * 1024 * 1024,
                 dir: PathBuf::from("tmp/uploads"),
                 cloudinary_api_base: "https://api.cloudinary.com".to_owned(),
+            },
+            search: SearchSettings {
+                index_dir: PathBuf::from("tmp/search-index"),
+                changes_kept_hours: 24,
             },
             moderation: ModerationSettings {
                 spam_terms: Vec::new(),

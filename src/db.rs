@@ -68,6 +68,16 @@ pub async fn connect(settings: &Settings, purpose: Purpose) -> anyhow::Result<Pg
     Ok(pool)
 }
 
+/// A small pool of its own for a background loop of the server (named `name` in
+/// `pg_stat_activity`), connecting as `pool` does: the loop never waits behind requests,
+/// nor they behind it.
+pub fn side_pool(pool: &PgPool, name: &str, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .connect_lazy_with((*pool.connect_options()).clone().application_name(name))
+}
+
 /// Creates the database named in `options` when it does not exist yet.
 pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let Some(name) = options.get_database().map(str::to_owned) else {

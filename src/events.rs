@@ -31,6 +31,10 @@ pub const CREDENTIALS_NOTIFY: &str = "credentials";
 /// The Postgres channel notified when anything readers see changes.
 pub const CONTENT_NOTIFY: &str = "content";
 
+/// The Postgres channel on which the search-index change log announces new entries (see
+/// [`crate::domain::search::index`]).
+pub const SEARCH_NOTIFY: &str = "search";
+
 pub fn reactions(article: Uuid) -> String {
     format!("reactions:{article}")
 }

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         command,
         Command::Admin(_)
             | Command::Jobs(_)
+            | Command::Search(_)
             | Command::Migrate(_)
             | Command::Seed(_)
             | Command::Check { .. }

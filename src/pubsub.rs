@@ -33,6 +33,9 @@ pub struct PubSub {
     /// Bumped whenever something readers see changes (Postgres' `content` channel), and
     /// whenever the listener reconnects (it may have missed some).
     content: Arc<std::sync::atomic::AtomicU64>,
+    /// Woken when Postgres announces a change to what search finds (`search` channel),
+    /// and whenever the listener reconnects.
+    search: Arc<tokio::sync::Notify>,
     lost: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -72,6 +75,7 @@ impl PubSub {
             redis,
             database: None,
             content: Arc::default(),
+            search: Arc::default(),
             lost: Arc::default(),
         })
     }
@@ -89,11 +93,12 @@ impl PubSub {
         let pool = pool.clone();
         let channels = self.channels.clone();
         let content = self.content.clone();
+        let search = self.search.clone();
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             while !*shutdown.borrow() {
                 tokio::select! {
-                    result = listen_to_database(&pool, &channels, &content) => {
+                    result = listen_to_database(&pool, &channels, &content, &search) => {
                         if let Err(e) = result {
                             tracing::warn!(error = %e, "credential listener lost Postgres; retrying");
                         }
@@ -115,6 +120,11 @@ impl PubSub {
     /// cached page was made under is stale once this moves on.
     pub fn content_generation(&self) -> u64 {
         self.content.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// What wakes this node's search index when Postgres logs a change.
+    pub fn search_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.search.clone()
     }
 
     /// Counts events a slow subscriber lost (its buffer was full).
@@ -178,6 +188,7 @@ async fn listen_to_database(
     pool: &sqlx::PgPool,
     channels: &Channels,
     content: &std::sync::atomic::AtomicU64,
+    search: &tokio::sync::Notify,
 ) -> sqlx::Result<()> {
     use std::sync::atomic::Ordering;
     // A pool of its own: a listener's connection is given back (after an UNLISTEN) only
@@ -193,15 +204,21 @@ async fn listen_to_database(
         .listen_all([
             crate::events::CREDENTIALS_NOTIFY,
             crate::events::CONTENT_NOTIFY,
+            crate::events::SEARCH_NOTIFY,
         ])
         .await?;
     // Whatever changed while nobody listened is unknown: count it as a change.
     content.fetch_add(1, Ordering::AcqRel);
+    search.notify_one();
     tracing::info!("credential listener subscribed");
     loop {
         let notification = listener.recv().await?;
         if notification.channel() == crate::events::CONTENT_NOTIFY {
             content.fetch_add(1, Ordering::AcqRel);
+            continue;
+        }
+        if notification.channel() == crate::events::SEARCH_NOTIFY {
+            search.notify_one();
             continue;
         }
         if let Ok(user) = notification.payload().parse::<uuid::Uuid>() {

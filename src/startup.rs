@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cache::Cache;
 use crate::config::{Settings, redact_url};
+use crate::domain::search::index::SearchIndex;
 use crate::graphql::loaders::EventLoaders;
 use crate::http::pages::Assets;
 use crate::http::ws_limits::Counters;
@@ -49,6 +50,15 @@ impl Application {
         let pubsub =
             PubSub::start(&settings, &cache)?.with_database_listener(&db, shutdown_rx.clone());
         let assets = Arc::new(Assets::load(&settings.http.assets_dir));
+        let search = Arc::new(SearchIndex::new(
+            settings.search.index_dir.clone(),
+            pubsub.search_changes(),
+        ));
+        tokio::spawn(search.clone().run(
+            db::side_pool(&db, "vibecoding-search-index", 2),
+            settings.search.changes_kept_hours,
+            shutdown_rx.clone(),
+        ));
 
         let listener = TcpListener::bind((settings.host, settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
@@ -62,6 +72,7 @@ impl Application {
         let manifest = Arc::new(crate::graphql::persisted::Manifest::load(&settings)?);
         let state = AppState {
             storage,
+            search,
             settings,
             event_loaders,
             db,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub event_loaders: Arc<EventLoaders>,
     /// Where uploaded images go.
     pub storage: crate::storage::Storage,
+    /// This node's article search index.
+    pub search: Arc<crate::domain::search::index::SearchIndex>,
 }
 
 impl AppState {

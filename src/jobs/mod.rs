@@ -51,6 +51,8 @@ pub enum Job {
     NotifyFollow { follower: Uuid, followed: Uuid },
     /// Deletes read notifications older than 90 days.
     PurgeNotifications {},
+    /// Forgets search-index changes older than `search.changes_kept_hours`.
+    PurgeSearchChanges {},
     /// Removes stored image files (a deleted account's uploads): each storage key with
     /// the URLs of its resized copies.
     DeleteStoredImages { images: Vec<(String, Vec<String>)> },
@@ -70,6 +72,7 @@ impl Job {
             Self::NotifyFollow { .. } => "notify_follow",
             Self::PurgeNotifications {} => "purge_notifications",
             Self::DeleteStoredImages { .. } => "delete_stored_images",
+            Self::PurgeSearchChanges {} => "purge_search_changes",
         }
     }
 }
@@ -87,6 +90,7 @@ pub const KINDS: &[&str] = &[
     "notify_follow",
     "purge_notifications",
     "delete_stored_images",
+    "purge_search_changes",
 ];
 
 /// Periodic jobs: a name, a cron expression (seconds first, UTC), and the job.
@@ -106,6 +110,11 @@ pub fn schedules() -> Vec<(&'static str, &'static str, Job)> {
             "purge_notifications",
             "0 41 3 * * *",
             Job::PurgeNotifications {},
+        ),
+        (
+            "purge_search_changes",
+            "0 23 * * * *",
+            Job::PurgeSearchChanges {},
         ),
     ]
 }

@@ -107,6 +107,14 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
             tracing::info!(images = images.len(), "stored images removed");
             Ok(())
         }
+        Job::PurgeSearchChanges {} => {
+            let kept = ctx.settings.search.changes_kept_hours;
+            let purged = crate::domain::search::index::purge_changes(&ctx.db, kept)
+                .await
+                .map_err(|e| retry(e.into()))?;
+            tracing::info!(purged, "old search-index changes forgotten");
+            Ok(())
+        }
         Job::PurgeNotifications {} => {
             let purged = notifications::purge_read(&ctx.db).await.map_err(retry)?;
             tracing::info!(purged, "old read notifications deleted");

@@ -1,16 +1,23 @@
-//! Search: Postgres full-text search over live articles, weighted title > tags > body, with
-//! `websearch_to_tsquery` syntax (quotes, `-word`, `or`) and highlighted snippets; trigram
-//! similarity for members and tags, so prefixes and typos still find them. Drafts and
+//! Search: articles through this node's index ([`index`]: BM25 over every match, title >
+//! tags > body, web-search syntax read by [`query`], highlighted passages), or through
+//! Postgres' full-text index while the node's index is first being built; members and
+//! tags by trigram similarity, so prefixes and typos still find them. Drafts and
 //! suspended or deleted members' content never appear.
+
+pub mod index;
+pub mod query;
 
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use self::index::SearchIndex;
 
 use crate::domain::articles::model::{Article, LIST_COLUMNS};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_QUERY: usize = 200;
-/// Articles ranked for one search: the newest matches.
+/// Articles ranked for one search answered by Postgres (while the index is being built):
+/// the newest matches.
 pub const CANDIDATES: usize = 1_000;
 /// How far into the results a search may page.
 pub const MAX_OFFSET: usize = 500;
@@ -50,22 +57,25 @@ impl Hit {
 const START: char = '\u{1}';
 const STOP: char = '\u{2}';
 
-/// Escapes a snippet and turns the match markers into `<mark>`.
+/// Escapes a snippet Postgres marked and turns its markers into `<mark>`.
 fn highlight(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 16);
-    for c in raw.chars() {
-        match c {
-            START => out.push_str("<mark>"),
-            STOP => out.push_str("</mark>"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+    for (i, part) in raw.split(START).enumerate() {
+        match part.split_once(STOP) {
+            Some((marked, rest)) if i > 0 => {
+                out.push_str("<mark>");
+                crate::text::push_escaped(&mut out, marked);
+                out.push_str("</mark>");
+                crate::text::push_escaped(&mut out, rest);
+            }
+            _ => crate::text::push_escaped(&mut out, &part.replace(STOP, "")),
         }
     }
     out
+}
+
+fn escape(text: &str) -> String {
+    crate::text::escape_html(text)
 }
 
 #[derive(sqlx::FromRow)]
@@ -91,6 +101,7 @@ fn like_prefix(query: &str) -> String {
 /// normalised to 0..1 like trigram similarities), starting at `offset`.
 pub async fn search(
     db: &PgPool,
+    index: &SearchIndex,
     query: &str,
     kinds: &[Kind],
     offset: usize,
@@ -112,39 +123,11 @@ pub async fn search(
     let fetch = i64::try_from(offset + limit).unwrap_or(i64::MAX);
     let mut hits = Vec::new();
     if kinds.contains(&Kind::Article) {
-        let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
-        // Relevance is ranked among the newest matches (`CANDIDATES`): for a common word
-        // the planner walks the publication-date index and stops early, instead of ranking
-        // every match. With the query inline (not in a CTE) it can estimate which way is
-        // cheaper; a rare word uses the GIN index.
-        let rows = sqlx::query_as::<_, ArticleRow>(sqlx::AssertSqlSafe(format!(
-            "WITH candidates AS MATERIALIZED (
-                SELECT a.id, a.search, a.published_at, a.user_id FROM articles a
-                WHERE a.status = 'published' AND a.search @@ websearch_to_tsquery('english', $1)
-                ORDER BY a.published_at DESC, a.id DESC
-                LIMIT {CANDIDATES}),
-             top AS (
-                SELECT c.id, ts_rank_cd(c.search, websearch_to_tsquery('english', $1), 32) AS rank
-                FROM candidates c JOIN users u ON u.id = c.user_id
-                WHERE u.deleted_at IS NULL AND u.role <> 'suspended'
-                ORDER BY rank DESC, c.published_at DESC, c.id
-                LIMIT $2)
-             SELECT {columns}, top.rank,
-                    ts_headline('english', left(a.title || '. ' || a.body_markdown, 20000),
-                                websearch_to_tsquery('english', $1),
-                                'StartSel=\u{1}, StopSel=\u{2}, MaxWords=30, MinWords=12, MaxFragments=2') AS snippet
-             FROM top JOIN articles a ON a.id = top.id
-             ORDER BY top.rank DESC, a.published_at DESC, a.id"
-        )))
-        .bind(query)
-        .bind(fetch)
-        .fetch_all(db)
-        .await?;
-        hits.extend(rows.into_iter().map(|r| Hit::Article {
-            highlight: highlight(&r.snippet),
-            rank: r.rank,
-            article: Box::new(r.article),
-        }));
+        let parsed = query::parse(query);
+        match index.search(&parsed, 0, offset + limit).await? {
+            Some(found) => hits.extend(articles_found(db, &found).await?),
+            None => hits.extend(articles_from_postgres(db, query, fetch).await?),
+        }
     }
     let needle = query.to_lowercase();
     if kinds.contains(&Kind::User) {
@@ -180,6 +163,85 @@ pub async fn search(
     }
     hits.sort_by(|a, b| b.rank().total_cmp(&a.rank()));
     Ok(hits.into_iter().skip(offset).take(limit).collect())
+}
+
+/// The articles of an index search, loaded in one statement and checked again (the
+/// index may be a moment behind), in the index's order.
+async fn articles_found(db: &PgPool, found: &index::Found) -> AppResult<Vec<Hit>> {
+    if found.hits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = found.hits.iter().map(|(id, _)| *id).collect();
+    let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
+    let rows = sqlx::query_as::<_, FoundRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns}, left(a.title || '. ' || a.body_markdown, 20000) AS text
+         FROM articles a JOIN users u ON u.id = a.user_id
+         WHERE a.id = ANY($1) AND a.status = 'published'
+           AND u.deleted_at IS NULL AND u.role <> 'suspended'"
+    )))
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
+    let mut by_id: std::collections::HashMap<Uuid, FoundRow> =
+        rows.into_iter().map(|r| (r.article.id, r)).collect();
+    Ok(found
+        .hits
+        .iter()
+        .filter_map(|(id, score)| {
+            let row = by_id.remove(id)?;
+            Some(Hit::Article {
+                highlight: found.highlight(&row.text),
+                // BM25 is unbounded: s / (s + 1) maps it to 0..1 as Postgres' ranks were.
+                rank: score / (score + 1.0),
+                article: Box::new(row.article),
+            })
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct FoundRow {
+    #[sqlx(flatten)]
+    article: Article,
+    text: String,
+}
+
+/// Articles from Postgres' full-text index: relevance is ranked among the newest
+/// [`CANDIDATES`] matches, so a common word costs a bounded walk of the publication-date
+/// index rather than ranking every match.
+async fn articles_from_postgres(db: &PgPool, query: &str, fetch: i64) -> AppResult<Vec<Hit>> {
+    let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
+    let rows = sqlx::query_as::<_, ArticleRow>(sqlx::AssertSqlSafe(format!(
+        "WITH candidates AS MATERIALIZED (
+            SELECT a.id, a.search, a.published_at, a.user_id FROM articles a
+            WHERE a.status = 'published' AND a.search @@ websearch_to_tsquery('english', $1)
+            ORDER BY a.published_at DESC, a.id DESC
+            LIMIT {CANDIDATES}),
+         top AS (
+            SELECT c.id, ts_rank_cd(c.search, websearch_to_tsquery('english', $1), 32) AS rank
+            FROM candidates c JOIN users u ON u.id = c.user_id
+            WHERE u.deleted_at IS NULL AND u.role <> 'suspended'
+            ORDER BY rank DESC, c.published_at DESC, c.id
+            LIMIT $2)
+         SELECT {columns}, top.rank,
+                ts_headline('english', left(a.title || '. ' || a.body_markdown, 20000),
+                            websearch_to_tsquery('english', $1),
+                            'StartSel=\u{1}, StopSel=\u{2}, MaxWords=30, MinWords=12, MaxFragments=2') AS snippet
+         FROM top JOIN articles a ON a.id = top.id
+         ORDER BY top.rank DESC, a.published_at DESC, a.id"
+    )))
+    .bind(query)
+    .bind(fetch)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Hit::Article {
+            highlight: highlight(&r.snippet),
+            rank: r.rank,
+            article: Box::new(r.article),
+        })
+        .collect())
 }
 
 #[cfg(test)]

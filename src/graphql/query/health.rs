@@ -63,6 +63,16 @@ impl Health {
         }
     }
 
+    /// Whether this node answers article searches from its own index (UP), or from
+    /// Postgres while it builds the index (DOWN: searches still work, more slowly).
+    async fn search_index(&self, ctx: &Context<'_>) -> ServiceStatus {
+        if ctx.state().search.ready() {
+            ServiceStatus::Up
+        } else {
+            ServiceStatus::Down
+        }
+    }
+
     /// The server's version.
     async fn version(&self) -> &'static str {
         env!("CARGO_PKG_VERSION")

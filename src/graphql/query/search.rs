@@ -81,7 +81,8 @@ impl SearchQuery {
             })
             .collect();
         let limit = usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX);
-        let hits = search::search(&ctx.state().db, &query, &kinds, offset, limit).await?;
+        let state = ctx.state();
+        let hits = search::search(&state.db, &state.search, &query, &kinds, offset, limit).await?;
         let user_ids: Vec<uuid::Uuid> = hits
             .iter()
             .filter_map(|h| {

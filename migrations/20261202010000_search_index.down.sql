@@ -1,0 +1,11 @@
+DROP INDEX users_name_trgm;
+CREATE INDEX users_name_trgm ON users USING gin (name gin_trgm_ops) WHERE deleted_at IS NULL;
+DROP TRIGGER search_state_notify ON search_state;
+DROP TRIGGER search_changes_notify ON search_changes;
+DROP FUNCTION notify_search_changed();
+DROP TRIGGER users_search_change ON users;
+DROP FUNCTION log_author_search_change();
+DROP TRIGGER articles_search_change ON articles;
+DROP FUNCTION log_article_search_change();
+DROP TABLE search_state;
+DROP TABLE search_changes;
