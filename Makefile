@@ -21,10 +21,12 @@ test: services assets
 	$(CARGO) test --all-targets
 
 ## Benchmarks (optimised build): the HTTP scenarios under wrk next to pgbench's ceiling
-## for the same SQL (on a seeded database, kept between runs), and one event delivered to
-## 1,000 WebSocket subscribers.
+## for the same SQL (on a seeded database of BENCH_ARTICLES articles, default 100,000,
+## kept between runs), each search alone, the server's memory, and one event delivered to
+## 10,000 WebSocket subscribers (SUBSCRIBERS=). Tables and charts go to target/bench/.
 bench: assets
 	@scripts/services.sh --bench
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); \
 	$(CARGO) test --release --test integration bench_ -- --ignored --nocapture --test-threads 1
 
 services:

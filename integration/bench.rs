@@ -16,34 +16,49 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// One event to N subscribers on one node: a comment posted over HTTP, delivered to N
-/// WebSocket connections subscribed to `commentAdded` (through Redis, re-read once per
-/// event for all subscribers). Latency runs from sending the mutation to each subscriber
-/// receiving the comment. `SUBSCRIBERS` (default 1000) and `EVENTS` (default 20) size it.
+/// One event to N subscribers on one node: a comment posted over HTTP to the release
+/// binary, delivered to N WebSocket connections subscribed to `commentAdded` (through
+/// Redis, re-read once per event for all subscribers). Latency runs from sending the
+/// mutation to each subscriber receiving the comment. Also the server's memory per idle
+/// subscriber: its RSS before and after the N connections subscribe. `SUBSCRIBERS`
+/// (default 10,000) and `EVENTS` (default 20) size it; `make bench` raises the open-file
+/// limit for it.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: make bench"]
 async fn bench_event_fanout_to_subscribers() {
-    let subscribers: usize = std::env::var("SUBSCRIBERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let events: usize = std::env::var("EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let app = spawn_app_with_room().await;
-    let token = app.member("bench").await;
-    let article = app.ok(Some(&token), "mutation { createArticle(input: { title: \"Bench\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].as_str().unwrap().to_owned();
+    let subscribers: usize = env_or("SUBSCRIBERS", 10_000);
+    let events: usize = env_or("EVENTS", 20);
+    let database = crate::helpers::fresh_database().await;
+    let server = Server::start(&crate::helpers::pg_url(&database), "fanout").await;
+    let client = reqwest::Client::new();
+    let call = |token: Option<&str>, query: &str, variables: Value| {
+        let mut request = client
+            .post(server.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            assert!(body.get("errors").is_none(), "{body}");
+            body["data"].clone()
+        }
+    };
+    let token = call(None, "mutation { register(input: { username: \"bench\", email: \"bench@example.com\", password: \"correct horse battery\" }) { token } }", json!({})).await["register"]["token"].as_str().unwrap().to_owned();
+    let article = call(Some(&token), "mutation { createArticle(input: { title: \"Bench\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].as_str().unwrap().to_owned();
     let query =
         format!("subscription {{ commentAdded(articleId: \"{article}\") {{ id bodyMarkdown }} }}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss = server.rss_mb();
 
     let received: Arc<Mutex<Vec<(usize, Instant)>>> =
         Arc::new(Mutex::new(Vec::with_capacity(subscribers * events)));
     let mut readers = Vec::new();
     let opened = Instant::now();
-    for chunk in (0..subscribers).collect::<Vec<_>>().chunks(100) {
+    let ws_url = server.url("/graphql/ws").replacen("http", "ws", 1);
+    for chunk in (0..subscribers).collect::<Vec<_>>().chunks(200) {
         let clients = futures_util::future::join_all(chunk.iter().map(|_| async {
-            let (socket, _) = ws_handshake(&app.ws_url(), "graphql-transport-ws", None)
+            let (socket, _) = ws_handshake(&ws_url, "graphql-transport-ws", None)
                 .await
                 .unwrap();
             let mut ws = WsClient {
@@ -82,16 +97,21 @@ async fn bench_event_fanout_to_subscribers() {
         "{subscribers} subscribers connected in {:.2}s",
         opened.elapsed().as_secs_f64()
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let subscribed_rss = server.rss_mb();
+    eprintln!(
+        "server RSS: {idle_rss:.1} MB before the subscribers, {subscribed_rss:.1} MB with {subscribers} idle: {:.1} KB each",
+        (subscribed_rss - idle_rss) * 1024.0 / subscribers as f64
+    );
 
     let mut sent = Vec::new();
     for n in 0..events {
         let started = Instant::now();
-        app.ok(Some(&token), "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }", json!({ "a": article, "b": format!("Event {n}") })).await;
+        call(Some(&token), "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }", json!({ "a": article, "b": format!("Event {n}") })).await;
         sent.push(started);
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let received = received.lock().await.clone();
     let mut latencies: Vec<Duration> = received
         .iter()
@@ -100,32 +120,29 @@ async fn bench_event_fanout_to_subscribers() {
     latencies.sort();
     let expected = subscribers * events;
     eprintln!(
-        "fan-out: {} of {expected} deliveries; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "fan-out: {} of {expected} deliveries; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server RSS after {:.1} MB",
         latencies.len(),
         percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+        server.rss_mb(),
     );
+    for reader in readers {
+        reader.abort();
+    }
+    drop(server);
+    crate::helpers::drop_database(database);
     assert_eq!(
         latencies.len(),
         expected,
         "every subscriber got every event"
     );
-    for reader in readers {
-        reader.abort();
-    }
-}
-
-async fn spawn_app_with_room() -> crate::helpers::TestApp {
-    crate::helpers::spawn_app_with(crate::helpers::Options::default(), |s| {
-        s.http.max_ws_per_ip = 100_000;
-    })
-    .await
 }
 
 // ------------------------------------------------------------------ HTTP scenarios
 
 const FEED: &str = "query HomeFeed { feed(type: LATEST, first: 20) { edges { node { id title slug publishedAt readingTimeMinutes commentsCount reactionsCount author { username name } tags { name } reactionCounts { category count } } } } }";
+const SIGNED_IN_FEED: &str = "query HomeFeed { feed(type: RELEVANT, first: 20) { edges { node { id title slug publishedAt readingTimeMinutes commentsCount reactionsCount viewerReactions author { username name viewerIsFollowing } tags { name viewerIsFollowing } reactionCounts { category count } } } } }";
 const ARTICLE: &str = "query ArticlePage($id: ID!) { node(id: $id) { ... on Article { title bodyHtml author { username name } tags { name } reactionCounts { category count } comments(first: 50) { edges { node { id bodyHtml createdAt author { username name } } } } } } }";
 const SEARCH: &str = "query Search($q: String!) { search(query: $q, first: 20) { edges { node { rank highlight node { __typename ... on Article { title author { username } } ... on User { username } ... on Tag { name } } } } } }";
 const COMMENT: &str = "mutation Comment($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
@@ -144,8 +161,12 @@ struct Server {
 }
 
 impl Server {
-    async fn start(database_url: &str) -> Self {
+    /// Starts the binary on `database_url`, its search index in a directory named after
+    /// `name` (kept between runs), and waits until it answers and its index is built.
+    async fn start(database_url: &str, name: &str) -> Self {
         let port = crate::helpers::free_port();
+        let index_dir =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("search-{name}"));
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
             .arg("serve")
             .env("APP_ENV", "production")
@@ -160,19 +181,29 @@ impl Server {
             .env("RUST_LOG", "warn")
             // The benchmark measures throughput, not the limits that protect it.
             .env("VIBECODING_RATE_LIMITS__ENABLED", "false")
-            .env("VIBECODING_REDIS__KEY_PREFIX", "bench:")
+            .env("VIBECODING_REDIS__KEY_PREFIX", format!("bench-{name}:"))
+            .env("VIBECODING_SEARCH__INDEX_DIR", &index_dir)
+            .env("VIBECODING_HTTP__MAX_WS_PER_IP", "1000000")
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let server = Self { child, port };
         let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if client
-                .get(server.url("/api/v1/health_checks/app"))
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(600) {
+            let health = client
+                .post(server.url("/graphql"))
+                .json(&json!({ "query": "{ health { searchIndex } }" }))
                 .send()
-                .await
-                .is_ok()
+                .await;
+            if let Ok(response) = health
+                && let Ok(body) = response.json::<Value>().await
+                && body["data"]["health"]["searchIndex"] == "UP"
             {
+                eprintln!(
+                    "{name}: server up, search index ready in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
                 return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -457,23 +488,24 @@ fn postgres_log() -> Option<std::path::PathBuf> {
 
 /// The HTTP scenarios of `make bench` against the release binary and a seeded database:
 /// requests per second, p50/p99, errors and SQL statements per request for each, next to
-/// pgbench running the same statements on the same machine. `BENCH_DATABASE`
-/// (vibecoding_bench), `BENCH_SECONDS` (10), `BENCH_CONNECTIONS` (32) and the seed size
-/// (`BENCH_USERS`, `BENCH_ARTICLES`, `BENCH_COMMENTS`, `BENCH_REACTIONS`) tune it.
+/// pgbench running the same statements on the same machine; each search alone; the
+/// server's memory. `BENCH_SECONDS` (10), `BENCH_CONNECTIONS` (32) and the seed size
+/// (`BENCH_ARTICLES`, and `BENCH_USERS`, `BENCH_COMMENTS`, `BENCH_REACTIONS`) tune it.
+/// The results go to `target/bench/` as a table and a chart.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: make bench"]
 async fn bench_http_scenarios() {
     use sqlx::Connection as _;
-    let database: String = env_or("BENCH_DATABASE", "vibecoding_bench".to_owned());
+    // The size: `BENCH_ARTICLES` (100,000), with members, comments and reactions in
+    // proportion unless given; each size has a database of its own, kept between runs.
+    let articles: usize = env_or("BENCH_ARTICLES", 100_000);
+    let users: usize = env_or("BENCH_USERS", (articles / 10).max(100));
+    let comments: usize = env_or("BENCH_COMMENTS", articles * 5);
+    let reactions: usize = env_or("BENCH_REACTIONS", articles * 20);
+    let database: String = env_or("BENCH_DATABASE", format!("vibecoding_bench_{articles}"));
     let seconds: u32 = env_or("BENCH_SECONDS", 10);
     let connections: u32 = env_or("BENCH_CONNECTIONS", 32);
     let url = crate::helpers::pg_url(&database);
-
-    // Seed once: a database of the asked size is kept between runs.
-    let users: usize = env_or("BENCH_USERS", 10_000);
-    let articles: usize = env_or("BENCH_ARTICLES", 100_000);
-    let comments: usize = env_or("BENCH_COMMENTS", 500_000);
-    let reactions: usize = env_or("BENCH_REACTIONS", 2_000_000);
     let seeded = match sqlx::PgConnection::connect(&url).await {
         Ok(mut conn) => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM articles")
             .fetch_one(&mut conn)
@@ -557,7 +589,9 @@ async fn bench_http_scenarios() {
     let article_id = global(article);
     let written_id = global(written);
     eprintln!("the thread read has {} comments", comments_now.max(50));
-    let server = Server::start(&url).await;
+    let server = Server::start(&url, "http").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = server.rss_mb();
     let client = reqwest::Client::new();
     let signed_in: Value = client
         .post(server.url("/graphql"))
@@ -590,6 +624,12 @@ async fn bench_http_scenarios() {
             name: "home feed",
             body: json!({ "query": FEED }),
             token: None,
+            writes: false,
+        },
+        Scenario {
+            name: "signed-in feed",
+            body: json!({ "query": SIGNED_IN_FEED }),
+            token: Some(token.clone()),
             writes: false,
         },
         Scenario {
@@ -627,10 +667,13 @@ async fn bench_http_scenarios() {
     .execute(&mut db)
     .await
     .unwrap();
-    let counted = Server::start(&format!(
-        "postgres://postgres@{}/{database}?sslmode=disable",
-        proxy.addr
-    ))
+    let counted = Server::start(
+        &format!(
+            "postgres://postgres@{}/{database}?sslmode=disable",
+            proxy.addr
+        ),
+        "counted",
+    )
     .await;
     let mut per_request = Vec::new();
     let mut scripts = Vec::new();
@@ -665,14 +708,16 @@ async fn bench_http_scenarios() {
     .unwrap();
     drop(counted);
 
-    eprintln!(
-        "\n{connections} connections, {seconds} s each, wrk -t2; server, Postgres, Redis and wrk share this machine ({} cores)\n",
+    let header = format!(
+        "{connections} connections, {seconds} s each, wrk -t2; server, Postgres, Redis and wrk share this machine ({} cores); {articles} articles, {comments} comments",
         std::thread::available_parallelism().map_or(0, usize::from)
     );
-    eprintln!(
-        "{:<22} {:>9} {:>9} {:>9} {:>7} {:>8} {:>12} {:>8}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "SQL/req", "pgbench tps", "ratio"
-    );
+    let mut table = vec![
+        "| scenario | req/s | p50 ms | p99 ms | errors | SQL/req | pgbench tps | ratio |"
+            .to_owned(),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |".to_owned(),
+    ];
+    let mut rows = Vec::new();
     for (i, scenario) in scenarios.iter().enumerate() {
         let load = wrk(&server, scenario, connections, seconds);
         let ceiling = if scenario.writes || scripts[i].is_empty() {
@@ -686,8 +731,8 @@ async fn bench_http_scenarios() {
                 seconds,
             )
         };
-        eprintln!(
-            "{:<22} {:>9.0} {:>9.2} {:>9.2} {:>7} {:>8.1} {:>12} {:>8}",
+        table.push(format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} |",
             scenario.name,
             load.rps,
             load.p50_ms,
@@ -699,10 +744,67 @@ async fn bench_http_scenarios() {
                 "{:.0}%",
                 load.rps / t * 100.0
             )),
-        );
+        ));
+        eprintln!("{}", table.last().map_or("", String::as_str));
         assert!(load.requests > 0, "{}: wrk made no requests", scenario.name);
+        rows.push((scenario.name, load, ceiling));
     }
-    eprintln!("\nserver RSS after the run: {:.1} MB", server.rss_mb());
+
+    // Each search alone, one request at a time: what a reader waits.
+    table.push(String::new());
+    table.push("| search alone | p50 ms | p99 ms | hits |".to_owned());
+    table.push("| --- | ---: | ---: | ---: |".to_owned());
+    for q in [
+        "rust performance",
+        "rust",
+        "dolor",
+        "\"hello community\"",
+        "performance -rust",
+        "zzzqqq",
+    ] {
+        let scenario = Scenario {
+            name: "search alone",
+            body: json!({ "query": SEARCH, "variables": { "q": q } }),
+            token: None,
+            writes: false,
+        };
+        let mut times = Vec::new();
+        let mut hits = 0;
+        for n in 0..60 {
+            let started = Instant::now();
+            let body = post(&client, &server, &scenario, n).await;
+            times.push(started.elapsed());
+            hits = body["data"]["search"]["edges"]
+                .as_array()
+                .map_or(0, Vec::len);
+        }
+        let times = &mut times[10..];
+        times.sort();
+        table.push(format!(
+            "| `{q}` | {:.2} | {:.2} | {hits} |",
+            percentile(times, 0.5).as_secs_f64() * 1000.0,
+            percentile(times, 0.99).as_secs_f64() * 1000.0,
+        ));
+        eprintln!("{}", table.last().map_or("", String::as_str));
+    }
+    let after_rss = server.rss_mb();
+    let memory = format!(
+        "server RSS: {idle_rss:.1} MB idle (started, search index built), {after_rss:.1} MB after the run"
+    );
+    eprintln!("\n{header}\n\n{}\n\n{memory}", table.join("\n"));
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join(format!("http-{articles}.md")),
+        format!("{header}\n\n{}\n\n{memory}\n", table.join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        out.join(format!("http-{articles}.svg")),
+        chart(&format!("make bench, {articles} articles"), &rows),
+    )
+    .unwrap();
+    eprintln!("written to {}", out.display());
     for (i, scenario) in scenarios.iter().enumerate() {
         eprintln!(
             "--- {} ({} statements logged, {} counted)\n{}",
@@ -712,4 +814,70 @@ async fn bench_http_scenarios() {
             scripts[i]
         );
     }
+}
+
+/// Two panels: requests per second per scenario (with pgbench's ceiling for the same SQL
+/// as an outline where there is one), and p50/p99 latency.
+fn chart(title: &str, rows: &[(&str, Load, Option<f64>)]) -> String {
+    let width = 760.0;
+    let row_height = 34.0;
+    let label_width = 190.0;
+    let bar_space = width - label_width - 90.0;
+    let panel_height = row_height * rows.len() as f64;
+    let height = 70.0 + 2.0 * panel_height + 60.0;
+    let max_rps = rows
+        .iter()
+        .map(|(_, l, c)| l.rps.max(c.unwrap_or(0.0)))
+        .fold(1.0, f64::max);
+    let max_ms = rows.iter().map(|(_, l, _)| l.p99_ms).fold(1.0, f64::max);
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="10" y="22" font-size="15" font-weight="bold">{title}</text>
+<text x="10" y="48" font-weight="bold">requests per second (outline: pgbench running the same SQL)</text>
+"##
+    );
+    let mut y = 58.0;
+    for (name, load, ceiling) in rows {
+        let w = load.rps / max_rps * bar_space;
+        svg.push_str(&format!(
+            r##"<text x="10" y="{:.0}">{name}</text><rect x="{label_width}" y="{y:.0}" width="{w:.1}" height="20" fill="#3b82f6"/><text x="{:.1}" y="{:.0}">{:.0}</text>
+"##,
+            y + 14.0,
+            label_width + w + 4.0,
+            y + 14.0,
+            load.rps
+        ));
+        if let Some(c) = ceiling {
+            svg.push_str(&format!(
+                r##"<rect x="{label_width}" y="{:.0}" width="{:.1}" height="20" fill="none" stroke="#111" stroke-dasharray="4 2"/>
+"##,
+                y,
+                c / max_rps * bar_space
+            ));
+        }
+        y += row_height;
+    }
+    y += 18.0;
+    svg.push_str(&format!(
+        r##"<text x="10" y="{y:.0}" font-weight="bold">latency in ms under load: p50 (dark), p99 (light)</text>
+"##
+    ));
+    y += 10.0;
+    for (name, load, _) in rows {
+        let p99 = load.p99_ms / max_ms * bar_space;
+        let p50 = load.p50_ms / max_ms * bar_space;
+        svg.push_str(&format!(
+            r##"<text x="10" y="{:.0}">{name}</text><rect x="{label_width}" y="{y:.0}" width="{p99:.1}" height="20" fill="#fdba74"/><rect x="{label_width}" y="{y:.0}" width="{p50:.1}" height="20" fill="#ea580c"/><text x="{:.1}" y="{:.0}">{:.1} / {:.1}</text>
+"##,
+            y + 14.0,
+            label_width + p99 + 4.0,
+            y + 14.0,
+            load.p50_ms,
+            load.p99_ms
+        ));
+        y += row_height;
+    }
+    svg.push_str("</svg>\n");
+    svg
 }
