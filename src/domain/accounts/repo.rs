@@ -12,6 +12,18 @@ pub const USER_COLUMNS: &str = "id, username::text AS username, email::text AS e
      website_url, github_username, twitter_username, created_at, deleted_at, articles_count, \
      followers_count, following_count, avatar_url";
 
+/// A member row aliased `u` as one JSON value, for statements that read members along
+/// with what they wrote (decoded into [`User`]).
+pub const USER_JSON: &str =
+    "json_build_object('id', u.id, 'username', u.username::text, 'email', u.email::text,
+    'name', u.name, 'role', u.role, 'suspended_reason', u.suspended_reason,
+    'email_confirmed_at', u.email_confirmed_at, 'pending_email', u.pending_email::text,
+    'bio', u.bio, 'location', u.location, 'website_url', u.website_url,
+    'github_username', u.github_username, 'twitter_username', u.twitter_username,
+    'created_at', u.created_at, 'deleted_at', u.deleted_at,
+    'articles_count', u.articles_count, 'followers_count', u.followers_count,
+    'following_count', u.following_count, 'avatar_url', u.avatar_url)";
+
 /// Turns a unique violation into the input error it stands for.
 pub fn map_unique(e: sqlx::Error) -> AppError {
     if let sqlx::Error::Database(db) = &e {
