@@ -1,8 +1,6 @@
 //! Comments: threads of any depth on published articles. A deleted comment keeps its
 //! place as "[deleted]"; one hidden by the article's author shows as hidden to others.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
@@ -345,27 +343,227 @@ pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Comment>> {
     .await?)
 }
 
-/// Every comment of each article, in one query: threads are assembled in memory. For a
-/// signed-in `viewer`, comments by members they blocked are left out (and with them the
-/// replies below).
-pub async fn threads(
-    db: &PgPool,
-    article_ids: &[Uuid],
-    viewer: Option<Uuid>,
-) -> AppResult<HashMap<Uuid, Vec<Comment>>> {
-    let rows = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM comments c WHERE article_id = ANY($1)
-           AND ($2::uuid IS NULL OR NOT EXISTS
-                (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $2 AND b.blocked_id = c.user_id))
-         ORDER BY created_at, id"
-    )))
-    .bind(article_ids)
-    .bind(viewer)
-    .fetch_all(db)
-    .await?;
-    let mut map: HashMap<Uuid, Vec<Comment>> = HashMap::new();
-    for row in rows {
-        map.entry(row.article_id).or_default().push(row);
+/// How one level of a thread is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// Highest score first, then oldest.
+    Top,
+    Newest,
+    Oldest,
+}
+
+/// Where a page of comments continues: the last comment's sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Key {
+    pub score: i32,
+    pub at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Key {
+    pub fn of(comment: &Comment) -> Self {
+        Self {
+            score: comment.score,
+            at: comment.created_at,
+            id: comment.id,
+        }
     }
-    Ok(map)
+}
+
+/// One level of a thread as a page asks for it: its order, how many rows to read (the
+/// page and one more, to tell whether there is a next page), and where it continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Level {
+    pub order: Order,
+    pub fetch: i64,
+    pub after: Option<Key>,
+}
+
+impl Order {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Top => "c.score DESC, c.created_at, c.id",
+            Self::Newest => "c.created_at DESC, c.id DESC",
+            Self::Oldest => "c.created_at, c.id",
+        }
+    }
+
+    /// Sorts rows as [`Order::sql`] does.
+    pub fn sort(self, comments: &mut [Comment]) {
+        match self {
+            Self::Top => {
+                comments.sort_by_key(|c| (std::cmp::Reverse(c.score), c.created_at, c.id));
+            }
+            Self::Newest => comments.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id))),
+            Self::Oldest => comments.sort_by_key(|c| (c.created_at, c.id)),
+        }
+    }
+}
+
+impl Order {
+    /// The condition that keeps only rows after the cursor (`$3`, `$4`, `$5`: the
+    /// cursor's score, time and id; no cursor when `$5` is null).
+    fn after_sql(self) -> &'static str {
+        match self {
+            Self::Top => {
+                " AND ($5::uuid IS NULL OR c.score < $3
+                   OR (c.score = $3 AND (c.created_at, c.id) > ($4::timestamptz, $5::uuid)))"
+            }
+            Self::Newest => {
+                " AND ($5::uuid IS NULL OR (c.created_at, c.id) < ($4::timestamptz, $5::uuid))"
+            }
+            Self::Oldest => {
+                " AND ($5::uuid IS NULL OR (c.created_at, c.id) > ($4::timestamptz, $5::uuid))"
+            }
+        }
+    }
+}
+
+/// A comment read with a thread, with its author when asked for (and not deleted).
+#[derive(Debug, sqlx::FromRow)]
+pub struct Listed {
+    #[sqlx(flatten)]
+    pub comment: Comment,
+    /// Its depth below the page's first level (0 for the first).
+    pub level: i32,
+    #[sqlx(default)]
+    pub author: Option<sqlx::types::Json<crate::domain::accounts::User>>,
+}
+
+/// Comments the viewer reads: not those of members they blocked (nor, since a level is
+/// read below the comments shown, the replies under them).
+const VISIBLE: &str = "($2::uuid IS NULL OR NOT EXISTS
+    (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $2 AND b.blocked_id = c.user_id))";
+
+/// The statement's tail: every level's rows with their level, and the authors when asked.
+fn select_levels(levels: usize, authors: bool) -> String {
+    let union = (0..levels)
+        .map(|k| format!("SELECT l{k}.*, {k} AS level FROM l{k}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if authors {
+        format!(
+            "SELECT {columns}, t.level, CASE WHEN u.id IS NULL THEN NULL ELSE {} END AS author
+             FROM ({union}) t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL",
+            crate::domain::accounts::repo::USER_JSON
+        )
+    } else {
+        format!("SELECT {columns}, t.level FROM ({union}) t")
+    }
+}
+
+/// Levels below the first: each the replies of the level above, a page of each (its
+/// size in `$6`, `$7`, ...).
+fn lower_levels(levels: &[Level]) -> String {
+    levels
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(k, level)| {
+            format!(
+                ", l{k} AS (SELECT r.* FROM l{above} p CROSS JOIN LATERAL (
+                    SELECT c.* FROM comments c WHERE c.parent_id = p.id AND {VISIBLE}
+                    ORDER BY {order} LIMIT ${limit}) r)",
+                above = k - 1,
+                order = level.order.sql(),
+                limit = 6 + k,
+            )
+        })
+        .collect()
+}
+
+/// Rows past this many in one thread statement are refused: a page of a thread shows at
+/// most this many comments, whatever its page sizes multiply to.
+pub const MAX_THREAD_ROWS: usize = 5_000;
+
+async fn run_levels(
+    db: &PgPool,
+    sql: String,
+    first: Uuid,
+    parents: Option<&[Uuid]>,
+    viewer: Option<Uuid>,
+    levels: &[Level],
+) -> AppResult<Vec<Listed>> {
+    let after = levels.first().and_then(|l| l.after);
+    let sql = format!("{sql} LIMIT {}", MAX_THREAD_ROWS + 1);
+    let mut query = sqlx::query_as::<_, Listed>(sqlx::AssertSqlSafe(sql));
+    query = match parents {
+        Some(parents) => query.bind(parents),
+        None => query.bind(first),
+    };
+    query = query
+        .bind(viewer)
+        .bind(after.map(|k| k.score))
+        .bind(after.map(|k| k.at))
+        .bind(after.map(|k| k.id));
+    for level in levels {
+        query = query.bind(level.fetch);
+    }
+    let rows = query.fetch_all(db).await?;
+    if rows.len() > MAX_THREAD_ROWS {
+        return Err(AppError::bad_input(
+            "first",
+            format!(
+                "this page of the thread holds more than {MAX_THREAD_ROWS} comments; ask for fewer replies per level"
+            ),
+        ));
+    }
+    Ok(rows)
+}
+
+/// A page of an article's root comments and, for each level in `levels` after the
+/// first, a page of the replies of every comment of the level above: one statement,
+/// whatever the size of the thread (each level reads through an index in its order and
+/// stops at its page). Only the first level may continue after a cursor.
+pub async fn thread_page(
+    db: &PgPool,
+    article_id: Uuid,
+    viewer: Option<Uuid>,
+    levels: &[Level],
+    authors: bool,
+) -> AppResult<Vec<Listed>> {
+    let Some(roots) = levels.first() else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "WITH l0 AS (SELECT c.* FROM comments c
+            WHERE c.article_id = $1 AND c.parent_id IS NULL AND {VISIBLE}{after}
+            ORDER BY {order} LIMIT $6){lower}
+         {select}",
+        after = roots.order.after_sql(),
+        order = roots.order.sql(),
+        lower = lower_levels(levels),
+        select = select_levels(levels.len(), authors),
+    );
+    run_levels(db, sql, article_id, None, viewer, levels).await
+}
+
+/// A page of the replies of each of `parents` (and levels below it, as in
+/// [`thread_page`]), in one statement.
+pub async fn replies_page(
+    db: &PgPool,
+    parents: &[Uuid],
+    viewer: Option<Uuid>,
+    levels: &[Level],
+    authors: bool,
+) -> AppResult<Vec<Listed>> {
+    let Some(first) = levels.first() else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "WITH l0 AS (SELECT r.* FROM unnest($1::uuid[]) p(id) CROSS JOIN LATERAL (
+            SELECT c.* FROM comments c WHERE c.parent_id = p.id AND {VISIBLE}{after}
+            ORDER BY {order} LIMIT $6) r){lower}
+         {select}",
+        after = first.order.after_sql(),
+        order = first.order.sql(),
+        lower = lower_levels(levels),
+        select = select_levels(levels.len(), authors),
+    );
+    run_levels(db, sql, Uuid::nil(), Some(parents), viewer, levels).await
 }

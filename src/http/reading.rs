@@ -254,16 +254,17 @@ pub async fn article_page(
     Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    // Four levels of the thread (the API serves deeper ones).
+    // The top 50 comments, 10 replies to each and 5 to each of those, read in one
+    // statement (the API pages further).
     let mut comments = "id bodyHtml createdAt author { username }".to_owned();
-    for _ in 0..3 {
+    for first in [5, 10] {
         comments = format!(
-            "id bodyHtml createdAt author {{ username }} replies(first: 100) {{ edges {{ node {{ {comments} }} }} }}"
+            "id bodyHtml createdAt author {{ username }} replies(first: {first}) {{ edges {{ node {{ {comments} }} }} }}"
         );
     }
     let query = format!(
         "query($u: String!, $s: String!) {{ article(username: $u, slug: $s) {{ {ARTICLE_FIELDS} bodyHtml coverImageUrl canonicalUrl
-           reactionCounts {{ category count }} comments(first: 100) {{ edges {{ node {{ {comments} }} }} }} }} }}"
+           reactionCounts {{ category count }} comments(first: 50) {{ edges {{ node {{ {comments} }} }} }} }} }}"
     );
     let data = match run(api, state, req, &query, json!({ "u": username, "s": slug })).await {
         Ok(d) => d,

@@ -14,6 +14,7 @@ use crate::domain::follows::{self, Followable};
 use crate::domain::reactions::{self, Reactable};
 use crate::domain::tags::{self, Tag};
 use crate::error::AppError;
+use crate::graphql::types::content::ThreadPage;
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
 
@@ -31,6 +32,35 @@ impl Loader<Uuid> for ArticleLoader {
     async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, Article> {
         let rows = listing::by_ids(&self.0, keys).await.map_err(shared)?;
         Ok(rows.into_iter().map(|a| (a.id, a)).collect())
+    }
+}
+
+/// Articles by id with what the selection reads along with them (their authors, tags),
+/// in one statement per kind of selection.
+pub struct ArticleWithLoader(pub PgPool);
+
+impl Loader<(Uuid, listing::Includes)> for ArticleWithLoader {
+    type Value = (Article, listing::Extras);
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, listing::Includes)],
+    ) -> LoadResult<(Uuid, listing::Includes), (Article, listing::Extras)> {
+        let mut groups: HashMap<listing::Includes, Vec<Uuid>> = HashMap::new();
+        for (id, includes) in keys {
+            groups.entry(*includes).or_default().push(*id);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (includes, ids) in groups {
+            for (article, extras) in listing::by_ids_with(&self.0, &ids, includes)
+                .await
+                .map_err(shared)?
+            {
+                out.insert((article.id, includes), (article, extras));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -58,54 +88,36 @@ impl Loader<Uuid> for ArticleTagsLoader {
     }
 }
 
-/// A whole comment thread, assembled in memory from one query.
-#[derive(Default)]
-pub struct Thread {
-    pub comments: Vec<Comment>,
-    /// Children of each comment (and of `None`, the roots), in creation order.
-    pub children: HashMap<Option<Uuid>, Vec<usize>>,
-    pub index: HashMap<Uuid, usize>,
-}
-
-impl Thread {
-    fn new(comments: Vec<Comment>) -> Self {
-        let mut children: HashMap<Option<Uuid>, Vec<usize>> = HashMap::new();
-        let mut index = HashMap::new();
-        for (i, c) in comments.iter().enumerate() {
-            children.entry(c.parent_id).or_default().push(i);
-            index.insert(c.id, i);
-        }
-        Self {
-            comments,
-            children,
-            index,
-        }
-    }
-}
-
-/// Threads as `viewer` sees them: without the comments of members they blocked.
-pub struct ThreadLoader {
+/// Pages of replies, for comments whose replies were not read with their thread page:
+/// keyed by the parent, the levels asked for (see [`comments::thread_page`]) and whether
+/// authors are; one statement for every parent of a batch that asks the same.
+pub struct RepliesLoader {
     pub db: PgPool,
     pub viewer: Option<Uuid>,
 }
 
-impl Loader<Uuid> for ThreadLoader {
-    type Value = Arc<Thread>;
+pub type RepliesKey = (Uuid, Vec<comments::Level>, bool);
+
+impl Loader<RepliesKey> for RepliesLoader {
+    type Value = Arc<ThreadPage>;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, Arc<Thread>> {
-        let mut threads = comments::threads(&self.db, keys, self.viewer)
-            .await
-            .map_err(shared)?;
-        Ok(keys
-            .iter()
-            .map(|k| {
-                (
-                    *k,
-                    Arc::new(Thread::new(threads.remove(k).unwrap_or_default())),
-                )
-            })
-            .collect())
+    async fn load(&self, keys: &[RepliesKey]) -> LoadResult<RepliesKey, Arc<ThreadPage>> {
+        let mut groups: HashMap<(&[comments::Level], bool), Vec<Uuid>> = HashMap::new();
+        for (parent, levels, authors) in keys {
+            groups.entry((levels, *authors)).or_default().push(*parent);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((levels, authors), parents) in groups {
+            let rows = comments::replies_page(&self.db, &parents, self.viewer, levels, authors)
+                .await
+                .map_err(shared)?;
+            let page = Arc::new(ThreadPage::new(levels.to_vec(), rows));
+            for parent in parents {
+                out.insert((parent, levels.to_vec(), authors), page.clone());
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -35,9 +35,10 @@ pub fn includes(field: async_graphql::Lookahead<'_>) -> Includes {
 pub struct Loaders {
     pub users: Batch<Uuid, users::UserLoader>,
     pub articles: Batch<Uuid, content::ArticleLoader>,
+    pub articles_with: Batch<(Uuid, Includes), content::ArticleWithLoader>,
     pub tags: Batch<Uuid, content::TagLoader>,
     pub article_tags: Batch<Uuid, content::ArticleTagsLoader>,
-    pub threads: Batch<Uuid, content::ThreadLoader>,
+    pub replies: Batch<content::RepliesKey, content::RepliesLoader>,
     pub comments: Batch<Uuid, content::CommentLoader>,
     pub reaction_counts: Batch<crate::domain::reactions::Reactable, content::ReactionCountsLoader>,
     pub viewer_reactions:
@@ -98,14 +99,37 @@ impl Loaders {
         );
     }
 
+    /// An article by id, with what the selection under `field` reads along with it (see
+    /// [`includes`]) put where its resolvers look for it: one statement in all.
+    pub async fn article(
+        &self,
+        id: Uuid,
+        field: async_graphql::Lookahead<'_>,
+    ) -> Result<Option<Article>, std::sync::Arc<crate::error::AppError>> {
+        let includes = includes(field);
+        if !includes.any() {
+            return self.articles.load_one(id).await;
+        }
+        Ok(self
+            .articles_with
+            .load_one((id, includes))
+            .await?
+            .map(|(article, extras)| {
+                self.prime(&[(&article, &extras)]);
+                self.articles.feed_many([(article.id, article.clone())]);
+                article
+            }))
+    }
+
     /// Loaders for one request by `viewer` (anonymous when `None`).
     pub fn new(db: &PgPool, settings: &Arc<Settings>, viewer: Option<Uuid>) -> Self {
         Self {
             users: Batch::new(users::UserLoader(db.clone())),
             articles: Batch::new(content::ArticleLoader(db.clone())),
+            articles_with: Batch::new(content::ArticleWithLoader(db.clone())),
             tags: Batch::new(content::TagLoader(db.clone())),
             article_tags: Batch::new(content::ArticleTagsLoader(db.clone())),
-            threads: Batch::new(content::ThreadLoader {
+            replies: Batch::new(content::RepliesLoader {
                 db: db.clone(),
                 viewer,
             }),

@@ -11,9 +11,7 @@ use crate::domain::comments::{self, Comment};
 use crate::domain::follows::Followable;
 use crate::domain::reactions::Reactable;
 use crate::domain::tags::Tag;
-use crate::error::AppError;
 use crate::graphql::context::ContextExt as _;
-use crate::graphql::loaders::content::Thread;
 use crate::graphql::node::{self, NodeType};
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
 use crate::graphql::types::accounts::UserNode;
@@ -187,7 +185,9 @@ impl ArticleNode {
     async fn viewer_reactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         viewer_reactions(ctx, Reactable::Article(self.0.id)).await
     }
-    /// Root comments; replies hang below each. The whole thread loads in one query.
+    /// A page of root comments; replies hang below each. The page and the levels of
+    /// replies the selection asks for load in one statement, whatever the size of the
+    /// thread (at most 5,000 comments in all).
     #[graphql(
         complexity = "crate::graphql::pagination::THREAD_COST + crate::graphql::pagination::complexity(20, first, None, child_complexity)"
     )]
@@ -198,13 +198,19 @@ impl ArticleNode {
         after: Option<String>,
         #[graphql(default_with = "CommentOrder::Top")] order_by: CommentOrder,
     ) -> async_graphql::Result<Conn<CommentNode>> {
-        let thread = ctx
-            .loaders()
-            .threads
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
-        comment_page(ctx, thread, None, self.0.user_id, first, after, order_by)
+        let (request, levels, authors) =
+            plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
+        let rows = comments::thread_page(
+            &ctx.state().db,
+            self.0.id,
+            ctx.viewer().map(|v| v.user_id),
+            &levels,
+            authors,
+        )
+        .await?;
+        let page = Arc::new(ThreadPage::new(levels, rows));
+        page.prime(ctx);
+        Ok(page.connection(request, None, 0, self.0.user_id)?)
     }
     async fn series(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SeriesNode>> {
         let Some(id) = self.0.series_id else {
@@ -250,62 +256,181 @@ pub enum CommentOrder {
     Oldest,
 }
 
-fn comment_page(
+impl From<CommentOrder> for comments::Order {
+    fn from(order: CommentOrder) -> Self {
+        match order {
+            CommentOrder::Top => Self::Top,
+            CommentOrder::Newest => Self::Newest,
+            CommentOrder::Oldest => Self::Oldest,
+        }
+    }
+}
+
+/// How many levels of replies a thread selection reads ahead; deeper ones load per level.
+const PLANNED_LEVELS: usize = 6;
+
+/// What a `comments` or `replies` field and the `replies` nested in its selection ask for:
+/// this level's page request, the levels to read at once (this one first, then each
+/// nested `replies` selected once, without a cursor), and whether authors are selected.
+fn plan_thread(
     ctx: &Context<'_>,
-    thread: Arc<Thread>,
-    parent: Option<Uuid>,
-    article_author: Uuid,
+    field: async_graphql::Lookahead<'_>,
     first: Option<i32>,
     after: Option<String>,
     order: CommentOrder,
-) -> async_graphql::Result<Conn<CommentNode>> {
-    let settings = &ctx.state().settings.graphql;
+) -> async_graphql::Result<(
+    crate::graphql::pagination::PageRequest<comments::Key>,
+    Vec<comments::Level>,
+    bool,
+)> {
+    let limits = &ctx.state().settings.graphql;
     let request = PageArgs {
         first,
         after,
         last: None,
         before: None,
     }
-    .parse::<Uuid>(settings.default_page_size, settings.max_page_size)?;
-    let mut indices: Vec<usize> = thread.children.get(&parent).cloned().unwrap_or_default();
-    let key = |i: &usize| {
-        let c = &thread.comments[*i];
-        (c.score, c.created_at, c.id)
-    };
-    match order {
-        CommentOrder::Oldest => indices.sort_by_key(|i| (key(i).1, key(i).2)),
-        CommentOrder::Newest => indices.sort_by_key(|i| std::cmp::Reverse((key(i).1, key(i).2))),
-        CommentOrder::Top => {
-            indices.sort_by_key(|i| (std::cmp::Reverse(key(i).0), key(i).1, key(i).2))
+    .parse::<comments::Key>(limits.default_page_size, limits.max_page_size)?;
+    let mut levels = vec![comments::Level {
+        order: order.into(),
+        fetch: request.fetch_limit(),
+        after: request.after,
+    }];
+    let mut node = field.field("edges").field("node");
+    let mut authors = node.field("author").exists();
+    while levels.len() < PLANNED_LEVELS {
+        let replies = node.field("replies").selection_fields();
+        let [replies] = replies.as_slice() else { break };
+        let Ok(arguments) = replies.arguments() else {
+            break;
+        };
+        let mut first = None;
+        let mut order = comments::Order::Oldest;
+        let mut cursor = false;
+        for (name, value) in &arguments {
+            match (name.as_str(), value) {
+                ("first", async_graphql::Value::Number(n)) => first = n.as_i64(),
+                ("after", async_graphql::Value::String(_)) => cursor = true,
+                ("orderBy", async_graphql::Value::Enum(e)) => {
+                    order = match e.as_str() {
+                        "TOP" => comments::Order::Top,
+                        "NEWEST" => comments::Order::Newest,
+                        _ => comments::Order::Oldest,
+                    }
+                }
+                _ => {}
+            }
+        }
+        let size = match first {
+            None => limits.default_page_size,
+            Some(n) => match usize::try_from(n) {
+                Ok(n) if n <= limits.max_page_size => n,
+                // The resolver reports it.
+                _ => break,
+            },
+        };
+        if cursor {
+            break;
+        }
+        levels.push(comments::Level {
+            order,
+            fetch: i64::try_from(size + 1).unwrap_or(i64::MAX),
+            after: None,
+        });
+        node = async_graphql::Lookahead::from(*replies)
+            .field("edges")
+            .field("node");
+        authors |= node.field("author").exists();
+    }
+    Ok((request, levels, authors))
+}
+
+/// Comments read ahead for a page of a thread: every level's rows, by parent, each list
+/// in its level's order.
+#[derive(Default)]
+pub struct ThreadPage {
+    levels: Vec<comments::Level>,
+    children: std::collections::HashMap<Option<Uuid>, Vec<Comment>>,
+    depth: std::collections::HashMap<Uuid, usize>,
+    authors: Vec<crate::domain::accounts::User>,
+    primed: std::sync::atomic::AtomicBool,
+}
+
+impl ThreadPage {
+    pub fn new(levels: Vec<comments::Level>, rows: Vec<comments::Listed>) -> Self {
+        let mut children: std::collections::HashMap<Option<Uuid>, Vec<Comment>> =
+            std::collections::HashMap::new();
+        let mut depth = std::collections::HashMap::with_capacity(rows.len());
+        let mut authors = Vec::new();
+        for row in rows {
+            depth.insert(row.comment.id, usize::try_from(row.level).unwrap_or(0));
+            if let Some(author) = row.author {
+                authors.push(author.0);
+            }
+            children
+                .entry(row.comment.parent_id)
+                .or_default()
+                .push(row.comment);
+        }
+        for list in children.values_mut() {
+            if let Some(first) = list.first() {
+                let level = depth.get(&first.id).copied().unwrap_or(0);
+                if let Some(l) = levels.get(level) {
+                    l.order.sort(list);
+                }
+            }
+        }
+        Self {
+            levels,
+            children,
+            depth,
+            authors,
+            primed: std::sync::atomic::AtomicBool::new(false),
         }
     }
-    let start = match &request.after {
-        Some(cursor) => indices
-            .iter()
-            .position(|i| thread.comments[*i].id == *cursor)
-            .map(|p| p + 1)
-            .ok_or_else(|| AppError::bad_input("after", "the cursor is not in this list"))?,
-        None => 0,
-    };
-    let limit = usize::try_from(request.fetch_limit()).unwrap_or(usize::MAX);
-    let rows: Vec<CommentNode> = indices
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|i| CommentNode {
-            comment: thread.comments[*i].clone(),
-            thread: Some(thread.clone()),
-            article_author,
-        })
-        .collect();
-    Ok(request.into_connection(rows, |c| c.comment.id)?)
+
+    /// Hands the authors read with the comments to the request's member loader, once.
+    fn prime(&self, ctx: &Context<'_>) {
+        if !self.primed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            ctx.loaders()
+                .users
+                .feed_many(self.authors.iter().map(|u| (u.id, u.clone())));
+        }
+    }
+
+    /// The page of `parent`'s children (the first level's when `None`) at `level`.
+    fn connection(
+        self: &Arc<Self>,
+        request: crate::graphql::pagination::PageRequest<comments::Key>,
+        parent: Option<Uuid>,
+        level: usize,
+        article_author: Uuid,
+    ) -> crate::error::AppResult<Conn<CommentNode>> {
+        let rows: Vec<CommentNode> = self
+            .children
+            .get(&parent)
+            .map(|list| {
+                list.iter()
+                    .filter(|c| self.depth.get(&c.id) == Some(&level))
+                    .cloned()
+                    .map(|comment| CommentNode {
+                        comment,
+                        thread: Some((self.clone(), level)),
+                        article_author,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        request.into_connection(rows, |c| comments::Key::of(&c.comment))
+    }
 }
 
 pub struct CommentNode {
     pub comment: Comment,
-    /// The thread it was listed from; a comment reached on its own (a mutation's result,
-    /// `node(id:)`, a notification, a live event) loads it only if `replies` is asked for.
-    pub thread: Option<Arc<Thread>>,
+    /// The thread page it was listed from, with its level there: its replies may be read
+    /// already. A comment reached on its own (a mutation's result, `node(id:)`, a
+    /// notification, a live event) loads them when asked.
+    pub thread: Option<(Arc<ThreadPage>, usize)>,
     pub article_author: Uuid,
 }
 
@@ -383,8 +508,10 @@ impl CommentNode {
             .filter(|a| a.visible_to(ctx.viewer()))
             .map(ArticleNode))
     }
-    /// Direct replies, from the thread already loaded (no query), or from the thread
-    /// loader when the comment was reached on its own. Their cost is bounded by the thread.
+    /// A page of direct replies: read with the page of the thread this comment was listed
+    /// in when the selection asked for them there, otherwise with the replies of every
+    /// comment of this level in one statement. A thread statement reads at most 5,000
+    /// comments, so their cost is bounded by it.
     #[graphql(complexity = "child_complexity + 1")]
     async fn replies(
         &self,
@@ -393,24 +520,26 @@ impl CommentNode {
         after: Option<String>,
         #[graphql(default_with = "CommentOrder::Oldest")] order_by: CommentOrder,
     ) -> async_graphql::Result<Conn<CommentNode>> {
-        let thread = match &self.thread {
-            Some(thread) => thread.clone(),
-            None => ctx
-                .loaders()
-                .threads
-                .load_one(self.comment.article_id)
-                .await?
-                .unwrap_or_default(),
-        };
-        comment_page(
-            ctx,
-            thread,
-            Some(self.comment.id),
-            self.article_author,
-            first,
-            after,
-            order_by,
-        )
+        let (request, levels, authors) =
+            plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
+        if let Some((page, level)) = &self.thread
+            && page.levels.get(level + 1) == levels.first()
+        {
+            return Ok(page.connection(
+                request,
+                Some(self.comment.id),
+                level + 1,
+                self.article_author,
+            )?);
+        }
+        let page = ctx
+            .loaders()
+            .replies
+            .load_one((self.comment.id, levels, authors))
+            .await?
+            .unwrap_or_default();
+        page.prime(ctx);
+        Ok(page.connection(request, Some(self.comment.id), 0, self.article_author)?)
     }
 }
 
