@@ -96,8 +96,7 @@ pub(crate) async fn resolve(
             .await?
             .map(|u| Node::User(UserNode(u))),
         ArticleNode::TYPE_NAME => loaders
-            .articles
-            .load_one(id)
+            .article(id, ctx.look_ahead())
             .await?
             .filter(|a| a.visible_to(viewer))
             .map(|a| Node::Article(ArticleNode(a))),

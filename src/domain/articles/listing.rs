@@ -12,14 +12,14 @@ pub type ArticleKey = (DateTime<Utc>, Uuid);
 
 /// What a list reads of each article beyond its own row, in the same statement: the
 /// list's resolvers would otherwise ask for authors, tags and counts in a statement each.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Includes {
     pub author: bool,
     pub tags: bool,
 }
 
 /// What [`Includes`] asked for, for one article.
-#[derive(Debug, Default, sqlx::FromRow)]
+#[derive(Debug, Default, Clone, sqlx::FromRow)]
 pub struct Extras {
     #[sqlx(default)]
     pub inc_author: Option<sqlx::types::Json<crate::domain::accounts::User>>,
@@ -38,16 +38,9 @@ impl Includes {
     pub fn columns(&self) -> String {
         let mut out = String::new();
         if self.author {
-            out.push_str(
-                ", json_build_object('id', u.id, 'username', u.username::text, 'email', u.email::text,
-                    'name', u.name, 'role', u.role, 'suspended_reason', u.suspended_reason,
-                    'email_confirmed_at', u.email_confirmed_at, 'pending_email', u.pending_email::text,
-                    'bio', u.bio, 'location', u.location, 'website_url', u.website_url,
-                    'github_username', u.github_username, 'twitter_username', u.twitter_username,
-                    'created_at', u.created_at, 'deleted_at', u.deleted_at,
-                    'articles_count', u.articles_count, 'followers_count', u.followers_count,
-                    'following_count', u.following_count, 'avatar_url', u.avatar_url) AS inc_author",
-            );
+            out.push_str(", ");
+            out.push_str(crate::domain::accounts::repo::USER_JSON);
+            out.push_str(" AS inc_author");
         }
         if self.tags {
             out.push_str(
@@ -60,6 +53,29 @@ impl Includes {
             );
         }
         out
+    }
+}
+
+impl Includes {
+    /// `sql`, a statement whose rows are articles (with any further columns), with each
+    /// row also carrying what `self` asks for; in the order of `order_by` (columns of the
+    /// inner rows, aliased `p`) when given.
+    pub fn wrap(&self, sql: &str, order_by: Option<&str>) -> String {
+        if !self.any() {
+            return sql.to_owned();
+        }
+        let join = if self.author {
+            "JOIN users u ON u.id = p.user_id"
+        } else {
+            ""
+        };
+        let order = order_by
+            .map(|o| format!(" ORDER BY {o}"))
+            .unwrap_or_default();
+        format!(
+            "SELECT p.*{extras} FROM ({sql}) p {join}{order}",
+            extras = self.columns()
+        )
     }
 }
 
@@ -172,6 +188,31 @@ pub async fn by_ids(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Article>> {
     .bind(ids)
     .fetch_all(db)
     .await?)
+}
+
+/// Articles by id, whatever their status, each with what `includes` asks for.
+pub async fn by_ids_with(
+    db: &PgPool,
+    ids: &[Uuid],
+    includes: Includes,
+) -> AppResult<Vec<(Article, Extras)>> {
+    let sql = includes.wrap(
+        &format!("SELECT {COLUMNS} FROM articles WHERE id = ANY($1)"),
+        None,
+    );
+    let rows = sqlx::query_as::<_, WithExtras>(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.article, r.extras)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+pub struct WithExtras {
+    #[sqlx(flatten)]
+    pub article: Article,
+    #[sqlx(flatten)]
+    pub extras: Extras,
 }
 
 /// The live articles of each series, in publication order, in one query.

@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::front_matter::{self, FrontMatter};
+use super::listing;
 use super::model::{
     self, Article, COLUMNS, MAX_BODY_BYTES, MAX_DESCRIPTION, MAX_MENTIONS, parse_public_url,
     parse_tags, parse_title,
@@ -191,17 +192,24 @@ pub async fn find_by_path(
     username: &str,
     slug: &str,
     preview_token: Option<&str>,
-) -> AppResult<Option<Article>> {
-    let article = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM articles a JOIN users u ON u.id = a.user_id
-         WHERE u.username = $1::citext AND a.slug = $2 AND u.deleted_at IS NULL",
-        model::qualified(COLUMNS)
-    )))
-    .bind(username)
-    .bind(slug)
-    .fetch_optional(db)
-    .await?;
-    Ok(article.filter(|a| a.visible_with(viewer, preview_token)))
+    includes: listing::Includes,
+) -> AppResult<Option<(Article, listing::Extras)>> {
+    let sql = includes.wrap(
+        &format!(
+            "SELECT {} FROM articles a JOIN users u ON u.id = a.user_id
+             WHERE u.username = $1::citext AND a.slug = $2 AND u.deleted_at IS NULL",
+            model::qualified(COLUMNS)
+        ),
+        None,
+    );
+    let row = sqlx::query_as::<_, listing::WithExtras>(sqlx::AssertSqlSafe(sql))
+        .bind(username)
+        .bind(slug)
+        .fetch_optional(db)
+        .await?;
+    Ok(row
+        .filter(|r| r.article.visible_with(viewer, preview_token))
+        .map(|r| (r.article, r.extras)))
 }
 
 async fn upsert_series(conn: &mut PgConnection, user_id: Uuid, title: &str) -> AppResult<Uuid> {

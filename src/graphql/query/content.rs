@@ -34,20 +34,26 @@ impl ContentQuery {
         match (id, username, slug) {
             (Some(id), None, None) => {
                 let uuid = node::decode_as::<ArticleNode>(&id)?;
-                let article = ctx.loaders().articles.load_one(uuid).await?;
+                let article = ctx.loaders().article(uuid, ctx.look_ahead()).await?;
                 Ok(article
                     .filter(|a| a.visible_with(viewer, preview_token.as_deref()))
                     .map(ArticleNode))
             }
-            (None, Some(username), Some(slug)) => Ok(service::find_by_path(
-                &ctx.state().db,
-                viewer,
-                &username,
-                &slug,
-                preview_token.as_deref(),
-            )
-            .await?
-            .map(ArticleNode)),
+            (None, Some(username), Some(slug)) => {
+                let found = service::find_by_path(
+                    &ctx.state().db,
+                    viewer,
+                    &username,
+                    &slug,
+                    preview_token.as_deref(),
+                    crate::graphql::loaders::includes(ctx.look_ahead()),
+                )
+                .await?;
+                Ok(found.map(|(article, extras)| {
+                    ctx.loaders().prime(&[(&article, &extras)]);
+                    ArticleNode(article)
+                }))
+            }
             _ => Err(AppError::bad_input("id", "pass either id, or username and slug").into()),
         }
     }
