@@ -84,27 +84,50 @@ pub async fn feed(
         ));
     }
     let boost = settings.feeds.followed_boost;
-    // How an article ranks in this feed, and which articles are in it.
-    let (rank, filter) = match kind {
-        FeedType::Latest => ("0::float8".to_owned(), format!("a.score >= {}", settings.feeds.latest_min_score)),
-        FeedType::Top => ("a.score::float8".to_owned(), "a.published_at > now() - make_interval(days => $8)".to_owned()),
-        FeedType::Relevant => (
-            format!(
-                "a.hot_score * CASE WHEN $1::uuid IS NOT NULL AND (
-                    EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followable_type = 'user' AND f.followable_id = a.user_id)
-                    OR EXISTS (SELECT 1 FROM follows f JOIN article_tags at ON at.tag_id = f.followable_id
-                               WHERE f.follower_id = $1 AND f.followable_type = 'tag' AND at.article_id = a.id))
-                 THEN {boost}::float8 ELSE 1 END"
+    let relevant_window = format!(
+        "a.published_at > now() - make_interval(days => {})",
+        settings.feeds.relevant_days
+    );
+    // Articles of the members and tags the viewer follows, within the relevant window.
+    let followed = format!(
+        "(SELECT a.id FROM follows f JOIN articles a ON a.user_id = f.followable_id
+           WHERE f.follower_id = $1 AND f.followable_type = 'user' AND {relevant_window}
+         UNION
+         SELECT a.id FROM follows f JOIN article_tags at ON at.tag_id = f.followable_id
+           JOIN articles a ON a.id = at.article_id
+           WHERE f.follower_id = $1 AND f.followable_type = 'tag' AND {relevant_window})"
+    );
+    // Each feed is one or two branches, each an index walk in its own rank order that
+    // stops at the page: (how an article ranks, which articles are in it).
+    let branches: Vec<(String, String)> = match kind {
+        FeedType::Latest => vec![(
+            "0::float8".to_owned(),
+            format!("a.score >= {}", settings.feeds.latest_min_score),
+        )],
+        FeedType::Top => vec![(
+            "a.score::float8".to_owned(),
+            "a.published_at > now() - make_interval(days => $8)".to_owned(),
+        )],
+        // What the viewer follows ranks `boost` times higher: the best of the followed
+        // articles so boosted, merged with the best of the others.
+        FeedType::Relevant if viewer.is_some() => vec![
+            (
+                format!("a.hot_score * {boost}::float8"),
+                format!("{relevant_window} AND a.id IN (SELECT id FROM followed)"),
             ),
-            format!("a.published_at > now() - make_interval(days => {})", settings.feeds.relevant_days),
-        ),
-        FeedType::Following => (
+            (
+                "a.hot_score".to_owned(),
+                format!("{relevant_window} AND a.id NOT IN (SELECT id FROM followed)"),
+            ),
+        ],
+        FeedType::Relevant => vec![("a.hot_score".to_owned(), relevant_window)],
+        FeedType::Following => vec![(
             "0::float8".to_owned(),
             "(EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followable_type = 'user' AND f.followable_id = a.user_id)
               OR EXISTS (SELECT 1 FROM follows f JOIN article_tags at ON at.tag_id = f.followable_id
                          WHERE f.follower_id = $1 AND f.followable_type = 'tag' AND at.article_id = a.id))"
                 .to_owned(),
-        ),
+        )],
     };
     let window = page.newest_first();
     let (after, before, cmp_after, cmp_before, order) = (
@@ -115,33 +138,39 @@ pub async fn feed(
         window.order,
     );
     let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
-    let page_sql = format!(
-        "SELECT * FROM (
-            SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id
-            WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended' AND {filter}
-              AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = a.user_id)
-              AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
-                                              WHERE at.article_id = a.id AND t.name = $2))
-         ) ranked
-         WHERE ($3::float8 IS NULL OR (rank, published_at, id) {cmp_after} ($3, $4, $5))
-           AND ($6::float8 IS NULL OR (rank, published_at, id) {cmp_before} ($6, $7, $9))
-         ORDER BY rank {order}, published_at {order}, id {order} LIMIT $10"
-    );
-    // Authors, tags and counts for the page's rows only, once it is cut.
-    let sql = if includes.any() {
-        let join = if includes.author {
-            "JOIN users u ON u.id = p.user_id"
-        } else {
-            ""
-        };
+    let branch = |(rank, filter): &(String, String)| {
         format!(
-            "SELECT p.*{extras} FROM ({page_sql}) p {join}
-             ORDER BY p.rank {order}, p.published_at {order}, p.id {order}",
-            extras = includes.columns(),
+            "(SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id
+              WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended' AND {filter}
+                AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = a.user_id)
+                AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
+                                                WHERE at.article_id = a.id AND t.name = $2))
+                AND ($3::float8 IS NULL OR ({rank}, a.published_at, a.id) {cmp_after} ($3, $4, $5))
+                AND ($6::float8 IS NULL OR ({rank}, a.published_at, a.id) {cmp_before} ($6, $7, $9))
+              ORDER BY {rank} {order}, a.published_at {order}, a.id {order} LIMIT $10)"
         )
-    } else {
-        page_sql
     };
+    let with = if viewer.is_some() && kind == FeedType::Relevant {
+        format!("WITH followed AS MATERIALIZED {followed} ")
+    } else {
+        String::new()
+    };
+    let page_sql = format!(
+        "{with}SELECT * FROM ({}) ranked
+         ORDER BY rank {order}, published_at {order}, id {order} LIMIT $10",
+        branches
+            .iter()
+            .map(branch)
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    );
+    // Authors and tags for the page's rows only, once it is cut.
+    let sql = includes.wrap(
+        &page_sql,
+        Some(&format!(
+            "p.rank {order}, p.published_at {order}, p.id {order}"
+        )),
+    );
 
     let rows = sqlx::query_as::<_, Ranked>(sqlx::AssertSqlSafe(sql))
         .bind(viewer)
