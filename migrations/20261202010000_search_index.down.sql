@@ -1,3 +1,6 @@
+DROP INDEX tags_name_trgm;
+CREATE INDEX tags_name_trgm ON tags USING gin (name gin_trgm_ops);
+ALTER INDEX users_username_trgm RESET (fastupdate);
 DROP INDEX users_name_trgm;
 CREATE INDEX users_name_trgm ON users USING gin (name gin_trgm_ops) WHERE deleted_at IS NULL;
 DROP TRIGGER search_state_notify ON search_state;

@@ -59,6 +59,13 @@ CREATE TRIGGER search_changes_notify AFTER INSERT ON search_changes
 CREATE TRIGGER search_state_notify AFTER UPDATE ON search_state
     FOR EACH STATEMENT EXECUTE FUNCTION notify_search_changed();
 
--- Members are found by name through an index on what the query compares: lower(name).
+-- Members are found through indexes on what the query compares (lower(name)), written
+-- at once rather than through GIN's pending list, which every search would otherwise
+-- read from end to end after a burst of sign-ups.
 DROP INDEX users_name_trgm;
-CREATE INDEX users_name_trgm ON users USING gin (lower(name) gin_trgm_ops) WHERE deleted_at IS NULL;
+CREATE INDEX users_name_trgm ON users USING gin (lower(name) gin_trgm_ops)
+    WITH (fastupdate = off) WHERE deleted_at IS NULL;
+ALTER INDEX users_username_trgm SET (fastupdate = off);
+-- Tags by nearness (GiST orders by trigram distance and stops at the page) and prefix.
+DROP INDEX tags_name_trgm;
+CREATE INDEX tags_name_trgm ON tags USING gist (name gist_trgm_ops);

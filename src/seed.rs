@@ -380,9 +380,10 @@ pub async fn run(db: &PgPool, settings: &Settings, options: &SeedOptions) -> any
     progress.finish();
 
     recount(db, settings).await?;
-    // Fresh planner statistics: without them Postgres plans for empty tables until
-    // autovacuum gets round to them.
-    sqlx::query("ANALYZE").execute(db).await?;
+    // Fresh planner statistics (without them Postgres plans for empty tables until
+    // autovacuum gets round to them), visibility maps for index-only scans, and GIN
+    // pending lists merged, as autovacuum leaves a database in use.
+    sqlx::query("VACUUM ANALYZE").execute(db).await?;
     println!(
         "seeded {} members, {} articles, {} comments, up to {} reactions and {} follows in {:.1}s; every member's password is {PASSWORD:?}",
         options.users,

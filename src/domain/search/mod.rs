@@ -131,38 +131,63 @@ pub async fn search(
     }
     let needle = query.to_lowercase();
     if kinds.contains(&Kind::User) {
-        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
-            "SELECT id, GREATEST(similarity(username::text, $1), similarity(lower(name), $1),
-                                 CASE WHEN username::text LIKE $2 THEN 0.9 ELSE 0 END)::real AS rank
-             FROM users
-             WHERE deleted_at IS NULL AND role <> 'suspended'
-               AND (username::text % $1 OR lower(name) % $1 OR username::text LIKE $2)
-             ORDER BY rank DESC, username LIMIT $3",
-        )
-        .bind(&needle)
-        .bind(like_prefix(&needle))
-        .bind(fetch)
-        .fetch_all(db)
-        .await?;
-        hits.extend(rows.into_iter().map(|(id, rank)| Hit::User { id, rank }));
+        hits.extend(members(db, &needle, fetch).await?);
     }
     if kinds.contains(&Kind::Tag) {
-        // Tags are few: a looser threshold than `%` (0.3) also forgives swapped letters.
-        let tag = needle.trim_start_matches('#');
-        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
-            "SELECT id, GREATEST(similarity(name, $1), CASE WHEN name LIKE $2 THEN 0.9 ELSE 0 END)::real AS rank
-             FROM tags WHERE similarity(name, $1) > 0.2 OR name LIKE $2
-             ORDER BY rank DESC, articles_count DESC, name LIMIT $3",
-        )
-        .bind(tag)
-        .bind(like_prefix(tag))
-        .bind(fetch)
-        .fetch_all(db)
-        .await?;
-        hits.extend(rows.into_iter().map(|(id, rank)| Hit::Tag { id, rank }));
+        hits.extend(tags(db, needle.trim_start_matches('#'), fetch).await?);
     }
     hits.sort_by(|a, b| b.rank().total_cmp(&a.rank()));
     Ok(hits.into_iter().skip(offset).take(limit).collect())
+}
+
+/// Members by username prefix and, for three characters or more (fewer match nearly
+/// everyone), by trigram similarity of username or name; each condition through its index.
+async fn members(db: &PgPool, needle: &str, fetch: i64) -> AppResult<Vec<Hit>> {
+    let similar = if needle.chars().count() >= 3 {
+        "username::text % $1 OR lower(name) % $1 OR"
+    } else {
+        ""
+    };
+    let rows: Vec<(Uuid, f32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, GREATEST(similarity(username::text, $1), similarity(lower(name), $1),
+                             CASE WHEN username::text LIKE $2 THEN 0.9 ELSE 0 END)::real AS rank
+         FROM users
+         WHERE deleted_at IS NULL AND role <> 'suspended' AND ({similar} username::text LIKE $2)
+         ORDER BY rank DESC, username LIMIT $3"
+    )))
+    .bind(needle)
+    .bind(like_prefix(needle))
+    .bind(fetch)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, rank)| Hit::User { id, rank })
+        .collect())
+}
+
+/// Tags by prefix, and the nearest by trigram distance (a looser threshold than members':
+/// tags are short, and a swapped letter costs them much of their similarity).
+async fn tags(db: &PgPool, needle: &str, fetch: i64) -> AppResult<Vec<Hit>> {
+    let rows: Vec<(Uuid, f32)> = sqlx::query_as(
+        "SELECT id, max(rank)::real AS rank FROM (
+            (SELECT id, 0.9 AS rank FROM tags WHERE name LIKE $2 ORDER BY articles_count DESC, name LIMIT $3)
+            UNION ALL
+            (SELECT id, 1 - (name <-> $1) AS rank FROM tags ORDER BY name <-> $1 LIMIT $3)
+         ) found JOIN tags t USING (id)
+         WHERE rank > 0.2
+         GROUP BY id, t.articles_count, t.name
+         ORDER BY rank DESC, t.articles_count DESC, t.name LIMIT $3",
+    )
+    .bind(needle)
+    .bind(like_prefix(needle))
+    .bind(fetch)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, rank)| Hit::Tag { id, rank })
+        .collect())
 }
 
 /// The articles of an index search, loaded in one statement and checked again (the
