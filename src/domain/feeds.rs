@@ -88,24 +88,25 @@ pub async fn feed(
         "a.published_at > now() - make_interval(days => {})",
         settings.feeds.relevant_days
     );
-    // Articles of the members and tags the viewer follows, within the relevant window.
-    let followed = format!(
-        "(SELECT a.id FROM follows f JOIN articles a ON a.user_id = f.followable_id
-           WHERE f.follower_id = $1 AND f.followable_type = 'user' AND {relevant_window}
-         UNION
-         SELECT a.id FROM follows f JOIN article_tags at ON at.tag_id = f.followable_id
-           JOIN articles a ON a.id = at.article_id
-           WHERE f.follower_id = $1 AND f.followable_type = 'tag' AND {relevant_window})"
-    );
-    // Each feed is one or two branches, each an index walk in its own rank order that
-    // stops at the page: (how an article ranks, which articles are in it).
-    let branches: Vec<(String, String)> = match kind {
+    // Whether the viewer follows an article's author or one of its tags: the two lists
+    // are read once per statement (each a scalar subquery), then checked per article as
+    // an index walk reaches it; tags through the names each article carries.
+    let followed = "(a.user_id = ANY((SELECT coalesce(array_agg(followable_id), '{}') FROM follows
+                                      WHERE follower_id = $1 AND followable_type = 'user')::uuid[])
+        OR a.tag_names && (SELECT coalesce(array_agg(t.name), '{}') FROM follows f JOIN tags t ON t.id = f.followable_id
+                           WHERE f.follower_id = $1 AND f.followable_type = 'tag'))";
+    // Each feed is one or two branches, each an index walk in its own order that stops at
+    // the page: (how an article ranks, the column that rank follows, if it is not the
+    // same for all, which articles).
+    let branches: Vec<(String, &str, String)> = match kind {
         FeedType::Latest => vec![(
             "0::float8".to_owned(),
+            "",
             format!("a.score >= {}", settings.feeds.latest_min_score),
         )],
         FeedType::Top => vec![(
             "a.score::float8".to_owned(),
+            "a.score",
             "a.published_at > now() - make_interval(days => $8)".to_owned(),
         )],
         // What the viewer follows ranks `boost` times higher: the best of the followed
@@ -113,21 +114,17 @@ pub async fn feed(
         FeedType::Relevant if viewer.is_some() => vec![
             (
                 format!("a.hot_score * {boost}::float8"),
-                format!("{relevant_window} AND a.id IN (SELECT id FROM followed)"),
+                "a.hot_score",
+                format!("{relevant_window} AND {followed}"),
             ),
             (
                 "a.hot_score".to_owned(),
-                format!("{relevant_window} AND a.id NOT IN (SELECT id FROM followed)"),
+                "a.hot_score",
+                format!("{relevant_window} AND NOT {followed}"),
             ),
         ],
-        FeedType::Relevant => vec![("a.hot_score".to_owned(), relevant_window)],
-        FeedType::Following => vec![(
-            "0::float8".to_owned(),
-            "(EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followable_type = 'user' AND f.followable_id = a.user_id)
-              OR EXISTS (SELECT 1 FROM follows f JOIN article_tags at ON at.tag_id = f.followable_id
-                         WHERE f.follower_id = $1 AND f.followable_type = 'tag' AND at.article_id = a.id))"
-                .to_owned(),
-        )],
+        FeedType::Relevant => vec![("a.hot_score".to_owned(), "a.hot_score", relevant_window)],
+        FeedType::Following => vec![("0::float8".to_owned(), "", followed.to_owned())],
     };
     let window = page.newest_first();
     let (after, before, cmp_after, cmp_before, order) = (
@@ -138,7 +135,12 @@ pub async fn feed(
         window.order,
     );
     let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
-    let branch = |(rank, filter): &(String, String)| {
+    let branch = |(rank, walk, filter): &(String, &str, String)| {
+        let walk = if walk.is_empty() {
+            String::new()
+        } else {
+            format!("{walk} {order}, ")
+        };
         format!(
             "(SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id
               WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended' AND {filter}
@@ -147,16 +149,11 @@ pub async fn feed(
                                                 WHERE at.article_id = a.id AND t.name = $2))
                 AND ($3::float8 IS NULL OR ({rank}, a.published_at, a.id) {cmp_after} ($3, $4, $5))
                 AND ($6::float8 IS NULL OR ({rank}, a.published_at, a.id) {cmp_before} ($6, $7, $9))
-              ORDER BY {rank} {order}, a.published_at {order}, a.id {order} LIMIT $10)"
+              ORDER BY {walk}a.published_at {order}, a.id {order} LIMIT $10)"
         )
     };
-    let with = if viewer.is_some() && kind == FeedType::Relevant {
-        format!("WITH followed AS MATERIALIZED {followed} ")
-    } else {
-        String::new()
-    };
     let page_sql = format!(
-        "{with}SELECT * FROM ({}) ranked
+        "SELECT * FROM ({}) ranked
          ORDER BY rank {order}, published_at {order}, id {order} LIMIT $10",
         branches
             .iter()
