@@ -1092,9 +1092,25 @@ async fn pages_of_articles_and_threads_cost_a_fixed_number_of_statements() {
     );
     assert_eq!(
         spent, 2,
-        "the article with its author, then the thread's three levels with their authors"
+        "the article with its author, then the thread's three levels with theirs"
     );
     eprintln!("a 100-comment thread: {spent} statements");
+
+    // The reading shape `make bench` times: three statements.
+    let article_page = "query($id: ID!) { node(id: $id) { ... on Article { title bodyHtml author { username name } tags { name } reactionCounts { category count } comments(first: 50) { edges { node { id bodyHtml createdAt author { username name } } } } } } }";
+    let before = app.statements();
+    let data = app
+        .ok(None, article_page, json!({ "id": first_article }))
+        .await;
+    assert_eq!(
+        data["node"]["comments"]["edges"].as_array().unwrap().len(),
+        10
+    );
+    assert_eq!(
+        app.statements() - before,
+        3,
+        "the article with its author, its tags, then a page of comments with theirs"
+    );
 }
 
 /// A thread of 5,000 comments answers its first page with the statements a small one
@@ -1142,7 +1158,7 @@ async fn big_threads_cost_their_page_and_page_in_every_order() {
     assert_eq!(
         app.statements() - before,
         2,
-        "as many statements as a small thread"
+        "as many statements as a small thread: the article, then a page of each level with their authors"
     );
     let edges = data["article"]["comments"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 50);

@@ -12,17 +12,54 @@ pub const USER_COLUMNS: &str = "id, username::text AS username, email::text AS e
      website_url, github_username, twitter_username, created_at, deleted_at, articles_count, \
      followers_count, following_count, avatar_url";
 
-/// A member row aliased `u` as one JSON value, for statements that read members along
-/// with what they wrote (decoded into [`User`]).
-pub const USER_JSON: &str =
-    "json_build_object('id', u.id, 'username', u.username::text, 'email', u.email::text,
-    'name', u.name, 'role', u.role, 'suspended_reason', u.suspended_reason,
-    'email_confirmed_at', u.email_confirmed_at, 'pending_email', u.pending_email::text,
-    'bio', u.bio, 'location', u.location, 'website_url', u.website_url,
-    'github_username', u.github_username, 'twitter_username', u.twitter_username,
-    'created_at', u.created_at, 'deleted_at', u.deleted_at,
-    'articles_count', u.articles_count, 'followers_count', u.followers_count,
-    'following_count', u.following_count, 'avatar_url', u.avatar_url)";
+/// A member row aliased `u`, read along with what they wrote (each column prefixed
+/// `author_`; all null when the join found no member): decoded by [`author_from_row`].
+/// A plain join costs Postgres next to nothing, where building a JSON value per row cost
+/// it several times the rows themselves.
+pub const AUTHOR_COLUMNS: &str = "u.id AS author_id, u.username::text AS author_username, \
+     u.email::text AS author_email, u.name AS author_name, u.role AS author_role, \
+     u.suspended_reason AS author_suspended_reason, u.email_confirmed_at AS author_email_confirmed_at, \
+     u.pending_email::text AS author_pending_email, u.bio AS author_bio, u.location AS author_location, \
+     u.website_url AS author_website_url, u.github_username AS author_github_username, \
+     u.twitter_username AS author_twitter_username, u.created_at AS author_created_at, \
+     u.deleted_at AS author_deleted_at, u.articles_count AS author_articles_count, \
+     u.followers_count AS author_followers_count, u.following_count AS author_following_count, \
+     u.avatar_url AS author_avatar_url";
+
+/// The member [`AUTHOR_COLUMNS`] read into `row`: `None` when the row has no such columns
+/// or the join found nobody.
+pub fn author_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Option<User>> {
+    use sqlx::Row as _;
+    let id: Option<Uuid> = match row.try_get("author_id") {
+        Ok(id) => id,
+        Err(sqlx::Error::ColumnNotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    Ok(Some(User {
+        id,
+        username: row.try_get("author_username")?,
+        email: row.try_get("author_email")?,
+        name: row.try_get("author_name")?,
+        role: row.try_get("author_role")?,
+        suspended_reason: row.try_get("author_suspended_reason")?,
+        email_confirmed_at: row.try_get("author_email_confirmed_at")?,
+        pending_email: row.try_get("author_pending_email")?,
+        bio: row.try_get("author_bio")?,
+        location: row.try_get("author_location")?,
+        website_url: row.try_get("author_website_url")?,
+        github_username: row.try_get("author_github_username")?,
+        twitter_username: row.try_get("author_twitter_username")?,
+        created_at: row.try_get("author_created_at")?,
+        deleted_at: row.try_get("author_deleted_at")?,
+        articles_count: row.try_get("author_articles_count")?,
+        followers_count: row.try_get("author_followers_count")?,
+        following_count: row.try_get("author_following_count")?,
+        avatar_url: row.try_get("author_avatar_url")?,
+    }))
+}
 
 /// Turns a unique violation into the input error it stands for.
 pub fn map_unique(e: sqlx::Error) -> AppError {

@@ -10,53 +10,34 @@ use crate::error::AppResult;
 
 pub type ArticleKey = (DateTime<Utc>, Uuid);
 
-/// What a list reads of each article beyond its own row, in the same statement: the
-/// list's resolvers would otherwise ask for authors, tags and counts in a statement each.
+/// What a list reads of each article beyond its own row, in the same statement: its
+/// author (a join), which the list's resolvers would otherwise ask for in a statement of
+/// their own. (Tags go through their loader: a per-row subquery building JSON cost
+/// Postgres more than the statement it saves.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Includes {
     pub author: bool,
-    pub tags: bool,
 }
 
 /// What [`Includes`] asked for, for one article.
-#[derive(Debug, Default, Clone, sqlx::FromRow)]
+#[derive(Debug, Default, Clone)]
 pub struct Extras {
-    #[sqlx(default)]
-    pub inc_author: Option<sqlx::types::Json<crate::domain::accounts::User>>,
-    #[sqlx(default)]
-    pub inc_tags: Option<sqlx::types::Json<Vec<crate::domain::tags::Tag>>>,
+    pub author: Option<crate::domain::accounts::User>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Extras {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            author: crate::domain::accounts::repo::author_from_row(row)?,
+        })
+    }
 }
 
 impl Includes {
     pub fn any(&self) -> bool {
-        self.author || self.tags
+        self.author
     }
 
-    /// Select-list expressions (each after a comma) for an article row aliased `p`,
-    /// joined to its author as `u` when [`Includes::author`]. (Reaction counts need none:
-    /// the article carries its tallies.)
-    pub fn columns(&self) -> String {
-        let mut out = String::new();
-        if self.author {
-            out.push_str(", ");
-            out.push_str(crate::domain::accounts::repo::USER_JSON);
-            out.push_str(" AS inc_author");
-        }
-        if self.tags {
-            out.push_str(
-                ", (SELECT COALESCE(json_agg(json_build_object('id', t.id, 'name', t.name,
-                        'description', t.description, 'color', t.color,
-                        'articles_count', t.articles_count, 'followers_count', t.followers_count,
-                        'created_at', t.created_at) ORDER BY at.position), '[]')
-                    FROM article_tags at JOIN tags t ON t.id = at.tag_id
-                    WHERE at.article_id = p.id) AS inc_tags",
-            );
-        }
-        out
-    }
-}
-
-impl Includes {
     /// `sql`, a statement whose rows are articles (with any further columns), with each
     /// row also carrying what `self` asks for; in the order of `order_by` (columns of the
     /// inner rows, aliased `p`) when given.
@@ -64,17 +45,12 @@ impl Includes {
         if !self.any() {
             return sql.to_owned();
         }
-        let join = if self.author {
-            "JOIN users u ON u.id = p.user_id"
-        } else {
-            ""
-        };
         let order = order_by
             .map(|o| format!(" ORDER BY {o}"))
             .unwrap_or_default();
         format!(
-            "SELECT p.*{extras} FROM ({sql}) p {join}{order}",
-            extras = self.columns()
+            "SELECT p.*, {author} FROM ({sql}) p LEFT JOIN users u ON u.id = p.user_id AND u.deleted_at IS NULL{order}",
+            author = crate::domain::accounts::repo::AUTHOR_COLUMNS
         )
     }
 }

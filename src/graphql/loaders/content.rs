@@ -89,32 +89,32 @@ impl Loader<Uuid> for ArticleTagsLoader {
 }
 
 /// Pages of replies, for comments whose replies were not read with their thread page:
-/// keyed by the parent, the levels asked for (see [`comments::thread_page`]) and whether
-/// authors are; one statement for every parent of a batch that asks the same.
+/// keyed by the parent and the levels asked for (see [`comments::thread_page`]); one
+/// statement for every parent of a batch that asks the same.
 pub struct RepliesLoader {
     pub db: PgPool,
     pub viewer: Option<Uuid>,
 }
 
-pub type RepliesKey = (Uuid, Vec<comments::Level>, bool);
+pub type RepliesKey = (Uuid, Vec<comments::Level>);
 
 impl Loader<RepliesKey> for RepliesLoader {
     type Value = Arc<ThreadPage>;
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[RepliesKey]) -> LoadResult<RepliesKey, Arc<ThreadPage>> {
-        let mut groups: HashMap<(&[comments::Level], bool), Vec<Uuid>> = HashMap::new();
-        for (parent, levels, authors) in keys {
-            groups.entry((levels, *authors)).or_default().push(*parent);
+        let mut groups: HashMap<&[comments::Level], Vec<Uuid>> = HashMap::new();
+        for (parent, levels) in keys {
+            groups.entry(levels).or_default().push(*parent);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for ((levels, authors), parents) in groups {
-            let rows = comments::replies_page(&self.db, &parents, self.viewer, levels, authors)
+        for (levels, parents) in groups {
+            let rows = comments::replies_page(&self.db, &parents, self.viewer, levels)
                 .await
                 .map_err(shared)?;
             let page = Arc::new(ThreadPage::new(levels.to_vec(), rows));
             for parent in parents {
-                out.insert((parent, levels.to_vec(), authors), page.clone());
+                out.insert((parent, levels.to_vec()), page.clone());
             }
         }
         Ok(out)

@@ -23,10 +23,8 @@ use crate::domain::articles::listing::{Extras, Includes};
 /// list can read along with its articles.
 pub fn includes(field: async_graphql::Lookahead<'_>) -> Includes {
     let node = field.field("edges").field("node");
-    let pick = |name: &str| field.field(name).exists() || node.field(name).exists();
     Includes {
-        author: pick("author"),
-        tags: pick("tags"),
+        author: field.field("author").exists() || node.field("author").exists(),
     }
 }
 
@@ -90,12 +88,7 @@ impl Loaders {
         self.users.feed_many(
             articles
                 .iter()
-                .filter_map(|(a, x)| x.inc_author.as_ref().map(|u| (a.user_id, u.0.clone()))),
-        );
-        self.article_tags.feed_many(
-            articles
-                .iter()
-                .filter_map(|(a, x)| x.inc_tags.as_ref().map(|t| (a.id, t.0.clone()))),
+                .filter_map(|(a, x)| x.author.as_ref().map(|u| (a.user_id, u.clone()))),
         );
     }
 

@@ -198,14 +198,12 @@ impl ArticleNode {
         after: Option<String>,
         #[graphql(default_with = "CommentOrder::Top")] order_by: CommentOrder,
     ) -> async_graphql::Result<Conn<CommentNode>> {
-        let (request, levels, authors) =
-            plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
+        let (request, levels) = plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
         let rows = comments::thread_page(
             &ctx.state().db,
             self.0.id,
             ctx.viewer().map(|v| v.user_id),
             &levels,
-            authors,
         )
         .await?;
         let page = Arc::new(ThreadPage::new(levels, rows));
@@ -270,8 +268,8 @@ impl From<CommentOrder> for comments::Order {
 const PLANNED_LEVELS: usize = 6;
 
 /// What a `comments` or `replies` field and the `replies` nested in its selection ask for:
-/// this level's page request, the levels to read at once (this one first, then each
-/// nested `replies` selected once, without a cursor), and whether authors are selected.
+/// this level's page request, and the levels to read at once (this one first, then each
+/// nested `replies` selected once, without a cursor).
 fn plan_thread(
     ctx: &Context<'_>,
     field: async_graphql::Lookahead<'_>,
@@ -281,7 +279,6 @@ fn plan_thread(
 ) -> async_graphql::Result<(
     crate::graphql::pagination::PageRequest<comments::Key>,
     Vec<comments::Level>,
-    bool,
 )> {
     let limits = &ctx.state().settings.graphql;
     let request = PageArgs {
@@ -297,7 +294,6 @@ fn plan_thread(
         after: request.after,
     }];
     let mut node = field.field("edges").field("node");
-    let mut authors = node.field("author").exists();
     while levels.len() < PLANNED_LEVELS {
         let replies = node.field("replies").selection_fields();
         let [replies] = replies.as_slice() else { break };
@@ -340,9 +336,8 @@ fn plan_thread(
         node = async_graphql::Lookahead::from(*replies)
             .field("edges")
             .field("node");
-        authors |= node.field("author").exists();
     }
-    Ok((request, levels, authors))
+    Ok((request, levels))
 }
 
 /// Comments read ahead for a page of a thread: every level's rows, by parent, each list
@@ -361,11 +356,12 @@ impl ThreadPage {
         let mut children: std::collections::HashMap<Option<Uuid>, Vec<Comment>> =
             std::collections::HashMap::new();
         let mut depth = std::collections::HashMap::with_capacity(rows.len());
-        let mut authors = Vec::new();
+        let mut authors: std::collections::HashMap<Uuid, crate::domain::accounts::User> =
+            std::collections::HashMap::new();
         for row in rows {
             depth.insert(row.comment.id, usize::try_from(row.level).unwrap_or(0));
             if let Some(author) = row.author {
-                authors.push(author.0);
+                authors.entry(author.id).or_insert(author);
             }
             children
                 .entry(row.comment.parent_id)
@@ -384,7 +380,7 @@ impl ThreadPage {
             levels,
             children,
             depth,
-            authors,
+            authors: authors.into_values().collect(),
             primed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -520,8 +516,7 @@ impl CommentNode {
         after: Option<String>,
         #[graphql(default_with = "CommentOrder::Oldest")] order_by: CommentOrder,
     ) -> async_graphql::Result<Conn<CommentNode>> {
-        let (request, levels, authors) =
-            plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
+        let (request, levels) = plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
         if let Some((page, level)) = &self.thread
             && page.levels.get(level + 1) == levels.first()
         {
@@ -535,7 +530,7 @@ impl CommentNode {
         let page = ctx
             .loaders()
             .replies
-            .load_one((self.comment.id, levels, authors))
+            .load_one((self.comment.id, levels))
             .await?
             .unwrap_or_default();
         page.prime(ctx);
