@@ -106,7 +106,11 @@ pub async fn upgrade(
     let max = state.settings.http.ws_max_message_bytes;
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .config(
+            // Small buffers: a connection mostly waits, and tungstenite's default read
+            // buffer (128 KiB, allocated up front) was most of an idle subscriber's memory.
             WebSocketConfig::default()
+                .read_buffer_size(4 * 1024)
+                .write_buffer_size(0)
                 .max_message_size(Some(max))
                 .max_frame_size(Some(max)),
         )
