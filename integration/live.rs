@@ -369,3 +369,74 @@ async fn without_redis_a_single_node_still_delivers_live() {
         .expect("delivered by the in-process hub");
     assert_eq!(data["commentAdded"]["bodyMarkdown"], "In process");
 }
+
+/// Signed-out subscribers of the same operation share one run of it on their node: every
+/// one of them gets every event, in order, on both protocols, one joining late gets the
+/// events after it joined, and one leaving stops nobody else; a signed-in subscriber runs
+/// its own (here: it blocked the author, and hears nothing).
+#[tokio::test]
+async fn signed_out_subscribers_share_one_run_and_each_gets_every_event() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let article = app
+        .ok(Some(&ada), "mutation { createArticle(input: { title: \"Shared\", bodyMarkdown: \"x\", published: true }) { id } }", json!({}))
+        .await["createArticle"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_id = app
+        .ok(None, "{ user(username: \"bob\") { id } }", json!({}))
+        .await["user"]["id"]
+        .clone();
+    let carol = app.member("carol").await;
+    app.ok(
+        Some(&carol),
+        "mutation($id: ID!) { blockUser(id: $id) }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    let query = format!(
+        "subscription {{ commentAdded(articleId: \"{article}\") {{ bodyMarkdown author {{ username }} }} }}"
+    );
+    let mut anonymous = Vec::new();
+    for protocol in ["graphql-transport-ws", "graphql-ws", "graphql-transport-ws"] {
+        anonymous.push(subscribe(&app, protocol, None, &query).await);
+    }
+    let mut blocking = subscribe(&app, "graphql-transport-ws", Some(&carol), &query).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let comment = |text: &str| json!({ "a": article, "b": text });
+    let create =
+        "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+    app.ok(Some(&bob), create, comment("First")).await;
+    app.ok(Some(&bob), create, comment("Second")).await;
+    for ws in &mut anonymous {
+        for expected in ["First", "Second"] {
+            let data = next_data(ws, Duration::from_secs(5))
+                .await
+                .expect("delivered");
+            assert_eq!(data["commentAdded"]["bodyMarkdown"], expected);
+            assert_eq!(data["commentAdded"]["author"]["username"], "bob");
+        }
+    }
+    assert!(
+        next_data(&mut blocking, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    // One leaves, one joins: the others go on, and the newcomer hears what follows.
+    drop(anonymous.remove(0));
+    let mut late = subscribe(&app, "graphql-transport-ws", None, &query).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.ok(Some(&ada), create, comment("Third")).await;
+    for ws in anonymous.iter_mut().chain(std::iter::once(&mut late)) {
+        let data = next_data(ws, Duration::from_secs(5))
+            .await
+            .expect("delivered");
+        assert_eq!(data["commentAdded"]["bodyMarkdown"], "Third");
+    }
+    let data = next_data(&mut blocking, Duration::from_secs(5))
+        .await
+        .expect("not blocked");
+    assert_eq!(data["commentAdded"]["author"]["username"], "ada");
+}

@@ -39,6 +39,36 @@ pub struct Api {
     state: AppState,
     manifest: Arc<Manifest>,
     limits: Limits,
+    shared: Arc<SharedStreams>,
+}
+
+/// Signed-out subscribers of the same operation (document, operation name and
+/// variables) on this node share one run of it: each event is resolved once and its
+/// response handed to all of them, where each connection would otherwise resolve and
+/// check it again. What a signed-out subscriber receives does not depend on who they are.
+#[derive(Default)]
+struct SharedStreams {
+    running: std::sync::Mutex<
+        std::collections::HashMap<SharedKey, tokio::sync::broadcast::Sender<Arc<Response>>>,
+    >,
+}
+
+type SharedKey = (String, Option<String>, String);
+
+/// Responses a shared run keeps for a subscriber that is behind; it loses older ones.
+const SHARED_BUFFER: usize = 64;
+
+impl SharedStreams {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<SharedKey, tokio::sync::broadcast::Sender<Arc<Response>>>,
+    > {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What a request carries about its caller, from its own data or its connection's.
@@ -95,6 +125,7 @@ impl Api {
             limits: Limits::from_settings(&state.settings),
             state,
             manifest,
+            shared: Arc::default(),
         }
     }
 
@@ -212,6 +243,12 @@ impl Api {
                 Err(refused) => return futures_util::stream::once(async move { refused }).boxed(),
             };
             let register = admitted.register;
+            if facts.member.is_none()
+                && admitted.operation_type
+                    == Some(async_graphql::parser::types::OperationType::Subscription)
+            {
+                return api.shared_run(request, facts, register);
+            }
             let inner = match session {
                 Some(session) => api
                     .schema
@@ -239,6 +276,105 @@ impl Api {
         })
         .boxed()
     }
+}
+
+impl Api {
+    /// A signed-out subscriber's stream: a receiver of the run of the same operation,
+    /// started here if none runs yet (see [`SharedStreams`]).
+    fn shared_run(
+        &self,
+        request: Request,
+        facts: Facts,
+        register: Option<(String, String)>,
+    ) -> BoxStream<'static, Response> {
+        let key: SharedKey = (
+            request.query.clone(),
+            request.operation_name.clone(),
+            serde_json::to_string(&request.variables).unwrap_or_default(),
+        );
+        let receiver = {
+            let mut running = self.shared.lock();
+            match running.get(&key) {
+                Some(sender) => sender.subscribe(),
+                None => {
+                    let (sender, receiver) = tokio::sync::broadcast::channel(SHARED_BUFFER);
+                    running.insert(key.clone(), sender.clone());
+                    tokio::spawn(self.clone().pump(key, request, facts, register, sender));
+                    receiver
+                }
+            }
+        };
+        let pubsub = self.state.pubsub.clone();
+        futures_util::stream::unfold(receiver, move |mut receiver| {
+            let pubsub = pubsub.clone();
+            async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(response) => return Some((copy(&response), receiver)),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
+                            pubsub.count_lost(lost);
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+
+    /// Runs one shared operation as a signed-out connection would, handing each response
+    /// to its subscribers, until it ends or nobody listens any more.
+    async fn pump(
+        self,
+        key: SharedKey,
+        request: Request,
+        facts: Facts,
+        mut register: Option<(String, String)>,
+        sender: tokio::sync::broadcast::Sender<Arc<Response>>,
+    ) {
+        let mut data = Data::default();
+        data.insert(crate::graphql::loaders::Loaders::new(
+            &self.state.db,
+            &self.state.settings,
+            None,
+        ));
+        data.insert(Auth(None));
+        data.insert(Transport::WebSocket);
+        let mut upstream = self
+            .schema
+            .execute_stream_with_session_data(request, Arc::new(data));
+        let mut idle = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                next = upstream.next() => match next {
+                    Some(mut response) => {
+                        // The document is the same for every subscriber: it is remembered
+                        // (an automatic persisted query) once, when it first runs.
+                        self.finish(&mut response, &facts, register.take().as_ref()).await;
+                        let _ = sender.send(Arc::new(response));
+                    }
+                    None => break,
+                },
+                _ = idle.tick() => {}
+            }
+            // Decided under the lock, so a subscriber either joins this run or starts a
+            // new one.
+            let mut running = self.shared.lock();
+            if sender.receiver_count() == 0 {
+                running.remove(&key);
+                return;
+            }
+        }
+        self.shared.lock().remove(&key);
+    }
+}
+
+/// A copy of a shared response for one subscriber (`Response` is not `Clone`).
+fn copy(response: &Response) -> Response {
+    let mut copy = Response::new(response.data.clone());
+    copy.extensions = response.extensions.clone();
+    copy.errors = response.errors.clone();
+    copy
 }
 
 impl Executor for Api {

@@ -120,6 +120,8 @@ pub struct Admitted {
     /// times its page: `first`/`last`, or the default page for a connection), plus
     /// [`crate::graphql::pagination::SEARCH_COST`] per search.
     pub cost: u64,
+    /// The type of the operation it runs, once parsed.
+    pub operation_type: Option<OperationType>,
 }
 
 fn error(code: ErrorCode, message: impl Into<String>, pos: Option<Pos>) -> ServerError {
@@ -183,6 +185,7 @@ pub async fn admit(
     request.variables = variables;
     let (cost, shared, operation) = checked?;
     admitted.cost = cost;
+    admitted.operation_type = operation.as_ref().map(|(ty, _)| *ty);
     if let (Some(report), Some((ty, label))) = (report, &operation) {
         report.update(|r| {
             r.operation_type = Some(*ty);
