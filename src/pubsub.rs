@@ -36,6 +36,8 @@ pub struct PubSub {
     /// Woken when Postgres announces a change to what search finds (`search` channel),
     /// and whenever the listener reconnects.
     search: Arc<tokio::sync::Notify>,
+    /// Where this node stands on credentials (Postgres' `credentials` channel).
+    credentials: Arc<Credentials>,
     lost: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -76,6 +78,7 @@ impl PubSub {
             database: None,
             content: Arc::default(),
             search: Arc::default(),
+            credentials: Arc::default(),
             lost: Arc::default(),
         })
     }
@@ -94,11 +97,12 @@ impl PubSub {
         let channels = self.channels.clone();
         let content = self.content.clone();
         let search = self.search.clone();
+        let credentials = self.credentials.clone();
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             while !*shutdown.borrow() {
                 tokio::select! {
-                    result = listen_to_database(&pool, &channels, &content, &search) => {
+                    result = listen_to_database(&pool, &channels, &content, &search, &credentials) => {
                         if let Err(e) = result {
                             tracing::warn!(error = %e, "credential listener lost Postgres; retrying");
                         }
@@ -125,6 +129,24 @@ impl PubSub {
     /// What wakes this node's search index when Postgres logs a change.
     pub fn search_changes(&self) -> Arc<tokio::sync::Notify> {
         self.search.clone()
+    }
+
+    /// Changes whenever any session, key or member's standing may have changed, on any
+    /// node: a credential checked before is to be checked again. `None` while the
+    /// listener that hears of such changes is not connected: then nothing checked
+    /// before may be trusted.
+    pub fn credentials_generation(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        self.credentials
+            .listening
+            .load(Ordering::Acquire)
+            .then(|| self.credentials.generation.load(Ordering::Acquire))
+    }
+
+    /// This node changed something that may touch a credential: what was checked before
+    /// is checked again, here at once (other nodes hear of it from Postgres).
+    pub fn credentials_may_have_changed(&self) {
+        self.credentials.changed();
     }
 
     /// Counts events a slow subscriber lost (its buffer was full).
@@ -184,11 +206,33 @@ fn deliver(channels: &Channels, channel: &str, payload: Arc<str>) {
     }
 }
 
+/// A generation that moves whenever any credential may have changed, and whether the
+/// listener that moves it is connected.
+#[derive(Default)]
+pub struct Credentials {
+    generation: std::sync::atomic::AtomicU64,
+    listening: std::sync::atomic::AtomicBool,
+}
+
+impl Credentials {
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn listening(&self, yes: bool) {
+        self.changed();
+        self.listening
+            .store(yes, std::sync::atomic::Ordering::Release);
+    }
+}
+
 async fn listen_to_database(
     pool: &sqlx::PgPool,
     channels: &Channels,
     content: &std::sync::atomic::AtomicU64,
     search: &tokio::sync::Notify,
+    credentials: &Credentials,
 ) -> sqlx::Result<()> {
     use std::sync::atomic::Ordering;
     // A pool of its own: a listener's connection is given back (after an UNLISTEN) only
@@ -208,11 +252,25 @@ async fn listen_to_database(
         ])
         .await?;
     // Whatever changed while nobody listened is unknown: count it as a change.
-    content.fetch_add(1, Ordering::AcqRel);
-    search.notify_one();
+    let missed = || {
+        content.fetch_add(1, Ordering::AcqRel);
+        search.notify_one();
+        credentials.changed();
+    };
+    missed();
+    credentials.listening(true);
     tracing::info!("credential listener subscribed");
-    loop {
-        let notification = listener.recv().await?;
+    let result = loop {
+        let notification = match listener.try_recv().await {
+            Ok(Some(notification)) => notification,
+            // The connection dropped; the next call reconnects. What was announced
+            // meanwhile is lost: count it all as changed.
+            Ok(None) => {
+                missed();
+                continue;
+            }
+            Err(e) => break Err(e),
+        };
         if notification.channel() == crate::events::CONTENT_NOTIFY {
             content.fetch_add(1, Ordering::AcqRel);
             continue;
@@ -221,11 +279,15 @@ async fn listen_to_database(
             search.notify_one();
             continue;
         }
+        // Before the member's sockets hear of it, so they check afresh.
+        credentials.changed();
         if let Ok(user) = notification.payload().parse::<uuid::Uuid>() {
             let payload = serde_json::json!({ "id": user }).to_string();
             deliver(channels, &crate::events::credentials(user), payload.into());
         }
-    }
+    };
+    credentials.listening(false);
+    result
 }
 
 async fn listen(client: redis::Client, prefix: Arc<str>, channels: Channels) {
