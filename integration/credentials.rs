@@ -530,3 +530,68 @@ async fn email_changes_deletions_and_the_address_are_rate_limited_too() {
     let (_, body) = app.graphql_as(Some(&second), delete, json!({})).await;
     assert_eq!(code(&body), "RATE_LIMITED", "per address: {body}");
 }
+
+/// Credentials checked lately are answered without a statement, but never past a change:
+/// on the node that made it at once, on another node as soon as Postgres' notification
+/// arrives; an expiry brought forward counts as a change too.
+#[tokio::test]
+async fn credentials_checked_lately_never_outlive_a_change() {
+    let app = spawn_app_with(
+        Options {
+            db_proxy: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    let other = app.second_node(Options::default()).await;
+    app.member("keeper").await;
+    let token = login(&app, "keeper").await;
+    // Checked once, then answered from memory: no statement for the credential.
+    assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 200);
+    let before = app.statements();
+    assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 200);
+    assert_eq!(
+        app.statements() - before,
+        1,
+        "the viewer's row, not the session"
+    );
+
+    // Signed out on this node: the very next request is refused.
+    let (status, _) = app
+        .graphql_as(Some(&token), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 401);
+
+    // Signed out on the other node: refused here once the notification arrives.
+    let token = login(&app, "keeper").await;
+    assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 200);
+    other
+        .graphql_as(Some(&token), "mutation { logout }", json!({}))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while app.graphql_as(Some(&token), VIEWER, json!({})).await.0 != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepted 2 s after a logout elsewhere"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // An expiry brought forward by hand.
+    let token = login(&app, "keeper").await;
+    assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 200);
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while app.graphql_as(Some(&token), VIEWER, json!({})).await.0 != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepted 2 s after expiring"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -73,6 +73,7 @@ impl Application {
         let state = AppState {
             storage,
             search,
+            recent_credentials: Arc::default(),
             settings,
             event_loaders,
             db,

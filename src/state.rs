@@ -35,6 +35,8 @@ pub struct AppState {
     pub storage: crate::storage::Storage,
     /// This node's article search index.
     pub search: Arc<crate::domain::search::index::SearchIndex>,
+    /// Credentials checked lately (see [`crate::domain::accounts::recent`]).
+    pub recent_credentials: Arc<crate::domain::accounts::recent::RecentCredentials>,
 }
 
 impl AppState {

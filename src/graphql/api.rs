@@ -18,6 +18,7 @@
 use std::any::{Any, TypeId};
 use std::sync::Arc;
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
@@ -202,7 +203,12 @@ impl Api {
             Ok(admitted) => admitted,
             Err(refused) => return refused,
         };
+        let mutation = admitted.operation_type == Some(OperationType::Mutation);
         let mut response = self.schema.execute(request).await;
+        if mutation {
+            // Whatever it changed, this node's next request checks its credential anew.
+            self.state.pubsub.credentials_may_have_changed();
+        }
         self.finish(&mut response, &facts, admitted.register.as_ref())
             .await;
         response
@@ -244,11 +250,11 @@ impl Api {
             };
             let register = admitted.register;
             if facts.member.is_none()
-                && admitted.operation_type
-                    == Some(async_graphql::parser::types::OperationType::Subscription)
+                && admitted.operation_type == Some(OperationType::Subscription)
             {
                 return api.shared_run(request, facts, register);
             }
+            let mutation = admitted.operation_type == Some(OperationType::Mutation);
             let inner = match session {
                 Some(session) => api
                     .schema
@@ -262,6 +268,9 @@ impl Api {
                     let remember = std::mem::take(&mut first);
                     let facts = facts.clone();
                     async move {
+                        if mutation {
+                            api.state.pubsub.credentials_may_have_changed();
+                        }
                         let register = if remember { register } else { None };
                         api.finish(&mut response, &facts, register.as_ref()).await;
                         response

@@ -65,7 +65,30 @@ pub fn bearer(text: &str) -> AppResult<Credential> {
         })
 }
 
+/// The member behind a credential: from the credentials checked lately when this one was
+/// checked since the last change to any that this node heard of (see
+/// [`crate::domain::accounts::recent`]), otherwise from the database.
 pub async fn authenticate(state: &AppState, credential: &Credential) -> AppResult<Viewer> {
+    let (Credential::Bearer(secret) | Credential::Cookie(secret) | Credential::ApiKey(secret)) =
+        credential;
+    // Read before the check, so a change announced while it runs makes what it found
+    // stale at once.
+    let Some(generation) = state.pubsub.credentials_generation() else {
+        return authenticate_fresh(state, credential).await;
+    };
+    let key = crate::domain::accounts::tokens::hash(secret);
+    if let Some(viewer) = state.recent_credentials.get(&key, generation) {
+        return Ok(viewer);
+    }
+    let viewer = authenticate_fresh(state, credential).await?;
+    state
+        .recent_credentials
+        .put(key, generation, viewer.clone());
+    Ok(viewer)
+}
+
+/// The member behind a credential, read from the database now.
+pub async fn authenticate_fresh(state: &AppState, credential: &Credential) -> AppResult<Viewer> {
     match credential {
         Credential::Bearer(token) | Credential::Cookie(token) => {
             service::authenticate_session(&state.db, token).await

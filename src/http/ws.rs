@@ -196,7 +196,7 @@ impl Shared {
         let Some((credential, viewer)) = Self::lock(&self.authorised).clone() else {
             return Ok(());
         };
-        match auth::authenticate(state, &credential).await {
+        match auth::authenticate_fresh(state, &credential).await {
             Ok(now) if now.same_standing(&viewer) => Ok(()),
             Ok(_) => Err(CHANGED),
             Err(AppError::Unauthenticated(_)) => Err(REVOKED),

@@ -3,6 +3,7 @@
 pub mod mailing;
 pub mod model;
 pub mod passwords;
+pub mod recent;
 pub mod repo;
 pub mod service;
 pub mod tokens;
