@@ -182,18 +182,32 @@ impl Loader<Reactable> for ViewerReactionsLoader {
 pub struct FollowingLoader {
     pub db: PgPool,
     pub viewer: Option<Uuid>,
+    /// Everything the viewer follows, read at the first question when it is a short list
+    /// (`None` inside when it is not): later batches of the request need no statement.
+    pub all: tokio::sync::OnceCell<Option<HashSet<Followable>>>,
 }
+
+/// Above this many follows, the loader asks about the keys of each batch instead.
+const ALL_FOLLOWED_CAP: usize = 2_000;
 
 impl Loader<Followable> for FollowingLoader {
     type Value = bool;
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Followable]) -> LoadResult<Followable, bool> {
-        let followed: HashSet<Followable> = match self.viewer {
-            Some(viewer) => follows::followed_by(&self.db, viewer, keys)
+        let Some(viewer) = self.viewer else {
+            return Ok(keys.iter().map(|k| (*k, false)).collect());
+        };
+        let all = self
+            .all
+            .get_or_try_init(|| follows::all_followed(&self.db, viewer, ALL_FOLLOWED_CAP))
+            .await
+            .map_err(shared)?;
+        let followed: HashSet<Followable> = match all {
+            Some(all) => keys.iter().copied().filter(|k| all.contains(k)).collect(),
+            None => follows::followed_by(&self.db, viewer, keys)
                 .await
                 .map_err(shared)?,
-            None => HashSet::new(),
         };
         Ok(keys.iter().map(|k| (*k, followed.contains(k))).collect())
     }

@@ -138,6 +138,7 @@ impl Loaders {
             following: Batch::new(content::FollowingLoader {
                 db: db.clone(),
                 viewer,
+                all: tokio::sync::OnceCell::new(),
             }),
             series: Batch::new(content::SeriesLoader(db.clone())),
         }
