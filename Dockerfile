@@ -44,7 +44,8 @@ ENV APP_ENV=production \
     PORT=3000 \
     LOG_FORMAT=json \
     VIBECODING_HTTP__ASSETS_DIR=/app/web/node_modules \
-    VIBECODING_UPLOADS__DIR=/app/tmp/uploads
+    VIBECODING_UPLOADS__DIR=/app/tmp/uploads \
+    VIBECODING_SEARCH__INDEX_DIR=/app/tmp/search-index
 USER vibecoding
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
