@@ -348,22 +348,20 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once() {
         app.graphql_as(Some(&second), VIEWER, json!({})).await.0,
         401
     );
-    let (_, body) = app
-        .graphql_as(
-            Some(&first),
-            "mutation($id: ID!) { revokeSession(id: $id) }",
-            json!({ "id": other["id"] }),
-        )
-        .await;
-    assert_eq!(code(&body), "NOT_FOUND");
-    let (_, body) = app
-        .graphql_as(
-            Some(&first),
-            "mutation($id: ID!) { revokeSession(id: $id) }",
-            json!({ "id": "garbage" }),
-        )
-        .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT");
+    app.fails(
+        Some(&first),
+        "mutation($id: ID!) { revokeSession(id: $id) }",
+        json!({ "id": other["id"] }),
+        "NOT_FOUND",
+    )
+    .await;
+    app.fails(
+        Some(&first),
+        "mutation($id: ID!) { revokeSession(id: $id) }",
+        json!({ "id": "garbage" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
 
     let (_, third) = login(&app, "hopper", PASSWORD).await;
     let third = third["data"]["login"]["token"].as_str().unwrap().to_owned();
@@ -380,14 +378,13 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
     let app = spawn_app().await;
     // An unconfirmed account cannot make keys: a key outlives the session that made it.
     let unconfirmed = app.register("babbage").await;
-    let (_, body) = app
-        .graphql_as(
-            Some(&unconfirmed),
-            "mutation { createApiKey(description: \"x\") { key } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    app.fails(
+        Some(&unconfirmed),
+        "mutation { createApiKey(description: \"x\") { key } }",
+        json!({}),
+        "FORBIDDEN",
+    )
+    .await;
     let token = app.member("lovelace").await;
     let (_, body) = app
         .graphql_as(Some(&token), "mutation { createApiKey(description: \"CI publishing\") { key apiKey { id description } } }", json!({}))
@@ -424,14 +421,13 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
         "the key is never shown again"
     );
 
-    let (_, body) = app
-        .graphql_as(
-            Some(&token),
-            "mutation { createApiKey(description: \"\") { key } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT");
+    app.fails(
+        Some(&token),
+        "mutation { createApiKey(description: \"\") { key } }",
+        json!({}),
+        "BAD_USER_INPUT",
+    )
+    .await;
     let (_, body) = app
         .graphql_as(
             Some(&token),
@@ -532,24 +528,20 @@ async fn changing_password_and_email() {
     let (_, other) = login(&app, "knuth", PASSWORD).await;
     let other = other["data"]["login"]["token"].as_str().unwrap().to_owned();
     let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
-    let (_, body) = app
-        .graphql_as(
-            Some(&token),
-            change,
-            json!({ "c": "wrong", "n": "a fine new secret" }),
-        )
-        .await;
-    assert_eq!(
-        (code(&body), field(&body)),
-        ("BAD_USER_INPUT", "currentPassword")
-    );
-    let (_, body) = app
-        .graphql_as(Some(&token), change, json!({ "c": PASSWORD, "n": "knuth" }))
-        .await;
-    assert_eq!(
-        (code(&body), field(&body)),
-        ("BAD_USER_INPUT", "newPassword")
-    );
+    app.fails_on(
+        Some(&token),
+        change,
+        json!({ "c": "wrong", "n": "a fine new secret" }),
+        ("BAD_USER_INPUT", "currentPassword"),
+    )
+    .await;
+    app.fails_on(
+        Some(&token),
+        change,
+        json!({ "c": PASSWORD, "n": "knuth" }),
+        ("BAD_USER_INPUT", "newPassword"),
+    )
+    .await;
     let (_, body) = app
         .graphql_as(
             Some(&token),
@@ -574,22 +566,20 @@ async fn changing_password_and_email() {
     let before = app.emails().len();
     let change_email =
         "mutation($p: String!, $e: String!) { changeEmail(password: $p, newEmail: $e) }";
-    let (_, body) = app
-        .graphql_as(
-            Some(&token),
-            change_email,
-            json!({ "p": "a fine new secret", "e": "taken@example.com" }),
-        )
-        .await;
-    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "newEmail"));
-    let (_, body) = app
-        .graphql_as(
-            Some(&token),
-            change_email,
-            json!({ "p": "wrong", "e": "don@example.org" }),
-        )
-        .await;
-    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "password"));
+    app.fails_on(
+        Some(&token),
+        change_email,
+        json!({ "p": "a fine new secret", "e": "taken@example.com" }),
+        ("BAD_USER_INPUT", "newEmail"),
+    )
+    .await;
+    app.fails_on(
+        Some(&token),
+        change_email,
+        json!({ "p": "wrong", "e": "don@example.org" }),
+        ("BAD_USER_INPUT", "password"),
+    )
+    .await;
     let (_, body) = app
         .graphql_as(
             Some(&token),
@@ -748,10 +738,13 @@ async fn deleting_an_account_removes_personal_data_and_credentials() {
         .unwrap()
         .to_owned();
     let delete = "mutation($p: String!) { deleteAccount(password: $p) }";
-    let (_, body) = app
-        .graphql_as(Some(&token), delete, json!({ "p": "wrong" }))
-        .await;
-    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "password"));
+    app.fails_on(
+        Some(&token),
+        delete,
+        json!({ "p": "wrong" }),
+        ("BAD_USER_INPUT", "password"),
+    )
+    .await;
     let (_, body) = app
         .graphql_as(Some(&token), delete, json!({ "p": PASSWORD }))
         .await;
@@ -854,8 +847,9 @@ async fn resending_the_confirmation_is_limited() {
             true
         );
     }
-    let (_, body) = app.graphql_as(Some(&token), resend, json!({})).await;
-    assert_eq!(code(&body), "RATE_LIMITED");
+    let body = app
+        .fails(Some(&token), resend, json!({}), "RATE_LIMITED")
+        .await;
     let retry_after = body["errors"][0]["extensions"]["retryAfter"]
         .as_u64()
         .unwrap();
@@ -950,7 +944,7 @@ async fn operators_grant_roles_and_suspended_members_read_but_cannot_write() {
     let app = spawn_app().await;
     let token = app.register("mallory").await;
     let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+        crate::process::vibecoding()
             .args(args)
             .env("APP_ENV", "test")
             .env("DATABASE_URL", crate::helpers::pg_url(&app.db_name))
@@ -986,14 +980,14 @@ async fn operators_grant_roles_and_suspended_members_read_but_cannot_write() {
         json!({ "role": "SUSPENDED", "suspendedReason": "spam links" })
     );
     // Writing does not, and says why.
-    let (_, body) = app
-        .graphql_as(
+    let body = app
+        .fails(
             Some(&token),
             "mutation { updateProfile(input: { bio: \"hi\" }) { bio } }",
             json!({}),
+            "FORBIDDEN",
         )
         .await;
-    assert_eq!(code(&body), "FORBIDDEN");
     assert!(
         body["errors"][0]["message"]
             .as_str()
@@ -1001,14 +995,13 @@ async fn operators_grant_roles_and_suspended_members_read_but_cannot_write() {
             .contains("spam links"),
         "{body}"
     );
-    let (_, body) = app
-        .graphql_as(
-            Some(&token),
-            "mutation { createApiKey(description: \"x\") { key } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&token),
+        "mutation { createApiKey(description: \"x\") { key } }",
+        json!({}),
+        "FORBIDDEN",
+    )
+    .await;
 
     let output = cli(&["admin", "revoke", "mallory", "suspended"]);
     assert!(output.status.success());

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{WsClient, ws_handshake};
+use crate::process::Process;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -173,8 +174,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// The release binary `make bench` built, run as operators run it.
 struct Server {
-    child: std::process::Child,
-    port: u16,
+    process: Process,
 }
 
 impl Server {
@@ -184,27 +184,22 @@ impl Server {
         let port = crate::helpers::free_port();
         let index_dir =
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("search-{name}"));
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
-            .arg("serve")
-            .env("APP_ENV", "production")
-            .env("SECRET_KEY_BASE", "b".repeat(64))
-            .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", "redis://127.0.0.1:6379")
-            .env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .env("APP_DOMAIN", format!("127.0.0.1:{port}"))
-            .env("LOG_FORMAT", "json")
-            // Request logs at info would measure the log pipe; errors still show.
-            .env("RUST_LOG", "warn")
-            // The benchmark measures throughput, not the limits that protect it.
-            .env("VIBECODING_RATE_LIMITS__ENABLED", "false")
-            .env("VIBECODING_REDIS__KEY_PREFIX", format!("bench-{name}:"))
-            .env("VIBECODING_SEARCH__INDEX_DIR", &index_dir)
-            .env("VIBECODING_HTTP__MAX_WS_PER_IP", "1000000")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self { child, port };
+        let process = Process::start_on("serve", port, |command| {
+            command
+                .env("APP_ENV", "production")
+                .env("SECRET_KEY_BASE", "b".repeat(64))
+                .env("DATABASE_URL", database_url)
+                .env("REDIS_URL", "redis://127.0.0.1:6379")
+                .env("APP_DOMAIN", format!("127.0.0.1:{port}"))
+                // Request logs at info would measure the log pipe; errors still show.
+                .env("RUST_LOG", "warn")
+                // The benchmark measures throughput, not the limits that protect it.
+                .env("VIBECODING_RATE_LIMITS__ENABLED", "false")
+                .env("VIBECODING_REDIS__KEY_PREFIX", format!("bench-{name}:"))
+                .env("VIBECODING_SEARCH__INDEX_DIR", &index_dir)
+                .env("VIBECODING_HTTP__MAX_WS_PER_IP", "1000000");
+        });
+        let server = Self { process };
         let client = reqwest::Client::new();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(600) {
@@ -225,30 +220,18 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the benchmark server did not start");
+        panic!(
+            "the benchmark server did not start:\n{}",
+            server.process.output()
+        );
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.process.url(path)
     }
 
     fn rss_mb(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-            })
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.rss_mb()
     }
 }
 
@@ -537,7 +520,7 @@ async fn bench_http_scenarios() {
     };
     if !seeded {
         let started = Instant::now();
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+        let status = crate::process::vibecoding()
             .args([
                 "seed",
                 "--users",
@@ -667,7 +650,7 @@ async fn bench_http_scenarios() {
     let client = reqwest::Client::new();
     let signed_in: Value = client
         .post(server.url("/graphql"))
-        .json(&json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { token } }", "variables": { "i": { "login": username, "password": vibecoding::seed::PASSWORD } } }))
+        .json(&json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { token } }", "variables": { "i": { "login": username, "password": vibecoding::cli::seed::PASSWORD } } }))
         .send()
         .await
         .unwrap()

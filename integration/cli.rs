@@ -11,34 +11,8 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{drop_database, free_port, fresh_database, pg_url};
+use crate::process::{Process, run, vibecoding};
 use crate::proxy::{Mode, Proxy};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vibecoding");
-
-/// The binary with a clean environment: none of the variables it reads are inherited.
-fn vibecoding() -> Command {
-    let mut command = Command::new(BIN);
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (key, _) in std::env::vars() {
-        if vibecoding::config::TOP_LEVEL_ENV.contains(&key.as_str())
-            || key.starts_with("VIBECODING_")
-            || key == "RAILS_ENV"
-            || key == "RUST_LOG"
-        {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-fn run(command: &mut Command) -> (i32, String, String) {
-    let output = command.output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn help_documents_every_command_option_and_environment_variable() {
@@ -134,6 +108,44 @@ fn configuration_layers_defaults_file_and_environment() {
     let (code, _, err) = run(vibecoding().env("PORT", "not-a-port").arg("config"));
     assert_eq!(code, 2);
     assert!(err.contains("port"), "{err}");
+
+    // A password in REDIS_URL is not printed either.
+    let redis = config(vibecoding().env("REDIS_URL", "redis://:hunter2@cache.example:6379"));
+    assert_eq!(redis["redis_url"], "redis://cache.example:6379");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A misspelt key is an error naming it, in the file or in a VIBECODING_ variable, not a
+/// setting silently left at its default.
+#[test]
+fn unknown_configuration_keys_are_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!(
+        "vibecoding-unknown-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text, key) in [
+        ("top.toml", "prot = 4100\n", "prot"),
+        ("nested.toml", "[jobs]\nlease_sec = 5\n", "lease_sec"),
+        ("section.toml", "[grapql]\nmax_depth = 7\n", "grapql"),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let (code, _, err) = run(vibecoding().arg("--config").arg(&file).arg("config"));
+        assert_eq!(code, 2, "{name}");
+        assert!(err.contains(key), "{name}: {err}");
+    }
+    let (code, _, err) = run(vibecoding()
+        .env("VIBECODING_JOBS__LEASE_SEC", "5")
+        .arg("config"));
+    assert_eq!(code, 2);
+    assert!(err.contains("lease_sec"), "{err}");
+    // The variable that names the file is not a setting.
+    let file = dir.join("ok.toml");
+    std::fs::write(&file, "port = 4500\n").unwrap();
+    let (code, out, err) = run(vibecoding().env("VIBECODING_CONFIG", &file).arg("config"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4500"), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -226,119 +238,12 @@ async fn migrate_creates_the_database_and_two_nodes_migrating_at_once_is_safe() 
     drop_database(name);
 }
 
-/// A server process on a free port; killed if the test fails.
-struct ServerProcess {
-    child: Child,
-    port: u16,
-    output: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl ServerProcess {
-    fn start(configure: impl FnOnce(&mut Command)) -> Self {
-        Self::start_command("serve", configure)
-    }
-
-    fn start_command(subcommand: &str, configure: impl FnOnce(&mut Command)) -> Self {
-        let port = free_port();
-        let mut command = vibecoding();
-        command
-            .arg(subcommand)
-            .env("APP_ENV", "test")
-            .env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .env("LOG_FORMAT", "json")
-            // Its own Redis keys: rate-limit counters never leak between tests or runs.
-            .env(
-                "VIBECODING_REDIS__KEY_PREFIX",
-                format!("test:{}:", uuid::Uuid::new_v4().simple()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        configure(&mut command);
-        let mut child = command.spawn().unwrap();
-        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let output = output.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut out = output.lock().unwrap();
-                    out.push_str(&line);
-                    out.push('\n');
-                }
-            });
-        }
-        Self {
-            child,
-            port,
-            output,
-        }
-    }
-
-    async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if client
-                .get(self.url("/api/v1/health_checks/app"))
-                .send()
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server did not start:\n{}", self.output());
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> i32 {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "did not exit in {within:?}:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_then_exits_cleanly() {
     let db = fresh_database().await;
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let db_url = format!("postgres://postgres@{}/{db}", proxy.addr);
-    let mut server = ServerProcess::start(|c| {
+    let mut server = Process::start("serve", |c| {
         c.env("DATABASE_URL", &db_url);
     });
     server.wait_ready().await;
@@ -414,7 +319,7 @@ async fn sentry_receives_errors_without_secrets() {
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
     // trust authentication ignores the password, so it can stand for a real one here.
     let db_url = format!("postgres://postgres:hunter2@{}/{db}", proxy.addr);
-    let mut server = ServerProcess::start(|c| {
+    let mut server = Process::start("serve", |c| {
         c.env("DATABASE_URL", &db_url)
             .env("SENTRY_DSN", &dsn)
             .env("SENTRY_ENVIRONMENT", "integration")
@@ -463,7 +368,7 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
         "vibecoding-outbox-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    let mut server = ServerProcess::start(|c| {
+    let mut server = Process::start("serve", |c| {
         c.env("DATABASE_URL", pg_url(&db))
             .env("RUST_LOG", "debug")
             .env("VIBECODING_JOBS__EMBEDDED", "true")
@@ -607,7 +512,7 @@ async fn sentry_events_from_the_server_carry_the_request_id_and_operation_not_pe
         .mount(&cloudinary)
         .await;
     let db = fresh_database().await;
-    let server = ServerProcess::start(|c| {
+    let server = Process::start("serve", |c| {
         c.env("DATABASE_URL", pg_url(&db))
             .env("SENTRY_DSN", &dsn)
             .env("CLOUDINARY_URL", "cloudinary://1234:cloud-secret-xyz@demo")
@@ -708,7 +613,7 @@ async fn sentry_events_from_the_worker_name_the_job_not_personal_data() {
     .unwrap();
     drop(conn);
 
-    let worker = ServerProcess::start_command("worker", |c| {
+    let worker = Process::start("worker", |c| {
         c.env("DATABASE_URL", pg_url(&db))
             .env("SENTRY_DSN", &dsn)
             .env("SENDGRID_API_KEY", "SG.worker-key-abc")

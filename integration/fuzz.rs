@@ -748,7 +748,7 @@ async fn fuzz_random_operations_never_fail_on_our_side() {
         // Some mutations queue jobs; run them too, since their handlers see fuzzed data.
         if case % 25 == 24 {
             for outcome in app.drain_jobs().await {
-                if let vibecoding::jobs::Outcome::Dead { kind, error } = outcome {
+                if let vibecoding::worker::Outcome::Dead { kind, error } = outcome {
                     failures.push(format!("job {kind} died: {error}"));
                 }
             }

@@ -348,6 +348,33 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// Runs an operation that must fail with `code` (the first error's `extensions.code`);
+    /// returns the body for whatever else the test checks.
+    pub async fn fails(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        expected: &str,
+    ) -> Value {
+        let (_, body) = self.graphql_as(token, query, variables).await;
+        assert_eq!(code(&body), expected, "{query}: {body}");
+        body
+    }
+
+    /// Runs an operation that must fail with `code` on the input field `field`.
+    pub async fn fails_on(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        expected: (&str, &str),
+    ) -> Value {
+        let (_, body) = self.graphql_as(token, query, variables).await;
+        assert_eq!((code(&body), field(&body)), expected, "{query}: {body}");
+        body
+    }
+
     /// The statements Postgres has received through the proxy (`Options::db_proxy`).
     pub fn statements(&self) -> u64 {
         self.db_proxy
@@ -356,12 +383,12 @@ impl TestApp {
             .statements()
     }
 
-    pub fn worker(&self) -> vibecoding::jobs::Worker {
-        vibecoding::jobs::Worker::new(self.state.job_context())
+    pub fn worker(&self) -> vibecoding::worker::Worker {
+        vibecoding::worker::Worker::new(self.state.job_context())
     }
 
     /// Runs every due job, as the worker would.
-    pub async fn drain_jobs(&self) -> Vec<vibecoding::jobs::Outcome> {
+    pub async fn drain_jobs(&self) -> Vec<vibecoding::worker::Outcome> {
         self.worker().drain().await.unwrap()
     }
 

@@ -1,7 +1,6 @@
 //! The job queue and the worker against real Postgres: transactional enqueue, retries,
 //! dead jobs, leases after kill -9, graceful stops, periodic jobs, and the mail transports.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -9,11 +8,11 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use vibecoding::jobs::{self, Job, Outcome};
+use vibecoding::jobs::{self, Job};
+use vibecoding::worker::Outcome;
 
 use crate::helpers::{Options, TestApp, pg_url, spawn_app, spawn_app_with};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vibecoding");
+use crate::process::Process;
 
 async fn sendgrid_app(server: &MockServer) -> TestApp {
     let uri = server.uri();
@@ -161,7 +160,7 @@ async fn sendgrid_requests_and_failures_retry_then_die_then_retry_by_hand() {
 
     // Operators see and retry dead jobs from the command line.
     let cli = |args: &[&str]| {
-        let output = Command::new(BIN)
+        let output = crate::process::vibecoding()
             .args(args)
             .env("APP_ENV", "test")
             .env("DATABASE_URL", pg_url(&app.db_name))
@@ -207,7 +206,7 @@ async fn sendgrid_requests_and_failures_retry_then_die_then_retry_by_hand() {
         .await
         .unwrap();
     assert!(cli(&["jobs", "retry", &id.to_string()]).contains("queued again"));
-    let output = Command::new(BIN)
+    let output = crate::process::vibecoding()
         .args(["jobs", "retry", &uuid::Uuid::nil().to_string()])
         .env("APP_ENV", "test")
         .env("DATABASE_URL", pg_url(&app.db_name))
@@ -276,51 +275,18 @@ async fn concurrent_workers_run_each_job_exactly_once() {
     assert_eq!(server.received_requests().await.unwrap().len(), 30);
 }
 
-struct WorkerProcess(std::process::Child);
-
-impl WorkerProcess {
-    fn start(app: &TestApp, server: &MockServer, extra: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(BIN);
+/// The worker as its own process, mailing through `server`.
+fn start_worker(app: &TestApp, server: &MockServer, extra: &[(&str, &str)]) -> Process {
+    Process::start("worker", |command| {
         command
-            .arg("worker")
-            .env("APP_ENV", "test")
             .env("DATABASE_URL", pg_url(&app.db_name))
             .env("SENDGRID_API_KEY", "SG.test-key")
             .env("VIBECODING_MAIL__SENDGRID_BASE_URL", server.uri())
-            .env("VIBECODING_JOBS__POLL_INTERVAL_MS", "50")
-            .env("LOG_FORMAT", "json")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .env("VIBECODING_JOBS__POLL_INTERVAL_MS", "50");
         for (k, v) in extra {
             command.env(k, v);
         }
-        Self(command.spawn().unwrap())
-    }
-
-    fn signal(&self, signal: &str) {
-        Command::new("kill")
-            .args([signal, &self.0.id().to_string()])
-            .status()
-            .unwrap();
-    }
-
-    fn wait(&mut self, within: Duration) -> Option<i32> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return Some(status.code().unwrap_or(-1));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    })
 }
 
 async fn wait_for_requests(server: &MockServer, n: usize) {
@@ -367,10 +333,10 @@ async fn a_worker_killed_mid_job_loses_nothing() {
         .await;
     one_welcome_job(&app).await;
 
-    let mut worker = WorkerProcess::start(&app, &server, &[("VIBECODING_JOBS__LEASE_SECS", "2")]);
+    let mut worker = start_worker(&app, &server, &[("VIBECODING_JOBS__LEASE_SECS", "2")]);
     wait_for_requests(&server, 1).await;
-    worker.signal("-KILL");
-    assert!(worker.wait(Duration::from_secs(5)).is_some());
+    worker.signal("KILL");
+    assert!(worker.exited_within(Duration::from_secs(5)).is_some());
     assert_eq!(
         app.count("SELECT count(*) FROM jobs WHERE status = 'running'")
             .await,
@@ -398,10 +364,10 @@ async fn sigterm_lets_running_jobs_finish_or_hands_them_back() {
         .mount(&server)
         .await;
     one_welcome_job(&app).await;
-    let mut worker = WorkerProcess::start(&app, &server, &[]);
+    let mut worker = start_worker(&app, &server, &[]);
     wait_for_requests(&server, 1).await;
-    worker.signal("-TERM");
-    assert_eq!(worker.wait(Duration::from_secs(15)), Some(0));
+    worker.signal("TERM");
+    assert_eq!(worker.exited_within(Duration::from_secs(15)), Some(0));
     assert_eq!(
         app.count("SELECT count(*) FROM jobs").await,
         0,
@@ -427,14 +393,14 @@ async fn sigterm_lets_running_jobs_finish_or_hands_them_back() {
         .await
         .unwrap();
     drop(conn);
-    let mut worker = WorkerProcess::start(
+    let mut worker = start_worker(
         &app,
         &server,
         &[("VIBECODING_JOBS__SHUTDOWN_TIMEOUT_SECS", "1")],
     );
     wait_for_requests(&server, 1).await;
-    worker.signal("-TERM");
-    assert_eq!(worker.wait(Duration::from_secs(15)), Some(0));
+    worker.signal("TERM");
+    assert_eq!(worker.exited_within(Duration::from_secs(15)), Some(0));
     let (status, attempts): (String, i32) = sqlx::query_as("SELECT status, attempts FROM jobs")
         .fetch_one(&app.state.db)
         .await

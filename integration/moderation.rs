@@ -96,25 +96,30 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
         .await;
     assert_eq!(data["report"]["status"], "open");
     // Once per member while open; never oneself; only articles, comments and members.
-    let (_, body) = app
-        .graphql_as(Some(&reader), REPORT, json!({ "id": story, "c": "RUDE" }))
-        .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
-    let (_, body) = app
-        .graphql_as(Some(&author), REPORT, json!({ "id": story, "c": "SPAM" }))
-        .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    app.fails(
+        Some(&reader),
+        REPORT,
+        json!({ "id": story, "c": "RUDE" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    app.fails(
+        Some(&author),
+        REPORT,
+        json!({ "id": story, "c": "SPAM" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
     let tag = app
         .ok(None, "{ tag(name: \"rust\") { id } }", json!({}))
         .await;
-    let (_, body) = app
-        .graphql_as(
-            Some(&reader),
-            REPORT,
-            json!({ "id": tag["tag"]["id"], "c": "SPAM" }),
-        )
-        .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    app.fails(
+        Some(&reader),
+        REPORT,
+        json!({ "id": tag["tag"]["id"], "c": "SPAM" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
     let (_, body) = app
         .graphql(REPORT, json!({ "id": story, "c": "SPAM" }))
         .await;
@@ -128,8 +133,8 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
     .await;
 
     // Members cannot read the queue.
-    let (_, body) = app.graphql_as(Some(&reader), REPORTS, json!({})).await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    app.fails(Some(&reader), REPORTS, json!({}), "FORBIDDEN")
+        .await;
     let open = app.ok(Some(&moderator), REPORTS, json!({})).await;
     let edges = open["reports"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 2, "{open}");
@@ -140,22 +145,20 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
 
     // An action that does not fit the subject is refused and changes nothing.
     let resolve = "mutation($id: ID!, $a: ModerationAction!, $n: String) { resolveReport(id: $id, action: $a, note: $n) { status action resolutionNote resolvedBy { username } } }";
-    let (_, body) = app
-        .graphql_as(
-            Some(&moderator),
-            resolve,
-            json!({ "id": first["id"], "a": "HIDE_COMMENT" }),
-        )
-        .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
-    let (_, body) = app
-        .graphql_as(
-            Some(&reader),
-            resolve,
-            json!({ "id": first["id"], "a": "DISMISS" }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    app.fails(
+        Some(&moderator),
+        resolve,
+        json!({ "id": first["id"], "a": "HIDE_COMMENT" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    app.fails(
+        Some(&reader),
+        resolve,
+        json!({ "id": first["id"], "a": "DISMISS" }),
+        "FORBIDDEN",
+    )
+    .await;
 
     let data = app
         .ok(
@@ -192,8 +195,8 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
     assert_eq!(code(&body), "BAD_USER_INPUT", "already resolved: {body}");
 
     // The audit log: admins only.
-    let (_, body) = app.graphql_as(Some(&moderator), AUDIT, json!({})).await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(Some(&moderator), AUDIT, json!({}), "FORBIDDEN")
+        .await;
     let rows = audit_rows(&app, &admin, "article.unpublish").await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["actor"]["username"], "warden");
@@ -217,14 +220,13 @@ async fn moderator_actions_each_leave_an_audit_row() {
     let worse = comment(&app, &reader, &story, "Something illegal").await;
 
     let moderate = "mutation($id: ID!, $a: CommentModeration!, $r: String!) { moderateComment(id: $id, action: $a, reason: $r) }";
-    let (_, body) = app
-        .graphql_as(
-            Some(&reader),
-            moderate,
-            json!({ "id": rude["id"], "a": "HIDE", "r": "x" }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&reader),
+        moderate,
+        json!({ "id": rude["id"], "a": "HIDE", "r": "x" }),
+        "FORBIDDEN",
+    )
+    .await;
     let (_, body) = app
         .graphql_as(
             Some(&moderator),
@@ -288,14 +290,14 @@ async fn moderator_actions_each_leave_an_audit_row() {
         json!({ "id": reader_id, "r": "Repeated insults" }),
     )
     .await;
-    let (_, body) = app
-        .graphql_as(
+    let body = app
+        .fails(
             Some(&reader),
             COMMENT,
             json!({ "a": story, "b": "let me in" }),
+            "FORBIDDEN",
         )
         .await;
-    assert_eq!(code(&body), "FORBIDDEN");
     assert!(
         body["errors"][0]["message"]
             .as_str()
@@ -313,14 +315,13 @@ async fn moderator_actions_each_leave_an_audit_row() {
     assert_eq!(me["viewer"]["role"], "SUSPENDED", "{me}");
     assert_eq!(me["viewer"]["suspendedReason"], "Repeated insults");
     // Moderators cannot suspend admins.
-    let (_, body) = app
-        .graphql_as(
-            Some(&moderator),
-            suspend,
-            json!({ "id": admin_id, "r": "no" }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&moderator),
+        suspend,
+        json!({ "id": admin_id, "r": "no" }),
+        "FORBIDDEN",
+    )
+    .await;
     app.ok(
         Some(&moderator),
         unsuspend,
@@ -439,14 +440,13 @@ async fn privileged_reactions_move_scores_and_vomits_suspend_the_author() {
             .unwrap()
             .contains("trusted members")
     );
-    let (_, body) = app
-        .graphql_as(
-            Some(&author),
-            CREATE,
-            json!({ "i": { "title": "More", "bodyMarkdown": "x" } }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&author),
+        CREATE,
+        json!({ "i": { "title": "More", "bodyMarkdown": "x" } }),
+        "FORBIDDEN",
+    )
+    .await;
     let rows = audit_rows(&app, &admin, "member.suspend").await;
     assert_eq!(rows.len(), 1);
     assert!(rows[0]["actor"].is_null(), "done by the system: {rows:?}");
@@ -503,14 +503,13 @@ async fn blocked_members_vanish_from_comments_and_notifications_and_cannot_comme
 
     // No commenting on the blocker's articles; nothing half-written.
     let before = app.count("SELECT count(*) FROM comments").await;
-    let (_, body) = app
-        .graphql_as(
-            Some(&troll),
-            COMMENT,
-            json!({ "a": adas, "b": "let me talk" }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    app.fails(
+        Some(&troll),
+        COMMENT,
+        json!({ "a": adas, "b": "let me talk" }),
+        "FORBIDDEN",
+    )
+    .await;
     assert_eq!(app.count("SELECT count(*) FROM comments").await, before);
 
     // Their actions notify the blocker of nothing.
@@ -650,14 +649,13 @@ async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
         seen["article"].is_null(),
         "a removed article has no preview: {seen}"
     );
-    let (_, body) = app
-        .graphql_as(
-            Some(&author),
-            "mutation($id: ID!) { publishArticle(id: $id) { status } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    app.fails(
+        Some(&author),
+        "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+        json!({ "id": id }),
+        "FORBIDDEN",
+    )
+    .await;
 
     // A comment a moderator hid stays hidden whatever the article's author toggles.
     let live = article(&app, &author, "Live one").await;
@@ -670,10 +668,13 @@ async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
         json!({ "id": c["id"] }),
     )
     .await;
-    let (_, body) = app
-        .graphql_as(Some(&author), hide, json!({ "id": c["id"], "h": false }))
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    app.fails(
+        Some(&author),
+        hide,
+        json!({ "id": c["id"], "h": false }),
+        "FORBIDDEN",
+    )
+    .await;
     // The author's own hide of another comment is theirs to undo.
     let other = comment(&app, &reader, &live, "fine words").await;
     app.ok(Some(&author), hide, json!({ "id": other["id"], "h": true }))

@@ -168,14 +168,13 @@ async fn front_matter_drafts_previews_and_publication() {
 async fn publishing_waits_for_a_confirmed_email_and_bad_input_writes_nothing() {
     let app = spawn_app().await;
     let unconfirmed = app.register("newcomer").await;
-    let (_, body) = app
-        .graphql_as(
-            Some(&unconfirmed),
-            CREATE,
-            json!({ "i": { "title": "Hi", "bodyMarkdown": "x", "published": true } }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    app.fails(
+        Some(&unconfirmed),
+        CREATE,
+        json!({ "i": { "title": "Hi", "bodyMarkdown": "x", "published": true } }),
+        "FORBIDDEN",
+    )
+    .await;
     // Drafts are fine.
     create(
         &app,
@@ -318,7 +317,7 @@ async fn a_future_publication_date_schedules_the_article() {
         0
     );
     assert!(app.drain_jobs().await.iter().all(
-        |o| !matches!(o, vibecoding::jobs::Outcome::Done { kind } if kind == "publish_scheduled")
+        |o| !matches!(o, vibecoding::worker::Outcome::Done { kind } if kind == "publish_scheduled")
     ));
     // Time passes.
     sqlx::query("UPDATE articles SET published_at = now() - interval '1 second'")
@@ -331,7 +330,7 @@ async fn a_future_publication_date_schedules_the_article() {
         .unwrap();
     let outcomes = app.drain_jobs().await;
     assert!(
-        outcomes.contains(&vibecoding::jobs::Outcome::Done {
+        outcomes.contains(&vibecoding::worker::Outcome::Done {
             kind: "publish_scheduled".into()
         }),
         "{outcomes:?}"
@@ -357,30 +356,27 @@ async fn only_authors_edit_and_moderators_unpublish() {
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     let id = publish(&app, &ada, "Mine", &[]).await;
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            UPDATE,
-            json!({ "id": id, "i": { "title": "Yours" } }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            "mutation($id: ID!) { deleteArticle(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&bob),
+        UPDATE,
+        json!({ "id": id, "i": { "title": "Yours" } }),
+        "FORBIDDEN",
+    )
+    .await;
+    app.fails(
+        Some(&bob),
+        "mutation($id: ID!) { deleteArticle(id: $id) }",
+        json!({ "id": id }),
+        "FORBIDDEN",
+    )
+    .await;
+    app.fails(
+        Some(&bob),
+        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        json!({ "id": id }),
+        "FORBIDDEN",
+    )
+    .await;
     sqlx::query("UPDATE users SET role = 'moderator' WHERE username = 'bob'")
         .execute(&app.state.db)
         .await
@@ -440,30 +436,27 @@ async fn only_authors_edit_and_moderators_unpublish() {
     .execute(&app.state.db)
     .await
     .unwrap();
-    let (_, body) = app
-        .graphql_as(
-            Some(&ada),
-            CREATE,
-            json!({ "i": { "title": "x", "bodyMarkdown": "x" } }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
-    let (_, body) = app
-        .graphql_as(
-            Some(&ada),
-            "mutation { createArticle(input: { title: \"x\" }) { id } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
-    let (_, body) = app
-        .graphql_as(
-            Some(&ada),
-            UPDATE,
-            json!({ "id": "QXJ0aWNsZTpub3Bl", "i": {} }),
-        )
-        .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT");
+    app.fails(
+        Some(&ada),
+        CREATE,
+        json!({ "i": { "title": "x", "bodyMarkdown": "x" } }),
+        "FORBIDDEN",
+    )
+    .await;
+    app.fails(
+        Some(&ada),
+        "mutation { createArticle(input: { title: \"x\" }) { id } }",
+        json!({}),
+        "FORBIDDEN",
+    )
+    .await;
+    app.fails(
+        Some(&ada),
+        UPDATE,
+        json!({ "id": "QXJ0aWNsZTpub3Bl", "i": {} }),
+        "BAD_USER_INPUT",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -551,71 +544,62 @@ async fn comment_threads_with_deletion_hiding_and_their_rules() {
     assert_eq!(alone["node"]["replies"]["edges"][0]["node"]["id"], reply);
 
     // The same text twice in the same place is refused; bodies are bounded.
-    let (_, body) = app
-        .graphql_as(
+    app.fails_on(
+        Some(&bob),
+        COMMENT,
+        json!({ "a": article, "p": null, "b": "First!" }),
+        ("BAD_USER_INPUT", "bodyMarkdown"),
+    )
+    .await;
+    for bad in ["", "   ", &"x".repeat(25_001)] {
+        app.fails(
             Some(&bob),
             COMMENT,
-            json!({ "a": article, "p": null, "b": "First!" }),
+            json!({ "a": article, "p": null, "b": bad }),
+            "BAD_USER_INPUT",
         )
         .await;
-    assert_eq!(
-        (code(&body), field(&body)),
-        ("BAD_USER_INPUT", "bodyMarkdown")
-    );
-    for bad in ["", "   ", &"x".repeat(25_001)] {
-        let (_, body) = app
-            .graphql_as(
-                Some(&bob),
-                COMMENT,
-                json!({ "a": article, "p": null, "b": bad }),
-            )
-            .await;
-        assert_eq!(code(&body), "BAD_USER_INPUT");
     }
     // Only on published articles; a reply stays on its parent's article.
     let draft = create(&app, &ada, json!({ "title": "Draft", "bodyMarkdown": "x" })).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            COMMENT,
-            json!({ "a": draft, "p": null, "b": "hi" }),
-        )
-        .await;
-    assert_eq!(code(&body), "NOT_FOUND");
+    app.fails(
+        Some(&bob),
+        COMMENT,
+        json!({ "a": draft, "p": null, "b": "hi" }),
+        "NOT_FOUND",
+    )
+    .await;
     let other = publish(&app, &ada, "Other", &[]).await;
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            COMMENT,
-            json!({ "a": other, "p": root, "b": "hi" }),
-        )
-        .await;
-    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "parentId"));
+    app.fails_on(
+        Some(&bob),
+        COMMENT,
+        json!({ "a": other, "p": root, "b": "hi" }),
+        ("BAD_USER_INPUT", "parentId"),
+    )
+    .await;
 
     // Editing: the author only.
-    let (_, body) = app
-        .graphql_as(
-            Some(&eve),
-            "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"mine now\") { id } }",
-            json!({ "id": root }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&eve),
+        "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"mine now\") { id } }",
+        json!({ "id": root }),
+        "FORBIDDEN",
+    )
+    .await;
     let data = app.ok(Some(&bob), "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"First, edited\") { bodyMarkdown editedAt } }", json!({ "id": root })).await;
     assert!(data["updateComment"]["editedAt"].is_string());
 
     // Hiding: the article's author only; others see that it is hidden, not its text.
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
-            json!({ "id": second }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&bob),
+        "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
+        json!({ "id": second }),
+        "FORBIDDEN",
+    )
+    .await;
     app.ok(
         Some(&ada),
         "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
@@ -639,14 +623,13 @@ async fn comment_threads_with_deletion_hiding_and_their_rules() {
     );
 
     // Deleting keeps the place in the thread.
-    let (_, body) = app
-        .graphql_as(
-            Some(&eve),
-            "mutation($id: ID!) { deleteComment(id: $id) { id } }",
-            json!({ "id": root }),
-        )
-        .await;
-    assert_eq!(code(&body), "FORBIDDEN");
+    app.fails(
+        Some(&eve),
+        "mutation($id: ID!) { deleteComment(id: $id) { id } }",
+        json!({ "id": root }),
+        "FORBIDDEN",
+    )
+    .await;
     app.ok(
         Some(&bob),
         "mutation($id: ID!) { deleteComment(id: $id) { isDeleted } }",
@@ -736,19 +719,21 @@ async fn reactions_bookmarks_and_concurrent_clicks() {
         .await;
     assert_eq!(data["toggleReaction"]["reacted"], false);
 
-    let (_, body) = app
-        .graphql_as(Some(&bob), toggle, json!({ "id": article, "c": "dislike" }))
-        .await;
-    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "category"));
+    app.fails_on(
+        Some(&bob),
+        toggle,
+        json!({ "id": article, "c": "dislike" }),
+        ("BAD_USER_INPUT", "category"),
+    )
+    .await;
     let draft = create(&app, &ada, json!({ "title": "Draft", "bodyMarkdown": "x" })).await;
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            toggle,
-            json!({ "id": draft["id"], "c": "like" }),
-        )
-        .await;
-    assert_eq!(code(&body), "NOT_FOUND");
+    app.fails(
+        Some(&bob),
+        toggle,
+        json!({ "id": draft["id"], "c": "like" }),
+        "NOT_FOUND",
+    )
+    .await;
 
     // A double-click asking twice for "on" leaves one reaction and a right count.
     let clicks = (0..10).map(|_| {
@@ -902,14 +887,13 @@ async fn following_members_and_tags() {
         .ok(Some(&bob), "{ viewer { user { id } } }", json!({}))
         .await["viewer"]["user"]["id"]
         .clone();
-    let (_, body) = app
-        .graphql_as(
-            Some(&bob),
-            "mutation($id: ID!) { follow(id: $id) }",
-            json!({ "id": me }),
-        )
-        .await;
-    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "id"));
+    app.fails_on(
+        Some(&bob),
+        "mutation($id: ID!) { follow(id: $id) }",
+        json!({ "id": me }),
+        ("BAD_USER_INPUT", "id"),
+    )
+    .await;
     app.ok(
         Some(&bob),
         "mutation($id: ID!) { unfollow(id: $id) }",
@@ -971,14 +955,13 @@ async fn tags_are_listed_by_popularity_or_name_and_described_by_moderators() {
         data["updateTag"],
         json!({ "description": "Fearless", "color": "#dea584" })
     );
-    let (_, body) = app
-        .graphql_as(
-            Some(&ada),
-            "mutation { updateTag(name: \"rust\", color: \"red\") { color } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "color"));
+    app.fails_on(
+        Some(&ada),
+        "mutation { updateTag(name: \"rust\", color: \"red\") { color } }",
+        json!({}),
+        ("BAD_USER_INPUT", "color"),
+    )
+    .await;
 
     // Deleting an article gives its counts back.
     let id = app

@@ -1,7 +1,5 @@
 //! The server-rendered reading pages, and `vibecoding seed`.
 
-use std::process::Command;
-
 use serde_json::json;
 
 use crate::helpers::{TestApp, pg_url, spawn_app};
@@ -133,7 +131,7 @@ async fn the_home_page_pages_with_keyset_cursors() {
 #[tokio::test]
 async fn seed_fills_a_database_with_consistent_demo_content() {
     let app = spawn_app().await;
-    let output = Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+    let output = crate::process::vibecoding()
         .args([
             "seed",
             "--users",
@@ -193,7 +191,7 @@ async fn seed_fills_a_database_with_consistent_demo_content() {
     let (status, home) = html(&app, "/", None).await;
     assert_eq!((status, home.matches("class=\"card\"").count()), (200, 20));
 
-    let refused = Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+    let refused = crate::process::vibecoding()
         .args(["seed"])
         .env("APP_ENV", "production")
         .env("DATABASE_URL", pg_url(&app.db_name))

@@ -315,7 +315,7 @@ async fn every_node_index_follows_writes_and_rebuilds_on_request() {
         .unwrap();
 
     // A rebuild requested from the command line: both nodes build again and agree.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vibecoding"))
+    let output = crate::process::vibecoding()
         .args(["search", "rebuild"])
         .env("APP_ENV", "development")
         .env("DATABASE_URL", crate::helpers::pg_url(&app.db_name))

@@ -74,36 +74,38 @@ pub enum LogFormat {
 /// Every setting of the server and the worker. Secrets are `SecretString`: their `Debug`
 /// output is redacted, so the whole struct can be logged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub app_env: AppEnv,
     pub host: IpAddr,
     pub port: u16,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub database_url: Option<SecretString>,
     /// `None` or empty: single-node mode with in-process pub/sub, cache and counters.
+    #[serde(serialize_with = "url_without_credentials")]
     pub redis_url: Option<String>,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub secret_key_base: Option<SecretString>,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub forem_owner_secret: Option<SecretString>,
     pub app_domain: String,
     pub app_protocol: String,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub sentry_dsn: Option<SecretString>,
     pub sentry_environment: Option<String>,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub cloudinary_url: Option<SecretString>,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub sendgrid_api_key: Option<SecretString>,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub health_check_token: Option<SecretString>,
     /// Defaults to pretty in development and test, JSON in production.
     pub log_format: Option<LogFormat>,
     /// `smtp://user:password@host:port` (or `smtps://`): send email over SMTP.
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub smtp_url: Option<SecretString>,
     /// Bearer token `/metrics` asks for; without one only loopback callers may scrape.
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "redacted")]
     pub metrics_token: Option<SecretString>,
     pub metrics: MetricsSettings,
     pub database: DatabaseSettings,
@@ -123,6 +125,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
     pub enabled: bool,
     /// Serve `/metrics` on this port (all interfaces, no token) instead of the main one:
@@ -132,6 +135,7 @@ pub struct MetricsSettings {
 
 /// At most `max` in a window of `per_secs` seconds.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     pub max: u64,
     pub per_secs: u64,
@@ -145,6 +149,7 @@ impl Rule {
 
 /// Per member unless named `_per_ip`. Counted in Redis, so they hold across nodes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     /// Off only for tests that are not about limits.
     pub enabled: bool,
@@ -180,6 +185,7 @@ pub struct RateLimitSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UploadSettings {
     /// Largest accepted file, in bytes.
     pub max_bytes: usize,
@@ -199,6 +205,7 @@ pub struct UploadSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SearchSettings {
     /// Where this node keeps its article index (built from Postgres when missing, so an
     /// ephemeral disk is fine). Each node needs its own directory.
@@ -209,6 +216,7 @@ pub struct SearchSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModerationSettings {
     /// Words and phrases that mark a title or comment as likely spam (case-insensitive).
     pub spam_terms: Vec<String>,
@@ -220,6 +228,7 @@ pub struct ModerationSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FeedSettings {
     /// LATEST leaves out articles scored below this.
     pub latest_min_score: i32,
@@ -230,6 +239,7 @@ pub struct FeedSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct ReactionCategory {
     pub name: String,
     /// What one reaction adds to the item's score.
@@ -264,6 +274,7 @@ impl ReactionCategory {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobsSettings {
     /// How long a claimed job stays leased without a renewal; a dead worker's jobs run
     /// again after it.
@@ -291,6 +302,7 @@ impl JobsSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MailSettings {
     /// The From of every message.
     pub from: String,
@@ -301,6 +313,7 @@ pub struct MailSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub session_days: i64,
     pub cookie_name: String,
@@ -314,6 +327,7 @@ pub struct AuthSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub max_connections: u32,
     pub min_connections: u32,
@@ -332,6 +346,7 @@ pub struct DatabaseSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// Every key this process writes starts with it (tests use one per test).
     pub key_prefix: String,
@@ -340,6 +355,7 @@ pub struct RedisSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
@@ -377,6 +393,7 @@ pub struct HttpSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GraphqlSettings {
     pub max_depth: usize,
     pub max_complexity: usize,
@@ -520,12 +537,28 @@ impl<'de> Deserialize<'de> for TrustedProxies {
     }
 }
 
-fn expose_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+/// How a secret serialises: `SecretString` has no `Serialize` of its own, so a secret field
+/// cannot be added without naming a serialiser, and this is the only one. The defaults have
+/// no secrets, so nothing reads a serialised secret back.
+fn redacted<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match v {
-        Some(secret) => s.serialize_some(secret.expose_secret()),
+        Some(_) => s.serialize_some(REDACTED),
         None => s.serialize_none(),
     }
 }
+
+/// A URL that may carry a password (Redis), without its user and password.
+fn url_without_credentials<S: serde::Serializer>(
+    v: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(url) => s.serialize_some(&redact_url(url)),
+        None => s.serialize_none(),
+    }
+}
+
+const REDACTED: &str = "[redacted]";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -721,7 +754,12 @@ impl Settings {
             // APP_ENV, merged after it, wins when both are set.
             .merge(Env::raw().only(&["RAILS_ENV"]).map(|_| "app_env".into()))
             .merge(Env::raw().only(TOP_LEVEL_ENV))
-            .merge(Env::prefixed(NESTED_ENV_PREFIX).split("__"))
+            // VIBECODING_CONFIG names the file itself (read by the command line).
+            .merge(
+                Env::prefixed(NESTED_ENV_PREFIX)
+                    .ignore(&["config"])
+                    .split("__"),
+            )
     }
 
     /// Checks what must hold before anything starts.
@@ -769,26 +807,9 @@ impl Settings {
     }
 
     /// The effective settings as JSON, with every secret replaced by `[redacted]`.
+    /// Secrets serialise redacted whatever the caller (see [`redacted`]).
     pub fn redacted_json(&self) -> serde_json::Value {
-        let mut copy = self.clone();
-        let redact = |s: &mut Option<SecretString>| {
-            if s.is_some() {
-                *s = Some(SecretString::from("[redacted]"));
-            }
-        };
-        redact(&mut copy.database_url);
-        redact(&mut copy.secret_key_base);
-        redact(&mut copy.forem_owner_secret);
-        redact(&mut copy.sentry_dsn);
-        redact(&mut copy.cloudinary_url);
-        redact(&mut copy.sendgrid_api_key);
-        redact(&mut copy.health_check_token);
-        redact(&mut copy.smtp_url);
-        redact(&mut copy.metrics_token);
-        if let Some(url) = &copy.redis_url {
-            copy.redis_url = Some(redact_url(url));
-        }
-        serde_json::to_value(&copy).unwrap_or_default()
+        serde_json::to_value(self).unwrap_or_default()
     }
 
     /// The database URL, or the development default outside production.
@@ -805,6 +826,20 @@ impl Settings {
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty())
+    }
+
+    /// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure over https.
+    pub fn session_cookie(&self, token: &str, max_age_secs: i64) -> String {
+        let secure = if self.is_https() { "; Secure" } else { "" };
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}",
+            self.auth.cookie_name
+        )
+    }
+
+    /// `Set-Cookie` that ends the session cookie.
+    pub fn clear_session_cookie(&self) -> String {
+        self.session_cookie("", 0)
     }
 
     pub fn is_https(&self) -> bool {
@@ -875,6 +910,19 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cookies_are_secure_over_https() {
+        let mut settings = Settings::default();
+        let plain = settings.session_cookie("t", 60);
+        assert_eq!(
+            plain,
+            "vibecoding_session=t; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
+        settings.app_protocol = "https://".to_owned();
+        assert!(settings.session_cookie("t", 60).ends_with("; Secure"));
+        assert!(settings.clear_session_cookie().contains("Max-Age=0"));
+    }
 
     #[test]
     fn debug_output_hides_secrets() {

@@ -113,10 +113,47 @@ impl From<sqlx::Error> for AppError {
                     retry_after: 5,
                 }
             }
+            sqlx::Error::Database(db)
+                if let Some((_, field, message)) = CONSTRAINTS
+                    .iter()
+                    .find(|(name, _, _)| db.constraint() == Some(*name)) =>
+            {
+                Self::bad_input(*field, *message)
+            }
             other => Self::Internal(other.into()),
         }
     }
 }
+
+/// Constraints whose violation is the client's doing, each with the input field it is about
+/// and what to tell the client: the one place a constraint name becomes an input error.
+const CONSTRAINTS: &[(&str, &str, &str)] = &[
+    (
+        "users_username_key",
+        "username",
+        "this username is already taken",
+    ),
+    (
+        "users_email_key",
+        "email",
+        "this email is already registered",
+    ),
+    (
+        "articles_canonical_url_key",
+        "canonicalUrl",
+        "another published article already uses this canonical URL",
+    ),
+    (
+        "comments_no_duplicates",
+        "bodyMarkdown",
+        "you already posted this comment here",
+    ),
+    (
+        "reports_once",
+        "subjectId",
+        "you already reported this; moderators will look at it",
+    ),
+];
 
 impl From<redis::RedisError> for AppError {
     fn from(e: redis::RedisError) -> Self {

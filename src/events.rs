@@ -19,21 +19,7 @@ pub fn notifications(user: Uuid) -> String {
     format!("notifications:{user}")
 }
 
-/// A member's sessions, keys or standing changed (from Postgres, see
-/// [`crate::pubsub::PubSub::with_database_listener`]).
-pub fn credentials(user: Uuid) -> String {
-    format!("credentials:{user}")
-}
-
-/// The Postgres channel the credential triggers notify.
-pub const CREDENTIALS_NOTIFY: &str = "credentials";
-
-/// The Postgres channel notified when anything readers see changes.
-pub const CONTENT_NOTIFY: &str = "content";
-
-/// The Postgres channel on which the search-index change log announces new entries (see
-/// [`crate::domain::search::index`]).
-pub const SEARCH_NOTIFY: &str = "search";
+pub use crate::pubsub::{CONTENT_NOTIFY, CREDENTIALS_NOTIFY, SEARCH_NOTIFY, credentials};
 
 pub fn reactions(article: Uuid) -> String {
     format!("reactions:{article}")

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::state::AppState;
+use sqlx::PgPool;
+
+use crate::cache::Cache;
+use crate::config::Settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -13,14 +16,13 @@ pub enum CheckError {
     Failed(String),
 }
 
-fn budget(state: &AppState) -> Duration {
-    Duration::from_millis(state.settings.http.health_check_timeout_ms)
+/// How long a check may take before it counts as failed.
+pub fn budget(settings: &Settings) -> Duration {
+    Duration::from_millis(settings.http.health_check_timeout_ms)
 }
 
-pub async fn database(state: &AppState) -> Result<(), CheckError> {
-    let limit = budget(state);
-    let result = match tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&state.db)).await
-    {
+pub async fn database(db: &PgPool, limit: Duration) -> Result<(), CheckError> {
+    let result = match tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(db)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(CheckError::Failed(e.to_string())),
         Err(_) => Err(CheckError::Timeout(limit)),
@@ -31,9 +33,8 @@ pub async fn database(state: &AppState) -> Result<(), CheckError> {
     result
 }
 
-pub async fn cache(state: &AppState) -> Result<(), CheckError> {
-    let limit = budget(state);
-    let result = match tokio::time::timeout(limit, state.cache.ping()).await {
+pub async fn cache(cache: &Cache, limit: Duration) -> Result<(), CheckError> {
+    let result = match tokio::time::timeout(limit, cache.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(CheckError::Failed(e.to_string())),
         Err(_) => Err(CheckError::Timeout(limit)),

@@ -2,15 +2,14 @@
 //! Redis, live connections, jobs and rate-limit refusals.
 //!
 //! Counters and histograms are recorded where things happen; gauges of shared state (the
-//! pool, Redis, the job queue) are read when the endpoint is scraped.
+//! pool, Redis, the job queue) are read when the endpoint is scraped (`http::metrics`).
+//! A leaf: it records and renders, and knows nothing of what it measures.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-use crate::state::AppState;
 
 /// Latency buckets, in seconds: 1 ms to 10 s.
 const BUCKETS: &[f64] = &[
@@ -102,48 +101,6 @@ pub fn record_operation(name: &str, kind: &str, elapsed: Duration, errors: &[Str
 
 pub fn record_refusal(action: &'static str) {
     metrics::counter!("rate_limit_refusals_total", "action" => action).increment(1);
-}
-
-/// Reads the gauges of shared state, then renders every metric.
-pub async fn render(state: &AppState) -> String {
-    let Some(handle) = handle() else {
-        return String::new();
-    };
-    let pool = &state.db;
-    let size = f64::from(pool.size());
-    let idle = pool.num_idle() as f64;
-    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
-    metrics::gauge!("db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
-    metrics::gauge!("db_pool_max_connections")
-        .set(f64::from(state.settings.database.max_connections));
-    let redis_up = if state.cache.is_embedded() {
-        1.0
-    } else {
-        match tokio::time::timeout(Duration::from_millis(500), state.cache.ping()).await {
-            Ok(Ok(())) => 1.0,
-            _ => 0.0,
-        }
-    };
-    metrics::gauge!("redis_up").set(redis_up);
-    metrics::gauge!("pubsub_lost_events").set(state.pubsub.lost_events() as f64);
-    match tokio::time::timeout(Duration::from_secs(2), crate::jobs::queue::stats(pool)).await {
-        Ok(Ok(stats)) => {
-            for kind in stats {
-                for (status, count) in [
-                    ("queued", kind.queued),
-                    ("running", kind.running),
-                    ("scheduled", kind.scheduled),
-                    ("failed", kind.failed),
-                    ("dead", kind.dead),
-                ] {
-                    metrics::gauge!("jobs", "kind" => kind.kind.clone(), "status" => status)
-                        .set(count as f64);
-                }
-            }
-        }
-        _ => tracing::warn!("job counts could not be read for /metrics"),
-    }
-    handle.render()
 }
 
 #[cfg(test)]

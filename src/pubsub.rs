@@ -20,6 +20,22 @@ use crate::cache::Cache;
 use crate::config::Settings;
 
 /// Events kept per channel for a subscriber that is behind.
+/// A member's sessions, keys or standing changed (from Postgres, see
+/// [`PubSub::with_database_listener`]).
+pub fn credentials(user: uuid::Uuid) -> String {
+    format!("credentials:{user}")
+}
+
+/// The Postgres channel the credential triggers notify.
+pub const CREDENTIALS_NOTIFY: &str = "credentials";
+
+/// The Postgres channel notified when anything readers see changes.
+pub const CONTENT_NOTIFY: &str = "content";
+
+/// The Postgres channel on which the search-index change log announces new entries (see
+/// the search index).
+pub const SEARCH_NOTIFY: &str = "search";
+
 pub const BUFFER: usize = 256;
 
 type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>>;
@@ -85,7 +101,7 @@ impl PubSub {
 
     /// Also delivers what Postgres announces on its `credentials` channel (a member id,
     /// from the triggers of the migrations) to local subscribers of
-    /// [`crate::events::credentials`]: the server's WebSockets follow their credentials
+    /// [`credentials`]: the server's WebSockets follow their credentials
     /// through it. One connection per process, reconnected by sqlx when it drops.
     /// It stops when `shutdown` turns true.
     pub fn with_database_listener(
@@ -245,11 +261,7 @@ async fn listen_to_database(
         .await?;
     let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
     listener
-        .listen_all([
-            crate::events::CREDENTIALS_NOTIFY,
-            crate::events::CONTENT_NOTIFY,
-            crate::events::SEARCH_NOTIFY,
-        ])
+        .listen_all([CREDENTIALS_NOTIFY, CONTENT_NOTIFY, SEARCH_NOTIFY])
         .await?;
     // Whatever changed while nobody listened is unknown: count it as a change.
     let missed = || {
@@ -271,11 +283,11 @@ async fn listen_to_database(
             }
             Err(e) => break Err(e),
         };
-        if notification.channel() == crate::events::CONTENT_NOTIFY {
+        if notification.channel() == CONTENT_NOTIFY {
             content.fetch_add(1, Ordering::AcqRel);
             continue;
         }
-        if notification.channel() == crate::events::SEARCH_NOTIFY {
+        if notification.channel() == SEARCH_NOTIFY {
             search.notify_one();
             continue;
         }
@@ -283,7 +295,7 @@ async fn listen_to_database(
         credentials.changed();
         if let Ok(user) = notification.payload().parse::<uuid::Uuid>() {
             let payload = serde_json::json!({ "id": user }).to_string();
-            deliver(channels, &crate::events::credentials(user), payload.into());
+            deliver(channels, &self::credentials(user), payload.into());
         }
     };
     credentials.listening(false);

@@ -15,13 +15,10 @@ use tokio_util::task::TaskTracker;
 use crate::cache::Cache;
 use crate::config::{Settings, redact_url};
 use crate::domain::search::index::SearchIndex;
-use crate::graphql::loaders::EventLoaders;
-use crate::http::pages::Assets;
-use crate::http::ws_limits::Counters;
-use crate::jobs::Worker;
 use crate::mail::Mailer;
 use crate::pubsub::PubSub;
 use crate::state::AppState;
+use crate::worker::Worker;
 use crate::{db, graphql, http};
 
 pub struct Application {
@@ -49,7 +46,6 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let pubsub =
             PubSub::start(&settings, &cache)?.with_database_listener(&db, shutdown_rx.clone());
-        let assets = Arc::new(Assets::load(&settings.http.assets_dir));
         let search = Arc::new(SearchIndex::new(
             settings.search.index_dir.clone(),
             pubsub.search_changes(),
@@ -67,7 +63,6 @@ impl Application {
 
         let mailer = Arc::new(Mailer::from_settings(&settings)?);
         let settings = Arc::new(settings);
-        let event_loaders = Arc::new(EventLoaders::new(&db, &settings));
         let storage = crate::storage::Storage::from_settings(&settings)?;
         let manifest = Arc::new(crate::graphql::persisted::Manifest::load(&settings)?);
         let state = AppState {
@@ -75,15 +70,12 @@ impl Application {
             search,
             recent_credentials: Arc::default(),
             settings,
-            event_loaders,
             db,
             cache,
             pubsub,
-            assets,
             shutdown: shutdown_rx,
             connections: TaskTracker::new(),
             mailer,
-            ws_slots: Counters::default(),
         };
         Ok(Self {
             listener,

@@ -1,4 +1,6 @@
-//! What every handler and resolver shares.
+//! What every handler and resolver shares: configuration and the infrastructure and domain
+//! services of this node. Items of the layers above (assets, WebSocket slots, loaders) are
+//! their own layer's data.
 
 use std::sync::Arc;
 
@@ -8,9 +10,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::cache::Cache;
 use crate::config::{AppEnv, Settings};
-use crate::graphql::loaders::EventLoaders;
-use crate::http::pages::Assets;
-use crate::http::ws_limits::Counters;
 use crate::jobs::JobContext;
 use crate::mail::Mailer;
 use crate::pubsub::PubSub;
@@ -21,16 +20,11 @@ pub struct AppState {
     pub db: PgPool,
     pub cache: Cache,
     pub pubsub: PubSub,
-    pub assets: Arc<Assets>,
     /// Turns true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     /// Open WebSocket connections, waited for on shutdown.
     pub connections: TaskTracker,
     pub mailer: Arc<Mailer>,
-    /// Open WebSockets per client address and per member, on this node.
-    pub ws_slots: Counters,
-    /// What live subscriptions re-read events through.
-    pub event_loaders: Arc<EventLoaders>,
     /// Where uploaded images go.
     pub storage: crate::storage::Storage,
     /// This node's article search index.

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use sha1::{Digest as _, Sha1};
 
 use crate::config::Settings;
-use crate::domain::media::inspect::{self, Cleaned, Format};
 use crate::error::{AppError, AppResult};
+use crate::images::{self, Cleaned, Format};
 
 /// Path prefix of locally stored images.
 pub const UPLOADS_PATH: &str = "/uploads";
@@ -139,7 +139,7 @@ async fn resize_blocking(
     height: u32,
 ) -> AppResult<(Format, Vec<u8>)> {
     let image = Arc::clone(image);
-    tokio::task::spawn_blocking(move || inspect::resized(&image, width, height))
+    tokio::task::spawn_blocking(move || images::resized(&image, width, height))
         .await
         .map_err(AppError::internal)?
 }

@@ -1,5 +1,7 @@
 //! Logs (pretty in development, JSON in production) and Sentry.
 
+use std::sync::Arc;
+
 use secrecy::ExposeSecret as _;
 use sentry_tracing::{BreadcrumbLayer, ErrorLayer};
 use tracing_subscriber::filter::LevelFilter;
@@ -64,4 +66,27 @@ pub fn init_tracing(settings: &Settings, to_stderr: bool) {
         .with(sentry_on.then(|| BreadcrumbLayer::new().with_filter(LevelFilter::INFO)))
         .try_init()
         .ok();
+}
+
+/// A request's id (`X-Request-Id`): the caller's when it is sane, generated otherwise.
+#[derive(Debug, Clone)]
+pub struct RequestId(Arc<str>);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_header(value: &str) -> Option<Self> {
+        let ok = !value.is_empty()
+            && value.len() <= 128
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        ok.then(|| Self(value.into()))
+    }
+
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string().into())
+    }
 }

@@ -1,5 +1,6 @@
 //! The worker: claims jobs, runs their handlers while renewing the lease, records the
-//! outcome; fires periodic schedules; stops gracefully.
+//! outcome; fires periodic schedules; stops gracefully. The handlers call into the domain;
+//! the queue and the handlers' contract live below it, in `jobs`.
 
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -7,43 +8,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::FutureExt as _;
-use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{Job, KINDS, queue, schedules};
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
 use crate::domain::{articles, notifications};
 use crate::events;
-use crate::mail::Mailer;
-use crate::pubsub::PubSub;
-
-/// What handlers need.
-#[derive(Clone)]
-pub struct JobContext {
-    pub db: PgPool,
-    pub settings: Arc<Settings>,
-    pub mailer: Arc<Mailer>,
-    pub pubsub: PubSub,
-}
-
-/// Why a handler failed.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Worth another try later (a timeout, a 5xx, a 429).
-    #[error("{0:#}")]
-    Retry(anyhow::Error),
-    /// Will never succeed (a 4xx, a payload we cannot read).
-    #[error("{0:#}")]
-    Permanent(anyhow::Error),
-}
-
-impl From<sqlx::Error> for JobError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Retry(e.into())
-    }
-}
+use crate::jobs::{Job, JobContext, JobError, KINDS, queue, schedules};
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +47,7 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
         Job::NotifyComment { comment_id } => {
             let notified = notifications::on_comment(&ctx.db, comment_id)
                 .await
-                .map_err(retry)?;
+                .map_err(JobError::from)?;
             push_notifications(ctx, &notified).await;
             Ok(())
         }
@@ -86,21 +58,21 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
         } => {
             let notified = notifications::on_reaction(&ctx.db, actor, &item_type, item)
                 .await
-                .map_err(retry)?;
+                .map_err(JobError::from)?;
             push_notifications(ctx, &notified).await;
             Ok(())
         }
         Job::NotifyFollow { follower, followed } => {
             let notified = notifications::on_follow(&ctx.db, follower, followed)
                 .await
-                .map_err(retry)?;
+                .map_err(JobError::from)?;
             push_notifications(ctx, &notified).await;
             Ok(())
         }
         Job::DeleteStoredImages { images } => {
             // Removing a file that is already gone is not an error: the job can run twice.
             let storage = crate::storage::Storage::from_settings(&ctx.settings)
-                .map_err(|e| retry(crate::error::AppError::internal(e)))?;
+                .map_err(|e| JobError::from(crate::error::AppError::internal(e)))?;
             for (key, copies) in images.iter() {
                 storage.remove(key, copies).await;
             }
@@ -111,25 +83,27 @@ async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
             let kept = ctx.settings.search.changes_kept_hours;
             let purged = crate::domain::search::index::purge_changes(&ctx.db, kept)
                 .await
-                .map_err(|e| retry(e.into()))?;
+                .map_err(|e| JobError::from(crate::error::AppError::from(e)))?;
             tracing::info!(purged, "old search-index changes forgotten");
             Ok(())
         }
         Job::PurgeNotifications {} => {
-            let purged = notifications::purge_read(&ctx.db).await.map_err(retry)?;
+            let purged = notifications::purge_read(&ctx.db)
+                .await
+                .map_err(JobError::from)?;
             tracing::info!(purged, "old read notifications deleted");
             Ok(())
         }
         Job::RefreshHotScores {} => {
             let days = ctx.settings.feeds.relevant_days;
-            let refreshed = crate::domain::feeds::refresh_recent(&ctx.db, days).await?;
+            let refreshed = crate::domain::ranking::refresh_recent(&ctx.db, days).await?;
             tracing::info!(refreshed, "hot ranks refreshed");
             Ok(())
         }
         Job::PublishScheduled { article_id } => {
             let went_live = articles::service::publish_scheduled(&ctx.db, article_id)
                 .await
-                .map_err(|e| JobError::Retry(anyhow::anyhow!(e.to_string())))?;
+                .map_err(JobError::from)?;
             if went_live {
                 events::publish(&ctx.pubsub, events::ARTICLES, article_id).await;
             }
@@ -160,10 +134,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("no message")
-}
-
-fn retry(e: crate::error::AppError) -> JobError {
-    JobError::Retry(anyhow::anyhow!(e.to_string()))
 }
 
 /// Tells each member's open connections that they have something new.

@@ -6,15 +6,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use std::sync::Arc;
+mod admin;
+mod check;
+mod jobs;
+mod migrate;
+pub mod seed;
+mod smoke;
 
 use crate::config::Settings;
-use crate::domain::accounts::Role;
-use crate::domain::accounts::service;
-use crate::jobs::{JobContext, Worker, queue};
-use crate::mail::Mailer;
+use crate::graphql;
 use crate::startup::{Application, shutdown_signal};
-use crate::{db, graphql};
 
 const ENVIRONMENT_HELP: &str = "\
 Configuration: built-in defaults, then the TOML file (--config, or ./vibecoding.toml), then
@@ -82,7 +83,7 @@ pub enum Command {
         target: CheckTarget,
     },
     /// Run the post-deployment smoke checklist against a live deployment.
-    Smoke(crate::smoke::SmokeArgs),
+    Smoke(smoke::SmokeArgs),
     /// Fill a development database with demo content (members, articles, threads,
     /// reactions, follows). Refused in production.
     #[command(after_help = ENVIRONMENT_HELP)]
@@ -209,244 +210,16 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
-        Command::Worker => {
-            let db = db::connect(&settings, db::Purpose::Background).await?;
-            let cache = crate::cache::Cache::connect(&settings)?;
-            let ctx = JobContext {
-                db,
-                mailer: Arc::new(Mailer::from_settings(&settings)?),
-                pubsub: crate::pubsub::PubSub::start(&settings, &cache)?,
-                settings: Arc::new(settings),
-            };
-            tracing::info!(mail = ctx.mailer.transport_name(), "worker starting");
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let signal = shutdown_signal();
-            tokio::spawn(async move {
-                signal.await;
-                stop.send_replace(true);
-            });
-            Worker::new(ctx).run(stopped).await
-        }
-        Command::Seed(args) => {
-            if settings.app_env == crate::config::AppEnv::Production {
-                anyhow::bail!("seed writes demo content and is refused in production");
-            }
-            let db = db::connect(&settings, db::Purpose::Background).await?;
-            db::migrate(&db).await?;
-            let options = crate::seed::SeedOptions {
-                users: args.users,
-                articles: args.articles,
-                comments: args.comments,
-                reactions: args.reactions,
-                follows: args.follows,
-            };
-            crate::seed::run(&db, &settings, &options).await
-        }
-        Command::Admin(command) => {
-            let db = db::connect(&settings, db::Purpose::Background).await?;
-            let (username, role, reason, grant) = match command {
-                AdminCommand::Grant {
-                    username,
-                    role,
-                    reason,
-                } => (username, role, reason, true),
-                AdminCommand::Revoke { username, role } => (username, role, None, false),
-            };
-            let role = Role::parse(&role).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown role {role:?}: member, trusted, moderator, admin or suspended"
-                )
-            })?;
-            let user = if grant {
-                service::grant_role(&db, &username, role, reason.as_deref()).await
-            } else {
-                service::revoke_role(&db, &username, role).await
-            }
-            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
-            println!("{} is now {}", user.username, user.role);
-            Ok(())
-        }
-        Command::Jobs(command) => {
-            let db = db::connect(&settings, db::Purpose::Background).await?;
-            match command {
-                JobsCommand::Stats { json } => {
-                    let stats = queue::stats(&db).await?;
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&stats)?);
-                    } else {
-                        println!(
-                            "{:<24} {:>8} {:>8} {:>10} {:>8} {:>8}",
-                            "kind", "queued", "running", "scheduled", "failed", "dead"
-                        );
-                        for s in &stats {
-                            println!(
-                                "{:<24} {:>8} {:>8} {:>10} {:>8} {:>8}",
-                                s.kind, s.queued, s.running, s.scheduled, s.failed, s.dead
-                            );
-                        }
-                        if stats.is_empty() {
-                            println!("(no jobs)");
-                        }
-                    }
-                }
-                JobsCommand::Retry { id: Some(id), .. } => {
-                    if !queue::retry(&db, id).await? {
-                        anyhow::bail!("no dead or failed job {id}");
-                    }
-                    println!("job {id} queued again");
-                }
-                JobsCommand::Retry { id: None, .. } => {
-                    let n = queue::retry_dead(&db).await?;
-                    println!("{n} dead jobs queued again");
-                }
-                JobsCommand::PurgeDead { older_than_days } => {
-                    let n = queue::purge_dead(&db, older_than_days).await?;
-                    println!("{n} dead jobs deleted");
-                }
-                JobsCommand::Dead { limit } => {
-                    for job in queue::dead(&db, limit).await? {
-                        println!(
-                            "{}  {:<22} attempts={}  {}",
-                            job.id,
-                            job.kind,
-                            job.attempts,
-                            job.last_error.unwrap_or_default()
-                        );
-                    }
-                }
-            }
-            Ok(())
-        }
-        Command::Search(command) => {
-            let db = db::connect(&settings, db::Purpose::Background).await?;
-            match command {
-                SearchCommand::Rebuild => {
-                    let generation = crate::domain::search::index::request_rebuild(&db).await?;
-                    println!(
-                        "search index generation {generation} requested: every server node rebuilds from Postgres, then switches"
-                    );
-                }
-                SearchCommand::Status => {
-                    let status = crate::domain::search::index::status(&db).await?;
-                    println!("{}", serde_json::to_string_pretty(&status)?);
-                }
-            }
-            Ok(())
-        }
-        Command::Migrate(args) => {
-            let pool = db::connect(&settings, db::Purpose::Background).await?;
-            if args.status {
-                let rows = db::migration_status(&pool).await?;
-                println!(
-                    "{:<16} {:<8} {:<26} description",
-                    "version", "state", "applied at"
-                );
-                for m in &rows {
-                    let state = match (m.applied_at, m.unknown) {
-                        (_, true) => "unknown",
-                        (Some(_), false) => "applied",
-                        (None, false) => "pending",
-                    };
-                    let at = m
-                        .applied_at
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                        .unwrap_or_default();
-                    println!(
-                        "{:<16} {:<8} {:<26} {}",
-                        m.version, state, at, m.description
-                    );
-                }
-            } else if let Some(steps) = args.revert {
-                let reverted = db::revert(&pool, steps).await?;
-                for version in &reverted {
-                    println!("reverted {version}");
-                }
-                if reverted.is_empty() {
-                    println!("nothing to revert");
-                }
-            } else {
-                db::migrate(&pool).await?;
-                tracing::info!("migrations applied");
-            }
-            pool.close().await;
-            Ok(())
-        }
-        Command::Check { target } => check(&settings, target).await,
-        Command::Smoke(args) => crate::smoke::run(&args).await,
+        Command::Worker => jobs::worker(settings).await,
+        Command::Seed(args) => seed::command(&args, &settings).await,
+        Command::Admin(command) => admin::command(command, &settings).await,
+        Command::Jobs(command) => jobs::command(command, &settings).await,
+        Command::Search(command) => admin::search(command, &settings).await,
+        Command::Migrate(args) => migrate::command(&args, &settings).await,
+        Command::Check { target } => check::command(&settings, target).await,
+        Command::Smoke(args) => smoke::run(&args).await,
         Command::Config | Command::Schema(_) | Command::Secret => {
             anyhow::bail!("this command runs without the async runtime")
-        }
-    }
-}
-
-/// `check`: the health checks from the command line, one line each.
-async fn check(settings: &Settings, target: CheckTarget) -> anyhow::Result<()> {
-    use std::time::{Duration, Instant};
-    let budget = Duration::from_millis(settings.http.health_check_timeout_ms.max(1_000));
-    let mut failed = Vec::new();
-    let want = |t: CheckTarget| target == CheckTarget::All || target == t;
-    if want(CheckTarget::App) {
-        println!("app        ok      {}", env!("CARGO_PKG_VERSION"));
-    }
-    if want(CheckTarget::Database) {
-        let started = Instant::now();
-        let result = match tokio::time::timeout(budget, async {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(budget)
-                .connect(&settings.database_url())
-                .await?;
-            sqlx::query("SELECT 1").execute(&pool).await?;
-            let pending = db::migration_status(&pool)
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
-                .iter()
-                .filter(|m| m.applied_at.is_none())
-                .count();
-            pool.close().await;
-            Ok::<_, sqlx::Error>(pending)
-        })
-        .await
-        {
-            Ok(Ok(0)) => Ok("connected".to_owned()),
-            Ok(Ok(n)) => Ok(format!("connected, {n} migrations pending")),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {budget:?}")),
-        };
-        report("database", started, result, &mut failed);
-    }
-    if want(CheckTarget::Cache) {
-        let started = Instant::now();
-        let result = match crate::cache::Cache::connect(settings) {
-            Ok(cache) if cache.is_embedded() => Ok("in-process (REDIS_URL is empty)".to_owned()),
-            Ok(cache) => match tokio::time::timeout(budget, cache.ping()).await {
-                Ok(Ok(())) => Ok("PONG".to_owned()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer within {budget:?}")),
-            },
-            Err(e) => Err(e.to_string()),
-        };
-        report("cache", started, result, &mut failed);
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("not connected: {}", failed.join(", "))
-    }
-}
-
-fn report(
-    name: &'static str,
-    started: std::time::Instant,
-    result: Result<String, String>,
-    failed: &mut Vec<&'static str>,
-) {
-    let ms = started.elapsed().as_secs_f64() * 1_000.0;
-    match result {
-        Ok(detail) => println!("{name:<10} ok      {ms:>7.1} ms  {detail}"),
-        Err(error) => {
-            println!("{name:<10} FAILED  {ms:>7.1} ms  {error}");
-            failed.push(name);
         }
     }
 }

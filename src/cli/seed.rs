@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::db;
 use crate::domain::accounts::passwords;
 use crate::domain::markdown;
 
@@ -453,4 +454,21 @@ pub async fn recount(db: &PgPool, settings: &Settings) -> anyhow::Result<()> {
     .await?;
     spinner.finish_and_clear();
     Ok(())
+}
+
+/// `seed`: demo content, refused in production.
+pub async fn command(args: &super::SeedArgs, settings: &Settings) -> anyhow::Result<()> {
+    if settings.app_env == crate::config::AppEnv::Production {
+        anyhow::bail!("seed writes demo content and is refused in production");
+    }
+    let db = db::connect(settings, db::Purpose::Background).await?;
+    db::migrate(&db).await?;
+    let options = SeedOptions {
+        users: args.users,
+        articles: args.articles,
+        comments: args.comments,
+        reactions: args.reactions,
+        follows: args.follows,
+    };
+    run(&db, settings, &options).await
 }

@@ -413,9 +413,9 @@ const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { token } }";
 const DELETE_ACCOUNT: &str = "mutation($p: String!) { deleteAccount(password: $p) }";
 
 async fn writes(smoke: &mut Smoke, args: &SmokeArgs) {
-    let suffix = &crate::cli::secret()[..10];
+    let suffix = &super::secret()[..10];
     let username = format!("smoke_{suffix}");
-    let password = crate::cli::secret()[..24].to_owned();
+    let password = super::secret()[..24].to_owned();
     let registered = smoke
         .step(
             "user registration",

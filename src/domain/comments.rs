@@ -8,9 +8,11 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::domain::accounts::{Role, Viewer};
+use crate::domain::articles::ArticleStatus;
+use crate::domain::audit::{self, Subject};
 use crate::domain::blocks;
 use crate::domain::markdown;
-use crate::domain::moderation::{self, Subject};
+use crate::domain::spam;
 use crate::error::{AppError, AppResult};
 
 pub const MAX_BODY: usize = 25_000;
@@ -72,15 +74,6 @@ fn parse_body(raw: &str) -> AppResult<(String, String, Vec<u8>)> {
     Ok((body.to_owned(), html, hash))
 }
 
-fn map_duplicate(e: sqlx::Error) -> AppError {
-    if let sqlx::Error::Database(db) = &e
-        && db.constraint() == Some("comments_no_duplicates")
-    {
-        return AppError::bad_input("bodyMarkdown", "you already posted this comment here");
-    }
-    AppError::from(e)
-}
-
 async fn lock(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Comment> {
     sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM comments WHERE id = $1 FOR UPDATE"
@@ -92,7 +85,10 @@ async fn lock(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Comment> {
 }
 
 /// The article's author and status, locked for the counters.
-async fn article_of(tx: &mut sqlx::PgConnection, article_id: Uuid) -> AppResult<(Uuid, String)> {
+async fn article_of(
+    tx: &mut sqlx::PgConnection,
+    article_id: Uuid,
+) -> AppResult<(Uuid, ArticleStatus)> {
     sqlx::query_as("SELECT user_id, status FROM articles WHERE id = $1 FOR UPDATE")
         .bind(article_id)
         .fetch_optional(tx)
@@ -112,7 +108,7 @@ pub async fn create(
     let (markdown, html, hash) = parse_body(body)?;
     let mut tx = db.begin().await?;
     let (author, status) = article_of(&mut tx, article_id).await?;
-    if status != "published" {
+    if status != ArticleStatus::Published {
         return Err(if author == viewer.user_id {
             AppError::bad_input("articleId", "comments open once the article is published")
         } else {
@@ -161,14 +157,14 @@ pub async fn create(
     .bind(&hash)
     .fetch_one(&mut *tx)
     .await
-    .map_err(map_duplicate)?;
+    .map_err(AppError::from)?;
     sqlx::query("UPDATE articles SET comments_count = comments_count + 1 WHERE id = $1")
         .bind(article_id)
         .execute(&mut *tx)
         .await?;
-    crate::domain::feeds::refresh_one(&mut *tx, article_id).await?;
+    crate::domain::ranking::refresh_one(&mut *tx, article_id).await?;
     let flagged =
-        moderation::flag_spam(&mut tx, settings, Subject::Comment(comment.id), &markdown).await?;
+        spam::flag_spam(&mut tx, settings, Subject::Comment(comment.id), &markdown).await?;
     crate::jobs::enqueue(
         &mut tx,
         &crate::jobs::Job::NotifyComment {
@@ -207,7 +203,7 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: Uuid, body: &str) -> AppRe
     .bind(&hash)
     .fetch_one(&mut *tx)
     .await
-    .map_err(map_duplicate)?;
+    .map_err(AppError::from)?;
     tx.commit().await?;
     Ok(comment)
 }
@@ -249,7 +245,7 @@ pub async fn delete_in(
         viewer.require_writer()?;
     } else {
         viewer.require_role(Role::Moderator)?;
-        moderation::audit(
+        audit::audit(
             tx,
             Some(viewer.user_id),
             "comment.delete",
@@ -305,7 +301,7 @@ pub async fn set_hidden_in(
     }
     if by_moderator {
         viewer.require_role(Role::Moderator)?;
-        moderation::audit(
+        audit::audit(
             tx,
             Some(viewer.user_id),
             if hidden {

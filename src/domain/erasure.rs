@@ -3,10 +3,12 @@
 //! articles stay in place as "[deleted]", with the text erased, so the replies of others
 //! keep their thread. Every counter those rows fed is corrected in the same transaction.
 
-use sqlx::PgConnection;
+use secrecy::SecretString;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::domain::accounts::{self, Viewer};
 use crate::error::AppResult;
 
 pub async fn erase_member_content(
@@ -161,5 +163,50 @@ pub async fn erase_member_content(
         .bind(user)
         .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// Removes a member's personal data, every credential and their content (see
+/// [`erase_member_content`]). The row stays as a tombstone (`deleted_at`, a freed
+/// username and email) so their comments keep their place in others' threads.
+pub async fn delete_account(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    password: &SecretString,
+) -> AppResult<()> {
+    let user =
+        accounts::service::check_password(db, settings, viewer, "password", password).await?;
+    let mut tx = db.begin().await?;
+    erase_member_content(&mut tx, settings, user.id).await?;
+    sqlx::query(
+        "UPDATE users SET username = 'deleted_' || replace(id::text, '-', ''), email = NULL,
+                pending_email = NULL, name = '', password_hash = NULL, bio = '', location = '',
+                website_url = NULL, github_username = NULL, twitter_username = NULL,
+                role = 'member', suspended_reason = NULL, avatar_url = NULL, deleted_at = now()
+         WHERE id = $1",
+    )
+    .bind(user.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM email_tokens WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    // Mail still queued for them would go to an address we no longer hold.
+    sqlx::query("DELETE FROM jobs WHERE payload->>'user_id' = $1::text AND status <> 'running'")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "account deleted");
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! listed.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::Settings;
@@ -196,28 +196,4 @@ pub async fn feed(
             )
         })
         .collect())
-}
-
-/// Recomputes one article's hot rank (after a reaction or a comment, in that transaction).
-pub async fn refresh_one<'e>(db: impl PgExecutor<'e>, article: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE articles SET hot_score = hot_rank(score, comments_count, published_at)
-         WHERE id = $1 AND status = 'published'",
-    )
-    .bind(article)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// The periodic refresh: ranks decay with time, so recent articles are recomputed.
-pub async fn refresh_recent(db: &PgPool, days: i32) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "UPDATE articles SET hot_score = hot_rank(score, comments_count, published_at)
-         WHERE status = 'published' AND published_at > now() - make_interval(days => $1)",
-    )
-    .bind(days + 1)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
 }

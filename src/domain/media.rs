@@ -1,7 +1,5 @@
-//! Uploaded images: checked and cleaned (`inspect`), stored (`crate::storage`), recorded
+//! Uploaded images: checked and cleaned (`crate::images`), stored (`crate::storage`), recorded
 //! with their resized copies.
-
-pub mod inspect;
 
 use std::sync::Arc;
 
@@ -13,6 +11,7 @@ use uuid::Uuid;
 use crate::config::UploadSettings;
 use crate::domain::accounts::Viewer;
 use crate::error::{AppError, AppResult};
+use crate::images;
 use crate::storage::Storage;
 
 /// What an image is for; avatars and covers get resized copies.
@@ -98,7 +97,7 @@ pub async fn upload(
         file.take(cap)
             .read_to_end(&mut raw)
             .map_err(|e| AppError::internal(anyhow::anyhow!("reading an upload: {e}")))?;
-        inspect::clean(&raw, &limits)
+        images::clean(&raw, &limits)
     })
     .await
     .map_err(AppError::internal)??;
@@ -176,7 +175,7 @@ async fn record(
     purpose: Purpose,
     id: Uuid,
     stored: &crate::storage::Stored,
-    cleaned: &inspect::Cleaned,
+    cleaned: &images::Cleaned,
     variants: &[Variant],
 ) -> AppResult<Image> {
     let size = i64::try_from(cleaned.bytes.len()).unwrap_or(i64::MAX);

@@ -1,7 +1,13 @@
 //! The rules of the community, apart from any transport: no poem, no async-graphql here.
+//!
+//! Its areas form layers too; each uses only those listed after it (checked by the
+//! layering test in `lib.rs`):
+//! erasure, reactions, moderation, search, feeds, comments, articles, tags, media,
+//! follows, blocks, notifications, accounts, spam, audit, ranking, markdown, page.
 
 pub mod accounts;
 pub mod articles;
+pub mod audit;
 pub mod blocks;
 pub mod comments;
 pub mod erasure;
@@ -12,6 +18,8 @@ pub mod media;
 pub mod moderation;
 pub mod notifications;
 pub mod page;
+pub mod ranking;
 pub mod reactions;
 pub mod search;
+pub mod spam;
 pub mod tags;

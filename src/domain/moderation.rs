@@ -1,5 +1,6 @@
-//! Reports, moderator actions and their audit log, automatic suspension and the spam
-//! filter. Every moderator action writes its audit row in the transaction of the action.
+//! Reports, moderator actions and reading the audit log, automatic suspension. Every
+//! moderator action writes its audit row (`audit`) in the transaction of the action. Sits
+//! above articles and comments, whose moderator-only paths it calls.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -7,48 +8,13 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::domain::accounts::{Role, Viewer};
+use crate::domain::articles::service::unpublish_in;
+pub use crate::domain::audit::{AuditEntry, MAX_REASON, Subject, SubjectType, audit, parse_reason};
 use crate::domain::comments;
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
 
 pub const MAX_MESSAGE: usize = 1_000;
-pub const MAX_REASON: usize = 500;
-
-/// What a report or an audit row is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
-    Article(Uuid),
-    Comment(Uuid),
-    User(Uuid),
-    /// Audited only: tags cannot be reported.
-    Tag(Uuid),
-}
-
-impl Subject {
-    pub fn type_name(self) -> &'static str {
-        match self {
-            Self::Article(_) => "article",
-            Self::Comment(_) => "comment",
-            Self::User(_) => "user",
-            Self::Tag(_) => "tag",
-        }
-    }
-
-    pub fn id(self) -> Uuid {
-        match self {
-            Self::Article(id) | Self::Comment(id) | Self::User(id) | Self::Tag(id) => id,
-        }
-    }
-
-    pub fn from_parts(type_name: &str, id: Uuid) -> Option<Self> {
-        match type_name {
-            "article" => Some(Self::Article(id)),
-            "comment" => Some(Self::Comment(id)),
-            "user" => Some(Self::User(id)),
-            _ => None,
-        }
-    }
-}
 
 pub const CATEGORIES: &[&str] = &[
     "spam",
@@ -85,6 +51,23 @@ impl Resolution {
     }
 }
 
+/// Where a report stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportStatus {
+    /// Waiting for a moderator.
+    Open,
+    /// Acted on (or judged to need no action).
+    Resolved,
+    /// Judged unfounded.
+    Dismissed,
+}
+
+crate::text_enum!(ReportStatus {
+    Open = "open",
+    Resolved = "resolved",
+    Dismissed = "dismissed",
+});
+
 pub const REPORT_COLUMNS: &str = "id, reporter_id, subject_type, subject_id, category, message, status, \
      action, resolved_by, resolution_note, resolved_at, created_at";
 
@@ -92,27 +75,15 @@ pub const REPORT_COLUMNS: &str = "id, reporter_id, subject_type, subject_id, cat
 pub struct Report {
     pub id: Uuid,
     pub reporter_id: Option<Uuid>,
-    pub subject_type: String,
+    pub subject_type: SubjectType,
     pub subject_id: Uuid,
     pub category: String,
     pub message: String,
-    pub status: String,
+    pub status: ReportStatus,
     pub action: Option<String>,
     pub resolved_by: Option<Uuid>,
     pub resolution_note: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditEntry {
-    pub id: Uuid,
-    pub actor_id: Option<Uuid>,
-    pub action: String,
-    pub subject_type: String,
-    pub subject_id: Uuid,
-    pub reason: String,
-    pub details: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -128,35 +99,6 @@ fn bounded(field: &str, raw: &str, max: usize, required: bool) -> AppResult<Stri
         ));
     }
     Ok(text.to_owned())
-}
-
-pub fn parse_reason(raw: &str) -> AppResult<String> {
-    bounded("reason", raw, MAX_REASON, true)
-}
-
-/// Writes one audit row. `actor` `None`: done by the system.
-pub async fn audit(
-    conn: &mut PgConnection,
-    actor: Option<Uuid>,
-    action: &str,
-    subject: Subject,
-    reason: &str,
-    details: serde_json::Value,
-) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (id, actor_id, action, subject_type, subject_id, reason, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(actor)
-    .bind(action)
-    .bind(subject.type_name())
-    .bind(subject.id())
-    .bind(reason)
-    .bind(details)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// The author of a subject, if it exists and is visible to members.
@@ -215,16 +157,7 @@ pub async fn report(
     .bind(category)
     .bind(&message)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.constraint() == Some("reports_once") => {
-            AppError::bad_input(
-                "subjectId",
-                "you already reported this; moderators will look at it",
-            )
-        }
-        _ => AppError::from(e),
-    })?;
+    .await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -234,7 +167,7 @@ pub async fn report(
 pub async fn list(
     db: &PgPool,
     viewer: &Viewer,
-    status: &str,
+    status: ReportStatus,
     page: &PageRequest<Uuid>,
 ) -> AppResult<Vec<Report>> {
     viewer.require_role(Role::Moderator)?;
@@ -283,11 +216,10 @@ pub async fn resolve(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound("No such report".to_owned()))?;
-    if report.status != "open" {
+    if report.status != ReportStatus::Open {
         return Err(AppError::bad_input("id", "this report is already resolved"));
     }
-    let subject = Subject::from_parts(&report.subject_type, report.subject_id)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown report subject")))?;
+    let subject = Subject::from_parts(report.subject_type, report.subject_id);
     let reason = if note.is_empty() {
         format!("report: {}", report.category)
     } else {
@@ -323,15 +255,15 @@ pub async fn resolve(
         }
     }
     let status = if resolution == Resolution::Dismiss {
-        "dismissed"
+        ReportStatus::Dismissed
     } else {
-        "resolved"
+        ReportStatus::Resolved
     };
     sqlx::query(
         "UPDATE reports SET status = $3, action = $4, resolved_by = $5, resolution_note = $6, resolved_at = now()
          WHERE subject_type = $1 AND subject_id = $2 AND status = 'open'",
     )
-    .bind(subject.type_name())
+    .bind(subject.subject_type())
     .bind(subject.id())
     .bind(status)
     .bind(resolution.as_str())
@@ -372,35 +304,6 @@ async fn subject_author(conn: &mut PgConnection, subject: Subject) -> AppResult<
         .ok_or_else(|| AppError::NotFound("The reported item is gone".to_owned()))
 }
 
-/// Takes an article down, as a moderator: it becomes `removed`, which its author cannot
-/// undo (see [`crate::domain::articles::service::take_down`]).
-pub async fn unpublish_in(
-    conn: &mut PgConnection,
-    viewer: &Viewer,
-    article: Uuid,
-    reason: &str,
-) -> AppResult<()> {
-    viewer.require_role(Role::Moderator)?;
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM articles WHERE id = $1 FOR UPDATE")
-            .bind(article)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some(status) = status else {
-        return Err(AppError::NotFound("No such article".to_owned()));
-    };
-    crate::domain::articles::service::take_down(conn, article, reason).await?;
-    audit(
-        conn,
-        Some(viewer.user_id),
-        "article.unpublish",
-        Subject::Article(article),
-        reason,
-        serde_json::json!({ "status_before": status }),
-    )
-    .await
-}
-
 /// A moderator undoes a takedown: the article is its author's draft again.
 pub async fn restore_article(
     db: &PgPool,
@@ -433,14 +336,13 @@ pub async fn suspend_in(
     member: Uuid,
     reason: &str,
 ) -> AppResult<()> {
-    let role: String = sqlx::query_scalar(
+    let role: Role = sqlx::query_scalar(
         "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
     )
     .bind(member)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| AppError::NotFound("No such member".to_owned()))?;
-    let role = Role::parse(&role).unwrap_or(Role::Member);
     if let Some(actor) = actor {
         actor.require_role(Role::Moderator)?;
         if actor.user_id == member {
@@ -585,14 +487,11 @@ pub async fn check_vomits(
     .fetch_one(&mut *conn)
     .await?;
     if vomits > settings.moderation.vomits_before_suspension {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        let role: Option<Role> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
             .bind(author)
             .fetch_optional(&mut *conn)
             .await?;
-        if role
-            .as_deref()
-            .is_some_and(|r| r == "member" || r == "trusted")
-        {
+        if role.is_some_and(|r| matches!(r, Role::Member | Role::Trusted)) {
             suspend_in(
                 conn,
                 None,
@@ -603,85 +502,4 @@ pub async fn check_vomits(
         }
     }
     Ok(())
-}
-
-/// The first spam trigger term in `text`, if any (case-insensitive).
-pub fn spam_term<'a>(settings: &'a Settings, text: &str) -> Option<&'a str> {
-    let text = text.to_lowercase();
-    settings
-        .moderation
-        .spam_terms
-        .iter()
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty())
-        .find(|t| text.contains(&t.to_lowercase()))
-}
-
-/// Flags an article title or comment that contains a spam trigger term: an automatic
-/// report (once while open) and a lower score. Runs in the writer's transaction.
-pub async fn flag_spam(
-    conn: &mut PgConnection,
-    settings: &Settings,
-    subject: Subject,
-    text: &str,
-) -> AppResult<bool> {
-    let Some(term) = spam_term(settings, text) else {
-        return Ok(false);
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO reports (id, reporter_id, subject_type, subject_id, category, message)
-         SELECT $1, NULL, $2, $3, 'spam', $4
-         WHERE NOT EXISTS (SELECT 1 FROM reports WHERE subject_type = $2 AND subject_id = $3
-                           AND reporter_id IS NULL AND status = 'open')",
-    )
-    .bind(Uuid::now_v7())
-    .bind(subject.type_name())
-    .bind(subject.id())
-    .bind(format!("Contains the spam trigger term \"{term}\""))
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(true);
-    }
-    let table = match subject {
-        Subject::Article(_) => "articles",
-        Subject::Comment(_) => "comments",
-        Subject::User(_) | Subject::Tag(_) => return Ok(true),
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE {table} SET score = score - $2 WHERE id = $1"
-    )))
-    .bind(subject.id())
-    .bind(settings.moderation.spam_penalty)
-    .execute(&mut *conn)
-    .await?;
-    if let Subject::Article(id) = subject {
-        crate::domain::feeds::refresh_one(&mut *conn, id).await?;
-    }
-    audit(
-        conn,
-        None,
-        "spam.flag",
-        subject,
-        &format!("contains \"{term}\""),
-        serde_json::json!({ "penalty": settings.moderation.spam_penalty }),
-    )
-    .await?;
-    Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spam_terms_match_case_insensitively() {
-        let mut settings = Settings::default();
-        settings.moderation.spam_terms = vec!["Cheap Pills".to_owned(), " ".to_owned()];
-        assert_eq!(
-            spam_term(&settings, "buy CHEAP pills now"),
-            Some("Cheap Pills")
-        );
-        assert_eq!(spam_term(&settings, "a fine article"), None);
-    }
 }

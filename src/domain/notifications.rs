@@ -80,18 +80,18 @@ async fn record(
 /// A new comment: its article's author, the author of the comment it answers, and the
 /// members it mentions. Returns who was notified.
 pub async fn on_comment(db: &PgPool, comment_id: Uuid) -> AppResult<Vec<Uuid>> {
-    let row: Option<(Uuid, Uuid, Option<Uuid>, String, Uuid, String)> = sqlx::query_as(
-        "SELECT c.user_id, c.article_id, p.user_id, c.body_markdown, a.user_id, a.status
+    let row: Option<(Uuid, Uuid, Option<Uuid>, String, Uuid, bool)> = sqlx::query_as(
+        "SELECT c.user_id, c.article_id, p.user_id, c.body_markdown, a.user_id, a.status = 'published'
          FROM comments c JOIN articles a ON a.id = c.article_id LEFT JOIN comments p ON p.id = c.parent_id
          WHERE c.id = $1 AND c.deleted_at IS NULL AND c.hidden_at IS NULL",
     )
     .bind(comment_id)
     .fetch_optional(db)
     .await?;
-    let Some((actor, article, parent_author, body, article_author, status)) = row else {
+    let Some((actor, article, parent_author, body, article_author, live)) = row else {
         return Ok(Vec::new());
     };
-    if status != "published" {
+    if !live {
         return Ok(Vec::new());
     }
     let mut notified = Vec::new();

@@ -21,6 +21,28 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
+impl PageArgs {
+    /// Relay's four arguments, as a field receives them.
+    pub fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Self {
+        Self {
+            first,
+            after,
+            last,
+            before,
+        }
+    }
+
+    /// A forward-only page (`first`/`after`).
+    pub fn forward(first: Option<i32>, after: Option<String>) -> Self {
+        Self::new(first, after, None, None)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// `first`/`after`: ascending along the list's order.

@@ -170,7 +170,7 @@ pub async fn toggle(
     if (!category.private || category.score != 0)
         && let Reactable::Article(id) = item
     {
-        crate::domain::feeds::refresh_one(&mut *tx, id).await?;
+        crate::domain::ranking::refresh_one(&mut *tx, id).await?;
     }
     if on && !category.private {
         let job = crate::jobs::Job::NotifyReaction {

@@ -165,11 +165,11 @@ pub async fn update(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound(format!("No tag named {name}")))?;
-    crate::domain::moderation::audit(
+    crate::domain::audit::audit(
         &mut tx,
         Some(viewer.user_id),
         "tag.update",
-        crate::domain::moderation::Subject::Tag(tag.id),
+        crate::domain::audit::Subject::Tag(tag.id),
         "",
         serde_json::json!({ "description": description, "color": color }),
     )

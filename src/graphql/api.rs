@@ -17,6 +17,7 @@
 
 use std::any::{Any, TypeId};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response, ServerError};
@@ -30,9 +31,8 @@ use crate::graphql::context::Auth;
 use crate::graphql::extensions::classify;
 use crate::graphql::guard::{self, Limits, RequestReport, Transport};
 use crate::graphql::persisted::{self, Manifest};
-use crate::http::request_id::RequestId;
-use crate::http::ws_limits::SubscriptionCount;
 use crate::state::AppState;
+use crate::telemetry::RequestId;
 
 #[derive(Clone)]
 pub struct Api {
@@ -397,5 +397,30 @@ impl Executor for Api {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         self.stream(request, session_data)
+    }
+}
+
+/// Active subscriptions of one connection (connection data).
+#[derive(Clone, Default)]
+pub struct SubscriptionCount(Arc<AtomicUsize>);
+
+pub struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl SubscriptionCount {
+    pub fn acquire(&self, max: usize) -> Option<SubscriptionSlot> {
+        let previous = self.0.fetch_add(1, Ordering::SeqCst);
+        if previous >= max {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        metrics::gauge!("graphql_subscriptions").increment(1.0);
+        Some(SubscriptionSlot(self.0.clone()))
+    }
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!("graphql_subscriptions").decrement(1.0);
     }
 }

@@ -6,6 +6,7 @@ use crate::domain::accounts::Viewer;
 use crate::domain::accounts::service::ClientInfo;
 use crate::error::{AppError, AppResult};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::pagination::{PageArgs, PageRequest};
 use crate::state::AppState;
 
 /// The member making the request, if signed in. Request (or connection) data.
@@ -19,6 +20,8 @@ pub trait ContextExt {
     fn require_viewer(&self) -> AppResult<&Viewer>;
     fn client(&self) -> ClientInfo;
     fn loaders(&self) -> &Loaders;
+    /// A connection's arguments checked against the configured page sizes.
+    fn page<K: serde::de::DeserializeOwned>(&self, args: PageArgs) -> AppResult<PageRequest<K>>;
 }
 
 impl ContextExt for Context<'_> {
@@ -44,6 +47,11 @@ impl ContextExt for Context<'_> {
     fn loaders(&self) -> &Loaders {
         // Inserted with every request and every WebSocket connection.
         self.data_unchecked::<Loaders>()
+    }
+
+    fn page<K: serde::de::DeserializeOwned>(&self, args: PageArgs) -> AppResult<PageRequest<K>> {
+        let limits = &self.state().settings.graphql;
+        args.parse(limits.default_page_size, limits.max_page_size)
     }
 }
 

@@ -3,7 +3,7 @@
 use async_graphql::{ServerError, Value};
 
 use crate::error::{AppError, ErrorCode, INTERNAL_MESSAGE};
-use crate::http::request_id::RequestId;
+use crate::telemetry::RequestId;
 
 fn set_extension(error: &mut ServerError, key: &str, value: impl Into<Value>) {
     error

@@ -584,11 +584,11 @@ fn field_complexity(
     child: &Cost,
     variables: &async_graphql::Variables,
 ) -> u64 {
-    use crate::graphql::pagination::{DEFAULT_PAGE, SEARCH_COST, THREAD_COST};
+    use crate::graphql::pagination::{SEARCH_COST, THREAD_COST, default_page};
     let each = |times: u64| 1u64.saturating_add(child.complexity.saturating_mul(times.max(1)));
     let page = || {
         page_size(field, variables).unwrap_or(if child.connection {
-            DEFAULT_PAGE as u64
+            default_page() as u64
         } else {
             1
         })

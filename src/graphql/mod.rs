@@ -63,8 +63,11 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build(state: AppState) -> AppSchema {
     let settings = state.settings.clone();
     let limits = &settings.graphql;
+    pagination::count_default_page(limits.default_page_size);
+    let event_loaders = std::sync::Arc::new(loaders::EventLoaders::new(&state.db, &settings));
     let mut builder = builder()
         .data(state)
+        .data(event_loaders)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(64);

@@ -10,9 +10,17 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
-/// An entity type that can be fetched by global ID.
+/// An entity type with a global ID: its type name and the typed id the ID carries. Every
+/// object with an `id` goes through this codec, those `node(id:)` cannot fetch included
+/// (sessions, API keys, notifications, audit entries).
 pub trait NodeType {
     const TYPE_NAME: &'static str;
+    type Id: From<Uuid> + Into<Uuid> + Copy;
+
+    /// The opaque global ID of `id`.
+    fn global_id(id: Self::Id) -> ID {
+        encode(Self::TYPE_NAME, id.into())
+    }
 }
 
 pub fn encode(type_name: &str, id: Uuid) -> ID {
@@ -31,12 +39,17 @@ pub fn decode(id: &ID) -> AppResult<(String, Uuid)> {
     Ok((type_name.to_owned(), uuid))
 }
 
-/// Decodes an ID that must name an entity of type `T`.
-pub fn decode_as<T: NodeType>(id: &ID) -> AppResult<Uuid> {
-    match decode(id)? {
-        (type_name, uuid) if type_name == T::TYPE_NAME => Ok(uuid),
+/// Decodes an ID that must name an entity of type `T` (argument `id`).
+pub fn decode_as<T: NodeType>(id: &ID) -> AppResult<T::Id> {
+    decode_field::<T>(id, "id")
+}
+
+/// Decodes an ID that must name an entity of type `T`, given as the argument `field`.
+pub fn decode_field<T: NodeType>(id: &ID, field: &str) -> AppResult<T::Id> {
+    match decode(id) {
+        Ok((type_name, uuid)) if type_name == T::TYPE_NAME => Ok(uuid.into()),
         _ => Err(AppError::bad_input(
-            "id",
+            field,
             format!("\"{}\" is not the ID of a {}", id.as_str(), T::TYPE_NAME),
         )),
     }
@@ -49,6 +62,7 @@ mod tests {
     struct Thing;
     impl NodeType for Thing {
         const TYPE_NAME: &'static str = "Thing";
+        type Id = crate::ids::TagId;
     }
 
     #[test]
@@ -56,7 +70,8 @@ mod tests {
         let uuid = Uuid::now_v7();
         let id = encode("Thing", uuid);
         assert_eq!(decode(&id).unwrap(), ("Thing".to_owned(), uuid));
-        assert_eq!(decode_as::<Thing>(&id).unwrap(), uuid);
+        assert_eq!(decode_as::<Thing>(&id).unwrap(), crate::ids::TagId(uuid));
+        assert_eq!(Thing::global_id(crate::ids::TagId(uuid)), id);
         assert!(decode_as::<Thing>(&encode("Other", uuid)).is_err());
         assert!(decode(&ID("not an id".into())).is_err());
         assert!(decode(&ID(URL_SAFE_NO_PAD.encode("Thing:42"))).is_err());

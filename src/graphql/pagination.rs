@@ -1,5 +1,7 @@
 //! Relay connections over keyset pages (see [`crate::domain::page`]).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use async_graphql::OutputType;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use serde::Serialize;
@@ -22,8 +24,35 @@ pub fn complexity(
     size.max(1).saturating_mul(child.max(1)).saturating_add(1)
 }
 
-/// The page size a connection's complexity counts when neither `first` nor `last` is given.
+/// The page size a connection's complexity counts when neither `first` nor `last` is given
+/// and no schema has been built yet.
 pub const DEFAULT_PAGE: usize = 20;
+
+/// The largest `graphql.default_page_size` of the schemas this process built. A field's
+/// complexity is a plain function the engine calls without the schema's data, so the
+/// configured size reaches it here; the largest is kept so that a page is never counted
+/// as smaller than it can be.
+static COUNTED_DEFAULT_PAGE: AtomicUsize = AtomicUsize::new(0);
+
+/// Records a schema's default page size (see [`COUNTED_DEFAULT_PAGE`]).
+pub fn count_default_page(size: usize) {
+    COUNTED_DEFAULT_PAGE.fetch_max(size, Ordering::Relaxed);
+}
+
+/// The page size counted when a connection is asked for without `first` or `last`.
+pub fn default_page() -> usize {
+    match COUNTED_DEFAULT_PAGE.load(Ordering::Relaxed) {
+        0 => DEFAULT_PAGE,
+        size => size,
+    }
+}
+
+/// The complexity of a connection field, with the configured default page size: what
+/// every connection field declares (`complexity = "pagination::connection(first, last,
+/// child_complexity)"`).
+pub fn connection(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    complexity(default_page(), first, last, child)
+}
 
 /// What a search costs beyond its page: several index scans and a ranking, tens of times
 /// the work of a keyed list. With `graphql.max_complexity` it bounds searches per window.

@@ -139,19 +139,6 @@ pub fn client_info(req: &Request, settings: &Settings) -> ClientInfo {
     ClientInfo { ip, user_agent }
 }
 
-/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure over https.
-pub fn session_cookie(settings: &Settings, token: &str, max_age_secs: i64) -> String {
-    let secure = if settings.is_https() { "; Secure" } else { "" };
-    format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}",
-        settings.auth.cookie_name
-    )
-}
-
-pub fn clear_cookie(settings: &Settings) -> String {
-    session_cookie(settings, "", 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,18 +195,5 @@ mod tests {
             client_address(ip("104.16.0.5"), &direct, &settings),
             ip("203.0.113.8")
         );
-    }
-
-    #[test]
-    fn cookies_are_secure_over_https() {
-        let mut settings = Settings::default();
-        let plain = session_cookie(&settings, "t", 60);
-        assert_eq!(
-            plain,
-            "vibecoding_session=t; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
-        );
-        settings.app_protocol = "https://".to_owned();
-        assert!(session_cookie(&settings, "t", 60).ends_with("; Secure"));
-        assert!(clear_cookie(&settings).contains("Max-Age=0"));
     }
 }

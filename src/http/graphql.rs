@@ -28,9 +28,9 @@ use crate::graphql::context::Auth;
 use crate::graphql::guard::{RequestReport, Transport};
 use crate::graphql::loaders::Loaders;
 use crate::http::auth;
-use crate::http::json_response;
 use crate::http::request_id::RequestId;
 use crate::http::shared_pages::{Key, SharedPages};
+use crate::http::{error_body, error_response, json_response};
 use crate::state::AppState;
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -96,10 +96,7 @@ struct Operation {
 
 /// A refusal of the request itself, before any GraphQL runs.
 fn refuse(status: StatusCode, media: MediaType, message: &str) -> Response {
-    let mut response = json_response(
-        status,
-        &json!({ "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadUserInput.as_str() } }] }),
-    );
+    let mut response = error_response(status, ErrorCode::BadUserInput, message);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.as_str()),
@@ -161,7 +158,7 @@ impl Outcome {
 }
 
 fn internal_body() -> Json {
-    json!({ "errors": [{ "message": crate::error::INTERNAL_MESSAGE, "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
+    error_body(ErrorCode::Internal, crate::error::INTERNAL_MESSAGE, None)
 }
 
 /// Who sends a request, worked out once for all its operations.
@@ -185,14 +182,13 @@ async fn caller(
             }
             other => other,
         };
-        let code = error.code();
-        let mut extensions = json!({ "code": code.as_str() });
+        let mut retry = None;
         let status = match &error {
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             // The database was too busy to check the credential: try again, as for any
             // other busy answer.
             AppError::RateLimited { retry_after, .. } => {
-                extensions["retryAfter"] = json!(retry_after);
+                retry = Some(*retry_after);
                 StatusCode::TOO_MANY_REQUESTS
             }
             AppError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
@@ -205,7 +201,7 @@ async fn caller(
         };
         let mut response = json_response(
             status,
-            &json!({ "errors": [{ "message": error.public_message(), "extensions": extensions }] }),
+            &error_body(error.code(), &error.public_message(), retry),
         );
         let headers = response.headers_mut();
         headers.insert(
@@ -218,7 +214,7 @@ async fn caller(
         if let AppError::RateLimited { retry_after, .. } = &error {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
-        if cookie && let Ok(value) = HeaderValue::from_str(&auth::clear_cookie(&state.settings)) {
+        if cookie && let Ok(value) = HeaderValue::from_str(&state.settings.clear_session_cookie()) {
             headers.append(header::SET_COOKIE, value);
         }
         Box::new(response)

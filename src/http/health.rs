@@ -65,7 +65,10 @@ pub async fn database(req: &Request, Data(state): Data<&AppState>) -> Response {
     if !authorised(req, state) {
         return unauthorised();
     }
-    if health::database(state).await.is_ok() {
+    if health::database(&state.db, health::budget(&state.settings))
+        .await
+        .is_ok()
+    {
         message(StatusCode::OK, "Database connected")
     } else {
         message(StatusCode::INTERNAL_SERVER_ERROR, "Database NOT connected!")
@@ -77,7 +80,10 @@ pub async fn cache(req: &Request, Data(state): Data<&AppState>) -> Response {
     if !authorised(req, state) {
         return unauthorised();
     }
-    if health::cache(state).await.is_ok() {
+    if health::cache(&state.cache, health::budget(&state.settings))
+        .await
+        .is_ok()
+    {
         message(StatusCode::OK, "Cache connected")
     } else {
         message(StatusCode::INTERNAL_SERVER_ERROR, "Cache NOT connected!")

@@ -2,7 +2,7 @@
 //! only when no token is set), or on its own port (`metrics.port`) for a private network.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Data;
@@ -38,7 +38,7 @@ async fn render(state: &AppState) -> Response {
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )
         .header(header::CACHE_CONTROL, "no-store")
-        .body(crate::metrics::render(state).await)
+        .body(gauges_then_render(state).await)
 }
 
 /// On the main port.
@@ -75,4 +75,46 @@ pub async fn measure<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Re
         started.elapsed(),
     );
     Ok(response)
+}
+
+/// Reads the gauges of shared state, then renders every metric.
+async fn gauges_then_render(state: &AppState) -> String {
+    let Some(handle) = crate::metrics::handle() else {
+        return String::new();
+    };
+    let pool = &state.db;
+    let size = f64::from(pool.size());
+    let idle = pool.num_idle() as f64;
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
+    metrics::gauge!("db_pool_max_connections")
+        .set(f64::from(state.settings.database.max_connections));
+    let redis_up = if state.cache.is_embedded() {
+        1.0
+    } else {
+        match tokio::time::timeout(Duration::from_millis(500), state.cache.ping()).await {
+            Ok(Ok(())) => 1.0,
+            _ => 0.0,
+        }
+    };
+    metrics::gauge!("redis_up").set(redis_up);
+    metrics::gauge!("pubsub_lost_events").set(state.pubsub.lost_events() as f64);
+    match tokio::time::timeout(Duration::from_secs(2), crate::jobs::queue::stats(pool)).await {
+        Ok(Ok(stats)) => {
+            for kind in stats {
+                for (status, count) in [
+                    ("queued", kind.queued),
+                    ("running", kind.running),
+                    ("scheduled", kind.scheduled),
+                    ("failed", kind.failed),
+                    ("dead", kind.dead),
+                ] {
+                    metrics::gauge!("jobs", "kind" => kind.kind.clone(), "status" => status)
+                        .set(count as f64);
+                }
+            }
+        }
+        _ => tracing::warn!("job counts could not be read for /metrics"),
+    }
+    handle.render()
 }

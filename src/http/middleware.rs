@@ -6,8 +6,9 @@ use poem::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::config::Settings;
+use crate::error::ErrorCode;
+use crate::http::error_response;
 use crate::http::health::is_health_check;
-use crate::http::json_response;
 
 /// Scripts and styles come from this server only; GraphiQL needs inline styles and the
 /// WebSocket connection.
@@ -120,14 +121,10 @@ pub async fn body_limit<E: Endpoint>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Ok(json_response(
+        return Ok(error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &serde_json::json!({
-                "errors": [{
-                    "message": format!("The request body is larger than {limit} bytes"),
-                    "extensions": { "code": "BAD_USER_INPUT" }
-                }]
-            }),
+            ErrorCode::BadUserInput,
+            &format!("The request body is larger than {limit} bytes"),
         ));
     }
     Ok(call(&*next, req).await)
@@ -157,13 +154,9 @@ pub async fn immutable<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<
 /// What a client sees when a handler panics: no message, no backtrace.
 pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
-    json_response(
+    error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        &serde_json::json!({
-            "errors": [{
-                "message": crate::error::INTERNAL_MESSAGE,
-                "extensions": { "code": "INTERNAL_SERVER_ERROR" }
-            }]
-        }),
+        ErrorCode::Internal,
+        crate::error::INTERNAL_MESSAGE,
     )
 }

@@ -18,6 +18,7 @@ use poem::http::{Method, StatusCode};
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt as _, Response, Route, get};
 
+use crate::error::ErrorCode;
 use crate::graphql::api::Api;
 use crate::state::AppState;
 
@@ -27,6 +28,22 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
         .content_type("application/json; charset=utf-8")
         .header("cache-control", "no-store")
         .body(body.to_string())
+}
+
+/// The body of an error answered outside GraphQL execution (a refused request, a panic, a
+/// credential that does not check out), in the GraphQL response shape: one error with its
+/// stable code, and `retryAfter` when there is one.
+pub fn error_body(code: ErrorCode, message: &str, retry_after: Option<u64>) -> serde_json::Value {
+    let mut extensions = serde_json::json!({ "code": code.as_str() });
+    if let Some(seconds) = retry_after {
+        extensions["retryAfter"] = serde_json::json!(seconds);
+    }
+    serde_json::json!({ "errors": [{ "message": message, "extensions": extensions }] })
+}
+
+/// [`error_body`] as a JSON response with `status`.
+pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    json_response(status, &error_body(code, message, None))
 }
 
 /// Every route, behind the middleware stack of [`wrap`].
@@ -59,7 +76,11 @@ pub fn routes(state: AppState, api: Api) -> impl Endpoint<Output = Response> {
     wrap(
         route
             .data(api)
-            .data(std::sync::Arc::new(shared_pages::SharedPages::default())),
+            .data(std::sync::Arc::new(shared_pages::SharedPages::default()))
+            .data(ws_limits::Counters::default())
+            .data(std::sync::Arc::new(pages::Assets::load(
+                &state.settings.http.assets_dir,
+            ))),
         state,
     )
 }

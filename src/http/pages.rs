@@ -10,8 +10,6 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Path as UrlPath};
 use poem::{Response, handler};
 
-use crate::state::AppState;
-
 /// The files GraphiQL needs: the name served under `/graphiql/assets/`, the file in the
 /// assets directory, and its content type.
 pub const GRAPHIQL_ASSETS: &[(&str, &str, &str)] = &[
@@ -87,8 +85,8 @@ pub async fn favicon() -> Response {
 }
 
 #[handler]
-pub async fn graphiql(Data(state): Data<&AppState>) -> Response {
-    let notice = if state.assets.complete() {
+pub async fn graphiql(Data(assets): Data<&SharedAssets>) -> Response {
+    let notice = if assets.complete() {
         String::new()
     } else {
         "<p style=\"font-family:sans-serif;padding:1rem\">The GraphiQL files are not installed on this server: run <code>make assets</code> and restart.</p>".to_owned()
@@ -119,7 +117,7 @@ pub async fn graphiql(Data(state): Data<&AppState>) -> Response {
 #[handler]
 pub async fn graphiql_asset(
     UrlPath(name): UrlPath<String>,
-    Data(state): Data<&AppState>,
+    Data(assets): Data<&SharedAssets>,
 ) -> Response {
     let immutable = "public, max-age=86400";
     if name == "init.js" {
@@ -128,7 +126,7 @@ pub async fn graphiql_asset(
             .header(header::CACHE_CONTROL, "no-cache")
             .body(INIT_SCRIPT);
     }
-    match state.assets.files.get(name.as_str()) {
+    match assets.files.get(name.as_str()) {
         Some((content_type, bytes)) => Response::builder()
             .content_type(format!("{content_type}; charset=utf-8"))
             .header(header::CACHE_CONTROL, immutable)

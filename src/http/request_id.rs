@@ -8,29 +8,9 @@ use poem::http::HeaderValue;
 use poem::{Endpoint, Request, Response};
 use tracing::Instrument as _;
 
+pub use crate::telemetry::RequestId;
+
 pub const HEADER: &str = "x-request-id";
-
-#[derive(Debug, Clone)]
-pub struct RequestId(Arc<str>);
-
-impl RequestId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn from_header(value: &str) -> Option<Self> {
-        let ok = !value.is_empty()
-            && value.len() <= 128
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-        ok.then(|| Self(value.into()))
-    }
-
-    fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().to_string().into())
-    }
-}
 
 /// The outermost middleware: opens the request's span, and logs its end.
 pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {

@@ -32,11 +32,12 @@ use tokio::sync::broadcast;
 use crate::domain::accounts::Viewer;
 use crate::error::AppError;
 use crate::graphql::api::Api;
+use crate::graphql::api::SubscriptionCount;
 use crate::graphql::context::Auth;
 use crate::graphql::guard::Transport;
 use crate::graphql::loaders::Loaders;
 use crate::http::auth::{self, Credential};
-use crate::http::ws_limits::{Slot, SubscriptionCount};
+use crate::http::ws_limits::{Counters, OpenSocket, Slot};
 
 /// Holds the member's connection slot for the life of the connection (connection data).
 struct MemberSlot(#[allow(dead_code)] Slot);
@@ -57,6 +58,7 @@ pub async fn upgrade(
     ws: WebSocket,
     Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
+    Data(slots): Data<&Counters>,
 ) -> Response {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
@@ -83,10 +85,7 @@ pub async fn upgrade(
     let client = auth::client_info(req, &state.settings);
     let limits = &state.settings.http;
     let ip = client.ip.clone().unwrap_or_default();
-    let Some(ip_slot) = state
-        .ws_slots
-        .acquire(format!("ip:{ip}"), limits.max_ws_per_ip)
-    else {
+    let Some(ip_slot) = slots.acquire(format!("ip:{ip}"), limits.max_ws_per_ip) else {
         return json_response(
             StatusCode::TOO_MANY_REQUESTS,
             &serde_json::json!({ "message": "Too many WebSocket connections from this address" }),
@@ -102,6 +101,7 @@ pub async fn upgrade(
     let cookie = auth::cookie_value(req.headers(), &state.settings.auth.cookie_name);
     let api = api.clone();
     let state = state.clone();
+    let slots = slots.clone();
     let guard = state.connections.token();
     let max = state.settings.http.ws_max_message_bytes;
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -115,8 +115,8 @@ pub async fn upgrade(
                 .max_frame_size(Some(max)),
         )
         .on_upgrade(move |socket| async move {
-            let open = crate::http::ws_limits::OpenSocket::open();
-            serve(socket, api, protocol, data, state, cookie).await;
+            let open = OpenSocket::open();
+            serve(socket, api, protocol, data, state, cookie, slots).await;
             drop(open);
             drop(ip_slot);
             drop(guard);
@@ -215,6 +215,7 @@ async fn connection_auth(
     payload: serde_json::Value,
     cookie: Option<String>,
     shared: Arc<Shared>,
+    slots: Counters,
 ) -> async_graphql::Result<GqlData> {
     let credential = match payload_credential(&payload)? {
         Some(c) => Some(c),
@@ -226,8 +227,7 @@ async fn connection_auth(
     };
     let mut data = GqlData::default();
     if let (Some(viewer), Some(credential)) = (&viewer, credential) {
-        let slot = state
-            .ws_slots
+        let slot = slots
             .acquire(
                 format!("member:{}", viewer.user_id),
                 state.settings.http.max_ws_per_member,
@@ -302,6 +302,7 @@ async fn serve<S>(
     data: GqlData,
     state: AppState,
     cookie: Option<String>,
+    slots: Counters,
 ) where
     S: futures_util::Stream<Item = Result<Message, std::io::Error>>
         + futures_util::Sink<Message>
@@ -350,7 +351,7 @@ async fn serve<S>(
         .connection_data(data)
         .on_connection_init({
             let (state, shared) = (state.clone(), shared.clone());
-            move |payload| connection_auth(state, payload, cookie, shared)
+            move |payload| connection_auth(state, payload, cookie, shared, slots)
         });
     futures_util::pin_mut!(output);
     let mut shutdown = state.shutdown.clone();

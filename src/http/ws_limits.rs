@@ -1,9 +1,8 @@
 //! Bounds on live connections: WebSockets per client address and per member (on this
-//! node), and subscriptions per connection. A slot is held by a guard and given back when
+//! node); subscriptions per connection are bounded in `graphql::api`. A slot is held by a guard and given back when
 //! the guard drops, however the connection or subscription ends.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Clone, Default)]
@@ -43,31 +42,6 @@ impl Drop for Slot {
                 map.remove(&self.key);
             }
         }
-    }
-}
-
-/// Active subscriptions of one connection (connection data).
-#[derive(Clone, Default)]
-pub struct SubscriptionCount(Arc<AtomicUsize>);
-
-pub struct SubscriptionSlot(Arc<AtomicUsize>);
-
-impl SubscriptionCount {
-    pub fn acquire(&self, max: usize) -> Option<SubscriptionSlot> {
-        let previous = self.0.fetch_add(1, Ordering::SeqCst);
-        if previous >= max {
-            self.0.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        metrics::gauge!("graphql_subscriptions").increment(1.0);
-        Some(SubscriptionSlot(self.0.clone()))
-    }
-}
-
-impl Drop for SubscriptionSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-        metrics::gauge!("graphql_subscriptions").decrement(1.0);
     }
 }
 

@@ -1,4 +1,5 @@
-//! Background jobs: a durable queue in Postgres and the worker that runs it.
+//! Background jobs: a durable queue in Postgres, the kinds of job, and the contract their
+//! handlers follow. The worker that runs them sits above the domain, in the `worker` module.
 //!
 //! - [`enqueue`] inserts a job inside the caller's transaction: if the write that causes
 //!   the job rolls back, no job exists; if it commits, the job cannot be lost.
@@ -12,19 +13,24 @@
 //! Handlers are idempotent: a job can run more than once (a worker killed after the work
 //! but before recording it), never less.
 
+mod context;
 pub mod queue;
-pub mod runner;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use context::{JobContext, JobError};
 pub use queue::{enqueue, enqueue_at};
-pub use runner::{JobContext, Outcome, Worker};
 
 /// Every kind of job, with its payload. Stored as JSON; the kind also in its own column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[strum_discriminants(
+    name(JobKind),
+    derive(strum::IntoStaticStr, strum::VariantNames),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Job {
     /// Greets a new member, once.
     SendWelcome { user_id: Uuid },
@@ -59,39 +65,14 @@ pub enum Job {
 }
 
 impl Job {
+    /// The kind, as stored in the queue's `kind` column and in the payload's `kind` tag.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Self::SendWelcome { .. } => "send_welcome",
-            Self::SendConfirmation { .. } => "send_confirmation",
-            Self::SendPasswordReset { .. } => "send_password_reset",
-            Self::PurgeEmailTokens {} => "purge_email_tokens",
-            Self::PublishScheduled { .. } => "publish_scheduled",
-            Self::RefreshHotScores {} => "refresh_hot_scores",
-            Self::NotifyComment { .. } => "notify_comment",
-            Self::NotifyReaction { .. } => "notify_reaction",
-            Self::NotifyFollow { .. } => "notify_follow",
-            Self::PurgeNotifications {} => "purge_notifications",
-            Self::DeleteStoredImages { .. } => "delete_stored_images",
-            Self::PurgeSearchChanges {} => "purge_search_changes",
-        }
+        JobKind::from(self).into()
     }
 }
 
-/// The kinds a worker runs.
-pub const KINDS: &[&str] = &[
-    "send_welcome",
-    "send_confirmation",
-    "send_password_reset",
-    "purge_email_tokens",
-    "publish_scheduled",
-    "refresh_hot_scores",
-    "notify_comment",
-    "notify_reaction",
-    "notify_follow",
-    "purge_notifications",
-    "delete_stored_images",
-    "purge_search_changes",
-];
+/// The kinds a worker runs: every variant of [`Job`], by construction.
+pub const KINDS: &[&str] = <JobKind as strum::VariantNames>::VARIANTS;
 
 /// Periodic jobs: a name, a cron expression (seconds first, UTC), and the job.
 pub fn schedules() -> Vec<(&'static str, &'static str, Job)> {
@@ -142,4 +123,28 @@ pub struct JobRecord {
     pub attempts: i32,
     pub run_at: DateTime<Utc>,
     pub last_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_kind_is_the_payloads_tag() {
+        let jobs = [
+            Job::PurgeEmailTokens {},
+            Job::NotifyFollow {
+                follower: Uuid::nil(),
+                followed: Uuid::nil(),
+            },
+            Job::DeleteStoredImages { images: Vec::new() },
+        ];
+        for job in jobs {
+            let payload = serde_json::to_value(&job).unwrap_or_default();
+            assert_eq!(payload["kind"], job.kind());
+            assert!(KINDS.contains(&job.kind()));
+        }
+        assert_eq!(KINDS.len(), 12);
+        assert!(KINDS.contains(&"purge_search_changes"));
+    }
 }

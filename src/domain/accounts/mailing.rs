@@ -4,7 +4,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::{User, repo, tokens};
-use crate::jobs::runner::{JobContext, JobError};
+use crate::jobs::{JobContext, JobError};
 use crate::mail::{Email, MailError, templates};
 
 /// How long a confirmation link works.

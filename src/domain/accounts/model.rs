@@ -16,26 +16,18 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Member => "member",
-            Self::Trusted => "trusted",
-            Self::Moderator => "moderator",
-            Self::Admin => "admin",
-            Self::Suspended => "suspended",
-        }
-    }
+crate::text_enum!(Role {
+    Suspended = "suspended",
+    Member = "member",
+    Trusted = "trusted",
+    Moderator = "moderator",
+    Admin = "admin",
+});
 
+impl Role {
+    /// A role as an operator types it (any case, spaces around).
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text.trim().to_ascii_lowercase().as_str() {
-            "member" => Self::Member,
-            "trusted" => Self::Trusted,
-            "moderator" => Self::Moderator,
-            "admin" => Self::Admin,
-            "suspended" => Self::Suspended,
-            _ => return None,
-        })
+        Self::from_stored(text.trim().to_ascii_lowercase().as_str())
     }
 }
 
@@ -46,7 +38,7 @@ pub struct User {
     pub username: String,
     pub email: Option<String>,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub suspended_reason: Option<String>,
     pub email_confirmed_at: Option<DateTime<Utc>>,
     pub pending_email: Option<String>,
@@ -67,7 +59,7 @@ pub struct User {
 
 impl User {
     pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::Member)
+        self.role
     }
 }
 
@@ -215,6 +207,12 @@ impl Username {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
+    /// [`EmailAddress::parse`] for an argument named otherwise than `email`.
+    pub fn parse_field(field: &str, raw: &str) -> AppResult<Self> {
+        Self::parse(raw)
+            .map_err(|_| AppError::bad_input(field, format!("{field} is not a valid address")))
+    }
+
     /// Trims and lower-cases the address; checks its shape (the confirmation email checks
     /// that it exists).
     pub fn parse(raw: &str) -> AppResult<Self> {

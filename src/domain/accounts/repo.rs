@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::model::User;
+use super::model::{Role, User};
 use crate::error::AppError;
 
 pub const USER_COLUMNS: &str = "id, username::text AS username, email::text AS email, name, role, \
@@ -61,29 +61,13 @@ pub fn author_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Option<User>
     }))
 }
 
-/// Turns a unique violation into the input error it stands for.
-pub fn map_unique(e: sqlx::Error) -> AppError {
-    if let sqlx::Error::Database(db) = &e {
-        match db.constraint() {
-            Some("users_username_key") => {
-                return AppError::bad_input("username", "this username is already taken");
-            }
-            Some("users_email_key") => {
-                return AppError::bad_input("email", "this email is already registered");
-            }
-            _ => {}
-        }
-    }
-    AppError::from(e)
-}
-
 pub struct NewUser<'a> {
     pub id: Uuid,
     pub username: &'a str,
     pub email: &'a str,
     pub name: &'a str,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: Role,
 }
 
 pub async fn insert_user(conn: &mut PgConnection, user: NewUser<'_>) -> Result<User, AppError> {
@@ -99,7 +83,7 @@ pub async fn insert_user(conn: &mut PgConnection, user: NewUser<'_>) -> Result<U
     .bind(user.role)
     .fetch_one(conn)
     .await
-    .map_err(map_unique)
+    .map_err(AppError::from)
 }
 
 pub async fn admin_exists(conn: &mut PgConnection) -> sqlx::Result<bool> {
@@ -226,7 +210,7 @@ pub async fn insert_session<'e>(db: impl PgExecutor<'e>, s: NewSession<'_>) -> s
 pub struct Authenticated {
     pub credential_id: Uuid,
     pub user_id: Uuid,
-    pub role: String,
+    pub role: Role,
     pub suspended_reason: Option<String>,
     pub email_confirmed: bool,
     pub member_since: DateTime<Utc>,

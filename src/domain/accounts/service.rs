@@ -22,12 +22,42 @@ pub const BAD_CREDENTIALS: &str = "Invalid login or password";
 /// A member keeps at most this many API keys.
 pub const MAX_API_KEYS: i64 = 50;
 
+/// A registration, parsed from what the client sent before the service sees it.
 pub struct Registration {
-    pub email: String,
-    pub username: String,
-    pub password: SecretString,
+    pub email: EmailAddress,
+    pub username: Username,
+    pub password: NewPassword,
     pub name: String,
     pub owner_secret: Option<SecretString>,
+}
+
+impl Registration {
+    /// Parses the username, the email and the name, then the password (which may not
+    /// repeat the username or the email): BAD_USER_INPUT naming the first field at fault.
+    pub fn parse(
+        email: &str,
+        username: &str,
+        password: &SecretString,
+        name: &str,
+        owner_secret: Option<SecretString>,
+    ) -> AppResult<Self> {
+        let username = Username::parse(username)?;
+        let email = EmailAddress::parse(email)?;
+        let name = parse_name(name)?;
+        let password = NewPassword::parse(
+            "password",
+            password,
+            username.as_str(),
+            Some(email.as_str()),
+        )?;
+        Ok(Self {
+            email,
+            username,
+            password,
+            name,
+            owner_secret,
+        })
+    }
 }
 
 /// Where a request comes from, kept with the session it opens.
@@ -49,16 +79,14 @@ pub async fn register(
     input: Registration,
     client: &ClientInfo,
 ) -> AppResult<SignedIn> {
-    let username = Username::parse(&input.username)?;
-    let email = EmailAddress::parse(&input.email)?;
-    let name = parse_name(&input.name)?;
-    let password = NewPassword::parse(
-        "password",
-        &input.password,
-        username.as_str(),
-        Some(email.as_str()),
-    )?;
-    let claims_owner = match (&input.owner_secret, &settings.forem_owner_secret) {
+    let Registration {
+        email,
+        username,
+        password,
+        name,
+        owner_secret,
+    } = input;
+    let claims_owner = match (&owner_secret, &settings.forem_owner_secret) {
         (None, _) => false,
         (Some(given), Some(expected))
             if !given.expose_secret().is_empty()
@@ -101,7 +129,7 @@ pub async fn register(
             email: email.as_str(),
             name: &name,
             password_hash: &hash,
-            role: role.as_str(),
+            role,
         },
     )
     .await?;
@@ -227,7 +255,7 @@ pub async fn login(
 fn viewer_of(row: Authenticated, session: bool) -> Viewer {
     Viewer {
         user_id: row.user_id,
-        role: Role::parse(&row.role).unwrap_or(Role::Member),
+        role: row.role,
         email_confirmed: row.email_confirmed,
         suspended_reason: row.suspended_reason,
         member_since: row.member_since,
@@ -362,7 +390,7 @@ pub async fn confirm_email(db: &PgPool, token: &str) -> AppResult<User> {
     .bind(&email)
     .execute(&mut *tx)
     .await
-    .map_err(repo::map_unique)?;
+    .map_err(AppError::from)?;
     if confirmed.rows_affected() == 0 {
         return Err(invalid());
     }
@@ -456,7 +484,7 @@ pub async fn reset_password(
     Ok(())
 }
 
-async fn check_password(
+pub async fn check_password(
     db: &PgPool,
     settings: &Settings,
     viewer: &Viewer,
@@ -502,10 +530,8 @@ pub async fn change_email(
     settings: &Settings,
     viewer: &Viewer,
     password: &SecretString,
-    new_email: &str,
+    new_email: &EmailAddress,
 ) -> AppResult<()> {
-    let new_email = EmailAddress::parse(new_email)
-        .map_err(|_| AppError::bad_input("newEmail", "newEmail is not a valid address"))?;
     let user = check_password(db, settings, viewer, "password", password).await?;
     if user.email.as_deref() == Some(new_email.as_str()) {
         return Err(AppError::bad_input(
@@ -616,50 +642,6 @@ pub async fn update_profile(
         .ok_or_else(|| AppError::Unauthenticated("The account no longer exists".to_owned()))
 }
 
-/// Removes a member's personal data, every credential and their content (see
-/// [`crate::domain::erasure`]). The row stays as a tombstone (`deleted_at`, a freed
-/// username and email) so their comments keep their place in others' threads.
-pub async fn delete_account(
-    db: &PgPool,
-    settings: &Settings,
-    viewer: &Viewer,
-    password: &SecretString,
-) -> AppResult<()> {
-    let user = check_password(db, settings, viewer, "password", password).await?;
-    let mut tx = db.begin().await?;
-    crate::domain::erasure::erase_member_content(&mut tx, settings, user.id).await?;
-    sqlx::query(
-        "UPDATE users SET username = 'deleted_' || replace(id::text, '-', ''), email = NULL,
-                pending_email = NULL, name = '', password_hash = NULL, bio = '', location = '',
-                website_url = NULL, github_username = NULL, twitter_username = NULL,
-                role = 'member', suspended_reason = NULL, avatar_url = NULL, deleted_at = now()
-         WHERE id = $1",
-    )
-    .bind(user.id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM email_tokens WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    // Mail still queued for them would go to an address we no longer hold.
-    sqlx::query("DELETE FROM jobs WHERE payload->>'user_id' = $1::text AND status <> 'running'")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    tracing::info!(user_id = %user.id, "account deleted");
-    Ok(())
-}
-
 /// Operators: gives a member a role (`vibecoding admin grant`).
 pub async fn grant_role(
     db: &PgPool,
@@ -686,11 +668,11 @@ pub async fn grant_role(
     .execute(&mut *tx)
     .await?;
     // From the command line: no member is the actor.
-    crate::domain::moderation::audit(
+    crate::domain::audit::audit(
         &mut tx,
         None,
         "member.role",
-        crate::domain::moderation::Subject::User(user.id),
+        crate::domain::audit::Subject::User(user.id),
         reason.unwrap_or(""),
         serde_json::json!({ "from": user.role, "to": role.as_str(), "by": "vibecoding admin" }),
     )

@@ -5,4 +5,4 @@ pub mod listing;
 pub mod model;
 pub mod service;
 
-pub use model::Article;
+pub use model::{Article, ArticleStatus};

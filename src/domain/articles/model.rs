@@ -43,6 +43,26 @@ pub const COLUMNS: &str = "id, user_id, title, slug, description, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
      created_at, updated_at, removal_reason, tallies, body_markdown, body_html, true AS body_loaded";
 
+/// Where an article is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArticleStatus {
+    /// Only its author (and a preview link) sees it.
+    Draft,
+    /// Goes live by itself at `published_at`.
+    Scheduled,
+    /// Live.
+    Published,
+    /// Taken down by a moderator; its author cannot publish it again.
+    Removed,
+}
+
+crate::text_enum!(ArticleStatus {
+    Draft = "draft",
+    Scheduled = "scheduled",
+    Published = "published",
+    Removed = "removed",
+});
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Article {
     pub id: Uuid,
@@ -60,7 +80,7 @@ pub struct Article {
     pub cover_image_url: Option<String>,
     pub canonical_url: Option<String>,
     pub series_id: Option<Uuid>,
-    pub status: String,
+    pub status: ArticleStatus,
     pub published_at: Option<DateTime<Utc>>,
     pub edited_at: Option<DateTime<Utc>>,
     pub reading_time_minutes: i32,
@@ -73,14 +93,14 @@ pub struct Article {
     pub updated_at: DateTime<Utc>,
     /// Why a moderator took it down (status `removed`).
     pub removal_reason: Option<String>,
-    /// Reactions per category, as the tallies hold them (see [`crate::domain::reactions`]).
+    /// Reactions per category, as the tallies hold them (see the `reactions` area).
     pub tallies: sqlx::types::Json<std::collections::HashMap<String, i32>>,
 }
 
 impl Article {
     /// Published and live: visible to everyone.
     pub fn is_live(&self) -> bool {
-        self.status == "published"
+        self.status == ArticleStatus::Published
     }
 
     pub fn is_author(&self, viewer: Option<&Viewer>) -> bool {
@@ -89,7 +109,7 @@ impl Article {
 
     /// Taken down by a moderator: only a moderator publishes it again.
     pub fn is_removed(&self) -> bool {
-        self.status == "removed"
+        self.status == ArticleStatus::Removed
     }
 
     /// What [`Article::visible_to`] allows, and a draft or scheduled article to whoever holds

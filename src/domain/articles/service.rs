@@ -8,14 +8,15 @@ use uuid::Uuid;
 use super::front_matter::{self, FrontMatter};
 use super::listing;
 use super::model::{
-    self, Article, COLUMNS, MAX_BODY_BYTES, MAX_DESCRIPTION, MAX_MENTIONS, parse_public_url,
-    parse_tags, parse_title,
+    self, Article, ArticleStatus, COLUMNS, MAX_BODY_BYTES, MAX_DESCRIPTION, MAX_MENTIONS,
+    parse_public_url, parse_tags, parse_title,
 };
 use crate::config::Settings;
 use crate::domain::accounts::model::bounded_text;
 use crate::domain::accounts::{Role, Viewer};
+use crate::domain::audit::{self, Subject};
 use crate::domain::markdown;
-use crate::domain::moderation::{self, Subject};
+use crate::domain::spam;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{self, Job};
 
@@ -148,18 +149,6 @@ async fn uploaded_cover(
     Ok(())
 }
 
-fn map_conflicts(e: sqlx::Error) -> AppError {
-    if let sqlx::Error::Database(db) = &e
-        && db.constraint() == Some("articles_canonical_url_key")
-    {
-        return AppError::bad_input(
-            "canonicalUrl",
-            "another published article already uses this canonical URL",
-        );
-    }
-    AppError::from(e)
-}
-
 /// An article after a write, and whether that write made it live (which subscribers hear of).
 pub struct Saved {
     pub article: Article,
@@ -283,30 +272,34 @@ fn next_state(
     article: &Article,
     publish: bool,
     requested_at: Option<DateTime<Utc>>,
-) -> (String, Option<DateTime<Utc>>) {
+) -> (ArticleStatus, Option<DateTime<Utc>>) {
     // A takedown holds whatever the author does; `take_down` and `restore` alone move it.
     if article.is_removed() {
-        return (article.status.clone(), article.published_at);
+        return (article.status, article.published_at);
     }
     if !publish {
-        return ("draft".to_owned(), article.published_at);
+        return (ArticleStatus::Draft, article.published_at);
     }
     let now = Utc::now();
-    let at = match (article.status.as_str(), article.published_at) {
-        ("published", Some(at)) => at,
-        ("scheduled", Some(at)) => requested_at.unwrap_or(at),
+    let at = match (article.status, article.published_at) {
+        (ArticleStatus::Published, Some(at)) => at,
+        (ArticleStatus::Scheduled, Some(at)) => requested_at.unwrap_or(at),
         (_, Some(at)) if at <= now => at,
         _ => requested_at.unwrap_or(now),
     };
-    let status = if at > now { "scheduled" } else { "published" };
-    (status.to_owned(), Some(at))
+    let status = if at > now {
+        ArticleStatus::Scheduled
+    } else {
+        ArticleStatus::Published
+    };
+    (status, Some(at))
 }
 
 /// Writes status changes and what follows from them: counters, the scheduled job.
 async fn transition(
     conn: &mut PgConnection,
     before: &Article,
-    status: &str,
+    status: ArticleStatus,
     published_at: Option<DateTime<Utc>>,
 ) -> AppResult<()> {
     if before.status == status && before.published_at == published_at {
@@ -318,9 +311,9 @@ async fn transition(
         .bind(published_at)
         .execute(&mut *conn)
         .await
-        .map_err(map_conflicts)?;
+        .map_err(AppError::from)?;
     let was_live = before.is_live();
-    let is_live = status == "published";
+    let is_live = status == ArticleStatus::Published;
     if was_live != is_live {
         count_live(
             conn,
@@ -331,9 +324,9 @@ async fn transition(
         .await?;
     }
     if is_live {
-        crate::domain::feeds::refresh_one(&mut *conn, before.id).await?;
+        crate::domain::ranking::refresh_one(&mut *conn, before.id).await?;
     }
-    if status == "scheduled" {
+    if status == ArticleStatus::Scheduled {
         jobs::enqueue_at(
             &mut *conn,
             &Job::PublishScheduled {
@@ -386,7 +379,7 @@ pub async fn moderate_tags(
     reason: &str,
 ) -> AppResult<Article> {
     viewer.require_role(Role::Moderator)?;
-    let reason = moderation::parse_reason(reason)?;
+    let reason = audit::parse_reason(reason)?;
     let tags = model::parse_tags(tags)?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
@@ -396,7 +389,7 @@ pub async fn moderate_tags(
         .bind(&tags)
         .execute(&mut *tx)
         .await?;
-    moderation::audit(
+    audit::audit(
         &mut tx,
         Some(viewer.user_id),
         "article.retag",
@@ -414,7 +407,7 @@ pub async fn moderate_tags(
 /// every list, its author cannot publish it again, and its preview link stops working.
 pub async fn take_down(conn: &mut PgConnection, id: Uuid, reason: &str) -> AppResult<()> {
     let before = lock(conn, id).await?;
-    transition(conn, &before, "removed", before.published_at).await?;
+    transition(conn, &before, ArticleStatus::Removed, before.published_at).await?;
     sqlx::query("UPDATE articles SET removal_reason = $2, preview_token = $3 WHERE id = $1")
         .bind(id)
         .bind(reason)
@@ -430,7 +423,7 @@ pub async fn restore(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
     if !before.is_removed() {
         return Err(AppError::bad_input("id", "this article was not taken down"));
     }
-    transition(conn, &before, "draft", before.published_at).await?;
+    transition(conn, &before, ArticleStatus::Draft, before.published_at).await?;
     sqlx::query("UPDATE articles SET removal_reason = NULL WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -514,9 +507,9 @@ pub async fn create(
     set_tags(&mut tx, id, &tags).await?;
     if publish {
         let (status, at) = next_state(&article, true, draft.published_at);
-        transition(&mut tx, &article, &status, at).await?;
+        transition(&mut tx, &article, status, at).await?;
     }
-    moderation::flag_spam(&mut tx, settings, Subject::Article(id), &title).await?;
+    spam::flag_spam(&mut tx, settings, Subject::Article(id), &title).await?;
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {
@@ -555,10 +548,11 @@ pub async fn update(
     if draft.published == Some(true) {
         refuse_if_removed(&before)?;
     }
-    let publish = draft
-        .published
-        .unwrap_or(matches!(before.status.as_str(), "scheduled" | "published"));
-    if publish && before.status == "draft" {
+    let publish = draft.published.unwrap_or(matches!(
+        before.status,
+        ArticleStatus::Scheduled | ArticleStatus::Published
+    ));
+    if publish && before.status == ArticleStatus::Draft {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
     }
     let series_id = match &draft.series {
@@ -618,7 +612,7 @@ pub async fn update(
     .bind(content_changed && before.is_live())
     .execute(&mut *tx)
     .await
-    .map_err(map_conflicts)?;
+    .map_err(AppError::from)?;
     retag(&mut tx, &before, &tags).await?;
     let current = lock(&mut tx, id).await?;
     let (status, at) = next_state(&current, publish, draft.published_at);
@@ -626,16 +620,16 @@ pub async fn update(
     transition(
         &mut tx,
         &Article {
-            status: before.status.clone(),
+            status: before.status,
             published_at: before.published_at,
             ..current
         },
-        &status,
+        status,
         at,
     )
     .await?;
     if let Some(title) = &draft.title {
-        moderation::flag_spam(&mut tx, settings, Subject::Article(id), title).await?;
+        spam::flag_spam(&mut tx, settings, Subject::Article(id), title).await?;
     }
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
@@ -666,15 +660,15 @@ pub async fn set_published(
     if publish {
         refuse_if_removed(&before)?;
     }
-    if publish && before.status == "draft" {
+    if publish && before.status == ArticleStatus::Draft {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
     }
     if !publish && before.user_id != viewer.user_id {
         // A moderator unpublishing someone else's article takes it down.
-        moderation::unpublish_in(&mut tx, viewer, id, "").await?;
+        unpublish_in(&mut tx, viewer, id, "").await?;
     } else {
         let (status, at) = next_state(&before, publish, None);
-        transition(&mut tx, &before, &status, at).await?;
+        transition(&mut tx, &before, status, at).await?;
     }
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
@@ -726,7 +720,42 @@ pub async fn publish_scheduled(db: &PgPool, id: Uuid) -> AppResult<bool> {
     else {
         return Ok(false);
     };
-    transition(&mut tx, &article, "published", article.published_at).await?;
+    transition(
+        &mut tx,
+        &article,
+        ArticleStatus::Published,
+        article.published_at,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Takes an article down, as a moderator: it becomes `removed`, which its author cannot
+/// undo (see [`take_down`]).
+pub async fn unpublish_in(
+    conn: &mut PgConnection,
+    viewer: &Viewer,
+    article: Uuid,
+    reason: &str,
+) -> AppResult<()> {
+    viewer.require_role(Role::Moderator)?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM articles WHERE id = $1 FOR UPDATE")
+            .bind(article)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(status) = status else {
+        return Err(AppError::NotFound("No such article".to_owned()));
+    };
+    take_down(conn, article, reason).await?;
+    audit::audit(
+        conn,
+        Some(viewer.user_id),
+        "article.unpublish",
+        Subject::Article(article),
+        reason,
+        serde_json::json!({ "status_before": status }),
+    )
+    .await
 }

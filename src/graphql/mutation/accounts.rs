@@ -1,13 +1,15 @@
 use async_graphql::{Context, ID, InputObject, Object, Upload};
 use secrecy::SecretString;
 
+use crate::domain::accounts::model::EmailAddress;
 use crate::domain::accounts::service::{self, ProfileChange, Registration, SignedIn};
 use crate::domain::media;
 use crate::graphql::context::{ContextExt as _, limit, limit_address};
 use crate::graphql::mutation::media::store_upload;
 use crate::graphql::node;
-use crate::graphql::types::accounts::{ApiKeyNode, AuthPayload, CreatedApiKey, UserNode};
-use crate::http::auth::{clear_cookie, session_cookie};
+use crate::graphql::types::accounts::{
+    ApiKeyNode, AuthPayload, CreatedApiKey, SessionNode, UserNode,
+};
 use crate::limits::Action;
 
 #[derive(InputObject)]
@@ -57,7 +59,7 @@ fn signed_in(ctx: &Context<'_>, session: SignedIn) -> AuthPayload {
         .max(0);
     ctx.append_http_header(
         "set-cookie",
-        session_cookie(settings, &session.token, max_age),
+        settings.session_cookie(&session.token, max_age),
     );
     AuthPayload {
         token: session.token,
@@ -83,13 +85,13 @@ impl AccountsMutation {
         let session = service::register(
             &state.db,
             &state.settings,
-            Registration {
-                email: input.email,
-                username: input.username,
-                password: secret(input.password),
-                name: input.name,
-                owner_secret: input.owner_secret.map(secret),
-            },
+            Registration::parse(
+                &input.email,
+                &input.username,
+                &secret(input.password),
+                &input.name,
+                input.owner_secret.map(secret),
+            )?,
             &ctx.client(),
         )
         .await?;
@@ -139,7 +141,7 @@ impl AccountsMutation {
     async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let viewer = ctx.require_viewer()?;
         let ended = service::logout(&ctx.state().db, viewer).await?;
-        ctx.append_http_header("set-cookie", clear_cookie(&ctx.state().settings));
+        ctx.append_http_header("set-cookie", ctx.state().settings.clear_session_cookie());
         Ok(ended)
     }
 
@@ -147,7 +149,7 @@ impl AccountsMutation {
     async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let viewer = ctx.require_viewer()?;
         let ended = service::logout_everywhere(&ctx.state().db, viewer).await?;
-        ctx.append_http_header("set-cookie", clear_cookie(&ctx.state().settings));
+        ctx.append_http_header("set-cookie", ctx.state().settings.clear_session_cookie());
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
@@ -174,7 +176,7 @@ impl AccountsMutation {
 
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let viewer = ctx.require_viewer()?;
-        let uuid = typed_id(&id, "ApiKey")?;
+        let uuid = node::decode_as::<ApiKeyNode>(&id)?.uuid();
         service::revoke_api_key(&ctx.state().db, viewer, uuid).await?;
         Ok(true)
     }
@@ -250,6 +252,7 @@ impl AccountsMutation {
         limit(ctx, Action::EmailChange, None).await?;
         limit_address(ctx, Action::AccountChange).await?;
         let viewer = ctx.require_viewer()?;
+        let new_email = EmailAddress::parse_field("newEmail", &new_email)?;
         let state = ctx.state();
         service::change_email(
             &state.db,
@@ -310,21 +313,18 @@ impl AccountsMutation {
         limit_address(ctx, Action::AccountChange).await?;
         let viewer = ctx.require_viewer()?;
         let state = ctx.state();
-        service::delete_account(&state.db, &state.settings, viewer, &secret(password)).await?;
-        ctx.append_http_header("set-cookie", clear_cookie(&state.settings));
+        crate::domain::erasure::delete_account(
+            &state.db,
+            &state.settings,
+            viewer,
+            &secret(password),
+        )
+        .await?;
+        ctx.append_http_header("set-cookie", state.settings.clear_session_cookie());
         Ok(true)
     }
 }
 
-fn typed_id(id: &ID, type_name: &str) -> async_graphql::Result<uuid::Uuid> {
-    match node::decode(id)? {
-        (t, uuid) if t == type_name => Ok(uuid),
-        _ => Err(
-            crate::error::AppError::bad_input("id", format!("not the ID of a {type_name}")).into(),
-        ),
-    }
-}
-
 fn session_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
-    typed_id(id, "Session")
+    Ok(node::decode_as::<SessionNode>(id)?.uuid())
 }

@@ -45,7 +45,8 @@ impl TryFrom<ArticleFields> for ArticleInput {
             .cover_image_id
             .as_ref()
             .map(node::decode_as::<ImageNode>)
-            .transpose()?;
+            .transpose()?
+            .map(crate::ids::ImageId::uuid);
         Ok(Self {
             cover_image_id,
             title: f.title,
@@ -78,11 +79,11 @@ async fn announce(ctx: &Context<'_>, saved: service::Saved) -> ArticleNode {
 }
 
 fn article_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
-    Ok(node::decode_as::<ArticleNode>(id)?)
+    Ok(node::decode_as::<ArticleNode>(id)?.uuid())
 }
 
 fn comment_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
-    Ok(node::decode_as::<CommentNode>(id)?)
+    Ok(node::decode_as::<CommentNode>(id)?.uuid())
 }
 
 async fn comment_node(
@@ -321,12 +322,12 @@ impl ContentMutation {
     /// Stops seeing a member: their articles leave your feeds, their actions stop
     /// notifying you, their live events stop reaching you.
     async fn block_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let target = node::decode_as::<UserNode>(&id)?;
+        let target = node::decode_as::<UserNode>(&id)?.uuid();
         Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
     }
 
     async fn unblock_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let target = node::decode_as::<UserNode>(&id)?;
+        let target = node::decode_as::<UserNode>(&id)?.uuid();
         Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?)
     }
 

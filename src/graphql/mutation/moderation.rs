@@ -74,7 +74,7 @@ impl ModerationMutation {
         action: ModerationAction,
         note: Option<String>,
     ) -> async_graphql::Result<ReportNode> {
-        let id = node::decode_as::<ReportNode>(&id)?;
+        let id = node::decode_as::<ReportNode>(&id)?.uuid();
         let report = moderation::resolve(
             &ctx.state().db,
             ctx.require_viewer()?,
@@ -95,7 +95,7 @@ impl ModerationMutation {
         reason: String,
         #[graphql(default, desc = "REMOVE (the default) or RESTORE.")] action: ArticleModeration,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<ArticleNode>(&id)?;
+        let id = node::decode_as::<ArticleNode>(&id)?.uuid();
         let (db, viewer) = (&ctx.state().db, ctx.require_viewer()?);
         match action {
             ArticleModeration::Remove => moderation::unpublish(db, viewer, id, &reason).await?,
@@ -114,7 +114,7 @@ impl ModerationMutation {
         action: CommentModeration,
         reason: String,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<CommentNode>(&id)?;
+        let id = node::decode_as::<CommentNode>(&id)?.uuid();
         let resolution = match action {
             CommentModeration::Hide => Resolution::HideComment,
             CommentModeration::Delete => Resolution::DeleteComment,
@@ -139,7 +139,7 @@ impl ModerationMutation {
         tags: Vec<String>,
         reason: String,
     ) -> async_graphql::Result<ArticleNode> {
-        let id = node::decode_as::<ArticleNode>(&id)?;
+        let id = node::decode_as::<ArticleNode>(&id)?.uuid();
         let article =
             articles::moderate_tags(&ctx.state().db, ctx.require_viewer()?, id, &tags, &reason)
                 .await?;
@@ -153,7 +153,7 @@ impl ModerationMutation {
         id: ID,
         reason: String,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<UserNode>(&id)?;
+        let id = node::decode_as::<UserNode>(&id)?.uuid();
         moderation::suspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
         Ok(true)
     }
@@ -164,7 +164,7 @@ impl ModerationMutation {
         id: ID,
         reason: String,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<UserNode>(&id)?;
+        let id = node::decode_as::<UserNode>(&id)?.uuid();
         moderation::unsuspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
         Ok(true)
     }

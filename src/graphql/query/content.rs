@@ -33,7 +33,7 @@ impl ContentQuery {
         let viewer = ctx.viewer();
         match (id, username, slug) {
             (Some(id), None, None) => {
-                let uuid = node::decode_as::<ArticleNode>(&id)?;
+                let uuid = node::decode_as::<ArticleNode>(&id)?.uuid();
                 let article = ctx.loaders().article(uuid, ctx.look_ahead()).await?;
                 Ok(article
                     .filter(|a| a.visible_with(viewer, preview_token.as_deref()))
@@ -59,9 +59,7 @@ impl ContentQuery {
     }
 
     /// Live articles, newest first; optionally of one tag or one member.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -88,17 +86,7 @@ impl ContentQuery {
             author,
             include_unpublished: false,
         };
-        article_page(
-            ctx,
-            &filter,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await
+        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
     }
 
     /// A tag by name.
@@ -106,9 +94,7 @@ impl ContentQuery {
         Ok(tags::by_name(&ctx.state().db, &name).await?.map(TagNode))
     }
 
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
@@ -118,14 +104,7 @@ impl ContentQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<TagNode>> {
-        let limits = &ctx.state().settings.graphql;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .parse::<TagKey>(limits.default_page_size, limits.max_page_size)?;
+        let page = ctx.page::<TagKey>(PageArgs::new(first, after, last, before))?;
         let order = match order_by {
             TagsOrder::Popular => TagOrder::Popular,
             TagsOrder::Name => TagOrder::Name,

@@ -33,9 +33,7 @@ pub struct FeedQuery;
 
 #[Object]
 impl FeedQuery {
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn feed(
         &self,
         ctx: &Context<'_>,
@@ -49,14 +47,7 @@ impl FeedQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let state = ctx.state();
-        let limits = &state.settings.graphql;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .parse::<FeedKey>(limits.default_page_size, limits.max_page_size)?;
+        let page = ctx.page::<FeedKey>(PageArgs::new(first, after, last, before))?;
         let kind = match kind {
             FeedTypeValue::Relevant => FeedType::Relevant,
             FeedTypeValue::Latest => FeedType::Latest,

@@ -34,24 +34,32 @@ impl Health {
     }
 
     async fn database(&self, ctx: &Context<'_>) -> ServiceStatus {
-        health::database(ctx.state()).await.into()
+        health::database(&ctx.state().db, health::budget(&ctx.state().settings))
+            .await
+            .into()
     }
 
     async fn cache(&self, ctx: &Context<'_>) -> ServiceStatus {
-        health::cache(ctx.state()).await.into()
+        health::cache(&ctx.state().cache, health::budget(&ctx.state().settings))
+            .await
+            .into()
     }
 
     /// Milliseconds one `SELECT 1` took from this node; null when the database is down.
     async fn database_latency_ms(&self, ctx: &Context<'_>) -> Option<f64> {
         let started = std::time::Instant::now();
-        health::database(ctx.state()).await.ok()?;
+        health::database(&ctx.state().db, health::budget(&ctx.state().settings))
+            .await
+            .ok()?;
         Some(started.elapsed().as_secs_f64() * 1_000.0)
     }
 
     /// Milliseconds one Redis `PING` took from this node; null when Redis is down.
     async fn cache_latency_ms(&self, ctx: &Context<'_>) -> Option<f64> {
         let started = std::time::Instant::now();
-        health::cache(ctx.state()).await.ok()?;
+        health::cache(&ctx.state().cache, health::budget(&ctx.state().settings))
+            .await
+            .ok()?;
         Some(started.elapsed().as_secs_f64() * 1_000.0)
     }
 

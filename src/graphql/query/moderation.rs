@@ -12,9 +12,7 @@ pub struct ModerationQuery;
 #[Object]
 impl ModerationQuery {
     /// Reports in a status (open by default), newest first: moderators and admins.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn reports(
         &self,
         ctx: &Context<'_>,
@@ -25,23 +23,14 @@ impl ModerationQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<ReportNode>> {
         let viewer = ctx.require_viewer()?;
-        let limits = &ctx.state().settings.graphql;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .parse::<Uuid>(limits.default_page_size, limits.max_page_size)?;
+        let page = ctx.page::<Uuid>(PageArgs::new(first, after, last, before))?;
         let status = status.unwrap_or(ReportStatus::Open);
-        let rows = moderation::list(&ctx.state().db, viewer, status.as_str(), &page).await?;
+        let rows = moderation::list(&ctx.state().db, viewer, status.into(), &page).await?;
         Ok(page.into_connection(rows.into_iter().map(ReportNode).collect(), |r| r.0.id)?)
     }
 
     /// Every moderator and automatic action, newest first: admins only.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -52,14 +41,7 @@ impl ModerationQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<AuditEntryNode>> {
         let viewer = ctx.require_viewer()?;
-        let limits = &ctx.state().settings.graphql;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .parse::<Uuid>(limits.default_page_size, limits.max_page_size)?;
+        let page = ctx.page::<Uuid>(PageArgs::new(first, after, last, before))?;
         let rows = moderation::audit_log(&ctx.state().db, viewer, action.as_deref(), &page).await?;
         Ok(page.into_connection(rows.into_iter().map(AuditEntryNode).collect(), |e| e.0.id)?)
     }

@@ -15,9 +15,7 @@ pub struct NotificationsQuery;
 #[Object]
 impl NotificationsQuery {
     /// The signed-in member's notifications, latest activity first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -28,14 +26,7 @@ impl NotificationsQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<NotificationNode>> {
         let viewer = ctx.require_viewer()?;
-        let limits = &ctx.state().settings.graphql;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .parse::<NotificationKey>(limits.default_page_size, limits.max_page_size)?;
+        let page = ctx.page::<NotificationKey>(PageArgs::new(first, after, last, before))?;
         let rows = notifications::list(
             &ctx.state().db,
             viewer.user_id,
@@ -83,10 +74,7 @@ impl NotificationsMutation {
         }
         let uuids = ids
             .iter()
-            .map(|id| match node::decode(id)? {
-                (t, uuid) if t == "Notification" => Ok(uuid),
-                _ => Err(AppError::bad_input("ids", "not the ID of a Notification")),
-            })
+            .map(|id| node::decode_field::<NotificationNode>(id, "ids").map(|id| id.uuid()))
             .collect::<Result<Vec<_>, _>>()?;
         let changed =
             notifications::mark_read(&ctx.state().db, viewer.user_id, Some(&uuids)).await?;

@@ -49,7 +49,7 @@ impl SearchQuery {
     /// Articles (full text: `"exact phrase"`, `-excluded`, `or`), members and tags
     /// (prefixes and near spellings), best first.
     #[graphql(
-        complexity = "crate::graphql::pagination::SEARCH_COST + crate::graphql::pagination::complexity(20, first, None, child_complexity)"
+        complexity = "crate::graphql::pagination::SEARCH_COST + crate::graphql::pagination::connection(first, None, child_complexity)"
     )]
     async fn search(
         &self,
@@ -61,14 +61,7 @@ impl SearchQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Conn<SearchHit>> {
-        let limits = &ctx.state().settings.graphql;
-        let page = PageArgs {
-            first,
-            after,
-            last: None,
-            before: None,
-        }
-        .parse::<usize>(limits.default_page_size, limits.max_page_size)?;
+        let page = ctx.page::<usize>(PageArgs::forward(first, after))?;
         let offset = page.after.map_or(0, |a| a + 1);
         let types =
             types.unwrap_or_else(|| vec![SearchType::Article, SearchType::User, SearchType::Tag]);

@@ -15,6 +15,7 @@ use crate::domain::{accounts, blocks};
 use crate::error::AppError;
 use crate::events;
 use crate::graphql::context::ContextExt as _;
+use crate::graphql::loaders::EventLoaders;
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::content::{ArticleNode, CommentNode, ReactionCount};
 use crate::state::AppState;
@@ -28,16 +29,41 @@ pub struct ReactionCountsUpdate {
     pub reaction_counts: Vec<ReactionCount>,
 }
 
+/// What a live stream re-reads its events with: the node's state and the event loaders
+/// (schema data, shared by every subscriber).
+#[derive(Clone)]
+struct Live {
+    state: AppState,
+    loaders: Arc<EventLoaders>,
+}
+
+impl Live {
+    fn of(ctx: &Context<'_>) -> Self {
+        Self {
+            state: ctx.state().clone(),
+            loaders: ctx.data_unchecked::<Arc<EventLoaders>>().clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for Live {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.state
+    }
+}
+
 /// Turns a channel into a stream of what `accept` makes of each event. A subscriber that
 /// falls behind loses the oldest events (logged), never grows memory.
 fn watch<T, F, Fut>(
-    state: &AppState,
+    state: &Live,
     channel: &str,
     accept: F,
 ) -> impl Stream<Item = T> + use<T, F, Fut>
 where
     T: Send + 'static,
-    F: Fn(AppState, Uuid) -> Fut + Send + Sync + 'static,
+    F: Fn(Live, Uuid) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Option<T>> + Send,
 {
     let rx = state.pubsub.subscribe(channel);
@@ -65,9 +91,9 @@ where
     })
 }
 
-async fn live_article(state: &AppState, id: Uuid) -> Option<Article> {
+async fn live_article(state: &Live, id: Uuid) -> Option<Article> {
     state
-        .event_loaders
+        .loaders
         .articles
         .load_one(id)
         .await
@@ -96,7 +122,7 @@ impl LiveSubscription {
         tag: Option<String>,
         username: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = ArticleNode> + use<>> {
-        let state = ctx.state();
+        let state = &Live::of(ctx);
         let author = match username {
             Some(name) => Some(
                 accounts::repo::find_by_username(&state.db, name.trim())
@@ -127,8 +153,8 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = CommentNode> + use<>> {
-        let id = node::decode_as::<ArticleNode>(&article_id)?;
-        let state = ctx.state();
+        let id = node::decode_as::<ArticleNode>(&article_id)?.uuid();
+        let state = &Live::of(ctx);
         let article = live_article(state, id)
             .await
             .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
@@ -141,7 +167,7 @@ impl LiveSubscription {
                 let blocked = blocked.clone();
                 async move {
                     let comment = state
-                        .event_loaders
+                        .loaders
                         .comments
                         .load_one(comment_id)
                         .await
@@ -167,8 +193,8 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = ReactionCountsUpdate> + use<>> {
-        let id = node::decode_as::<ArticleNode>(&article_id)?;
-        let state = ctx.state();
+        let id = node::decode_as::<ArticleNode>(&article_id)?.uuid();
+        let state = &Live::of(ctx);
         live_article(state, id)
             .await
             .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
@@ -179,7 +205,7 @@ impl LiveSubscription {
                 let article = live_article(&state, id).await?;
                 let item = Reactable::Article(id);
                 let counts = state
-                    .event_loaders
+                    .loaders
                     .reaction_counts
                     .load_one(item)
                     .await

@@ -6,7 +6,7 @@ use crate::domain::accounts::{self, User};
 use crate::domain::articles::listing;
 use crate::domain::follows::{self, Followable};
 use crate::graphql::context::ContextExt as _;
-use crate::graphql::node::{self, NodeType};
+use crate::graphql::node::NodeType;
 use crate::graphql::pagination::Conn;
 use crate::graphql::pagination::{IntoConnection as _, PageArgs, PageRequest};
 use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
@@ -38,12 +38,13 @@ pub struct UserNode(pub User);
 
 impl NodeType for UserNode {
     const TYPE_NAME: &'static str = "User";
+    type Id = crate::ids::UserId;
 }
 
 #[Object(name = "User")]
 impl UserNode {
     pub async fn id(&self) -> ID {
-        node::encode(Self::TYPE_NAME, self.0.id)
+        Self::global_id(self.0.id.into())
     }
     async fn username(&self) -> &str {
         &self.0.username
@@ -103,9 +104,7 @@ impl UserNode {
             .unwrap_or(false))
     }
     /// Their live articles, newest first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -118,22 +117,10 @@ impl UserNode {
             author: Some(self.0.id),
             ..Default::default()
         };
-        article_page(
-            ctx,
-            &filter,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await
+        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
     }
     /// Members following them, newest first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,
@@ -142,22 +129,12 @@ impl UserNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<UserNode>> {
-        let page = follow_page(
-            ctx,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )?;
+        let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::followers(&ctx.state().db, self.0.id, &page).await?;
         users_page(ctx, page, rows).await
     }
     /// Members they follow, newest first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,
@@ -166,22 +143,12 @@ impl UserNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<UserNode>> {
-        let page = follow_page(
-            ctx,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )?;
+        let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::following(&ctx.state().db, self.0.id, &page).await?;
         users_page(ctx, page, rows).await
     }
     /// Tags they follow, newest first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn followed_tags(
         &self,
         ctx: &Context<'_>,
@@ -190,15 +157,7 @@ impl UserNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<TagNode>> {
-        let page = follow_page(
-            ctx,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )?;
+        let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::followed_tags(&ctx.state().db, self.0.id, &page).await?;
         let ids: Vec<uuid::Uuid> = rows.iter().map(|(id, _)| *id).collect();
         let tags = ctx.loaders().tags.load_many(ids).await?;
@@ -214,8 +173,7 @@ fn follow_page(
     ctx: &Context<'_>,
     args: PageArgs,
 ) -> async_graphql::Result<PageRequest<follows::FollowKey>> {
-    let limits = &ctx.state().settings.graphql;
-    Ok(args.parse(limits.default_page_size, limits.max_page_size)?)
+    Ok(ctx.page(args)?)
 }
 
 async fn users_page(
@@ -270,9 +228,7 @@ impl ViewerNode {
             .collect())
     }
     /// Bookmarked live articles, newest bookmark first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn reading_list(
         &self,
         ctx: &Context<'_>,
@@ -281,14 +237,7 @@ impl ViewerNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
-        let limits = &ctx.state().settings.graphql;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .parse::<listing::ArticleKey>(limits.default_page_size, limits.max_page_size)?;
+        let page = ctx.page::<listing::ArticleKey>(PageArgs::new(first, after, last, before))?;
         let rows = listing::reading_list(&ctx.state().db, self.0.id, &page).await?;
         let nodes = rows
             .into_iter()
@@ -297,9 +246,7 @@ impl ViewerNode {
         Ok(page.into_keyed_connection(nodes)?)
     }
     /// Their own articles, drafts and scheduled ones included, newest first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -313,17 +260,7 @@ impl ViewerNode {
             include_unpublished: true,
             ..Default::default()
         };
-        article_page(
-            ctx,
-            &filter,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await
+        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
     }
     /// Personal API keys (their secrets are never shown again).
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyNode>> {
@@ -338,10 +275,15 @@ pub struct SessionNode {
     pub current: bool,
 }
 
+impl NodeType for SessionNode {
+    const TYPE_NAME: &'static str = "Session";
+    type Id = crate::ids::SessionId;
+}
+
 #[Object(name = "Session")]
 impl SessionNode {
     async fn id(&self) -> ID {
-        node::encode("Session", self.row.id)
+        Self::global_id(self.row.id.into())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
@@ -366,10 +308,15 @@ impl SessionNode {
 
 pub struct ApiKeyNode(pub ApiKeyRow);
 
+impl NodeType for ApiKeyNode {
+    const TYPE_NAME: &'static str = "ApiKey";
+    type Id = crate::ids::ApiKeyId;
+}
+
 #[Object(name = "ApiKey")]
 impl ApiKeyNode {
     async fn id(&self) -> ID {
-        node::encode("ApiKey", self.0.id)
+        Self::global_id(self.0.id.into())
     }
     async fn description(&self) -> &str {
         &self.0.description

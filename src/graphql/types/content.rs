@@ -6,13 +6,13 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::articles::{Article, listing};
+use crate::domain::articles::{self, Article, listing};
 use crate::domain::comments::{self, Comment};
 use crate::domain::follows::Followable;
 use crate::domain::reactions::Reactable;
 use crate::domain::tags::Tag;
 use crate::graphql::context::ContextExt as _;
-use crate::graphql::node::{self, NodeType};
+use crate::graphql::node::NodeType;
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
 use crate::graphql::types::accounts::UserNode;
 
@@ -26,6 +26,17 @@ pub enum ArticleStatus {
     /// Taken down by a moderator (see `removalReason`): seen by its author and the
     /// moderators; only a moderator can restore it.
     Removed,
+}
+
+impl From<articles::ArticleStatus> for ArticleStatus {
+    fn from(status: articles::ArticleStatus) -> Self {
+        match status {
+            articles::ArticleStatus::Draft => Self::Draft,
+            articles::ArticleStatus::Scheduled => Self::Scheduled,
+            articles::ArticleStatus::Published => Self::Published,
+            articles::ArticleStatus::Removed => Self::Removed,
+        }
+    }
 }
 
 #[derive(SimpleObject, Clone)]
@@ -85,12 +96,13 @@ impl ArticleNode {
 
 impl NodeType for ArticleNode {
     const TYPE_NAME: &'static str = "Article";
+    type Id = crate::ids::ArticleId;
 }
 
 #[Object(name = "Article")]
 impl ArticleNode {
     pub async fn id(&self) -> ID {
-        node::encode(Self::TYPE_NAME, self.0.id)
+        Self::global_id(self.0.id.into())
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -123,12 +135,7 @@ impl ArticleNode {
         self.0.canonical_url.as_deref()
     }
     async fn status(&self) -> ArticleStatus {
-        match self.0.status.as_str() {
-            "published" => ArticleStatus::Published,
-            "scheduled" => ArticleStatus::Scheduled,
-            "removed" => ArticleStatus::Removed,
-            _ => ArticleStatus::Draft,
-        }
+        self.0.status.into()
     }
     /// Why a moderator took the article down (status `REMOVED`); null otherwise.
     async fn removal_reason(&self) -> Option<&str> {
@@ -189,7 +196,7 @@ impl ArticleNode {
     /// replies the selection asks for load in one statement, whatever the size of the
     /// thread (at most 5,000 comments in all).
     #[graphql(
-        complexity = "crate::graphql::pagination::THREAD_COST + crate::graphql::pagination::complexity(20, first, None, child_complexity)"
+        complexity = "crate::graphql::pagination::THREAD_COST + crate::graphql::pagination::connection(first, None, child_complexity)"
     )]
     async fn comments(
         &self,
@@ -281,13 +288,7 @@ fn plan_thread(
     Vec<comments::Level>,
 )> {
     let limits = &ctx.state().settings.graphql;
-    let request = PageArgs {
-        first,
-        after,
-        last: None,
-        before: None,
-    }
-    .parse::<comments::Key>(limits.default_page_size, limits.max_page_size)?;
+    let request = ctx.page::<comments::Key>(PageArgs::forward(first, after))?;
     let mut levels = vec![comments::Level {
         order: order.into(),
         fetch: request.fetch_limit(),
@@ -432,12 +433,13 @@ pub struct CommentNode {
 
 impl NodeType for CommentNode {
     const TYPE_NAME: &'static str = "Comment";
+    type Id = crate::ids::CommentId;
 }
 
 #[Object(name = "Comment")]
 impl CommentNode {
     pub async fn id(&self) -> ID {
-        node::encode(Self::TYPE_NAME, self.comment.id)
+        Self::global_id(self.comment.id.into())
     }
     /// The rendered text; `[deleted]`, or a hidden note for others when the article's
     /// author hid it.
@@ -542,12 +544,13 @@ pub struct TagNode(pub Tag);
 
 impl NodeType for TagNode {
     const TYPE_NAME: &'static str = "Tag";
+    type Id = crate::ids::TagId;
 }
 
 #[Object(name = "Tag")]
 impl TagNode {
     pub async fn id(&self) -> ID {
-        node::encode(Self::TYPE_NAME, self.0.id)
+        Self::global_id(self.0.id.into())
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -582,9 +585,7 @@ impl TagNode {
             .unwrap_or(false))
     }
     /// Live articles with this tag, newest first.
-    #[graphql(
-        complexity = "crate::graphql::pagination::complexity(20, first, last, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -597,17 +598,7 @@ impl TagNode {
             tag: Some(self.0.name.clone()),
             ..Default::default()
         };
-        article_page(
-            ctx,
-            &filter,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await
+        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
     }
 }
 
@@ -617,9 +608,7 @@ pub async fn article_page(
     filter: &listing::Filter,
     args: PageArgs,
 ) -> async_graphql::Result<Conn<ArticleNode>> {
-    let settings = &ctx.state().settings.graphql;
-    let request =
-        args.parse::<listing::ArticleKey>(settings.default_page_size, settings.max_page_size)?;
+    let request = ctx.page::<listing::ArticleKey>(args)?;
     let rows = listing::latest(&ctx.state().db, filter, &request).await?;
     Ok(
         request.into_connection(rows.into_iter().map(ArticleNode).collect(), |a| {

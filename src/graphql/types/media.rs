@@ -2,7 +2,7 @@ use async_graphql::{Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::media::{Image, Purpose};
-use crate::graphql::node::{self, NodeType};
+use crate::graphql::node::NodeType;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum ImagePurpose {
@@ -36,13 +36,14 @@ pub struct ImageNode(pub Image);
 
 impl NodeType for ImageNode {
     const TYPE_NAME: &'static str = "Image";
+    type Id = crate::ids::ImageId;
 }
 
 /// An uploaded image, cleaned of its metadata.
 #[Object(name = "Image")]
 impl ImageNode {
     async fn id(&self) -> ID {
-        node::encode(Self::TYPE_NAME, self.0.id)
+        Self::global_id(self.0.id.into())
     }
     async fn url(&self) -> &str {
         &self.0.url

@@ -1,7 +1,7 @@
 use async_graphql::{Context, Enum, ID, Json, Object};
 use chrono::{DateTime, Utc};
 
-use crate::domain::moderation::{AuditEntry, Report, Resolution};
+use crate::domain::moderation::{self, AuditEntry, Report, Resolution, SubjectType};
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::{self, Node, NodeType};
 use crate::graphql::types::accounts::UserNode;
@@ -37,12 +37,12 @@ pub enum ReportStatus {
     Dismissed,
 }
 
-impl ReportStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Resolved => "resolved",
-            Self::Dismissed => "dismissed",
+impl From<ReportStatus> for moderation::ReportStatus {
+    fn from(status: ReportStatus) -> Self {
+        match status {
+            ReportStatus::Open => Self::Open,
+            ReportStatus::Resolved => Self::Resolved,
+            ReportStatus::Dismissed => Self::Dismissed,
         }
     }
 }
@@ -77,43 +77,43 @@ impl From<ModerationAction> for Resolution {
     }
 }
 
-fn subject_id(type_name: &str, id: uuid::Uuid) -> ID {
-    let type_name = match type_name {
-        "article" => ArticleNode::TYPE_NAME,
-        "comment" => CommentNode::TYPE_NAME,
-        "tag" => TagNode::TYPE_NAME,
-        _ => UserNode::TYPE_NAME,
-    };
-    node::encode(type_name, id)
+/// The node type of a subject.
+fn node_type(subject_type: SubjectType) -> &'static str {
+    match subject_type {
+        SubjectType::Article => ArticleNode::TYPE_NAME,
+        SubjectType::Comment => CommentNode::TYPE_NAME,
+        SubjectType::Tag => TagNode::TYPE_NAME,
+        SubjectType::User => UserNode::TYPE_NAME,
+    }
+}
+
+fn subject_id(subject_type: SubjectType, id: uuid::Uuid) -> ID {
+    node::encode(node_type(subject_type), id)
 }
 
 pub struct ReportNode(pub Report);
 
 impl NodeType for ReportNode {
     const TYPE_NAME: &'static str = "Report";
+    type Id = crate::ids::ReportId;
 }
 
 /// A report on an article, a comment or a member, and what moderators did about it.
 #[Object(name = "Report")]
 impl ReportNode {
     async fn id(&self) -> ID {
-        node::encode(Self::TYPE_NAME, self.0.id)
+        Self::global_id(self.0.id.into())
     }
     /// `article`, `comment` or `user`.
     async fn subject_type(&self) -> &str {
-        &self.0.subject_type
+        self.0.subject_type.as_str()
     }
     async fn subject_id(&self) -> ID {
-        subject_id(&self.0.subject_type, self.0.subject_id)
+        subject_id(self.0.subject_type, self.0.subject_id)
     }
     /// The reported object, while it can still be seen.
     async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
-        let type_name = match self.0.subject_type.as_str() {
-            "article" => ArticleNode::TYPE_NAME,
-            "comment" => CommentNode::TYPE_NAME,
-            _ => UserNode::TYPE_NAME,
-        };
-        node::resolve(ctx, type_name, self.0.subject_id).await
+        node::resolve(ctx, node_type(self.0.subject_type), self.0.subject_id).await
     }
     async fn category(&self) -> &str {
         &self.0.category
@@ -132,7 +132,7 @@ impl ReportNode {
         self.0.reporter_id.is_none()
     }
     async fn status(&self) -> &str {
-        &self.0.status
+        self.0.status.as_str()
     }
     async fn action(&self) -> Option<&str> {
         self.0.action.as_deref()
@@ -156,11 +156,16 @@ impl ReportNode {
 
 pub struct AuditEntryNode(pub AuditEntry);
 
+impl NodeType for AuditEntryNode {
+    const TYPE_NAME: &'static str = "AuditEntry";
+    type Id = crate::ids::AuditEntryId;
+}
+
 /// One moderator or automatic action.
 #[Object(name = "AuditEntry")]
 impl AuditEntryNode {
     async fn id(&self) -> ID {
-        node::encode("AuditEntry", self.0.id)
+        Self::global_id(self.0.id.into())
     }
     /// For example `article.unpublish`, `comment.hide`, `member.suspend`, `spam.flag`.
     async fn action(&self) -> &str {
@@ -174,10 +179,10 @@ impl AuditEntryNode {
         }
     }
     async fn subject_type(&self) -> &str {
-        &self.0.subject_type
+        self.0.subject_type.as_str()
     }
     async fn subject_id(&self) -> ID {
-        subject_id(&self.0.subject_type, self.0.subject_id)
+        subject_id(self.0.subject_type, self.0.subject_id)
     }
     async fn reason(&self) -> &str {
         &self.0.reason

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::notifications::Notification;
 use crate::graphql::context::ContextExt as _;
-use crate::graphql::node;
+use crate::graphql::node::NodeType;
 use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode};
 
@@ -48,10 +48,15 @@ const SHOWN_ACTORS: usize = 5;
 
 pub struct NotificationNode(pub Notification);
 
+impl NodeType for NotificationNode {
+    const TYPE_NAME: &'static str = "Notification";
+    type Id = crate::ids::NotificationId;
+}
+
 #[Object(name = "Notification")]
 impl NotificationNode {
     async fn id(&self) -> ID {
-        node::encode("Notification", self.0.id)
+        Self::global_id(self.0.id.into())
     }
     async fn kind(&self) -> NotificationKind {
         NotificationKind::parse(&self.0.kind)

@@ -1,0 +1,118 @@
+//! The audit log: who did what to which subject, and why. Written by every area in the
+//! transaction of the action it records; read by admins through `moderation`.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+pub const MAX_REASON: usize = 500;
+
+/// A reason for the log: required, trimmed, at most [`MAX_REASON`] characters.
+pub fn parse_reason(raw: &str) -> AppResult<String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(AppError::bad_input("reason", "reason is required"));
+    }
+    if text.chars().count() > MAX_REASON {
+        return Err(AppError::bad_input(
+            "reason",
+            format!("reason must be at most {MAX_REASON} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// What a report or an audit row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Article(Uuid),
+    Comment(Uuid),
+    User(Uuid),
+    /// Audited only: tags cannot be reported.
+    Tag(Uuid),
+}
+
+/// The kind of a [`Subject`], as stored beside its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubjectType {
+    Article,
+    Comment,
+    User,
+    Tag,
+}
+
+crate::text_enum!(SubjectType {
+    Article = "article",
+    Comment = "comment",
+    User = "user",
+    Tag = "tag",
+});
+
+impl Subject {
+    pub fn subject_type(self) -> SubjectType {
+        match self {
+            Self::Article(_) => SubjectType::Article,
+            Self::Comment(_) => SubjectType::Comment,
+            Self::User(_) => SubjectType::User,
+            Self::Tag(_) => SubjectType::Tag,
+        }
+    }
+
+    pub fn type_name(self) -> &'static str {
+        self.subject_type().as_str()
+    }
+
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Article(id) | Self::Comment(id) | Self::User(id) | Self::Tag(id) => id,
+        }
+    }
+
+    pub fn from_parts(subject_type: SubjectType, id: Uuid) -> Self {
+        match subject_type {
+            SubjectType::Article => Self::Article(id),
+            SubjectType::Comment => Self::Comment(id),
+            SubjectType::User => Self::User(id),
+            SubjectType::Tag => Self::Tag(id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub subject_type: SubjectType,
+    pub subject_id: Uuid,
+    pub reason: String,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Writes one audit row. `actor` `None`: done by the system.
+pub async fn audit(
+    conn: &mut PgConnection,
+    actor: Option<Uuid>,
+    action: &str,
+    subject: Subject,
+    reason: &str,
+    details: serde_json::Value,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, actor_id, action, subject_type, subject_id, reason, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(actor)
+    .bind(action)
+    .bind(subject.subject_type())
+    .bind(subject.id())
+    .bind(reason)
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
