@@ -607,7 +607,9 @@ async fn sentry_events_from_the_worker_name_the_job_not_personal_data() {
     let mut conn = pool.acquire().await.unwrap();
     vibecoding::jobs::enqueue(
         &mut conn,
-        &vibecoding::jobs::Job::SendWelcome { user_id: user },
+        &vibecoding::jobs::Job::SendWelcome {
+            user_id: user.into(),
+        },
     )
     .await
     .unwrap();

@@ -230,7 +230,7 @@ async fn concurrent_workers_run_each_job_exactly_once() {
             .execute(&mut *tx)
             .await
             .unwrap();
-        jobs::enqueue(&mut tx, &Job::SendWelcome { user_id: id })
+        jobs::enqueue(&mut tx, &Job::SendWelcome { user_id: id.into() })
             .await
             .unwrap();
     }
@@ -267,9 +267,14 @@ async fn concurrent_workers_run_each_job_exactly_once() {
         .await
         .unwrap();
     let mut conn = app.state.db.acquire().await.unwrap();
-    jobs::enqueue(&mut conn, &Job::SendWelcome { user_id })
-        .await
-        .unwrap();
+    jobs::enqueue(
+        &mut conn,
+        &Job::SendWelcome {
+            user_id: user_id.into(),
+        },
+    )
+    .await
+    .unwrap();
     drop(conn);
     app.drain_jobs().await;
     assert_eq!(server.received_requests().await.unwrap().len(), 30);
@@ -310,7 +315,7 @@ async fn one_welcome_job(app: &TestApp) {
     .execute(&mut *tx)
     .await
     .unwrap();
-    jobs::enqueue(&mut tx, &Job::SendWelcome { user_id: id })
+    jobs::enqueue(&mut tx, &Job::SendWelcome { user_id: id.into() })
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -389,9 +394,14 @@ async fn sigterm_lets_running_jobs_finish_or_hands_them_back() {
         .await
         .unwrap();
     let mut conn = app.state.db.acquire().await.unwrap();
-    jobs::enqueue(&mut conn, &Job::SendWelcome { user_id })
-        .await
-        .unwrap();
+    jobs::enqueue(
+        &mut conn,
+        &Job::SendWelcome {
+            user_id: user_id.into(),
+        },
+    )
+    .await
+    .unwrap();
     drop(conn);
     let mut worker = start_worker(
         &app,

@@ -6,22 +6,23 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::{ArticleId, UserId};
 use crate::pubsub::PubSub;
 
 /// Every newly live article.
 pub const ARTICLES: &str = "articles";
 
-pub fn comments(article: Uuid) -> String {
+pub fn comments(article: ArticleId) -> String {
     format!("comments:{article}")
 }
 
-pub fn notifications(user: Uuid) -> String {
+pub fn notifications(user: UserId) -> String {
     format!("notifications:{user}")
 }
 
 pub use crate::pubsub::{CONTENT_NOTIFY, CREDENTIALS_NOTIFY, SEARCH_NOTIFY, credentials};
 
-pub fn reactions(article: Uuid) -> String {
+pub fn reactions(article: ArticleId) -> String {
     format!("reactions:{article}")
 }
 
@@ -30,7 +31,8 @@ pub struct Event {
     pub id: Uuid,
 }
 
-pub async fn publish(pubsub: &PubSub, channel: &str, id: Uuid) {
+pub async fn publish(pubsub: &PubSub, channel: &str, id: impl Into<Uuid>) {
+    let id: Uuid = id.into();
     let payload = serde_json::json!({ "id": id }).to_string();
     if let Err(e) = pubsub.publish(channel, &payload).await {
         tracing::warn!(channel, error = %e, "could not publish a live event");

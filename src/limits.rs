@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::cache::Cache;
 use crate::config::{Rule, Settings};
@@ -159,7 +158,7 @@ pub async fn check(
 pub async fn check_member(
     cache: &Cache,
     settings: &Settings,
-    member: Uuid,
+    member: crate::ids::UserId,
     member_since: DateTime<Utc>,
     action: Action,
     young: Option<Action>,
@@ -178,7 +177,7 @@ pub async fn check_member(
 pub async fn charge_complexity(
     cache: &Cache,
     settings: &Settings,
-    member: Option<Uuid>,
+    member: Option<crate::ids::UserId>,
     address: &str,
     cost: u64,
 ) -> AppResult<()> {

@@ -22,7 +22,7 @@ use crate::config::Settings;
 /// Events kept per channel for a subscriber that is behind.
 /// A member's sessions, keys or standing changed (from Postgres, see
 /// [`PubSub::with_database_listener`]).
-pub fn credentials(user: uuid::Uuid) -> String {
+pub fn credentials(user: crate::ids::UserId) -> String {
     format!("credentials:{user}")
 }
 
@@ -295,7 +295,7 @@ async fn listen_to_database(
         credentials.changed();
         if let Ok(user) = notification.payload().parse::<uuid::Uuid>() {
             let payload = serde_json::json!({ "id": user }).to_string();
-            deliver(channels, &self::credentials(user), payload.into());
+            deliver(channels, &self::credentials(user.into()), payload.into());
         }
     };
     credentials.listening(false);

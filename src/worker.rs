@@ -137,7 +137,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// Tells each member's open connections that they have something new.
-async fn push_notifications(ctx: &JobContext, users: &[uuid::Uuid]) {
+async fn push_notifications(ctx: &JobContext, users: &[crate::ids::UserId]) {
     for user in users {
         events::publish(&ctx.pubsub, &events::notifications(*user), *user).await;
     }

@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, AuditEntryId, CommentId, TagId, UserId};
 
 pub const MAX_REASON: usize = 500;
 
@@ -27,11 +28,11 @@ pub fn parse_reason(raw: &str) -> AppResult<String> {
 /// What a report or an audit row is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
-    Article(Uuid),
-    Comment(Uuid),
-    User(Uuid),
+    Article(ArticleId),
+    Comment(CommentId),
+    User(UserId),
     /// Audited only: tags cannot be reported.
-    Tag(Uuid),
+    Tag(TagId),
 }
 
 /// The kind of a [`Subject`], as stored beside its id.
@@ -66,24 +67,27 @@ impl Subject {
 
     pub fn id(self) -> Uuid {
         match self {
-            Self::Article(id) | Self::Comment(id) | Self::User(id) | Self::Tag(id) => id,
+            Self::Article(id) => id.uuid(),
+            Self::Comment(id) => id.uuid(),
+            Self::User(id) => id.uuid(),
+            Self::Tag(id) => id.uuid(),
         }
     }
 
     pub fn from_parts(subject_type: SubjectType, id: Uuid) -> Self {
         match subject_type {
-            SubjectType::Article => Self::Article(id),
-            SubjectType::Comment => Self::Comment(id),
-            SubjectType::User => Self::User(id),
-            SubjectType::Tag => Self::Tag(id),
+            SubjectType::Article => Self::Article(id.into()),
+            SubjectType::Comment => Self::Comment(id.into()),
+            SubjectType::User => Self::User(id.into()),
+            SubjectType::Tag => Self::Tag(id.into()),
         }
     }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEntry {
-    pub id: Uuid,
-    pub actor_id: Option<Uuid>,
+    pub id: AuditEntryId,
+    pub actor_id: Option<UserId>,
     pub action: String,
     pub subject_type: SubjectType,
     pub subject_id: Uuid,
@@ -95,7 +99,7 @@ pub struct AuditEntry {
 /// Writes one audit row. `actor` `None`: done by the system.
 pub async fn audit(
     conn: &mut PgConnection,
-    actor: Option<Uuid>,
+    actor: Option<UserId>,
     action: &str,
     subject: Subject,
     reason: &str,
@@ -105,7 +109,7 @@ pub async fn audit(
         "INSERT INTO audit_log (id, actor_id, action, subject_type, subject_id, reason, details)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(Uuid::now_v7())
+    .bind(AuditEntryId::generate())
     .bind(actor)
     .bind(action)
     .bind(subject.subject_type())

@@ -2,13 +2,13 @@
 //! notifications, and receiving their live events.
 
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
 use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
 
 /// Blocks or unblocks; idempotent. Returns whether the viewer now blocks `target`.
-pub async fn set(db: &PgPool, viewer: &Viewer, target: Uuid, block: bool) -> AppResult<bool> {
+pub async fn set(db: &PgPool, viewer: &Viewer, target: UserId, block: bool) -> AppResult<bool> {
     if target == viewer.user_id {
         return Err(AppError::bad_input("id", "you cannot block yourself"));
     }
@@ -34,7 +34,7 @@ pub async fn set(db: &PgPool, viewer: &Viewer, target: Uuid, block: bool) -> App
 }
 
 /// Everyone `user` has blocked.
-pub async fn blocked_by(db: &PgPool, user: Uuid) -> AppResult<Vec<Uuid>> {
+pub async fn blocked_by(db: &PgPool, user: UserId) -> AppResult<Vec<UserId>> {
     Ok(
         sqlx::query_scalar("SELECT blocked_id FROM user_blocks WHERE blocker_id = $1")
             .bind(user)
@@ -46,8 +46,8 @@ pub async fn blocked_by(db: &PgPool, user: Uuid) -> AppResult<Vec<Uuid>> {
 /// Whether `blocker` has blocked `blocked`.
 pub async fn is_blocked<'e>(
     db: impl sqlx::PgExecutor<'e>,
-    blocker: Uuid,
-    blocked: Uuid,
+    blocker: UserId,
+    blocked: UserId,
 ) -> AppResult<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $1 AND blocked_id = $2)",

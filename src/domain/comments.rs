@@ -14,6 +14,7 @@ use crate::domain::blocks;
 use crate::domain::markdown;
 use crate::domain::spam;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, CommentId, UserId};
 
 pub const MAX_BODY: usize = 25_000;
 pub const DELETED: &str = "[deleted]";
@@ -24,10 +25,10 @@ pub const COLUMNS: &str = "id, article_id, user_id, parent_id, depth, body_markd
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Comment {
-    pub id: Uuid,
-    pub article_id: Uuid,
-    pub user_id: Uuid,
-    pub parent_id: Option<Uuid>,
+    pub id: CommentId,
+    pub article_id: ArticleId,
+    pub user_id: UserId,
+    pub parent_id: Option<CommentId>,
     pub depth: i32,
     pub body_markdown: String,
     pub body_html: String,
@@ -47,7 +48,7 @@ pub struct Comment {
 impl Comment {
     /// Whether `viewer` reads the text: not for deleted comments, and for hidden ones only
     /// their author and the article's author.
-    pub fn text_visible_to(&self, viewer: Option<&Viewer>, article_author: Uuid) -> bool {
+    pub fn text_visible_to(&self, viewer: Option<&Viewer>, article_author: UserId) -> bool {
         if self.deleted_at.is_some() {
             return false;
         }
@@ -74,7 +75,7 @@ fn parse_body(raw: &str) -> AppResult<(String, String, Vec<u8>)> {
     Ok((body.to_owned(), html, hash))
 }
 
-async fn lock(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Comment> {
+async fn lock(tx: &mut sqlx::PgConnection, id: CommentId) -> AppResult<Comment> {
     sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM comments WHERE id = $1 FOR UPDATE"
     )))
@@ -87,8 +88,8 @@ async fn lock(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Comment> {
 /// The article's author and status, locked for the counters.
 async fn article_of(
     tx: &mut sqlx::PgConnection,
-    article_id: Uuid,
-) -> AppResult<(Uuid, ArticleStatus)> {
+    article_id: ArticleId,
+) -> AppResult<(UserId, ArticleStatus)> {
     sqlx::query_as("SELECT user_id, status FROM articles WHERE id = $1 FOR UPDATE")
         .bind(article_id)
         .fetch_optional(tx)
@@ -100,8 +101,8 @@ pub async fn create(
     db: &PgPool,
     settings: &Settings,
     viewer: &Viewer,
-    article_id: Uuid,
-    parent_id: Option<Uuid>,
+    article_id: ArticleId,
+    parent_id: Option<CommentId>,
     body: &str,
 ) -> AppResult<Comment> {
     viewer.require_writer()?;
@@ -147,7 +148,7 @@ pub async fn create(
         "INSERT INTO comments (id, article_id, user_id, parent_id, depth, body_markdown, body_html, body_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     )))
-    .bind(Uuid::now_v7())
+    .bind(CommentId::generate())
     .bind(article_id)
     .bind(viewer.user_id)
     .bind(parent_id)
@@ -180,7 +181,7 @@ pub async fn create(
     Ok(comment)
 }
 
-pub async fn update(db: &PgPool, viewer: &Viewer, id: Uuid, body: &str) -> AppResult<Comment> {
+pub async fn update(db: &PgPool, viewer: &Viewer, id: CommentId, body: &str) -> AppResult<Comment> {
     viewer.require_writer()?;
     let (markdown, html, hash) = parse_body(body)?;
     let mut tx = db.begin().await?;
@@ -211,8 +212,11 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: Uuid, body: &str) -> AppRe
 /// By its author, or by a moderator or admin. The comment stays in the thread as "[deleted]".
 /// Locks the comment's article, then the comment: the order `create` takes them in, so
 /// concurrent writers on one thread never deadlock.
-async fn lock_with_article(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<(Comment, Uuid)> {
-    let article_id: Uuid = sqlx::query_scalar("SELECT article_id FROM comments WHERE id = $1")
+async fn lock_with_article(
+    tx: &mut sqlx::PgConnection,
+    id: CommentId,
+) -> AppResult<(Comment, UserId)> {
+    let article_id: ArticleId = sqlx::query_scalar("SELECT article_id FROM comments WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
@@ -221,7 +225,7 @@ async fn lock_with_article(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<(
     Ok((lock(tx, id).await?, author))
 }
 
-pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment> {
+pub async fn delete(db: &PgPool, viewer: &Viewer, id: CommentId) -> AppResult<Comment> {
     let mut tx = db.begin().await?;
     let comment = delete_in(&mut tx, viewer, id, None).await?;
     tx.commit().await?;
@@ -234,7 +238,7 @@ pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Comment
 pub async fn delete_in(
     tx: &mut sqlx::PgConnection,
     viewer: &Viewer,
-    id: Uuid,
+    id: CommentId,
     moderating: Option<&str>,
 ) -> AppResult<Comment> {
     let (comment, _) = lock_with_article(tx, id).await?;
@@ -272,7 +276,7 @@ pub async fn delete_in(
 pub async fn set_hidden(
     db: &PgPool,
     viewer: &Viewer,
-    id: Uuid,
+    id: CommentId,
     hidden: bool,
 ) -> AppResult<Comment> {
     let mut tx = db.begin().await?;
@@ -287,7 +291,7 @@ pub async fn set_hidden(
 pub async fn set_hidden_in(
     tx: &mut sqlx::PgConnection,
     viewer: &Viewer,
-    id: Uuid,
+    id: CommentId,
     hidden: bool,
     moderating: Option<&str>,
 ) -> AppResult<Comment> {
@@ -330,7 +334,7 @@ pub async fn set_hidden_in(
     .await?)
 }
 
-pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Comment>> {
+pub async fn find(db: &PgPool, id: CommentId) -> AppResult<Option<Comment>> {
     Ok(sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM comments WHERE id = $1"
     )))
@@ -353,7 +357,7 @@ pub enum Order {
 pub struct Key {
     pub score: i32,
     pub at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: CommentId,
 }
 
 impl Key {
@@ -486,9 +490,9 @@ pub const MAX_THREAD_ROWS: usize = 5_000;
 async fn run_levels(
     db: &PgPool,
     sql: String,
-    first: Uuid,
-    parents: Option<&[Uuid]>,
-    viewer: Option<Uuid>,
+    first: ArticleId,
+    parents: Option<&[CommentId]>,
+    viewer: Option<UserId>,
     levels: &[Level],
 ) -> AppResult<Vec<Listed>> {
     let after = levels.first().and_then(|l| l.after);
@@ -524,8 +528,8 @@ async fn run_levels(
 /// stops at its page). Only the first level may continue after a cursor.
 pub async fn thread_page(
     db: &PgPool,
-    article_id: Uuid,
-    viewer: Option<Uuid>,
+    article_id: ArticleId,
+    viewer: Option<UserId>,
     levels: &[Level],
 ) -> AppResult<Vec<Listed>> {
     let Some(roots) = levels.first() else {
@@ -548,8 +552,8 @@ pub async fn thread_page(
 /// [`thread_page`]), in one statement.
 pub async fn replies_page(
     db: &PgPool,
-    parents: &[Uuid],
-    viewer: Option<Uuid>,
+    parents: &[CommentId],
+    viewer: Option<UserId>,
     levels: &[Level],
 ) -> AppResult<Vec<Listed>> {
     let Some(first) = levels.first() else {
@@ -565,5 +569,13 @@ pub async fn replies_page(
         lower = lower_levels(levels),
         select = select_levels(levels.len()),
     );
-    run_levels(db, sql, Uuid::nil(), Some(parents), viewer, levels).await
+    run_levels(
+        db,
+        sql,
+        ArticleId(Uuid::nil()),
+        Some(parents),
+        viewer,
+        levels,
+    )
+    .await
 }

@@ -10,11 +10,12 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::domain::accounts::{self, Viewer};
 use crate::error::AppResult;
+use crate::ids::UserId;
 
 pub async fn erase_member_content(
     tx: &mut PgConnection,
     settings: &Settings,
-    user: Uuid,
+    user: UserId,
 ) -> AppResult<()> {
     let public: Vec<String> = settings
         .reactions

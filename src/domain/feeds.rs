@@ -6,13 +6,13 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::domain::articles::listing::{Extras, Includes};
 use crate::domain::articles::model::{Article, LIST_COLUMNS};
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedType {
@@ -44,7 +44,7 @@ impl Period {
 
 /// The sort key of an article in a feed: (rank, published_at, id), rank being the hot
 /// rank, the score, or 0 for time-ordered feeds.
-pub type FeedKey = (f64, DateTime<Utc>, Uuid);
+pub type FeedKey = (f64, DateTime<Utc>, ArticleId);
 
 #[derive(sqlx::FromRow)]
 struct Ranked {
@@ -61,7 +61,7 @@ pub struct Which<'a> {
     pub kind: FeedType,
     pub period: Period,
     pub tag: Option<&'a str>,
-    pub viewer: Option<Uuid>,
+    pub viewer: Option<UserId>,
 }
 
 /// A page of a feed, each article with what `includes` asks for.

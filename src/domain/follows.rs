@@ -9,11 +9,12 @@ use uuid::Uuid;
 use crate::domain::accounts::Viewer;
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
+use crate::ids::{TagId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Followable {
-    User(Uuid),
-    Tag(Uuid),
+    User(UserId),
+    Tag(TagId),
 }
 
 impl Followable {
@@ -25,7 +26,8 @@ impl Followable {
     }
     pub fn id(self) -> Uuid {
         match self {
-            Self::User(id) | Self::Tag(id) => id,
+            Self::User(id) => id.uuid(),
+            Self::Tag(id) => id.uuid(),
         }
     }
 }
@@ -105,7 +107,7 @@ pub async fn set(
 /// Which of `targets` the viewer follows, in one query.
 pub async fn followed_by(
     db: &PgPool,
-    viewer: Uuid,
+    viewer: UserId,
     targets: &[Followable],
 ) -> AppResult<HashSet<Followable>> {
     let (types, ids): (Vec<&str>, Vec<Uuid>) =
@@ -124,9 +126,9 @@ pub async fn followed_by(
         .into_iter()
         .map(|(t, id)| {
             if t == "user" {
-                Followable::User(id)
+                Followable::User(id.into())
             } else {
-                Followable::Tag(id)
+                Followable::Tag(id.into())
             }
         })
         .collect())
@@ -137,7 +139,7 @@ pub async fn followed_by(
 /// `None` past the cap.
 pub async fn all_followed(
     db: &PgPool,
-    viewer: Uuid,
+    viewer: UserId,
     cap: usize,
 ) -> AppResult<Option<HashSet<Followable>>> {
     let rows: Vec<(String, Uuid)> = sqlx::query_as(
@@ -154,9 +156,9 @@ pub async fn all_followed(
         rows.into_iter()
             .map(|(t, id)| {
                 if t == "user" {
-                    Followable::User(id)
+                    Followable::User(id.into())
                 } else {
-                    Followable::Tag(id)
+                    Followable::Tag(id.into())
                 }
             })
             .collect(),
@@ -182,7 +184,7 @@ fn page_sql(select: &str, filter: &str, page: &PageRequest<FollowKey>) -> String
 async fn run_page(
     db: &PgPool,
     sql: String,
-    owner: Uuid,
+    owner: UserId,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
     let window = page.newest_first();
@@ -201,7 +203,7 @@ async fn run_page(
 /// Members following `user`, newest first.
 pub async fn followers(
     db: &PgPool,
-    user: Uuid,
+    user: UserId,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
     let sql = page_sql(
@@ -215,7 +217,7 @@ pub async fn followers(
 /// Members `user` follows, newest first.
 pub async fn following(
     db: &PgPool,
-    user: Uuid,
+    user: UserId,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
     let sql = page_sql(
@@ -229,7 +231,7 @@ pub async fn following(
 /// Tags `user` follows, newest first.
 pub async fn followed_tags(
     db: &PgPool,
-    user: Uuid,
+    user: UserId,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
     let sql = page_sql(

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::config::UploadSettings;
 use crate::domain::accounts::Viewer;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ImageId, UserId};
 use crate::images;
 use crate::storage::Storage;
 
@@ -55,8 +55,8 @@ pub const COLUMNS: &str =
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Image {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: ImageId,
+    pub user_id: UserId,
     pub purpose: String,
     pub url: String,
     pub width: i32,
@@ -102,8 +102,10 @@ pub async fn upload(
     .await
     .map_err(AppError::internal)??;
     let cleaned = Arc::new(cleaned);
-    let id = Uuid::now_v7();
-    let stored = storage.put(&id.simple().to_string(), &cleaned).await?;
+    let id = ImageId::generate();
+    let stored = storage
+        .put(&id.uuid().simple().to_string(), &cleaned)
+        .await?;
     let mut variants = Vec::new();
     for (name, width, height) in purpose.variants() {
         match storage
@@ -141,7 +143,7 @@ pub async fn upload(
 async fn check_quota<'e>(
     db: impl sqlx::PgExecutor<'e>,
     settings: &UploadSettings,
-    member: Uuid,
+    member: UserId,
     adding: i64,
 ) -> AppResult<()> {
     let used: i64 = sqlx::query_scalar(
@@ -173,7 +175,7 @@ async fn record(
     settings: &UploadSettings,
     viewer: &Viewer,
     purpose: Purpose,
-    id: Uuid,
+    id: ImageId,
     stored: &crate::storage::Stored,
     cleaned: &images::Cleaned,
     variants: &[Variant],
@@ -212,7 +214,7 @@ async fn forget(storage: &Storage, key: &str, variants: &[Variant]) {
 }
 
 /// One of `owner`'s images; NOT_FOUND for anyone else's.
-pub async fn find_owned(db: &PgPool, id: Uuid, owner: Uuid) -> AppResult<Image> {
+pub async fn find_owned(db: &PgPool, id: ImageId, owner: UserId) -> AppResult<Image> {
     sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM images WHERE id = $1 AND user_id = $2"
     )))
@@ -238,8 +240,8 @@ pub fn avatar_url(image: &Image) -> String {
 }
 
 /// Deletes one of the viewer's images (moderators: anyone's) and its stored files.
-pub async fn delete(db: &PgPool, storage: &Storage, viewer: &Viewer, id: Uuid) -> AppResult<()> {
-    let row: Option<(Uuid, String, sqlx::types::Json<Vec<Variant>>)> =
+pub async fn delete(db: &PgPool, storage: &Storage, viewer: &Viewer, id: ImageId) -> AppResult<()> {
+    let row: Option<(UserId, String, sqlx::types::Json<Vec<Variant>>)> =
         sqlx::query_as("SELECT user_id, storage_key, variants FROM images WHERE id = $1")
             .bind(id)
             .fetch_optional(db)

@@ -13,6 +13,7 @@ pub use crate::domain::audit::{AuditEntry, MAX_REASON, Subject, SubjectType, aud
 use crate::domain::comments;
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, AuditEntryId, CommentId, ReportId, UserId};
 
 pub const MAX_MESSAGE: usize = 1_000;
 
@@ -73,15 +74,15 @@ pub const REPORT_COLUMNS: &str = "id, reporter_id, subject_type, subject_id, cat
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Report {
-    pub id: Uuid,
-    pub reporter_id: Option<Uuid>,
+    pub id: ReportId,
+    pub reporter_id: Option<UserId>,
     pub subject_type: SubjectType,
     pub subject_id: Uuid,
     pub category: String,
     pub message: String,
     pub status: ReportStatus,
     pub action: Option<String>,
-    pub resolved_by: Option<Uuid>,
+    pub resolved_by: Option<UserId>,
     pub resolution_note: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -102,7 +103,7 @@ fn bounded(field: &str, raw: &str, max: usize, required: bool) -> AppResult<Stri
 }
 
 /// The author of a subject, if it exists and is visible to members.
-async fn subject_owner(conn: &mut PgConnection, subject: Subject) -> AppResult<Option<Uuid>> {
+async fn subject_owner(conn: &mut PgConnection, subject: Subject) -> AppResult<Option<UserId>> {
     let sql = match subject {
         Subject::Article(_) => {
             "SELECT user_id FROM articles WHERE id = $1 AND status = 'published'"
@@ -150,7 +151,7 @@ pub async fn report(
         "INSERT INTO reports (id, reporter_id, subject_type, subject_id, category, message)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {REPORT_COLUMNS}"
     )))
-    .bind(Uuid::now_v7())
+    .bind(ReportId::generate())
     .bind(viewer.user_id)
     .bind(subject.type_name())
     .bind(subject.id())
@@ -168,7 +169,7 @@ pub async fn list(
     db: &PgPool,
     viewer: &Viewer,
     status: ReportStatus,
-    page: &PageRequest<Uuid>,
+    page: &PageRequest<ReportId>,
 ) -> AppResult<Vec<Report>> {
     viewer.require_role(Role::Moderator)?;
     let window = page.newest_first();
@@ -188,7 +189,7 @@ pub async fn list(
     .await?)
 }
 
-pub async fn find_reports(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Report>> {
+pub async fn find_reports(db: &PgPool, ids: &[ReportId]) -> AppResult<Vec<Report>> {
     Ok(sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
         "SELECT {REPORT_COLUMNS} FROM reports WHERE id = ANY($1)"
     )))
@@ -202,7 +203,7 @@ pub async fn find_reports(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Report>> {
 pub async fn resolve(
     db: &PgPool,
     viewer: &Viewer,
-    id: Uuid,
+    id: ReportId,
     resolution: Resolution,
     note: &str,
 ) -> AppResult<Report> {
@@ -290,7 +291,7 @@ pub async fn resolve(
     Ok(report)
 }
 
-async fn subject_author(conn: &mut PgConnection, subject: Subject) -> AppResult<Uuid> {
+async fn subject_author(conn: &mut PgConnection, subject: Subject) -> AppResult<UserId> {
     let sql = match subject {
         Subject::Article(_) => "SELECT user_id FROM articles WHERE id = $1",
         Subject::Comment(_) => "SELECT user_id FROM comments WHERE id = $1",
@@ -308,7 +309,7 @@ async fn subject_author(conn: &mut PgConnection, subject: Subject) -> AppResult<
 pub async fn restore_article(
     db: &PgPool,
     viewer: &Viewer,
-    article: Uuid,
+    article: ArticleId,
     reason: &str,
 ) -> AppResult<()> {
     viewer.require_role(Role::Moderator)?;
@@ -333,7 +334,7 @@ pub async fn restore_article(
 pub async fn suspend_in(
     conn: &mut PgConnection,
     actor: Option<&Viewer>,
-    member: Uuid,
+    member: UserId,
     reason: &str,
 ) -> AppResult<()> {
     let role: Role = sqlx::query_scalar(
@@ -375,7 +376,7 @@ pub async fn suspend_in(
     .await
 }
 
-pub async fn suspend(db: &PgPool, viewer: &Viewer, member: Uuid, reason: &str) -> AppResult<()> {
+pub async fn suspend(db: &PgPool, viewer: &Viewer, member: UserId, reason: &str) -> AppResult<()> {
     let reason = parse_reason(reason)?;
     let mut tx = db.begin().await?;
     suspend_in(&mut tx, Some(viewer), member, &reason).await?;
@@ -384,7 +385,12 @@ pub async fn suspend(db: &PgPool, viewer: &Viewer, member: Uuid, reason: &str) -
 }
 
 /// Lifts a suspension; the member is a plain member again.
-pub async fn unsuspend(db: &PgPool, viewer: &Viewer, member: Uuid, reason: &str) -> AppResult<()> {
+pub async fn unsuspend(
+    db: &PgPool,
+    viewer: &Viewer,
+    member: UserId,
+    reason: &str,
+) -> AppResult<()> {
     viewer.require_role(Role::Moderator)?;
     let reason = parse_reason(reason)?;
     let mut tx = db.begin().await?;
@@ -412,7 +418,12 @@ pub async fn unsuspend(db: &PgPool, viewer: &Viewer, member: Uuid, reason: &str)
 }
 
 /// A moderator takes an article down, with a reason.
-pub async fn unpublish(db: &PgPool, viewer: &Viewer, article: Uuid, reason: &str) -> AppResult<()> {
+pub async fn unpublish(
+    db: &PgPool,
+    viewer: &Viewer,
+    article: ArticleId,
+    reason: &str,
+) -> AppResult<()> {
     let reason = parse_reason(reason)?;
     let mut tx = db.begin().await?;
     unpublish_in(&mut tx, viewer, article, &reason).await?;
@@ -424,7 +435,7 @@ pub async fn unpublish(db: &PgPool, viewer: &Viewer, article: Uuid, reason: &str
 pub async fn moderate_comment(
     db: &PgPool,
     viewer: &Viewer,
-    comment: Uuid,
+    comment: CommentId,
     resolution: Resolution,
     reason: &str,
 ) -> AppResult<()> {
@@ -449,7 +460,7 @@ pub async fn audit_log(
     db: &PgPool,
     viewer: &Viewer,
     action: Option<&str>,
-    page: &PageRequest<Uuid>,
+    page: &PageRequest<AuditEntryId>,
 ) -> AppResult<Vec<AuditEntry>> {
     viewer.require_role(Role::Admin)?;
     let window = page.newest_first();
@@ -475,7 +486,7 @@ pub async fn audit_log(
 pub async fn check_vomits(
     conn: &mut PgConnection,
     settings: &Settings,
-    author: Uuid,
+    author: UserId,
 ) -> AppResult<()> {
     let vomits: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM reactions r

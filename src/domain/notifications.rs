@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::domain::markdown;
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, CommentId, NotificationId, UserId};
 
 pub const KINDS: &[&str] = &["comment", "reply", "mention", "reaction", "follower"];
 /// Read notifications older than this are deleted by a periodic job.
@@ -18,12 +19,12 @@ pub const KEEP_READ_DAYS: i32 = 90;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Notification {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: NotificationId,
+    pub user_id: UserId,
     pub kind: String,
-    pub actor_ids: Vec<Uuid>,
-    pub article_id: Option<Uuid>,
-    pub comment_id: Option<Uuid>,
+    pub actor_ids: Vec<UserId>,
+    pub article_id: Option<ArticleId>,
+    pub comment_id: Option<CommentId>,
     pub read_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -43,13 +44,13 @@ const STILL_VISIBLE: &str = "(article_id IS NULL OR EXISTS (SELECT 1 FROM articl
 /// already recorded.
 async fn record(
     db: &PgPool,
-    recipient: Uuid,
-    actor: Uuid,
+    recipient: UserId,
+    actor: UserId,
     kind: &str,
     group_key: &str,
-    article: Option<Uuid>,
-    comment: Option<Uuid>,
-) -> AppResult<Option<Uuid>> {
+    article: Option<ArticleId>,
+    comment: Option<CommentId>,
+) -> AppResult<Option<UserId>> {
     if recipient == actor {
         return Ok(None);
     }
@@ -64,7 +65,7 @@ async fn record(
                 read_at = NULL, updated_at = now()
             WHERE NOT ($5::uuid = ANY(notifications.actor_ids))",
     )
-    .bind(Uuid::now_v7())
+    .bind(NotificationId::generate())
     .bind(recipient)
     .bind(kind)
     .bind(group_key)
@@ -79,8 +80,8 @@ async fn record(
 
 /// A new comment: its article's author, the author of the comment it answers, and the
 /// members it mentions. Returns who was notified.
-pub async fn on_comment(db: &PgPool, comment_id: Uuid) -> AppResult<Vec<Uuid>> {
-    let row: Option<(Uuid, Uuid, Option<Uuid>, String, Uuid, bool)> = sqlx::query_as(
+pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<UserId>> {
+    let row: Option<(UserId, ArticleId, Option<UserId>, String, UserId, bool)> = sqlx::query_as(
         "SELECT c.user_id, c.article_id, p.user_id, c.body_markdown, a.user_id, a.status = 'published'
          FROM comments c JOIN articles a ON a.id = c.article_id LEFT JOIN comments p ON p.id = c.parent_id
          WHERE c.id = $1 AND c.deleted_at IS NULL AND c.hidden_at IS NULL",
@@ -95,7 +96,7 @@ pub async fn on_comment(db: &PgPool, comment_id: Uuid) -> AppResult<Vec<Uuid>> {
         return Ok(Vec::new());
     }
     let mut notified = Vec::new();
-    let mut push = |r: Option<Uuid>| notified.extend(r);
+    let mut push = |r: Option<UserId>| notified.extend(r);
     match parent_author {
         Some(parent) => {
             push(
@@ -140,7 +141,7 @@ pub async fn on_comment(db: &PgPool, comment_id: Uuid) -> AppResult<Vec<Uuid>> {
     }
     let names = markdown::mentions(&body);
     if !names.is_empty() {
-        let mentioned: Vec<Uuid> = sqlx::query_scalar(
+        let mentioned: Vec<UserId> = sqlx::query_scalar(
             "SELECT id FROM users WHERE username = ANY($1::citext[]) AND deleted_at IS NULL",
         )
         .bind(&names)
@@ -167,8 +168,13 @@ pub async fn on_comment(db: &PgPool, comment_id: Uuid) -> AppResult<Vec<Uuid>> {
 }
 
 /// A reaction on an article or comment: its author, grouped per item per day.
-pub async fn on_reaction(db: &PgPool, actor: Uuid, kind: &str, item: Uuid) -> AppResult<Vec<Uuid>> {
-    let row: Option<(Uuid, Uuid, Option<Uuid>)> = match kind {
+pub async fn on_reaction(
+    db: &PgPool,
+    actor: UserId,
+    kind: &str,
+    item: Uuid,
+) -> AppResult<Vec<UserId>> {
+    let row: Option<(UserId, ArticleId, Option<CommentId>)> = match kind {
         "article" => sqlx::query_as("SELECT user_id, id, NULL::uuid FROM articles WHERE id = $1 AND status = 'published'"),
         _ => sqlx::query_as(
             "SELECT c.user_id, c.article_id, c.id FROM comments c JOIN articles a ON a.id = c.article_id
@@ -191,7 +197,7 @@ pub async fn on_reaction(db: &PgPool, actor: Uuid, kind: &str, item: Uuid) -> Ap
 }
 
 /// A new follower, grouped per day.
-pub async fn on_follow(db: &PgPool, follower: Uuid, followed: Uuid) -> AppResult<Vec<Uuid>> {
+pub async fn on_follow(db: &PgPool, follower: UserId, followed: UserId) -> AppResult<Vec<UserId>> {
     let key = format!("follower:{}", Utc::now().format("%Y-%m-%d"));
     Ok(record(db, followed, follower, "follower", &key, None, None)
         .await?
@@ -199,11 +205,11 @@ pub async fn on_follow(db: &PgPool, follower: Uuid, followed: Uuid) -> AppResult
         .collect())
 }
 
-pub type NotificationKey = (DateTime<Utc>, Uuid);
+pub type NotificationKey = (DateTime<Utc>, NotificationId);
 
 pub async fn list(
     db: &PgPool,
-    user: Uuid,
+    user: UserId,
     unread_only: bool,
     page: &PageRequest<NotificationKey>,
 ) -> AppResult<Vec<Notification>> {
@@ -236,7 +242,7 @@ pub async fn list(
 }
 
 /// The member's newest notification, for the live push.
-pub async fn latest(db: &PgPool, user: Uuid) -> AppResult<Option<Notification>> {
+pub async fn latest(db: &PgPool, user: UserId) -> AppResult<Option<Notification>> {
     Ok(sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM notifications WHERE user_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 1"
     )))
@@ -245,7 +251,7 @@ pub async fn latest(db: &PgPool, user: Uuid) -> AppResult<Option<Notification>> 
     .await?)
 }
 
-pub async fn unread_count(db: &PgPool, user: Uuid) -> AppResult<i64> {
+pub async fn unread_count(db: &PgPool, user: UserId) -> AppResult<i64> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL AND {STILL_VISIBLE}"
     )))
@@ -254,7 +260,11 @@ pub async fn unread_count(db: &PgPool, user: Uuid) -> AppResult<i64> {
     .await?)
 }
 
-pub async fn mark_read(db: &PgPool, user: Uuid, ids: Option<&[Uuid]>) -> AppResult<u64> {
+pub async fn mark_read(
+    db: &PgPool,
+    user: UserId,
+    ids: Option<&[NotificationId]>,
+) -> AppResult<u64> {
     let done = sqlx::query(
         "UPDATE notifications SET read_at = now()
          WHERE user_id = $1 AND read_at IS NULL AND ($2::uuid[] IS NULL OR id = ANY($2))",
@@ -266,7 +276,7 @@ pub async fn mark_read(db: &PgPool, user: Uuid, ids: Option<&[Uuid]>) -> AppResu
     Ok(done.rows_affected())
 }
 
-pub async fn muted(db: &PgPool, user: Uuid) -> AppResult<Vec<String>> {
+pub async fn muted(db: &PgPool, user: UserId) -> AppResult<Vec<String>> {
     Ok(
         sqlx::query_scalar("SELECT muted FROM notification_settings WHERE user_id = $1")
             .bind(user)
@@ -276,7 +286,7 @@ pub async fn muted(db: &PgPool, user: Uuid) -> AppResult<Vec<String>> {
     )
 }
 
-pub async fn set_muted(db: &PgPool, user: Uuid, kinds: &[String]) -> AppResult<Vec<String>> {
+pub async fn set_muted(db: &PgPool, user: UserId, kinds: &[String]) -> AppResult<Vec<String>> {
     if let Some(bad) = kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
         return Err(AppError::bad_input(
             "muted",

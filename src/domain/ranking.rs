@@ -1,11 +1,11 @@
 //! The hot rank that orders the relevant feed: recomputed in the transaction of whatever
 //! moves it (a reaction, a comment, a penalty) and periodically as it decays with time.
 
+use crate::ids::ArticleId;
 use sqlx::{PgExecutor, PgPool};
-use uuid::Uuid;
 
 /// Recomputes one article's hot rank (after a reaction or a comment, in that transaction).
-pub async fn refresh_one<'e>(db: impl PgExecutor<'e>, article: Uuid) -> sqlx::Result<()> {
+pub async fn refresh_one<'e>(db: impl PgExecutor<'e>, article: ArticleId) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE articles SET hot_score = hot_rank(score, comments_count, published_at)
          WHERE id = $1 AND status = 'published'",

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::config::{ReactionCategory, Settings};
 use crate::domain::accounts::{Role, Viewer};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, CommentId, UserId};
 
 pub const READING_LIST: &str = "readinglist";
 
@@ -38,8 +39,8 @@ pub const VOMIT: &str = "vomit";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reactable {
-    Article(Uuid),
-    Comment(Uuid),
+    Article(ArticleId),
+    Comment(CommentId),
 }
 
 impl Reactable {
@@ -51,7 +52,8 @@ impl Reactable {
     }
     pub fn id(self) -> Uuid {
         match self {
-            Self::Article(id) | Self::Comment(id) => id,
+            Self::Article(id) => id.uuid(),
+            Self::Comment(id) => id.uuid(),
         }
     }
 }
@@ -90,7 +92,7 @@ pub async fn toggle(
     // The item must exist and be visible: a live article, a comment not deleted on one.
     // Its row is locked for the whole toggle: clicks on one item apply one after the
     // other, so the check below and the counters stay consistent.
-    let visible: Option<(bool, Uuid)> = match item {
+    let visible: Option<(bool, UserId)> = match item {
         Reactable::Article(id) => sqlx::query_as("SELECT status = 'published', user_id FROM articles WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -215,9 +217,9 @@ pub async fn counts(
     let mut map: HashMap<Reactable, Vec<(String, i32)>> = HashMap::new();
     for (kind, id, category, count) in rows {
         let key = if kind == "article" {
-            Reactable::Article(id)
+            Reactable::Article(id.into())
         } else {
-            Reactable::Comment(id)
+            Reactable::Comment(id.into())
         };
         map.entry(key).or_default().push((category, count));
     }
@@ -227,7 +229,7 @@ pub async fn counts(
 /// The viewer's own reactions per item, in one query.
 pub async fn of_viewer(
     db: &PgPool,
-    viewer: Uuid,
+    viewer: UserId,
     items: &[Reactable],
 ) -> AppResult<HashMap<Reactable, Vec<String>>> {
     let (types, ids): (Vec<&str>, Vec<Uuid>) =
@@ -246,9 +248,9 @@ pub async fn of_viewer(
     let mut map: HashMap<Reactable, Vec<String>> = HashMap::new();
     for (kind, id, category) in rows {
         let key = if kind == "article" {
-            Reactable::Article(id)
+            Reactable::Article(id.into())
         } else {
-            Reactable::Comment(id)
+            Reactable::Comment(id.into())
         };
         map.entry(key).or_default().push(category);
     }

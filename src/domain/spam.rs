@@ -2,7 +2,6 @@
 //! an automatic report and a lower score, in the writer's transaction.
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::domain::audit::{Subject, audit};
@@ -37,7 +36,7 @@ pub async fn flag_spam(
          WHERE NOT EXISTS (SELECT 1 FROM reports WHERE subject_type = $2 AND subject_id = $3
                            AND reporter_id IS NULL AND status = 'open')",
     )
-    .bind(Uuid::now_v7())
+    .bind(crate::ids::ReportId::generate())
     .bind(subject.type_name())
     .bind(subject.id())
     .bind(format!("Contains the spam trigger term \"{term}\""))

@@ -4,19 +4,19 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::domain::accounts::model::bounded_text;
 use crate::domain::accounts::{Role, Viewer};
 use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, TagId};
 
 pub const COLUMNS: &str =
     "id, name, description, color, articles_count, followers_count, created_at";
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct Tag {
-    pub id: Uuid,
+    pub id: TagId,
     pub name: String,
     pub description: String,
     pub color: Option<String>,
@@ -34,7 +34,7 @@ pub async fn by_name(db: &PgPool, name: &str) -> AppResult<Option<Tag>> {
     .await?)
 }
 
-pub async fn by_ids(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Tag>> {
+pub async fn by_ids(db: &PgPool, ids: &[TagId]) -> AppResult<Vec<Tag>> {
     Ok(sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM tags WHERE id = ANY($1)"
     )))
@@ -44,8 +44,11 @@ pub async fn by_ids(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Tag>> {
 }
 
 /// The tags of each article, in the article's order, in one query.
-pub async fn of_articles(db: &PgPool, article_ids: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<Tag>>> {
-    let rows: Vec<(Uuid, Tag)> = sqlx::query_as::<_, TagOfArticle>(
+pub async fn of_articles(
+    db: &PgPool,
+    article_ids: &[ArticleId],
+) -> AppResult<HashMap<ArticleId, Vec<Tag>>> {
+    let rows: Vec<(ArticleId, Tag)> = sqlx::query_as::<_, TagOfArticle>(
         "SELECT at.article_id, t.id, t.name, t.description, t.color, t.articles_count, t.followers_count, t.created_at
          FROM article_tags at JOIN tags t ON t.id = at.tag_id
          WHERE at.article_id = ANY($1) ORDER BY at.article_id, at.position",
@@ -56,7 +59,7 @@ pub async fn of_articles(db: &PgPool, article_ids: &[Uuid]) -> AppResult<HashMap
     .into_iter()
     .map(|r| (r.article_id, r.tag))
     .collect();
-    let mut map: HashMap<Uuid, Vec<Tag>> = HashMap::new();
+    let mut map: HashMap<ArticleId, Vec<Tag>> = HashMap::new();
     for (article, tag) in rows {
         map.entry(article).or_default().push(tag);
     }
@@ -65,7 +68,7 @@ pub async fn of_articles(db: &PgPool, article_ids: &[Uuid]) -> AppResult<HashMap
 
 #[derive(sqlx::FromRow)]
 struct TagOfArticle {
-    article_id: Uuid,
+    article_id: ArticleId,
     #[sqlx(flatten)]
     tag: Tag,
 }

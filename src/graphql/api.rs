@@ -77,7 +77,7 @@ impl SharedStreams {
 struct Facts {
     transport: Transport,
     report: Option<RequestReport>,
-    member: Option<uuid::Uuid>,
+    member: Option<crate::ids::UserId>,
     address: String,
     request_id: Option<RequestId>,
 }

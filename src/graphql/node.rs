@@ -107,21 +107,21 @@ pub(crate) async fn resolve(
     Ok(match type_name {
         UserNode::TYPE_NAME => loaders
             .users
-            .load_one(id)
+            .load_one(id.into())
             .await?
             .map(|u| Node::User(UserNode(u))),
         ArticleNode::TYPE_NAME => loaders
-            .article(id, ctx.look_ahead())
+            .article(id.into(), ctx.look_ahead())
             .await?
             .filter(|a| a.visible_to(viewer))
             .map(|a| Node::Article(ArticleNode(a))),
         TagNode::TYPE_NAME => loaders
             .tags
-            .load_one(id)
+            .load_one(id.into())
             .await?
             .map(|t| Node::Tag(TagNode(t))),
         CommentNode::TYPE_NAME => {
-            let Some(comment) = loaders.comments.load_one(id).await? else {
+            let Some(comment) = loaders.comments.load_one(id.into()).await? else {
                 return Ok(None);
             };
             let Some(article) = loaders

@@ -20,6 +20,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::{ArticleId, CommentId, UserId};
+
 pub use context::{JobContext, JobError};
 pub use queue::{enqueue, enqueue_at};
 
@@ -33,28 +35,28 @@ pub use queue::{enqueue, enqueue_at};
 )]
 pub enum Job {
     /// Greets a new member, once.
-    SendWelcome { user_id: Uuid },
+    SendWelcome { user_id: UserId },
     /// Creates an email-confirmation token and mails it (to the pending address when the
     /// member is changing their email).
-    SendConfirmation { user_id: Uuid },
+    SendConfirmation { user_id: UserId },
     /// Creates a password-reset token and mails it.
-    SendPasswordReset { user_id: Uuid },
+    SendPasswordReset { user_id: UserId },
     /// Deletes used and expired email tokens.
     PurgeEmailTokens {},
     /// Makes a scheduled article live when its time comes.
-    PublishScheduled { article_id: Uuid },
+    PublishScheduled { article_id: ArticleId },
     /// Recomputes the hot rank of recent articles (it decays with time).
     RefreshHotScores {},
     /// Notifies the people a new comment concerns.
-    NotifyComment { comment_id: Uuid },
+    NotifyComment { comment_id: CommentId },
     /// Notifies an author of a reaction on their article or comment.
     NotifyReaction {
-        actor: Uuid,
+        actor: UserId,
         item_type: String,
         item: Uuid,
     },
     /// Notifies a member of a new follower.
-    NotifyFollow { follower: Uuid, followed: Uuid },
+    NotifyFollow { follower: UserId, followed: UserId },
     /// Deletes read notifications older than 90 days.
     PurgeNotifications {},
     /// Forgets search-index changes older than `search.changes_kept_hours`.
@@ -134,8 +136,8 @@ mod tests {
         let jobs = [
             Job::PurgeEmailTokens {},
             Job::NotifyFollow {
-                follower: Uuid::nil(),
-                followed: Uuid::nil(),
+                follower: Uuid::nil().into(),
+                followed: Uuid::nil().into(),
             },
             Job::DeleteStoredImages { images: Vec::new() },
         ];

@@ -1,9 +1,9 @@
 //! The accounts' job handlers: each idempotent, each sending at most what its job asks.
 
 use chrono::Utc;
-use uuid::Uuid;
 
 use super::{User, repo, tokens};
+use crate::ids::UserId;
 use crate::jobs::{JobContext, JobError};
 use crate::mail::{Email, MailError, templates};
 
@@ -19,7 +19,7 @@ async fn send(ctx: &JobContext, email: &Email) -> Result<(), JobError> {
     })
 }
 
-pub async fn send_welcome(ctx: &JobContext, user_id: Uuid) -> Result<(), JobError> {
+pub async fn send_welcome(ctx: &JobContext, user_id: UserId) -> Result<(), JobError> {
     // Skipped when already sent, or when the member has left.
     let row: Option<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT username::text, name, email::text FROM users
@@ -46,7 +46,7 @@ pub async fn send_welcome(ctx: &JobContext, user_id: Uuid) -> Result<(), JobErro
 /// Mails a fresh confirmation link to the address awaiting confirmation: the pending new
 /// one, or the current one while unconfirmed. Nothing when there is none. The token is
 /// made here, in the worker, so no raw token ever waits in the queue.
-pub async fn send_confirmation(ctx: &JobContext, user_id: Uuid) -> Result<(), JobError> {
+pub async fn send_confirmation(ctx: &JobContext, user_id: UserId) -> Result<(), JobError> {
     let Some(user) = repo::find_by_id(&ctx.db, user_id).await? else {
         return Ok(());
     };
@@ -66,7 +66,7 @@ pub async fn send_confirmation(ctx: &JobContext, user_id: Uuid) -> Result<(), Jo
     .await
 }
 
-pub async fn send_password_reset(ctx: &JobContext, user_id: Uuid) -> Result<(), JobError> {
+pub async fn send_password_reset(ctx: &JobContext, user_id: UserId) -> Result<(), JobError> {
     let Some(user) = repo::find_by_id(&ctx.db, user_id).await? else {
         return Ok(());
     };

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
-use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
+use crate::ids::{ApiKeyId, SessionId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -34,7 +34,7 @@ impl Role {
 /// A member as stored.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub username: String,
     pub email: Option<String>,
     pub name: String,
@@ -66,15 +66,15 @@ impl User {
 /// Who is making a request.
 #[derive(Debug, Clone)]
 pub struct Viewer {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub role: Role,
     pub email_confirmed: bool,
     pub suspended_reason: Option<String>,
     /// When the account was created: young accounts write at lower rates.
     pub member_since: DateTime<Utc>,
     /// The session the request came with (not set for API keys).
-    pub session_id: Option<Uuid>,
-    pub api_key_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
+    pub api_key_id: Option<ApiKeyId>,
     /// When the credential stops working (sessions expire; API keys do not).
     pub expires_at: Option<DateTime<Utc>>,
 }

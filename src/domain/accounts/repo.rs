@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::model::{Role, User};
 use crate::error::AppError;
+use crate::ids::{ApiKeyId, SessionId, UserId};
 
 pub const USER_COLUMNS: &str = "id, username::text AS username, email::text AS email, name, role, \
      suspended_reason, email_confirmed_at, pending_email::text AS pending_email, bio, location, \
@@ -30,7 +31,7 @@ pub const AUTHOR_COLUMNS: &str = "u.id AS author_id, u.username::text AS author_
 /// or the join found nobody.
 pub fn author_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Option<User>> {
     use sqlx::Row as _;
-    let id: Option<Uuid> = match row.try_get("author_id") {
+    let id: Option<UserId> = match row.try_get("author_id") {
         Ok(id) => id,
         Err(sqlx::Error::ColumnNotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
@@ -62,7 +63,7 @@ pub fn author_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Option<User>
 }
 
 pub struct NewUser<'a> {
-    pub id: Uuid,
+    pub id: UserId,
     pub username: &'a str,
     pub email: &'a str,
     pub name: &'a str,
@@ -94,7 +95,7 @@ pub async fn admin_exists(conn: &mut PgConnection) -> sqlx::Result<bool> {
     .await
 }
 
-pub async fn find_by_id<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<User>> {
+pub async fn find_by_id<'e>(db: impl PgExecutor<'e>, id: UserId) -> sqlx::Result<Option<User>> {
     sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
     )))
@@ -103,7 +104,7 @@ pub async fn find_by_id<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<O
     .await
 }
 
-pub async fn find_many<'e>(db: impl PgExecutor<'e>, ids: &[Uuid]) -> sqlx::Result<Vec<User>> {
+pub async fn find_many<'e>(db: impl PgExecutor<'e>, ids: &[UserId]) -> sqlx::Result<Vec<User>> {
     sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1) AND deleted_at IS NULL"
     )))
@@ -136,7 +137,7 @@ pub async fn find_by_email<'e>(db: impl PgExecutor<'e>, email: &str) -> sqlx::Re
 /// What sign-in needs about a member.
 #[derive(sqlx::FromRow)]
 pub struct Credentials {
-    pub id: Uuid,
+    pub id: UserId,
     pub password_hash: Option<String>,
 }
 
@@ -160,7 +161,7 @@ pub async fn credentials_by_login<'e>(
 
 pub async fn password_hash<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
         .bind(user_id)
@@ -169,7 +170,11 @@ pub async fn password_hash<'e>(
         .map(Option::flatten)
 }
 
-pub async fn set_password(conn: &mut PgConnection, user_id: Uuid, hash: &str) -> sqlx::Result<()> {
+pub async fn set_password(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    hash: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
         .bind(user_id)
         .bind(hash)
@@ -181,8 +186,8 @@ pub async fn set_password(conn: &mut PgConnection, user_id: Uuid, hash: &str) ->
 // Sessions ------------------------------------------------------------------------------
 
 pub struct NewSession<'a> {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub token_hash: &'a [u8],
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -209,7 +214,7 @@ pub async fn insert_session<'e>(db: impl PgExecutor<'e>, s: NewSession<'_>) -> s
 #[derive(sqlx::FromRow)]
 pub struct Authenticated {
     pub credential_id: Uuid,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub role: Role,
     pub suspended_reason: Option<String>,
     pub email_confirmed: bool,
@@ -234,7 +239,7 @@ pub async fn session_by_token<'e>(
     .await
 }
 
-pub async fn touch_session<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<()> {
+pub async fn touch_session<'e>(db: impl PgExecutor<'e>, id: SessionId) -> sqlx::Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1")
         .bind(id)
         .execute(db)
@@ -244,7 +249,7 @@ pub async fn touch_session<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Resul
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
-    pub id: Uuid,
+    pub id: SessionId,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -254,7 +259,7 @@ pub struct SessionRow {
 
 pub async fn sessions_of<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> sqlx::Result<Vec<SessionRow>> {
     sqlx::query_as::<_, SessionRow>(
         "SELECT id, ip, user_agent, created_at, last_seen_at, expires_at FROM sessions
@@ -267,8 +272,8 @@ pub async fn sessions_of<'e>(
 
 pub async fn delete_session<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: SessionId,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(id)
@@ -281,8 +286,8 @@ pub async fn delete_session<'e>(
 /// Ends every session of a member, but `keep` (the one making the request) when given.
 pub async fn delete_sessions<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
-    keep: Option<Uuid>,
+    user_id: UserId,
+    keep: Option<SessionId>,
 ) -> sqlx::Result<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
         .bind(user_id)
@@ -296,7 +301,7 @@ pub async fn delete_sessions<'e>(
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
-    pub id: Uuid,
+    pub id: ApiKeyId,
     pub description: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -304,8 +309,8 @@ pub struct ApiKeyRow {
 
 pub async fn insert_api_key<'e>(
     db: impl PgExecutor<'e>,
-    id: Uuid,
-    user_id: Uuid,
+    id: ApiKeyId,
+    user_id: UserId,
     description: &str,
     key_hash: &[u8],
 ) -> sqlx::Result<ApiKeyRow> {
@@ -323,7 +328,7 @@ pub async fn insert_api_key<'e>(
 
 pub async fn api_keys_of<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> sqlx::Result<Vec<ApiKeyRow>> {
     sqlx::query_as::<_, ApiKeyRow>(
         "SELECT id, description, created_at, last_used_at FROM api_keys
@@ -334,7 +339,7 @@ pub async fn api_keys_of<'e>(
     .await
 }
 
-pub async fn count_api_keys<'e>(db: impl PgExecutor<'e>, user_id: Uuid) -> sqlx::Result<i64> {
+pub async fn count_api_keys<'e>(db: impl PgExecutor<'e>, user_id: UserId) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(db)
@@ -343,8 +348,8 @@ pub async fn count_api_keys<'e>(db: impl PgExecutor<'e>, user_id: Uuid) -> sqlx:
 
 pub async fn delete_api_key<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
-    id: Uuid,
+    user_id: UserId,
+    id: ApiKeyId,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2")
         .bind(id)
@@ -355,7 +360,7 @@ pub async fn delete_api_key<'e>(
 }
 
 /// Revokes every API key of a member.
-pub async fn delete_api_keys<'e>(db: impl PgExecutor<'e>, user_id: Uuid) -> sqlx::Result<u64> {
+pub async fn delete_api_keys<'e>(db: impl PgExecutor<'e>, user_id: UserId) -> sqlx::Result<u64> {
     let done = sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
         .bind(user_id)
         .execute(db)
@@ -379,7 +384,7 @@ pub async fn api_key_by_hash<'e>(
     .await
 }
 
-pub async fn touch_api_key<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<()> {
+pub async fn touch_api_key<'e>(db: impl PgExecutor<'e>, id: ApiKeyId) -> sqlx::Result<()> {
     sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
         .bind(id)
         .execute(db)
@@ -391,7 +396,7 @@ pub async fn touch_api_key<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Resul
 
 pub async fn insert_email_token<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
+    user_id: UserId,
     purpose: &str,
     email: &str,
     token_hash: &[u8],
@@ -418,7 +423,7 @@ pub async fn consume_email_token(
     conn: &mut PgConnection,
     purpose: &str,
     token_hash: &[u8],
-) -> sqlx::Result<Option<(Uuid, String)>> {
+) -> sqlx::Result<Option<(UserId, String)>> {
     sqlx::query_as(
         "UPDATE email_tokens SET used_at = now()
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
@@ -435,7 +440,7 @@ pub async fn email_token_owner<'e>(
     db: impl PgExecutor<'e>,
     purpose: &str,
     token_hash: &[u8],
-) -> sqlx::Result<Option<Uuid>> {
+) -> sqlx::Result<Option<UserId>> {
     sqlx::query_scalar(
         "SELECT user_id FROM email_tokens
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()",
@@ -449,7 +454,7 @@ pub async fn email_token_owner<'e>(
 /// Voids a member's unused emailed links (of one purpose when given).
 pub async fn delete_email_tokens<'e>(
     db: impl PgExecutor<'e>,
-    user_id: Uuid,
+    user_id: UserId,
     purpose: Option<&str>,
 ) -> sqlx::Result<u64> {
     let done = sqlx::query(

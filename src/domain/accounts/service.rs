@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::model::{
     EmailAddress, NewPassword, Role, User, Username, Viewer, bounded_text, parse_handle,
@@ -15,6 +14,7 @@ use super::{passwords, tokens};
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ApiKeyId, SessionId, UserId};
 use crate::jobs::{self, Job};
 
 /// The message for every failed sign-in, whichever part was wrong.
@@ -124,7 +124,7 @@ pub async fn register(
     let user = repo::insert_user(
         &mut tx,
         NewUser {
-            id: Uuid::now_v7(),
+            id: UserId::generate(),
             username: username.as_str(),
             email: email.as_str(),
             name: &name,
@@ -152,7 +152,7 @@ async fn open_session(
     repo::insert_session(
         &mut *conn,
         NewSession {
-            id: Uuid::now_v7(),
+            id: SessionId::generate(),
             user_id: user.id,
             token_hash: &token.hash,
             ip: client.ip.as_deref(),
@@ -259,8 +259,8 @@ fn viewer_of(row: Authenticated, session: bool) -> Viewer {
         email_confirmed: row.email_confirmed,
         suspended_reason: row.suspended_reason,
         member_since: row.member_since,
-        session_id: session.then_some(row.credential_id),
-        api_key_id: (!session).then_some(row.credential_id),
+        session_id: session.then_some(SessionId(row.credential_id)),
+        api_key_id: (!session).then_some(ApiKeyId(row.credential_id)),
         expires_at: row.expires_at,
     }
 }
@@ -279,7 +279,7 @@ pub async fn authenticate_session(db: &PgPool, token: &str) -> AppResult<Viewer>
         .last_used_at
         .is_none_or(|t| Utc::now() - t > TOUCH_EVERY)
     {
-        repo::touch_session(db, row.credential_id).await?;
+        repo::touch_session(db, SessionId(row.credential_id)).await?;
     }
     Ok(viewer_of(row, true))
 }
@@ -293,7 +293,7 @@ pub async fn authenticate_api_key(db: &PgPool, key: &str) -> AppResult<Viewer> {
         .last_used_at
         .is_none_or(|t| Utc::now() - t > TOUCH_EVERY)
     {
-        repo::touch_api_key(db, row.credential_id).await?;
+        repo::touch_api_key(db, ApiKeyId(row.credential_id)).await?;
     }
     Ok(viewer_of(row, false))
 }
@@ -316,7 +316,7 @@ pub async fn sessions(db: &PgPool, viewer: &Viewer) -> AppResult<Vec<repo::Sessi
     Ok(repo::sessions_of(db, viewer.user_id).await?)
 }
 
-pub async fn revoke_session(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+pub async fn revoke_session(db: &PgPool, viewer: &Viewer, id: SessionId) -> AppResult<()> {
     if repo::delete_session(db, viewer.user_id, id).await? {
         Ok(())
     } else {
@@ -354,8 +354,14 @@ pub async fn create_api_key(
         ));
     }
     let key = tokens::issue_api_key();
-    let row =
-        repo::insert_api_key(db, Uuid::now_v7(), viewer.user_id, &description, &key.hash).await?;
+    let row = repo::insert_api_key(
+        db,
+        ApiKeyId::generate(),
+        viewer.user_id,
+        &description,
+        &key.hash,
+    )
+    .await?;
     Ok(CreatedKey { raw: key.raw, row })
 }
 
@@ -363,7 +369,7 @@ pub async fn api_keys(db: &PgPool, viewer: &Viewer) -> AppResult<Vec<repo::ApiKe
     Ok(repo::api_keys_of(db, viewer.user_id).await?)
 }
 
-pub async fn revoke_api_key(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+pub async fn revoke_api_key(db: &PgPool, viewer: &Viewer, id: ApiKeyId) -> AppResult<()> {
     if repo::delete_api_key(db, viewer.user_id, id).await? {
         Ok(())
     } else {

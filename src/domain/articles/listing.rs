@@ -7,8 +7,9 @@ use uuid::Uuid;
 use super::model::{Article, COLUMNS, LIST_COLUMNS};
 use crate::domain::page::PageRequest;
 use crate::error::AppResult;
+use crate::ids::{ArticleId, UserId};
 
-pub type ArticleKey = (DateTime<Utc>, Uuid);
+pub type ArticleKey = (DateTime<Utc>, ArticleId);
 
 /// What a list reads of each article beyond its own row, in the same statement: its
 /// author (a join), which the list's resolvers would otherwise ask for in a statement of
@@ -58,7 +59,7 @@ impl Includes {
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub tag: Option<String>,
-    pub author: Option<Uuid>,
+    pub author: Option<UserId>,
     /// The author's own list: drafts and scheduled articles too.
     pub include_unpublished: bool,
 }
@@ -118,7 +119,7 @@ pub fn key(article: &Article) -> ArticleKey {
 /// A member's reading list: live articles they bookmarked, newest bookmark first.
 pub async fn reading_list(
     db: &PgPool,
-    user: Uuid,
+    user: UserId,
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<(Article, DateTime<Utc>)>> {
     let window = page.newest_first();
@@ -157,7 +158,7 @@ struct Saved {
 }
 
 /// Live articles by id, for loaders.
-pub async fn by_ids(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Article>> {
+pub async fn by_ids(db: &PgPool, ids: &[ArticleId]) -> AppResult<Vec<Article>> {
     Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM articles WHERE id = ANY($1)"
     )))
@@ -169,7 +170,7 @@ pub async fn by_ids(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<Article>> {
 /// Articles by id, whatever their status, each with what `includes` asks for.
 pub async fn by_ids_with(
     db: &PgPool,
-    ids: &[Uuid],
+    ids: &[ArticleId],
     includes: Includes,
 ) -> AppResult<Vec<(Article, Extras)>> {
     let sql = includes.wrap(

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, UserId};
 
 pub const MAX_TITLE: usize = 128;
 pub const MAX_BODY_BYTES: usize = 800 * 1024;
@@ -65,8 +66,8 @@ crate::text_enum!(ArticleStatus {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Article {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: ArticleId,
+    pub user_id: UserId,
     pub title: String,
     pub slug: String,
     /// Empty unless `body_loaded` (lists read `LIST_COLUMNS`).

@@ -18,6 +18,7 @@ use crate::domain::audit::{self, Subject};
 use crate::domain::markdown;
 use crate::domain::spam;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ArticleId, ImageId, UserId};
 use crate::jobs::{self, Job};
 
 /// What a writer sends; `None` leaves a field to the front matter, then to what the
@@ -30,7 +31,7 @@ pub struct ArticleInput {
     pub published: Option<bool>,
     pub cover_image_url: Option<String>,
     /// An image the writer uploaded; its cover-sized copy becomes the cover.
-    pub cover_image_id: Option<Uuid>,
+    pub cover_image_id: Option<ImageId>,
     pub canonical_url: Option<String>,
     pub description: Option<String>,
     pub series: Option<String>,
@@ -137,7 +138,7 @@ fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
 async fn uploaded_cover(
     db: &PgPool,
     viewer: &Viewer,
-    image: Option<Uuid>,
+    image: Option<ImageId>,
     draft: &mut Draft,
 ) -> AppResult<()> {
     if let Some(id) = image {
@@ -155,7 +156,7 @@ pub struct Saved {
     pub went_live: bool,
 }
 
-pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Article>> {
+pub async fn find(db: &PgPool, id: ArticleId) -> AppResult<Option<Article>> {
     Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM articles WHERE id = $1"
     )))
@@ -164,7 +165,7 @@ pub async fn find(db: &PgPool, id: Uuid) -> AppResult<Option<Article>> {
     .await?)
 }
 
-async fn lock(conn: &mut PgConnection, id: Uuid) -> AppResult<Article> {
+async fn lock(conn: &mut PgConnection, id: ArticleId) -> AppResult<Article> {
     sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM articles WHERE id = $1 FOR UPDATE"
     )))
@@ -201,7 +202,7 @@ pub async fn find_by_path(
         .map(|r| (r.article, r.extras)))
 }
 
-async fn upsert_series(conn: &mut PgConnection, user_id: Uuid, title: &str) -> AppResult<Uuid> {
+async fn upsert_series(conn: &mut PgConnection, user_id: UserId, title: &str) -> AppResult<Uuid> {
     Ok(sqlx::query_scalar(
         "INSERT INTO series (id, user_id, title) VALUES ($1, $2, $3)
          ON CONFLICT (user_id, title) DO UPDATE SET title = EXCLUDED.title RETURNING id",
@@ -214,7 +215,11 @@ async fn upsert_series(conn: &mut PgConnection, user_id: Uuid, title: &str) -> A
 }
 
 /// Replaces the article's tags, creating tags on first use.
-async fn set_tags(conn: &mut PgConnection, article_id: Uuid, tags: &[String]) -> AppResult<()> {
+async fn set_tags(
+    conn: &mut PgConnection,
+    article_id: ArticleId,
+    tags: &[String],
+) -> AppResult<()> {
     sqlx::query("DELETE FROM article_tags WHERE article_id = $1")
         .bind(article_id)
         .execute(&mut *conn)
@@ -247,7 +252,7 @@ async fn set_tags(conn: &mut PgConnection, article_id: Uuid, tags: &[String]) ->
 /// Moves the counters an article contributes to while it is live.
 async fn count_live(
     conn: &mut PgConnection,
-    user_id: Uuid,
+    user_id: UserId,
     tags: &[String],
     delta: i32,
 ) -> AppResult<()> {
@@ -374,7 +379,7 @@ async fn retag(conn: &mut PgConnection, before: &Article, tags: &[String]) -> Ap
 pub async fn moderate_tags(
     db: &PgPool,
     viewer: &Viewer,
-    id: Uuid,
+    id: ArticleId,
     tags: &[String],
     reason: &str,
 ) -> AppResult<Article> {
@@ -405,7 +410,7 @@ pub async fn moderate_tags(
 
 /// A moderator's takedown (the caller has checked the right to): the article leaves
 /// every list, its author cannot publish it again, and its preview link stops working.
-pub async fn take_down(conn: &mut PgConnection, id: Uuid, reason: &str) -> AppResult<()> {
+pub async fn take_down(conn: &mut PgConnection, id: ArticleId, reason: &str) -> AppResult<()> {
     let before = lock(conn, id).await?;
     transition(conn, &before, ArticleStatus::Removed, before.published_at).await?;
     sqlx::query("UPDATE articles SET removal_reason = $2, preview_token = $3 WHERE id = $1")
@@ -418,7 +423,7 @@ pub async fn take_down(conn: &mut PgConnection, id: Uuid, reason: &str) -> AppRe
 }
 
 /// Undoes a takedown: the article is its author's draft again.
-pub async fn restore(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
+pub async fn restore(conn: &mut PgConnection, id: ArticleId) -> AppResult<()> {
     let before = lock(conn, id).await?;
     if !before.is_removed() {
         return Err(AppError::bad_input("id", "this article was not taken down"));
@@ -473,7 +478,7 @@ pub async fn create(
         Some(series) => Some(upsert_series(&mut tx, viewer.user_id, &series).await?),
         None => None,
     };
-    let id = Uuid::now_v7();
+    let id = ArticleId::generate();
     let preview = crate::domain::accounts::tokens::issue().raw;
     let mut inserted = None;
     for _ in 0..5 {
@@ -532,7 +537,7 @@ pub async fn update(
     db: &PgPool,
     settings: &Settings,
     viewer: &Viewer,
-    id: Uuid,
+    id: ArticleId,
     input: ArticleInput,
 ) -> AppResult<Saved> {
     viewer.require_writer()?;
@@ -643,7 +648,7 @@ pub async fn set_published(
     db: &PgPool,
     settings: &Settings,
     viewer: &Viewer,
-    id: Uuid,
+    id: ArticleId,
     publish: bool,
 ) -> AppResult<Saved> {
     let mut tx = db.begin().await?;
@@ -678,7 +683,7 @@ pub async fn set_published(
     })
 }
 
-pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+pub async fn delete(db: &PgPool, viewer: &Viewer, id: ArticleId) -> AppResult<()> {
     let mut tx = db.begin().await?;
     let article = lock(&mut tx, id).await?;
     if !article.visible_to(Some(viewer)) {
@@ -709,7 +714,7 @@ pub async fn delete(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
 
 /// The scheduled-publication job: makes the article live if its time has come and it is
 /// still scheduled. Runs again harmlessly.
-pub async fn publish_scheduled(db: &PgPool, id: Uuid) -> AppResult<bool> {
+pub async fn publish_scheduled(db: &PgPool, id: ArticleId) -> AppResult<bool> {
     let mut tx = db.begin().await?;
     let Some(article) = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM articles WHERE id = $1 AND status = 'scheduled' AND published_at <= now() FOR UPDATE"
@@ -736,7 +741,7 @@ pub async fn publish_scheduled(db: &PgPool, id: Uuid) -> AppResult<bool> {
 pub async fn unpublish_in(
     conn: &mut PgConnection,
     viewer: &Viewer,
-    article: Uuid,
+    article: ArticleId,
     reason: &str,
 ) -> AppResult<()> {
     viewer.require_role(Role::Moderator)?;

@@ -37,11 +37,11 @@ pub enum Hit {
         highlight: String,
     },
     User {
-        id: Uuid,
+        id: crate::ids::UserId,
         rank: f32,
     },
     Tag {
-        id: Uuid,
+        id: crate::ids::TagId,
         rank: f32,
     },
 }
@@ -162,7 +162,10 @@ async fn members(db: &PgPool, needle: &str, fetch: i64) -> AppResult<Vec<Hit>> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, rank)| Hit::User { id, rank })
+        .map(|(id, rank)| Hit::User {
+            id: id.into(),
+            rank,
+        })
         .collect())
 }
 
@@ -186,7 +189,10 @@ async fn tags(db: &PgPool, needle: &str, fetch: i64) -> AppResult<Vec<Hit>> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, rank)| Hit::Tag { id, rank })
+        .map(|(id, rank)| Hit::Tag {
+            id: id.into(),
+            rank,
+        })
         .collect())
 }
 
@@ -207,13 +213,13 @@ async fn articles_found(db: &PgPool, found: &index::Found) -> AppResult<Vec<Hit>
     .bind(&ids)
     .fetch_all(db)
     .await?;
-    let mut by_id: std::collections::HashMap<Uuid, FoundRow> =
+    let mut by_id: std::collections::HashMap<crate::ids::ArticleId, FoundRow> =
         rows.into_iter().map(|r| (r.article.id, r)).collect();
     Ok(found
         .hits
         .iter()
         .filter_map(|(id, score)| {
-            let row = by_id.remove(id)?;
+            let row = by_id.remove(&crate::ids::ArticleId(*id))?;
             Some(Hit::Article {
                 highlight: found.highlight(&row.text),
                 // BM25 is unbounded: s / (s + 1) maps it to 0..1 as Postgres' ranks were.

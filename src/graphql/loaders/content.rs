@@ -15,6 +15,7 @@ use crate::domain::reactions::{self, Reactable};
 use crate::domain::tags::{self, Tag};
 use crate::error::AppError;
 use crate::graphql::types::content::ThreadPage;
+use crate::ids::{ArticleId, CommentId, TagId, UserId};
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
 
@@ -25,11 +26,11 @@ fn shared(e: AppError) -> Arc<AppError> {
 /// Articles by id, whatever their status: resolvers check visibility.
 pub struct ArticleLoader(pub PgPool);
 
-impl Loader<Uuid> for ArticleLoader {
+impl Loader<ArticleId> for ArticleLoader {
     type Value = Article;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, Article> {
+    async fn load(&self, keys: &[ArticleId]) -> LoadResult<ArticleId, Article> {
         let rows = listing::by_ids(&self.0, keys).await.map_err(shared)?;
         Ok(rows.into_iter().map(|a| (a.id, a)).collect())
     }
@@ -39,15 +40,15 @@ impl Loader<Uuid> for ArticleLoader {
 /// in one statement per kind of selection.
 pub struct ArticleWithLoader(pub PgPool);
 
-impl Loader<(Uuid, listing::Includes)> for ArticleWithLoader {
+impl Loader<(ArticleId, listing::Includes)> for ArticleWithLoader {
     type Value = (Article, listing::Extras);
     type Error = Arc<AppError>;
 
     async fn load(
         &self,
-        keys: &[(Uuid, listing::Includes)],
-    ) -> LoadResult<(Uuid, listing::Includes), (Article, listing::Extras)> {
-        let mut groups: HashMap<listing::Includes, Vec<Uuid>> = HashMap::new();
+        keys: &[(ArticleId, listing::Includes)],
+    ) -> LoadResult<(ArticleId, listing::Includes), (Article, listing::Extras)> {
+        let mut groups: HashMap<listing::Includes, Vec<ArticleId>> = HashMap::new();
         for (id, includes) in keys {
             groups.entry(*includes).or_default().push(*id);
         }
@@ -66,11 +67,11 @@ impl Loader<(Uuid, listing::Includes)> for ArticleWithLoader {
 
 pub struct TagLoader(pub PgPool);
 
-impl Loader<Uuid> for TagLoader {
+impl Loader<TagId> for TagLoader {
     type Value = Tag;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, Tag> {
+    async fn load(&self, keys: &[TagId]) -> LoadResult<TagId, Tag> {
         let rows = tags::by_ids(&self.0, keys).await.map_err(shared)?;
         Ok(rows.into_iter().map(|t| (t.id, t)).collect())
     }
@@ -79,11 +80,11 @@ impl Loader<Uuid> for TagLoader {
 /// The tags of each article, in order.
 pub struct ArticleTagsLoader(pub PgPool);
 
-impl Loader<Uuid> for ArticleTagsLoader {
+impl Loader<ArticleId> for ArticleTagsLoader {
     type Value = Vec<Tag>;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, Vec<Tag>> {
+    async fn load(&self, keys: &[ArticleId]) -> LoadResult<ArticleId, Vec<Tag>> {
         tags::of_articles(&self.0, keys).await.map_err(shared)
     }
 }
@@ -93,17 +94,17 @@ impl Loader<Uuid> for ArticleTagsLoader {
 /// statement for every parent of a batch that asks the same.
 pub struct RepliesLoader {
     pub db: PgPool,
-    pub viewer: Option<Uuid>,
+    pub viewer: Option<UserId>,
 }
 
-pub type RepliesKey = (Uuid, Vec<comments::Level>);
+pub type RepliesKey = (CommentId, Vec<comments::Level>);
 
 impl Loader<RepliesKey> for RepliesLoader {
     type Value = Arc<ThreadPage>;
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[RepliesKey]) -> LoadResult<RepliesKey, Arc<ThreadPage>> {
-        let mut groups: HashMap<&[comments::Level], Vec<Uuid>> = HashMap::new();
+        let mut groups: HashMap<&[comments::Level], Vec<CommentId>> = HashMap::new();
         for (parent, levels) in keys {
             groups.entry(levels).or_default().push(*parent);
         }
@@ -124,11 +125,11 @@ impl Loader<RepliesKey> for RepliesLoader {
 /// Comments by id (one query per batch), for `node(id:)`.
 pub struct CommentLoader(pub PgPool);
 
-impl Loader<Uuid> for CommentLoader {
+impl Loader<CommentId> for CommentLoader {
     type Value = Comment;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, Comment> {
+    async fn load(&self, keys: &[CommentId]) -> LoadResult<CommentId, Comment> {
         let rows: Vec<Comment> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {} FROM comments WHERE id = ANY($1)",
             comments::COLUMNS
@@ -161,7 +162,7 @@ impl Loader<Reactable> for ReactionCountsLoader {
 /// The viewer's reactions per item. Built per request for one viewer.
 pub struct ViewerReactionsLoader {
     pub db: PgPool,
-    pub viewer: Option<Uuid>,
+    pub viewer: Option<UserId>,
 }
 
 impl Loader<Reactable> for ViewerReactionsLoader {
@@ -181,7 +182,7 @@ impl Loader<Reactable> for ViewerReactionsLoader {
 /// Whether the viewer follows each member or tag. Built per request for one viewer.
 pub struct FollowingLoader {
     pub db: PgPool,
-    pub viewer: Option<Uuid>,
+    pub viewer: Option<UserId>,
     /// Everything the viewer follows, read at the first question when it is a short list
     /// (`None` inside when it is not): later batches of the request need no statement.
     pub all: tokio::sync::OnceCell<Option<HashSet<Followable>>>,

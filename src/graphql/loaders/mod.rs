@@ -18,6 +18,7 @@ use self::batch::Batch;
 use crate::config::Settings;
 use crate::domain::articles::Article;
 use crate::domain::articles::listing::{Extras, Includes};
+use crate::ids::{ArticleId, CommentId, TagId, UserId};
 
 /// What the selection under `field` (an article, or a connection of them) asks for that a
 /// list can read along with its articles.
@@ -31,13 +32,13 @@ pub fn includes(field: async_graphql::Lookahead<'_>) -> Includes {
 /// The loaders of one request (or one WebSocket connection): batched as the request's
 /// resolvers are polled (see [`batch`]), cached for its length.
 pub struct Loaders {
-    pub users: Batch<Uuid, users::UserLoader>,
-    pub articles: Batch<Uuid, content::ArticleLoader>,
-    pub articles_with: Batch<(Uuid, Includes), content::ArticleWithLoader>,
-    pub tags: Batch<Uuid, content::TagLoader>,
-    pub article_tags: Batch<Uuid, content::ArticleTagsLoader>,
+    pub users: Batch<UserId, users::UserLoader>,
+    pub articles: Batch<ArticleId, content::ArticleLoader>,
+    pub articles_with: Batch<(ArticleId, Includes), content::ArticleWithLoader>,
+    pub tags: Batch<TagId, content::TagLoader>,
+    pub article_tags: Batch<ArticleId, content::ArticleTagsLoader>,
     pub replies: Batch<content::RepliesKey, content::RepliesLoader>,
-    pub comments: Batch<Uuid, content::CommentLoader>,
+    pub comments: Batch<CommentId, content::CommentLoader>,
     pub reaction_counts: Batch<crate::domain::reactions::Reactable, content::ReactionCountsLoader>,
     pub viewer_reactions:
         Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
@@ -96,7 +97,7 @@ impl Loaders {
     /// [`includes`]) put where its resolvers look for it: one statement in all.
     pub async fn article(
         &self,
-        id: Uuid,
+        id: ArticleId,
         field: async_graphql::Lookahead<'_>,
     ) -> Result<Option<Article>, std::sync::Arc<crate::error::AppError>> {
         let includes = includes(field);
@@ -115,7 +116,7 @@ impl Loaders {
     }
 
     /// Loaders for one request by `viewer` (anonymous when `None`).
-    pub fn new(db: &PgPool, settings: &Arc<Settings>, viewer: Option<Uuid>) -> Self {
+    pub fn new(db: &PgPool, settings: &Arc<Settings>, viewer: Option<UserId>) -> Self {
         Self {
             users: Batch::new(users::UserLoader(db.clone())),
             articles: Batch::new(content::ArticleLoader(db.clone())),

@@ -176,7 +176,7 @@ impl AccountsMutation {
 
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let viewer = ctx.require_viewer()?;
-        let uuid = node::decode_as::<ApiKeyNode>(&id)?.uuid();
+        let uuid = node::decode_as::<ApiKeyNode>(&id)?;
         service::revoke_api_key(&ctx.state().db, viewer, uuid).await?;
         Ok(true)
     }
@@ -325,6 +325,6 @@ impl AccountsMutation {
     }
 }
 
-fn session_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
-    Ok(node::decode_as::<SessionNode>(id)?.uuid())
+fn session_id(id: &ID) -> async_graphql::Result<crate::ids::SessionId> {
+    Ok(node::decode_as::<SessionNode>(id)?)
 }

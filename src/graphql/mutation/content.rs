@@ -45,8 +45,7 @@ impl TryFrom<ArticleFields> for ArticleInput {
             .cover_image_id
             .as_ref()
             .map(node::decode_as::<ImageNode>)
-            .transpose()?
-            .map(crate::ids::ImageId::uuid);
+            .transpose()?;
         Ok(Self {
             cover_image_id,
             title: f.title,
@@ -78,12 +77,12 @@ async fn announce(ctx: &Context<'_>, saved: service::Saved) -> ArticleNode {
     ArticleNode(saved.article)
 }
 
-fn article_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
-    Ok(node::decode_as::<ArticleNode>(id)?.uuid())
+fn article_id(id: &ID) -> async_graphql::Result<crate::ids::ArticleId> {
+    Ok(node::decode_as::<ArticleNode>(id)?)
 }
 
-fn comment_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
-    Ok(node::decode_as::<CommentNode>(id)?.uuid())
+fn comment_id(id: &ID) -> async_graphql::Result<crate::ids::CommentId> {
+    Ok(node::decode_as::<CommentNode>(id)?)
 }
 
 async fn comment_node(
@@ -265,8 +264,8 @@ impl ContentMutation {
         reacted: Option<bool>,
     ) -> async_graphql::Result<ReactionResult> {
         let item = match node::decode(&reactable_id)? {
-            (t, id) if t == ArticleNode::TYPE_NAME => Reactable::Article(id),
-            (t, id) if t == CommentNode::TYPE_NAME => Reactable::Comment(id),
+            (t, id) if t == ArticleNode::TYPE_NAME => Reactable::Article(id.into()),
+            (t, id) if t == CommentNode::TYPE_NAME => Reactable::Comment(id.into()),
             _ => {
                 return Err(AppError::bad_input(
                     "reactableId",
@@ -322,12 +321,12 @@ impl ContentMutation {
     /// Stops seeing a member: their articles leave your feeds, their actions stop
     /// notifying you, their live events stop reaching you.
     async fn block_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let target = node::decode_as::<UserNode>(&id)?.uuid();
+        let target = node::decode_as::<UserNode>(&id)?;
         Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
     }
 
     async fn unblock_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let target = node::decode_as::<UserNode>(&id)?.uuid();
+        let target = node::decode_as::<UserNode>(&id)?;
         Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?)
     }
 
@@ -353,8 +352,8 @@ impl ContentMutation {
 
 fn followable(id: &ID) -> async_graphql::Result<Followable> {
     match node::decode(id)? {
-        (t, id) if t == UserNode::TYPE_NAME => Ok(Followable::User(id)),
-        (t, id) if t == TagNode::TYPE_NAME => Ok(Followable::Tag(id)),
+        (t, id) if t == UserNode::TYPE_NAME => Ok(Followable::User(id.into())),
+        (t, id) if t == TagNode::TYPE_NAME => Ok(Followable::Tag(id.into())),
         _ => Err(AppError::bad_input("id", "only members and tags can be followed").into()),
     }
 }

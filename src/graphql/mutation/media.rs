@@ -53,7 +53,7 @@ impl MediaMutation {
     /// Deletes one of your images and its stored copies. Articles that show it keep the
     /// URL, which stops working.
     async fn delete_image(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let id = crate::graphql::node::decode_as::<ImageNode>(&id)?.uuid();
+        let id = crate::graphql::node::decode_as::<ImageNode>(&id)?;
         let state = ctx.state();
         media::delete(&state.db, &state.storage, ctx.require_viewer()?, id).await?;
         Ok(true)

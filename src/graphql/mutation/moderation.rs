@@ -29,9 +29,9 @@ pub enum CommentModeration {
 
 fn subject(id: &ID) -> Result<Subject, AppError> {
     match node::decode(id)? {
-        (t, id) if t == ArticleNode::TYPE_NAME => Ok(Subject::Article(id)),
-        (t, id) if t == CommentNode::TYPE_NAME => Ok(Subject::Comment(id)),
-        (t, id) if t == UserNode::TYPE_NAME => Ok(Subject::User(id)),
+        (t, id) if t == ArticleNode::TYPE_NAME => Ok(Subject::Article(id.into())),
+        (t, id) if t == CommentNode::TYPE_NAME => Ok(Subject::Comment(id.into())),
+        (t, id) if t == UserNode::TYPE_NAME => Ok(Subject::User(id.into())),
         _ => Err(AppError::bad_input(
             "subjectId",
             "only articles, comments and members can be reported",
@@ -74,7 +74,7 @@ impl ModerationMutation {
         action: ModerationAction,
         note: Option<String>,
     ) -> async_graphql::Result<ReportNode> {
-        let id = node::decode_as::<ReportNode>(&id)?.uuid();
+        let id = node::decode_as::<ReportNode>(&id)?;
         let report = moderation::resolve(
             &ctx.state().db,
             ctx.require_viewer()?,
@@ -95,7 +95,7 @@ impl ModerationMutation {
         reason: String,
         #[graphql(default, desc = "REMOVE (the default) or RESTORE.")] action: ArticleModeration,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<ArticleNode>(&id)?.uuid();
+        let id = node::decode_as::<ArticleNode>(&id)?;
         let (db, viewer) = (&ctx.state().db, ctx.require_viewer()?);
         match action {
             ArticleModeration::Remove => moderation::unpublish(db, viewer, id, &reason).await?,
@@ -114,7 +114,7 @@ impl ModerationMutation {
         action: CommentModeration,
         reason: String,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<CommentNode>(&id)?.uuid();
+        let id = node::decode_as::<CommentNode>(&id)?;
         let resolution = match action {
             CommentModeration::Hide => Resolution::HideComment,
             CommentModeration::Delete => Resolution::DeleteComment,
@@ -139,7 +139,7 @@ impl ModerationMutation {
         tags: Vec<String>,
         reason: String,
     ) -> async_graphql::Result<ArticleNode> {
-        let id = node::decode_as::<ArticleNode>(&id)?.uuid();
+        let id = node::decode_as::<ArticleNode>(&id)?;
         let article =
             articles::moderate_tags(&ctx.state().db, ctx.require_viewer()?, id, &tags, &reason)
                 .await?;
@@ -153,7 +153,7 @@ impl ModerationMutation {
         id: ID,
         reason: String,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<UserNode>(&id)?.uuid();
+        let id = node::decode_as::<UserNode>(&id)?;
         moderation::suspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
         Ok(true)
     }
@@ -164,7 +164,7 @@ impl ModerationMutation {
         id: ID,
         reason: String,
     ) -> async_graphql::Result<bool> {
-        let id = node::decode_as::<UserNode>(&id)?.uuid();
+        let id = node::decode_as::<UserNode>(&id)?;
         moderation::unsuspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
         Ok(true)
     }

@@ -33,7 +33,7 @@ impl ContentQuery {
         let viewer = ctx.viewer();
         match (id, username, slug) {
             (Some(id), None, None) => {
-                let uuid = node::decode_as::<ArticleNode>(&id)?.uuid();
+                let uuid = node::decode_as::<ArticleNode>(&id)?;
                 let article = ctx.loaders().article(uuid, ctx.look_ahead()).await?;
                 Ok(article
                     .filter(|a| a.visible_with(viewer, preview_token.as_deref()))

@@ -1,5 +1,5 @@
+use crate::ids::{AuditEntryId, ReportId};
 use async_graphql::{Context, Object};
-use uuid::Uuid;
 
 use crate::domain::moderation;
 use crate::graphql::context::ContextExt as _;
@@ -23,7 +23,7 @@ impl ModerationQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<ReportNode>> {
         let viewer = ctx.require_viewer()?;
-        let page = ctx.page::<Uuid>(PageArgs::new(first, after, last, before))?;
+        let page = ctx.page::<ReportId>(PageArgs::new(first, after, last, before))?;
         let status = status.unwrap_or(ReportStatus::Open);
         let rows = moderation::list(&ctx.state().db, viewer, status.into(), &page).await?;
         Ok(page.into_connection(rows.into_iter().map(ReportNode).collect(), |r| r.0.id)?)
@@ -41,7 +41,7 @@ impl ModerationQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<AuditEntryNode>> {
         let viewer = ctx.require_viewer()?;
-        let page = ctx.page::<Uuid>(PageArgs::new(first, after, last, before))?;
+        let page = ctx.page::<AuditEntryId>(PageArgs::new(first, after, last, before))?;
         let rows = moderation::audit_log(&ctx.state().db, viewer, action.as_deref(), &page).await?;
         Ok(page.into_connection(rows.into_iter().map(AuditEntryNode).collect(), |e| e.0.id)?)
     }

@@ -74,7 +74,7 @@ impl NotificationsMutation {
         }
         let uuids = ids
             .iter()
-            .map(|id| node::decode_field::<NotificationNode>(id, "ids").map(|id| id.uuid()))
+            .map(|id| node::decode_field::<NotificationNode>(id, "ids"))
             .collect::<Result<Vec<_>, _>>()?;
         let changed =
             notifications::mark_read(&ctx.state().db, viewer.user_id, Some(&uuids)).await?;

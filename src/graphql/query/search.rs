@@ -76,7 +76,7 @@ impl SearchQuery {
         let limit = usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX);
         let state = ctx.state();
         let hits = search::search(&state.db, &state.search, &query, &kinds, offset, limit).await?;
-        let user_ids: Vec<uuid::Uuid> = hits
+        let user_ids: Vec<crate::ids::UserId> = hits
             .iter()
             .filter_map(|h| {
                 if let Hit::User { id, .. } = h {
@@ -86,7 +86,7 @@ impl SearchQuery {
                 }
             })
             .collect();
-        let tag_ids: Vec<uuid::Uuid> = hits
+        let tag_ids: Vec<crate::ids::TagId> = hits
             .iter()
             .filter_map(|h| {
                 if let Hit::Tag { id, .. } = h {

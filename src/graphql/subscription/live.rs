@@ -18,6 +18,7 @@ use crate::graphql::context::ContextExt as _;
 use crate::graphql::loaders::EventLoaders;
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::content::{ArticleNode, CommentNode, ReactionCount};
+use crate::ids::{ArticleId, UserId};
 use crate::state::AppState;
 
 /// Reaction counts of an article after a change.
@@ -91,7 +92,7 @@ where
     })
 }
 
-async fn live_article(state: &Live, id: Uuid) -> Option<Article> {
+async fn live_article(state: &Live, id: ArticleId) -> Option<Article> {
     state
         .loaders
         .articles
@@ -103,7 +104,7 @@ async fn live_article(state: &Live, id: Uuid) -> Option<Article> {
 }
 
 /// Whom the subscriber blocked, read once when the subscription starts.
-async fn blocked_by_viewer(ctx: &Context<'_>) -> async_graphql::Result<Vec<Uuid>> {
+async fn blocked_by_viewer(ctx: &Context<'_>) -> async_graphql::Result<Vec<UserId>> {
     Ok(match ctx.viewer() {
         Some(viewer) => blocks::blocked_by(&ctx.state().db, viewer.user_id).await?,
         None => Vec::new(),
@@ -138,7 +139,7 @@ impl LiveSubscription {
             let tag = tag.clone();
             let blocked = blocked.clone();
             async move {
-                let article = live_article(&state, id).await?;
+                let article = live_article(&state, id.into()).await?;
                 let tag_ok = tag.as_ref().is_none_or(|t| article.tag_names.contains(t));
                 let author_ok = author.is_none_or(|a| a == article.user_id)
                     && !blocked.contains(&article.user_id);
@@ -153,7 +154,7 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = CommentNode> + use<>> {
-        let id = node::decode_as::<ArticleNode>(&article_id)?.uuid();
+        let id = node::decode_as::<ArticleNode>(&article_id)?;
         let state = &Live::of(ctx);
         let article = live_article(state, id)
             .await
@@ -169,7 +170,7 @@ impl LiveSubscription {
                     let comment = state
                         .loaders
                         .comments
-                        .load_one(comment_id)
+                        .load_one(comment_id.into())
                         .await
                         .ok()
                         .flatten()?;
@@ -193,7 +194,7 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = ReactionCountsUpdate> + use<>> {
-        let id = node::decode_as::<ArticleNode>(&article_id)?.uuid();
+        let id = node::decode_as::<ArticleNode>(&article_id)?;
         let state = &Live::of(ctx);
         live_article(state, id)
             .await
@@ -223,7 +224,7 @@ impl LiveSubscription {
                     .collect();
                 reaction_counts.sort_by_key(|c| order.iter().position(|n| *n == c.category));
                 Some(ReactionCountsUpdate {
-                    article_id: node::encode(ArticleNode::TYPE_NAME, id),
+                    article_id: ArticleNode::global_id(id),
                     reactions_count: article.reactions_count,
                     score: article.score,
                     reaction_counts,

@@ -44,7 +44,7 @@ impl NodeType for UserNode {
 #[Object(name = "User")]
 impl UserNode {
     pub async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     async fn username(&self) -> &str {
         &self.0.username
@@ -159,11 +159,15 @@ impl UserNode {
     ) -> async_graphql::Result<Conn<TagNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::followed_tags(&ctx.state().db, self.0.id, &page).await?;
-        let ids: Vec<uuid::Uuid> = rows.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<crate::ids::TagId> = rows.iter().map(|(id, _)| (*id).into()).collect();
         let tags = ctx.loaders().tags.load_many(ids).await?;
         let nodes = rows
             .into_iter()
-            .filter_map(|(id, at)| tags.get(&id).cloned().map(|t| ((at, id), TagNode(t))))
+            .filter_map(|(id, at)| {
+                tags.get(&id.into())
+                    .cloned()
+                    .map(|t| ((at, id), TagNode(t)))
+            })
             .collect();
         Ok(page.into_keyed_connection(nodes)?)
     }
@@ -181,11 +185,16 @@ async fn users_page(
     page: PageRequest<follows::FollowKey>,
     rows: follows::FollowPage,
 ) -> async_graphql::Result<Conn<UserNode>> {
-    let ids: Vec<uuid::Uuid> = rows.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<crate::ids::UserId> = rows.iter().map(|(id, _)| (*id).into()).collect();
     let users = ctx.loaders().users.load_many(ids).await?;
     let nodes = rows
         .into_iter()
-        .filter_map(|(id, at)| users.get(&id).cloned().map(|u| ((at, id), UserNode(u))))
+        .filter_map(|(id, at)| {
+            users
+                .get(&id.into())
+                .cloned()
+                .map(|u| ((at, id), UserNode(u)))
+        })
         .collect();
     Ok(page.into_keyed_connection(nodes)?)
 }
@@ -283,7 +292,7 @@ impl NodeType for SessionNode {
 #[Object(name = "Session")]
 impl SessionNode {
     async fn id(&self) -> ID {
-        Self::global_id(self.row.id.into())
+        Self::global_id(self.row.id)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
@@ -316,7 +325,7 @@ impl NodeType for ApiKeyNode {
 #[Object(name = "ApiKey")]
 impl ApiKeyNode {
     async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     async fn description(&self) -> &str {
         &self.0.description

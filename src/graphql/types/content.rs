@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::domain::articles::{self, Article, listing};
 use crate::domain::comments::{self, Comment};
@@ -15,6 +14,7 @@ use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::NodeType;
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
 use crate::graphql::types::accounts::UserNode;
+use crate::ids::{CommentId, UserId};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum ArticleStatus {
@@ -72,7 +72,7 @@ async fn viewer_reactions(
         .unwrap_or_default())
 }
 
-async fn author(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<UserNode>> {
+async fn author(ctx: &Context<'_>, id: UserId) -> async_graphql::Result<Option<UserNode>> {
     Ok(ctx.loaders().users.load_one(id).await?.map(UserNode))
 }
 
@@ -102,7 +102,7 @@ impl NodeType for ArticleNode {
 #[Object(name = "Article")]
 impl ArticleNode {
     pub async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -346,18 +346,18 @@ fn plan_thread(
 #[derive(Default)]
 pub struct ThreadPage {
     levels: Vec<comments::Level>,
-    children: std::collections::HashMap<Option<Uuid>, Vec<Comment>>,
-    depth: std::collections::HashMap<Uuid, usize>,
+    children: std::collections::HashMap<Option<CommentId>, Vec<Comment>>,
+    depth: std::collections::HashMap<CommentId, usize>,
     authors: Vec<crate::domain::accounts::User>,
     primed: std::sync::atomic::AtomicBool,
 }
 
 impl ThreadPage {
     pub fn new(levels: Vec<comments::Level>, rows: Vec<comments::Listed>) -> Self {
-        let mut children: std::collections::HashMap<Option<Uuid>, Vec<Comment>> =
+        let mut children: std::collections::HashMap<Option<CommentId>, Vec<Comment>> =
             std::collections::HashMap::new();
         let mut depth = std::collections::HashMap::with_capacity(rows.len());
-        let mut authors: std::collections::HashMap<Uuid, crate::domain::accounts::User> =
+        let mut authors: std::collections::HashMap<UserId, crate::domain::accounts::User> =
             std::collections::HashMap::new();
         for row in rows {
             depth.insert(row.comment.id, usize::try_from(row.level).unwrap_or(0));
@@ -399,9 +399,9 @@ impl ThreadPage {
     fn connection(
         self: &Arc<Self>,
         request: crate::graphql::pagination::PageRequest<comments::Key>,
-        parent: Option<Uuid>,
+        parent: Option<CommentId>,
         level: usize,
-        article_author: Uuid,
+        article_author: UserId,
     ) -> crate::error::AppResult<Conn<CommentNode>> {
         let rows: Vec<CommentNode> = self
             .children
@@ -428,7 +428,7 @@ pub struct CommentNode {
     /// already. A comment reached on its own (a mutation's result, `node(id:)`, a
     /// notification, a live event) loads them when asked.
     pub thread: Option<(Arc<ThreadPage>, usize)>,
-    pub article_author: Uuid,
+    pub article_author: UserId,
 }
 
 impl NodeType for CommentNode {
@@ -439,7 +439,7 @@ impl NodeType for CommentNode {
 #[Object(name = "Comment")]
 impl CommentNode {
     pub async fn id(&self) -> ID {
-        Self::global_id(self.comment.id.into())
+        Self::global_id(self.comment.id)
     }
     /// The rendered text; `[deleted]`, or a hidden note for others when the article's
     /// author hid it.
@@ -550,7 +550,7 @@ impl NodeType for TagNode {
 #[Object(name = "Tag")]
 impl TagNode {
     pub async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name

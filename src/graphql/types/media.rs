@@ -43,7 +43,7 @@ impl NodeType for ImageNode {
 #[Object(name = "Image")]
 impl ImageNode {
     async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     async fn url(&self) -> &str {
         &self.0.url

@@ -102,7 +102,7 @@ impl NodeType for ReportNode {
 #[Object(name = "Report")]
 impl ReportNode {
     async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     /// `article`, `comment` or `user`.
     async fn subject_type(&self) -> &str {
@@ -165,7 +165,7 @@ impl NodeType for AuditEntryNode {
 #[Object(name = "AuditEntry")]
 impl AuditEntryNode {
     async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     /// For example `article.unpublish`, `comment.hide`, `member.suspend`, `spam.flag`.
     async fn action(&self) -> &str {

@@ -56,14 +56,14 @@ impl NodeType for NotificationNode {
 #[Object(name = "Notification")]
 impl NotificationNode {
     async fn id(&self) -> ID {
-        Self::global_id(self.0.id.into())
+        Self::global_id(self.0.id)
     }
     async fn kind(&self) -> NotificationKind {
         NotificationKind::parse(&self.0.kind)
     }
     /// The latest members behind it (at most five), newest first.
     async fn actors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UserNode>> {
-        let ids: Vec<uuid::Uuid> = self
+        let ids: Vec<crate::ids::UserId> = self
             .0
             .actor_ids
             .iter()
