@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::config::Settings;
 use crate::domain::articles::listing::{Extras, Includes};
 use crate::domain::articles::model::{Article, LIST_COLUMNS};
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, Window};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, UserId};
 
@@ -126,14 +126,13 @@ pub async fn feed(
         FeedType::Relevant => vec![("a.hot_score".to_owned(), "a.hot_score", relevant_window)],
         FeedType::Following => vec![("0::float8".to_owned(), "", followed.to_owned())],
     };
-    let window = page.newest_first();
-    let (after, before, cmp_after, cmp_before, order) = (
-        window.from,
-        window.to,
-        window.past,
-        window.short,
-        window.order,
-    );
+    let Window {
+        after,
+        before,
+        cmp_after,
+        cmp_before,
+        order,
+    } = page.newest_first();
     let columns = crate::domain::articles::model::qualified(LIST_COLUMNS);
     let branch = |(rank, walk, filter): &(String, &str, String)| {
         let walk = if walk.is_empty() {

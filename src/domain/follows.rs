@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, Window};
 use crate::error::{AppError, AppResult};
 use crate::ids::{TagId, UserId};
 
@@ -171,8 +171,12 @@ pub type FollowPage = Vec<(Uuid, DateTime<Utc>)>;
 pub type FollowKey = (DateTime<Utc>, Uuid);
 
 fn page_sql(select: &str, filter: &str, page: &PageRequest<FollowKey>) -> String {
-    let window = page.newest_first();
-    let (cmp_after, cmp_before, order) = (window.past, window.short, window.order);
+    let Window {
+        cmp_after,
+        cmp_before,
+        order,
+        ..
+    } = page.newest_first();
     format!(
         "{select} WHERE {filter}
            AND ($2::timestamptz IS NULL OR (f.created_at, x.id) {cmp_after} ($2, $3))
@@ -187,8 +191,7 @@ async fn run_page(
     owner: UserId,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
-    let window = page.newest_first();
-    let (after, before) = (window.from, window.to);
+    let Window { after, before, .. } = page.newest_first();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(owner)
         .bind(after.map(|k| k.0))

@@ -177,13 +177,13 @@ pub async fn list(
         "SELECT {REPORT_COLUMNS} FROM reports
          WHERE status = $1 AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
          ORDER BY id {order} LIMIT $4",
-        window.past,
-        window.short,
+        window.cmp_after,
+        window.cmp_before,
         order = window.order
     )))
     .bind(status)
-    .bind(window.from)
-    .bind(window.to)
+    .bind(window.after)
+    .bind(window.before)
     .bind(page.fetch_limit())
     .fetch_all(db)
     .await?)
@@ -469,13 +469,13 @@ pub async fn audit_log(
          WHERE ($1::text IS NULL OR action = $1)
            AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
          ORDER BY id {order} LIMIT $4",
-        window.past,
-        window.short,
+        window.cmp_after,
+        window.cmp_before,
         order = window.order
     )))
     .bind(action)
-    .bind(window.from)
-    .bind(window.to)
+    .bind(window.after)
+    .bind(window.before)
     .bind(page.fetch_limit())
     .fetch_all(db)
     .await?)

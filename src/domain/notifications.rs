@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::markdown;
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, Window};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, CommentId, NotificationId, UserId};
 
@@ -213,14 +213,13 @@ pub async fn list(
     unread_only: bool,
     page: &PageRequest<NotificationKey>,
 ) -> AppResult<Vec<Notification>> {
-    let window = page.newest_first();
-    let (after, before, cmp_after, cmp_before, order) = (
-        window.from,
-        window.to,
-        window.past,
-        window.short,
-        window.order,
-    );
+    let Window {
+        after,
+        before,
+        cmp_after,
+        cmp_before,
+        order,
+    } = page.newest_first();
     Ok(
         sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM notifications

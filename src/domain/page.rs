@@ -116,33 +116,34 @@ impl PageArgs {
     }
 }
 
-/// A page of a newest-first list, seen from the query: rows strictly past `from` and short
-/// of `to` (compared with `past` and `short`), sorted `order`. Backward pages run the
-/// query the other way; `into_connection` flips them back.
-pub struct Newest<K> {
-    pub from: Option<K>,
-    pub to: Option<K>,
-    pub past: &'static str,
-    pub short: &'static str,
+/// A page of a newest-first list as its query sees it: rows `cmp_after` the key `after` and
+/// `cmp_before` the key `before`, sorted `order`. Backward pages run the query the other
+/// way (the keys and comparisons swap); `into_connection` flips the rows back. Callers
+/// destructure it: `let Window { after, before, cmp_after, cmp_before, order } = ...`.
+pub struct Window<K> {
+    pub after: Option<K>,
+    pub before: Option<K>,
+    pub cmp_after: &'static str,
+    pub cmp_before: &'static str,
     pub order: &'static str,
 }
 
 impl<K: Clone> PageRequest<K> {
-    pub fn newest_first(&self) -> Newest<K> {
+    pub fn newest_first(&self) -> Window<K> {
         if self.backward() {
-            Newest {
-                from: self.before.clone(),
-                to: self.after.clone(),
-                past: ">",
-                short: "<",
+            Window {
+                after: self.before.clone(),
+                before: self.after.clone(),
+                cmp_after: ">",
+                cmp_before: "<",
                 order: "ASC",
             }
         } else {
-            Newest {
-                from: self.after.clone(),
-                to: self.before.clone(),
-                past: "<",
-                short: ">",
+            Window {
+                after: self.after.clone(),
+                before: self.before.clone(),
+                cmp_after: "<",
+                cmp_before: ">",
                 order: "DESC",
             }
         }

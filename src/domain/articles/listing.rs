@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::model::{Article, COLUMNS, LIST_COLUMNS};
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, Window};
 use crate::error::AppResult;
 use crate::ids::{ArticleId, UserId};
 
@@ -73,14 +73,13 @@ pub async fn latest(
     filter: &Filter,
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<Article>> {
-    let window = page.newest_first();
-    let (after, before, cmp_after, cmp_before, order) = (
-        window.from,
-        window.to,
-        window.past,
-        window.short,
-        window.order,
-    );
+    let Window {
+        after,
+        before,
+        cmp_after,
+        cmp_before,
+        order,
+    } = page.newest_first();
     // Drafts have no publication date: they sort by creation.
     let key = "COALESCE(a.published_at, a.created_at)";
     let sql = format!(
@@ -122,14 +121,13 @@ pub async fn reading_list(
     user: UserId,
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<(Article, DateTime<Utc>)>> {
-    let window = page.newest_first();
-    let (after, before, cmp_after, cmp_before, order) = (
-        window.from,
-        window.to,
-        window.past,
-        window.short,
-        window.order,
-    );
+    let Window {
+        after,
+        before,
+        cmp_after,
+        cmp_before,
+        order,
+    } = page.newest_first();
     let sql = format!(
         "SELECT {cols}, r.created_at AS saved_at FROM reactions r JOIN articles a ON a.id = r.reactable_id
          WHERE r.user_id = $1 AND r.reactable_type = 'article' AND r.category = 'readinglist' AND a.status = 'published'

@@ -145,3 +145,21 @@ impl Loaders {
         }
     }
 }
+
+/// Whether the signed-in viewer follows `target` (false when signed out), through the
+/// request's follows loader.
+pub async fn viewer_follows(
+    ctx: &async_graphql::Context<'_>,
+    target: crate::domain::follows::Followable,
+) -> async_graphql::Result<bool> {
+    use crate::graphql::context::ContextExt as _;
+    if ctx.viewer().is_none() {
+        return Ok(false);
+    }
+    Ok(ctx
+        .loaders()
+        .following
+        .load_one(target)
+        .await?
+        .unwrap_or(false))
+}

@@ -93,15 +93,7 @@ impl UserNode {
         self.0.following_count
     }
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        if ctx.viewer().is_none() {
-            return Ok(false);
-        }
-        Ok(ctx
-            .loaders()
-            .following
-            .load_one(Followable::User(self.0.id))
-            .await?
-            .unwrap_or(false))
+        crate::graphql::loaders::viewer_follows(ctx, Followable::User(self.0.id)).await
     }
     /// Their live articles, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]

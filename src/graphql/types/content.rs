@@ -574,15 +574,7 @@ impl TagNode {
         self.0.followers_count
     }
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        if ctx.viewer().is_none() {
-            return Ok(false);
-        }
-        Ok(ctx
-            .loaders()
-            .following
-            .load_one(Followable::Tag(self.0.id))
-            .await?
-            .unwrap_or(false))
+        crate::graphql::loaders::viewer_follows(ctx, Followable::Tag(self.0.id)).await
     }
     /// Live articles with this tag, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
