@@ -828,6 +828,16 @@ impl Settings {
             .filter(|u| !u.is_empty())
     }
 
+    /// The public reaction categories (the ones counted for everyone to see), with the
+    /// score each adds, in their configured order.
+    pub fn public_reactions(&self) -> (Vec<String>, Vec<i32>) {
+        self.reactions
+            .iter()
+            .filter(|c| !c.private)
+            .map(|c| (c.name.clone(), c.score))
+            .unzip()
+    }
+
     /// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure over https.
     pub fn session_cookie(&self, token: &str, max_age_secs: i64) -> String {
         let secure = if self.is_https() { "; Secure" } else { "" };

@@ -401,18 +401,7 @@ pub async fn run(db: &PgPool, settings: &Settings, options: &SeedOptions) -> any
 pub async fn recount(db: &PgPool, settings: &Settings) -> anyhow::Result<()> {
     let spinner = ProgressBar::new_spinner();
     spinner.set_message("counting");
-    let public: Vec<String> = settings
-        .reactions
-        .iter()
-        .filter(|c| !c.private)
-        .map(|c| c.name.clone())
-        .collect();
-    let scores: Vec<i32> = settings
-        .reactions
-        .iter()
-        .filter(|c| !c.private)
-        .map(|c| c.score)
-        .collect();
+    let (public, scores) = settings.public_reactions();
     for statement in [
         "DELETE FROM reaction_tallies",
         "INSERT INTO reaction_tallies (reactable_type, reactable_id, category, count)

@@ -17,18 +17,7 @@ pub async fn erase_member_content(
     settings: &Settings,
     user: UserId,
 ) -> AppResult<()> {
-    let public: Vec<String> = settings
-        .reactions
-        .iter()
-        .filter(|c| !c.private)
-        .map(|c| c.name.clone())
-        .collect();
-    let scores: Vec<i32> = settings
-        .reactions
-        .iter()
-        .filter(|c| !c.private)
-        .map(|c| c.score)
-        .collect();
+    let (public, scores) = settings.public_reactions();
     // Their reactions and bookmarks, with the tallies, counts and scores they fed.
     let (reacted_types, reacted_ids): (Vec<String>, Vec<Uuid>) =
         sqlx::query_as::<_, (String, Uuid)>(

@@ -97,36 +97,24 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
     }
     let mut notified = Vec::new();
     let mut push = |r: Option<UserId>| notified.extend(r);
-    match parent_author {
-        Some(parent) => {
-            push(
-                record(
-                    db,
-                    parent,
-                    actor,
-                    "reply",
-                    &format!("reply:{comment_id}"),
-                    Some(article),
-                    Some(comment_id),
-                )
-                .await?,
-            );
-            if parent != article_author {
-                push(
-                    record(
-                        db,
-                        article_author,
-                        actor,
-                        "comment",
-                        &format!("comment:{comment_id}"),
-                        Some(article),
-                        Some(comment_id),
-                    )
-                    .await?,
-                );
-            }
-        }
-        None => push(
+    // The author of the comment answered hears of a reply; the article's author of a
+    // comment, unless they are the one answered.
+    if let Some(parent) = parent_author {
+        push(
+            record(
+                db,
+                parent,
+                actor,
+                "reply",
+                &format!("reply:{comment_id}"),
+                Some(article),
+                Some(comment_id),
+            )
+            .await?,
+        );
+    }
+    if parent_author != Some(article_author) {
+        push(
             record(
                 db,
                 article_author,
@@ -137,7 +125,7 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
                 Some(comment_id),
             )
             .await?,
-        ),
+        );
     }
     let names = markdown::mentions(&body);
     if !names.is_empty() {

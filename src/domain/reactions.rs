@@ -123,23 +123,18 @@ pub async fn toggle(
         return Ok(on);
     }
     let delta: i32 = if on { 1 } else { -1 };
-    if on {
-        sqlx::query("INSERT INTO reactions (user_id, reactable_type, reactable_id, category) VALUES ($1, $2, $3, $4)")
-            .bind(viewer.user_id)
-            .bind(item.type_name())
-            .bind(item.id())
-            .bind(&category.name)
-            .execute(&mut *tx)
-            .await?;
+    let write = if on {
+        "INSERT INTO reactions (user_id, reactable_type, reactable_id, category) VALUES ($1, $2, $3, $4)"
     } else {
-        sqlx::query("DELETE FROM reactions WHERE user_id = $1 AND reactable_type = $2 AND reactable_id = $3 AND category = $4")
-            .bind(viewer.user_id)
-            .bind(item.type_name())
-            .bind(item.id())
-            .bind(&category.name)
-            .execute(&mut *tx)
-            .await?;
-    }
+        "DELETE FROM reactions WHERE user_id = $1 AND reactable_type = $2 AND reactable_id = $3 AND category = $4"
+    };
+    sqlx::query(write)
+        .bind(viewer.user_id)
+        .bind(item.type_name())
+        .bind(item.id())
+        .bind(&category.name)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO reaction_tallies (reactable_type, reactable_id, category, count) VALUES ($1, $2, $3, GREATEST($4, 0))
          ON CONFLICT (reactable_type, reactable_id, category) DO UPDATE SET count = reaction_tallies.count + $4",
@@ -197,12 +192,7 @@ pub async fn counts(
 ) -> AppResult<HashMap<Reactable, Vec<(String, i32)>>> {
     let (types, ids): (Vec<&str>, Vec<Uuid>) =
         items.iter().map(|i| (i.type_name(), i.id())).unzip();
-    let public: Vec<String> = settings
-        .reactions
-        .iter()
-        .filter(|c| !c.private)
-        .map(|c| c.name.clone())
-        .collect();
+    let (public, _) = settings.public_reactions();
     let rows: Vec<(String, Uuid, String, i32)> = sqlx::query_as(
         "SELECT t.reactable_type, t.reactable_id, t.category, t.count
          FROM reaction_tallies t JOIN UNNEST($1::text[], $2::uuid[]) AS k(type, id)

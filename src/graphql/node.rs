@@ -120,24 +120,9 @@ pub(crate) async fn resolve(
             .load_one(id.into())
             .await?
             .map(|t| Node::Tag(TagNode(t))),
-        CommentNode::TYPE_NAME => {
-            let Some(comment) = loaders.comments.load_one(id.into()).await? else {
-                return Ok(None);
-            };
-            let Some(article) = loaders
-                .articles
-                .load_one(comment.article_id)
-                .await?
-                .filter(|a| a.is_live())
-            else {
-                return Ok(None);
-            };
-            Some(Node::Comment(CommentNode {
-                comment,
-                thread: None,
-                article_author: article.user_id,
-            }))
-        }
+        CommentNode::TYPE_NAME => CommentNode::on_live_article(ctx, id.into())
+            .await?
+            .map(Node::Comment),
         _ => None,
     })
 }

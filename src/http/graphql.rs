@@ -487,6 +487,41 @@ fn keep<'a>(
     })
 }
 
+/// A request as it arrived, with who sent it and the media type it accepts.
+struct Incoming<'a> {
+    req: &'a Request,
+    state: &'a AppState,
+    caller: &'a Caller,
+    media: MediaType,
+}
+
+/// Runs one operation and answers it, keeping the answer where a signed-out page may be.
+async fn answer(
+    api: &Api,
+    operation: Operation,
+    transport: Transport,
+    incoming: Incoming<'_>,
+    kept: Option<&Keep<'_>>,
+) -> Response {
+    let media = incoming.media;
+    match build_request(
+        operation,
+        transport,
+        incoming.req,
+        incoming.state,
+        incoming.caller,
+    ) {
+        Ok(prepared) => {
+            let outcome = execute(api, prepared).await;
+            match kept {
+                Some(kept) => kept.respond(&outcome, media),
+                None => respond(&outcome, media),
+            }
+        }
+        Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
+    }
+}
+
 fn respond(outcome: &Outcome, media: MediaType) -> Response {
     let retry_after = refused_for(outcome);
     let status = if outcome.wrong_method {
@@ -629,16 +664,13 @@ pub async fn post(
                     "query, operationName, variables and extensions have the wrong types",
                 );
             };
-            match build_request(operation, Transport::HttpPost, req, state, &caller) {
-                Ok(prepared) => {
-                    let outcome = execute(api, prepared).await;
-                    match &kept {
-                        Some(kept) => kept.respond(&outcome, media),
-                        None => respond(&outcome, media),
-                    }
-                }
-                Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
-            }
+            let request = Incoming {
+                req,
+                state,
+                caller: &caller,
+                media,
+            };
+            answer(api, operation, Transport::HttpPost, request, kept.as_ref()).await
         }
         _ => refuse(
             StatusCode::BAD_REQUEST,
@@ -716,16 +748,13 @@ pub async fn get(
         Ok(c) => c,
         Err(response) => return *response,
     };
-    match build_request(operation, Transport::HttpGet, req, state, &caller) {
-        Ok(prepared) => {
-            let outcome = execute(api, prepared).await;
-            match &kept {
-                Some(kept) => kept.respond(&outcome, media),
-                None => respond(&outcome, media),
-            }
-        }
-        Err(message) => refuse(StatusCode::BAD_REQUEST, media, message),
-    }
+    let request = Incoming {
+        req,
+        state,
+        caller: &caller,
+        media,
+    };
+    answer(api, operation, Transport::HttpGet, request, kept.as_ref()).await
 }
 
 #[cfg(test)]

@@ -431,6 +431,33 @@ pub struct CommentNode {
     pub article_author: UserId,
 }
 
+impl CommentNode {
+    /// The comment with its id loaded, outside any thread, while its article is live;
+    /// `None` when either is gone or the article is not live.
+    pub async fn on_live_article(
+        ctx: &Context<'_>,
+        id: CommentId,
+    ) -> async_graphql::Result<Option<Self>> {
+        let Some(comment) = ctx.loaders().comments.load_one(id).await? else {
+            return Ok(None);
+        };
+        let Some(article) = ctx
+            .loaders()
+            .articles
+            .load_one(comment.article_id)
+            .await?
+            .filter(|a| a.is_live())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            comment,
+            thread: None,
+            article_author: article.user_id,
+        }))
+    }
+}
+
 impl NodeType for CommentNode {
     const TYPE_NAME: &'static str = "Comment";
     type Id = crate::ids::CommentId;

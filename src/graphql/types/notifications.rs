@@ -118,23 +118,7 @@ impl NotificationNode {
         let Some(id) = self.0.comment_id else {
             return Ok(None);
         };
-        let Some(comment) = ctx.loaders().comments.load_one(id).await? else {
-            return Ok(None);
-        };
-        let Some(article) = ctx
-            .loaders()
-            .articles
-            .load_one(comment.article_id)
-            .await?
-            .filter(|a| a.is_live())
-        else {
-            return Ok(None);
-        };
-        Ok(Some(CommentNode {
-            comment,
-            thread: None,
-            article_author: article.user_id,
-        }))
+        CommentNode::on_live_article(ctx, id).await
     }
     async fn read(&self) -> bool {
         self.0.read_at.is_some()
