@@ -135,6 +135,10 @@ macro_rules! text_enum {
             fn array_type_info() -> ::sqlx::postgres::PgTypeInfo {
                 <&str as ::sqlx::postgres::PgHasArrayType>::array_type_info()
             }
+
+            fn array_compatible(ty: &::sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as ::sqlx::postgres::PgHasArrayType>::array_compatible(ty)
+            }
         }
 
         impl ::sqlx::Encode<'_, ::sqlx::Postgres> for $name {

@@ -19,7 +19,6 @@ use tokio::task::JoinHandle;
 use crate::cache::Cache;
 use crate::config::Settings;
 
-/// Events kept per channel for a subscriber that is behind.
 /// A member's sessions, keys or standing changed (from Postgres, see
 /// [`PubSub::with_database_listener`]).
 pub fn credentials(user: crate::ids::UserId) -> String {
@@ -36,6 +35,7 @@ pub const CONTENT_NOTIFY: &str = "content";
 /// the search index).
 pub const SEARCH_NOTIFY: &str = "search";
 
+/// Events kept per channel for a subscriber that is behind.
 pub const BUFFER: usize = 256;
 
 type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>>;

@@ -46,13 +46,16 @@ pub fn decode_as<T: NodeType>(id: &ID) -> AppResult<T::Id> {
 
 /// Decodes an ID that must name an entity of type `T`, given as the argument `field`.
 pub fn decode_field<T: NodeType>(id: &ID, field: &str) -> AppResult<T::Id> {
-    match decode(id) {
-        Ok((type_name, uuid)) if type_name == T::TYPE_NAME => Ok(uuid.into()),
-        _ => Err(AppError::bad_input(
+    let (type_name, uuid) = decode(id).map_err(|_| {
+        AppError::bad_input(field, format!("\"{}\" is not a valid ID", id.as_str()))
+    })?;
+    if type_name != T::TYPE_NAME {
+        return Err(AppError::bad_input(
             field,
             format!("\"{}\" is not the ID of a {}", id.as_str(), T::TYPE_NAME),
-        )),
+        ));
     }
+    Ok(uuid.into())
 }
 
 #[cfg(test)]

@@ -39,6 +39,10 @@ impl From<sqlx::Error> for JobError {
 /// A domain error is worth another try; its causes stay attached for the job's record.
 impl From<AppError> for JobError {
     fn from(e: AppError) -> Self {
-        Self::Retry(anyhow::Error::new(e))
+        match e {
+            // Its own chain, once (the error's message repeats its cause).
+            AppError::Internal(cause) => Self::Retry(cause),
+            other => Self::Retry(anyhow::Error::new(other)),
+        }
     }
 }
