@@ -348,3 +348,64 @@ async fn every_node_index_follows_writes_and_rebuilds_on_request() {
     let health = app.ok(None, "{ health { searchIndex } }", json!({})).await;
     assert_eq!(health["health"]["searchIndex"], "UP");
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A node started on an index directory built from another database (a copied volume, a
+/// database restored elsewhere) rebuilds the index from its own database instead of
+/// trusting its position in another database's change log.
+#[tokio::test]
+async fn an_index_built_from_another_database_is_rebuilt() {
+    let first = spawn_app().await;
+    let ada = first.member("ada").await;
+    for title in ["Zig comptime explained", "Zig allocators", "Zig build"] {
+        publish(&first, &ada, title, "Systems programming.", &["zig"]).await;
+    }
+    // Settled changes: the index's position in the change log moves past them.
+    sqlx::query("UPDATE search_changes SET at = now() - interval '1 hour'")
+        .execute(&first.state.db)
+        .await
+        .unwrap();
+    first.state.search.caught_up(&first.state.db).await.unwrap();
+    let copied = std::env::temp_dir().join(format!(
+        "vibecoding-search-copy-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    copy_dir(&first.state.settings.search.index_dir, &copied);
+
+    // Another database, with an article written (and settled) before the node in question
+    // starts: its change has a sequence number the copied index has already passed.
+    let second = spawn_app().await;
+    let bob = second.member("bob").await;
+    publish(
+        &second,
+        &bob,
+        "Rust lifetimes",
+        "Borrowing, explained.",
+        &["rust"],
+    )
+    .await;
+    sqlx::query("UPDATE search_changes SET at = now() - interval '1 hour'")
+        .execute(&second.state.db)
+        .await
+        .unwrap();
+    let node = second
+        .second_node_with(crate::helpers::Options::default(), |s| {
+            s.search.index_dir = copied.clone();
+        })
+        .await;
+    node.state.search.caught_up(&node.state.db).await.unwrap();
+    assert_eq!(titles(&node, "lifetimes").await, vec!["Rust lifetimes"]);
+    assert!(titles(&node, "zig").await.is_empty());
+}

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
-use crate::domain::page::{PageRequest, Window};
+use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::ids::{TagId, UserId};
 
@@ -171,17 +171,9 @@ pub type FollowPage = Vec<(Uuid, DateTime<Utc>)>;
 pub type FollowKey = (DateTime<Utc>, Uuid);
 
 fn page_sql(select: &str, filter: &str, page: &PageRequest<FollowKey>) -> String {
-    let Window {
-        cmp_after,
-        cmp_before,
-        order,
-        ..
-    } = page.newest_first();
     format!(
-        "{select} WHERE {filter}
-           AND ($2::timestamptz IS NULL OR (f.created_at, x.id) {cmp_after} ($2, $3))
-           AND ($4::timestamptz IS NULL OR (f.created_at, x.id) {cmp_before} ($4, $5))
-         ORDER BY f.created_at {order}, x.id {order} LIMIT $6"
+        "{select} WHERE {filter} AND {}",
+        page.newest_sql("f.created_at", "x.id", 2)
     )
 }
 
@@ -191,16 +183,8 @@ async fn run_page(
     owner: UserId,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
-    let Window { after, before, .. } = page.newest_first();
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(owner)
-        .bind(after.map(|k| k.0))
-        .bind(after.map(|k| k.1))
-        .bind(before.map(|k| k.0))
-        .bind(before.map(|k| k.1))
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?)
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(owner);
+    Ok(page.bind_newest(query).fetch_all(db).await?)
 }
 
 /// Members following `user`, newest first.

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::markdown;
-use crate::domain::page::{PageRequest, Window};
+use crate::domain::page::PageRequest;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, CommentId, NotificationId, UserId};
 
@@ -201,31 +201,15 @@ pub async fn list(
     unread_only: bool,
     page: &PageRequest<NotificationKey>,
 ) -> AppResult<Vec<Notification>> {
-    let Window {
-        after,
-        before,
-        cmp_after,
-        cmp_before,
-        order,
-    } = page.newest_first();
-    Ok(
-        sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM notifications
-         WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL) AND {STILL_VISIBLE}
-           AND ($3::timestamptz IS NULL OR (updated_at, id) {cmp_after} ($3, $4))
-           AND ($5::timestamptz IS NULL OR (updated_at, id) {cmp_before} ($5, $6))
-         ORDER BY updated_at {order}, id {order} LIMIT $7"
-        )))
+    let sql = format!(
+        "SELECT {COLUMNS} FROM notifications
+         WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL) AND {STILL_VISIBLE} AND {page}",
+        page = page.newest_sql("updated_at", "id", 3),
+    );
+    let query = sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(sql))
         .bind(user)
-        .bind(unread_only)
-        .bind(after.map(|k| k.0))
-        .bind(after.map(|k| k.1))
-        .bind(before.map(|k| k.0))
-        .bind(before.map(|k| k.1))
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?,
-    )
+        .bind(unread_only);
+    Ok(page.bind_newest(query).fetch_all(db).await?)
 }
 
 /// The member's newest notification, for the live push.

@@ -7,8 +7,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
 
 use crate::error::{AppError, AppResult};
 
@@ -147,6 +151,45 @@ impl<K: Clone> PageRequest<K> {
                 order: "DESC",
             }
         }
+    }
+}
+
+impl<T: Clone> PageRequest<(DateTime<Utc>, T)> {
+    /// The SQL that bounds and orders a page of rows sorted newest first by `(at, id)`,
+    /// `at` a timestamp: the cursor parameters are `$n` to `$n+3` and the row limit
+    /// `$n+4`, bound by [`PageRequest::bind_newest`]. It follows a `WHERE` or an `AND`.
+    pub fn newest_sql(&self, at: &str, id: &str, n: usize) -> String {
+        let Window {
+            cmp_after,
+            cmp_before,
+            order,
+            ..
+        } = self.newest_first();
+        let (b, c, d, limit) = (n + 1, n + 2, n + 3, n + 4);
+        format!(
+            "(${n}::timestamptz IS NULL OR ({at}, {id}) {cmp_after} (${n}, ${b}))
+             AND (${c}::timestamptz IS NULL OR ({at}, {id}) {cmp_before} (${c}, ${d}))
+             ORDER BY {at} {order}, {id} {order} LIMIT ${limit}"
+        )
+    }
+
+    /// Binds the parameters of [`PageRequest::newest_sql`], in its order.
+    pub fn bind_newest<'q, O>(
+        &self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+    ) -> QueryAs<'q, Postgres, O, PgArguments>
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+    {
+        let Window { after, before, .. } = self.newest_first();
+        let (after_at, after_id) = after.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+        let (before_at, before_id) = before.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+        query
+            .bind(after_at)
+            .bind(after_id)
+            .bind(before_at)
+            .bind(before_id)
+            .bind(self.fetch_limit())
     }
 }
 

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::model::{Article, COLUMNS, LIST_COLUMNS};
-use crate::domain::page::{PageRequest, Window};
+use crate::domain::page::PageRequest;
 use crate::error::AppResult;
 use crate::ids::{ArticleId, UserId};
 
@@ -73,15 +73,7 @@ pub async fn latest(
     filter: &Filter,
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<Article>> {
-    let Window {
-        after,
-        before,
-        cmp_after,
-        cmp_before,
-        order,
-    } = page.newest_first();
     // Drafts have no publication date: they sort by creation.
-    let key = "COALESCE(a.published_at, a.created_at)";
     let sql = format!(
         "SELECT {cols} FROM articles a
          WHERE ($1::bool OR a.status = 'published')
@@ -89,22 +81,15 @@ pub async fn latest(
            AND ($3::text IS NULL OR EXISTS (
                 SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
                 WHERE at.article_id = a.id AND t.name = $3))
-           AND ($4::timestamptz IS NULL OR ({key}, a.id) {cmp_after} ($4, $5))
-           AND ($6::timestamptz IS NULL OR ({key}, a.id) {cmp_before} ($6, $7))
-         ORDER BY {key} {order}, a.id {order} LIMIT $8",
+           AND {page}",
         cols = prefixed(),
+        page = page.newest_sql("COALESCE(a.published_at, a.created_at)", "a.id", 4),
     );
-    Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(sql))
+    let query = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(sql))
         .bind(filter.include_unpublished)
         .bind(filter.author)
-        .bind(filter.tag.as_deref().map(str::to_lowercase))
-        .bind(after.map(|k| k.0))
-        .bind(after.map(|k| k.1))
-        .bind(before.map(|k| k.0))
-        .bind(before.map(|k| k.1))
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?)
+        .bind(filter.tag.as_deref().map(str::to_lowercase));
+    Ok(page.bind_newest(query).fetch_all(db).await?)
 }
 
 /// The sort key of an article in [`latest`].
@@ -121,30 +106,15 @@ pub async fn reading_list(
     user: UserId,
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<(Article, DateTime<Utc>)>> {
-    let Window {
-        after,
-        before,
-        cmp_after,
-        cmp_before,
-        order,
-    } = page.newest_first();
     let sql = format!(
         "SELECT {cols}, r.created_at AS saved_at FROM reactions r JOIN articles a ON a.id = r.reactable_id
          WHERE r.user_id = $1 AND r.reactable_type = 'article' AND r.category = 'readinglist' AND a.status = 'published'
-           AND ($2::timestamptz IS NULL OR (r.created_at, a.id) {cmp_after} ($2, $3))
-           AND ($4::timestamptz IS NULL OR (r.created_at, a.id) {cmp_before} ($4, $5))
-         ORDER BY r.created_at {order}, a.id {order} LIMIT $6",
+           AND {page}",
         cols = prefixed(),
+        page = page.newest_sql("r.created_at", "a.id", 2),
     );
-    let rows = sqlx::query_as::<_, Saved>(sqlx::AssertSqlSafe(sql))
-        .bind(user)
-        .bind(after.map(|k| k.0))
-        .bind(after.map(|k| k.1))
-        .bind(before.map(|k| k.0))
-        .bind(before.map(|k| k.1))
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?;
+    let query = sqlx::query_as::<_, Saved>(sqlx::AssertSqlSafe(sql)).bind(user);
+    let rows = page.bind_newest(query).fetch_all(db).await?;
     Ok(rows.into_iter().map(|s| (s.article, s.saved_at)).collect())
 }
 

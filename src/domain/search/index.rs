@@ -123,7 +123,16 @@ struct Payload {
     horizon: i64,
     /// When it last caught up with the log (database time).
     synced_at: chrono::DateTime<chrono::Utc>,
+    /// The database it was built from (see [`SOURCE`]); none in indexes built before it
+    /// was recorded, which are rebuilt.
+    #[serde(default)]
+    source: Option<String>,
 }
+
+/// What identifies the database an index is built from: the random value its migration
+/// stored, with the database's oid, which differs for every copy made in the same cluster
+/// (a database created from another as its template keeps the stored value).
+const SOURCE: &str = "(SELECT source::text || ':' || (SELECT oid FROM pg_database WHERE datname = current_database())::text FROM search_state)";
 
 /// One built index with its reader.
 struct Live {
@@ -370,10 +379,12 @@ impl SearchIndex {
     }
 
     async fn step(&self, db: &PgPool, kept_hours: u32, sync: &mut Sync) -> anyhow::Result<()> {
-        let (generation, now): (i64, chrono::DateTime<chrono::Utc>) =
-            sqlx::query_as("SELECT generation, now() FROM search_state")
-                .fetch_one(db)
-                .await?;
+        let (generation, source, now): (i64, String, chrono::DateTime<chrono::Utc>) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT generation, {SOURCE}, now() FROM search_state"
+            )))
+            .fetch_one(db)
+            .await?;
         if sync.payload.is_none() {
             // First step: the index on disk, if it is usable.
             if let Some((live, payload)) = self.open_existing().await {
@@ -385,10 +396,11 @@ impl SearchIndex {
         let stale = sync.payload.as_ref().is_none_or(|p| {
             p.version != VERSION
                 || p.generation != generation
+                || p.source.as_deref() != Some(source.as_str())
                 || now - p.synced_at > chrono::TimeDelta::hours(i64::from(kept_hours))
         });
         if stale {
-            self.rebuild(db, generation).await?;
+            self.rebuild(db, generation, &source).await?;
             *sync = Sync::default();
             sync.payload = self.current().and_then(|live| {
                 live.index
@@ -399,7 +411,7 @@ impl SearchIndex {
             });
             sync.horizon = sync.payload.as_ref().map_or(0, |p| p.horizon);
         }
-        self.catch_up(db, generation, now, sync).await
+        self.catch_up(db, generation, &source, now, sync).await
     }
 
     /// Opens the newest index under the root, if its layout is this version's.
@@ -428,7 +440,7 @@ impl SearchIndex {
 
     /// Builds a new index from the articles table beside the current one, then switches
     /// to it and removes the others.
-    async fn rebuild(&self, db: &PgPool, generation: i64) -> anyhow::Result<()> {
+    async fn rebuild(&self, db: &PgPool, generation: i64, source: &str) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         // Changes logged before the build begins are in it; later ones (and any that
         // commit late) are read again from the log afterwards.
@@ -476,6 +488,7 @@ impl SearchIndex {
             generation,
             horizon,
             synced_at,
+            source: Some(source.to_owned()),
         };
         {
             let live = live.clone();
@@ -515,6 +528,7 @@ impl SearchIndex {
         &self,
         db: &PgPool,
         generation: i64,
+        source: &str,
         now: chrono::DateTime<chrono::Utc>,
         sync: &mut Sync,
     ) -> anyhow::Result<()> {
@@ -549,6 +563,7 @@ impl SearchIndex {
                 generation,
                 horizon: settled,
                 synced_at: now,
+                source: Some(source.to_owned()),
             };
             let live = live.clone();
             tokio::task::spawn_blocking(move || apply(&live, &articles, &payload)).await??;

@@ -1,0 +1,1 @@
+ALTER TABLE search_state DROP COLUMN source;
