@@ -135,6 +135,15 @@ fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
 }
 
 /// An uploaded image of the writer's as the cover; it wins over a cover URL.
+/// What a writer sent, checked and rendered, with the cover they chose from their uploads.
+async fn writer_draft(db: &PgPool, viewer: &Viewer, input: ArticleInput) -> AppResult<Draft> {
+    viewer.require_writer()?;
+    let cover = input.cover_image_id;
+    let mut draft = prepare(input).await?;
+    uploaded_cover(db, viewer, cover, &mut draft).await?;
+    Ok(draft)
+}
+
 async fn uploaded_cover(
     db: &PgPool,
     viewer: &Viewer,
@@ -456,10 +465,7 @@ pub async fn create(
     viewer: &Viewer,
     input: ArticleInput,
 ) -> AppResult<Saved> {
-    viewer.require_writer()?;
-    let cover = input.cover_image_id;
-    let mut draft = prepare(input).await?;
-    uploaded_cover(db, viewer, cover, &mut draft).await?;
+    let draft = writer_draft(db, viewer, input).await?;
     let title = draft.title.clone().ok_or_else(|| {
         AppError::bad_input(
             "title",
@@ -540,10 +546,7 @@ pub async fn update(
     id: ArticleId,
     input: ArticleInput,
 ) -> AppResult<Saved> {
-    viewer.require_writer()?;
-    let cover = input.cover_image_id;
-    let mut draft = prepare(input).await?;
-    uploaded_cover(db, viewer, cover, &mut draft).await?;
+    let draft = writer_draft(db, viewer, input).await?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
     if !before.visible_to(Some(viewer)) {

@@ -148,31 +148,42 @@ async fn members(db: &PgPool, needle: &str, fetch: i64) -> AppResult<Vec<Hit>> {
     } else {
         ""
     };
-    let rows: Vec<(Uuid, f32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let sql = format!(
         "SELECT id, GREATEST(similarity(username::text, $1), similarity(lower(name), $1),
                              CASE WHEN username::text LIKE $2 THEN 0.9 ELSE 0 END)::real AS rank
          FROM users
          WHERE deleted_at IS NULL AND role <> 'suspended' AND ({similar} username::text LIKE $2)
          ORDER BY rank DESC, username LIMIT $3"
-    )))
-    .bind(needle)
-    .bind(like_prefix(needle))
-    .bind(fetch)
-    .fetch_all(db)
-    .await?;
+    );
+    let rows = ranked(db, &sql, needle, fetch).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, rank)| Hit::User {
-            id: id.into(),
-            rank,
-        })
+        .map(|(id, rank)| Hit::User { id, rank })
         .collect())
+}
+
+/// Runs a ranking statement over `$1` the needle, `$2` its prefix pattern, `$3` the rows.
+async fn ranked<
+    I: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+>(
+    db: &PgPool,
+    sql: &str,
+    needle: &str,
+    fetch: i64,
+) -> AppResult<Vec<(I, f32)>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+        .bind(needle)
+        .bind(like_prefix(needle))
+        .bind(fetch)
+        .fetch_all(db)
+        .await?)
 }
 
 /// Tags by prefix, and the nearest by trigram distance (a looser threshold than members':
 /// tags are short, and a swapped letter costs them much of their similarity).
 async fn tags(db: &PgPool, needle: &str, fetch: i64) -> AppResult<Vec<Hit>> {
-    let rows: Vec<(Uuid, f32)> = sqlx::query_as(
+    let rows = ranked(
+        db,
         "SELECT id, max(rank)::real AS rank FROM (
             (SELECT id, 0.9 AS rank FROM tags WHERE name LIKE $2 ORDER BY articles_count DESC, name LIMIT $3)
             UNION ALL
@@ -181,18 +192,13 @@ async fn tags(db: &PgPool, needle: &str, fetch: i64) -> AppResult<Vec<Hit>> {
          WHERE rank > 0.2
          GROUP BY id, t.articles_count, t.name
          ORDER BY rank DESC, t.articles_count DESC, t.name LIMIT $3",
+        needle,
+        fetch,
     )
-    .bind(needle)
-    .bind(like_prefix(needle))
-    .bind(fetch)
-    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, rank)| Hit::Tag {
-            id: id.into(),
-            rank,
-        })
+        .map(|(id, rank)| Hit::Tag { id, rank })
         .collect())
 }
 
