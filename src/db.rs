@@ -199,3 +199,19 @@ pub async fn revert(pool: &PgPool, steps: usize) -> anyhow::Result<Vec<i64>> {
         .context("reverting migrations failed")?;
     Ok(reverted)
 }
+
+/// Runs `work` in a transaction of its own: committed when it succeeds, rolled back (by
+/// dropping it) when it fails. For operations whose steps also run inside a caller's
+/// transaction (the `_in` functions of the domain).
+pub async fn in_transaction<T, E>(
+    db: &PgPool,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<sqlx::Error>,
+{
+    let mut tx = db.begin().await?;
+    let out = work(&mut tx).await?;
+    tx.commit().await?;
+    Ok(out)
+}

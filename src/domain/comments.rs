@@ -226,10 +226,7 @@ async fn lock_with_article(
 }
 
 pub async fn delete(db: &PgPool, viewer: &Viewer, id: CommentId) -> AppResult<Comment> {
-    let mut tx = db.begin().await?;
-    let comment = delete_in(&mut tx, viewer, id, None).await?;
-    tx.commit().await?;
-    Ok(comment)
+    crate::db::in_transaction(db, async |tx| delete_in(tx, viewer, id, None).await).await
 }
 
 /// Deletes in the caller's transaction. `moderating`: a moderator's action with its
@@ -279,10 +276,10 @@ pub async fn set_hidden(
     id: CommentId,
     hidden: bool,
 ) -> AppResult<Comment> {
-    let mut tx = db.begin().await?;
-    let comment = set_hidden_in(&mut tx, viewer, id, hidden, None).await?;
-    tx.commit().await?;
-    Ok(comment)
+    crate::db::in_transaction(db, async |tx| {
+        set_hidden_in(tx, viewer, id, hidden, None).await
+    })
+    .await
 }
 
 /// Hides or shows in the caller's transaction. `moderating`: a moderator's action with

@@ -378,10 +378,10 @@ pub async fn suspend_in(
 
 pub async fn suspend(db: &PgPool, viewer: &Viewer, member: UserId, reason: &str) -> AppResult<()> {
     let reason = parse_reason(reason)?;
-    let mut tx = db.begin().await?;
-    suspend_in(&mut tx, Some(viewer), member, &reason).await?;
-    tx.commit().await?;
-    Ok(())
+    crate::db::in_transaction(db, async |tx| {
+        suspend_in(tx, Some(viewer), member, &reason).await
+    })
+    .await
 }
 
 /// Lifts a suspension; the member is a plain member again.
@@ -425,10 +425,10 @@ pub async fn unpublish(
     reason: &str,
 ) -> AppResult<()> {
     let reason = parse_reason(reason)?;
-    let mut tx = db.begin().await?;
-    unpublish_in(&mut tx, viewer, article, &reason).await?;
-    tx.commit().await?;
-    Ok(())
+    crate::db::in_transaction(db, async |tx| {
+        unpublish_in(tx, viewer, article, &reason).await
+    })
+    .await
 }
 
 /// A moderator hides, shows again or deletes a comment, with a reason kept in the audit log.

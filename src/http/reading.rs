@@ -25,6 +25,23 @@ pub struct PageQuery {
     after: Option<String>,
 }
 
+/// Runs a page's query and takes the one object it shows from `field`: the not-found page
+/// when it is absent, the error page when the query fails.
+async fn run_one(
+    api: &Api,
+    state: &AppState,
+    req: &Request,
+    query: &str,
+    variables: Value,
+    field: &str,
+) -> Result<Value, Response> {
+    let mut data = run(api, state, req, query, variables).await?;
+    match data.get_mut(field).map(Value::take) {
+        Some(found) if !found.is_null() => Ok(found),
+        _ => Err(not_found()),
+    }
+}
+
 /// Runs a query as the member behind the session cookie (anonymous without a valid one).
 async fn run(
     api: &Api,
@@ -266,14 +283,11 @@ pub async fn article_page(
         "query($u: String!, $s: String!) {{ article(username: $u, slug: $s) {{ {ARTICLE_FIELDS} bodyHtml coverImageUrl canonicalUrl
            reactionCounts {{ category count }} comments(first: 50) {{ edges {{ node {{ {comments} }} }} }} }} }}"
     );
-    let data = match run(api, state, req, &query, json!({ "u": username, "s": slug })).await {
-        Ok(d) => d,
+    let variables = json!({ "u": username, "s": slug });
+    let a = &match run_one(api, state, req, &query, variables, "article").await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let a = &data["article"];
-    if a.is_null() {
-        return not_found();
-    }
     let own_url = format!("{}{}", state.settings.public_origin(), s(a, "path"));
     let canonical = a["canonicalUrl"].as_str().unwrap_or(&own_url);
     let author = &a["author"];
@@ -315,22 +329,11 @@ pub async fn profile_page(
         "query($u: String!, $after: String) {{ user(username: $u) {{ username name bio location websiteUrl articlesCount followersCount path
            articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
     );
-    let data = match run(
-        api,
-        state,
-        req,
-        &query,
-        json!({ "u": username, "after": q.after }),
-    )
-    .await
-    {
-        Ok(d) => d,
+    let variables = json!({ "u": username, "after": q.after });
+    let u = &match run_one(api, state, req, &query, variables, "user").await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let u = &data["user"];
-    if u.is_null() {
-        return not_found();
-    }
     let name = if s(u, "name").is_empty() {
         s(u, "username")
     } else {
@@ -368,22 +371,11 @@ pub async fn tag_page(
         "query($t: String!, $after: String) {{ tag(name: $t) {{ name description path articlesCount followersCount
            articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
     );
-    let data = match run(
-        api,
-        state,
-        req,
-        &query,
-        json!({ "t": name, "after": q.after }),
-    )
-    .await
-    {
-        Ok(d) => d,
+    let variables = json!({ "t": name, "after": q.after });
+    let t = &match run_one(api, state, req, &query, variables, "tag").await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let t = &data["tag"];
-    if t.is_null() {
-        return not_found();
-    }
     let title = format!("#{}", s(t, "name"));
     page(
         StatusCode::OK,

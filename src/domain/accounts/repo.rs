@@ -275,11 +275,27 @@ pub async fn delete_session<'e>(
     user_id: UserId,
     id: SessionId,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(db)
-        .await?;
+    delete_credential(db, "sessions", user_id, id).await
+}
+
+/// Deletes one credential (a session, an API key) of a member from `table`; whether the
+/// member had it.
+async fn delete_credential<'e, I>(
+    db: impl PgExecutor<'e>,
+    table: &'static str,
+    user_id: UserId,
+    id: I,
+) -> sqlx::Result<bool>
+where
+    I: 'e + sqlx::Encode<'e, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE id = $1 AND user_id = $2"
+    )))
+    .bind(id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -351,12 +367,7 @@ pub async fn delete_api_key<'e>(
     user_id: UserId,
     id: ApiKeyId,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    delete_credential(db, "api_keys", user_id, id).await
 }
 
 /// Revokes every API key of a member.
