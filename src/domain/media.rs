@@ -213,6 +213,17 @@ async fn forget(storage: &Storage, key: &str, variants: &[Variant]) {
     storage.remove(key, &copies).await;
 }
 
+/// `owner`'s images among `ids` (others' are absent).
+pub async fn find_many_owned(db: &PgPool, owner: UserId, ids: &[ImageId]) -> AppResult<Vec<Image>> {
+    Ok(sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM images WHERE user_id = $1 AND id = ANY($2)"
+    )))
+    .bind(owner)
+    .bind(ids)
+    .fetch_all(db)
+    .await?)
+}
+
 /// One of `owner`'s images; NOT_FOUND for anyone else's.
 pub async fn find_owned(db: &PgPool, id: ImageId, owner: UserId) -> AppResult<Image> {
     sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(format!(

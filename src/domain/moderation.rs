@@ -455,6 +455,19 @@ pub async fn moderate_comment(
     Ok(())
 }
 
+const AUDIT_COLUMNS: &str =
+    "id, actor_id, action, subject_type, subject_id, reason, details, created_at";
+
+/// Audit entries by id (the caller checks that the viewer is an admin).
+pub async fn find_audit_entries(db: &PgPool, ids: &[AuditEntryId]) -> AppResult<Vec<AuditEntry>> {
+    Ok(sqlx::query_as::<_, AuditEntry>(sqlx::AssertSqlSafe(format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?)
+}
+
 /// The audit log, newest first: admins only.
 pub async fn audit_log(
     db: &PgPool,
@@ -465,7 +478,7 @@ pub async fn audit_log(
     viewer.require_role(Role::Admin)?;
     let window = page.newest_first();
     Ok(sqlx::query_as::<_, AuditEntry>(sqlx::AssertSqlSafe(format!(
-        "SELECT id, actor_id, action, subject_type, subject_id, reason, details, created_at FROM audit_log
+        "SELECT {AUDIT_COLUMNS} FROM audit_log
          WHERE ($1::text IS NULL OR action = $1)
            AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
          ORDER BY id {order} LIMIT $4",

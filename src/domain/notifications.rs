@@ -212,6 +212,22 @@ pub async fn list(
     Ok(page.bind_newest(query).fetch_all(db).await?)
 }
 
+/// `user`'s notifications among `ids` that its list would show (others' are absent).
+pub async fn find_many(
+    db: &PgPool,
+    user: UserId,
+    ids: &[NotificationId],
+) -> AppResult<Vec<Notification>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM notifications WHERE user_id = $1 AND id = ANY($2) AND {STILL_VISIBLE}"
+    );
+    Ok(sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(sql))
+        .bind(user)
+        .bind(ids)
+        .fetch_all(db)
+        .await?)
+}
+
 /// The member's newest notification, for the live push.
 pub async fn latest(db: &PgPool, user: UserId) -> AppResult<Option<Notification>> {
     Ok(sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(

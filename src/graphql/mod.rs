@@ -21,6 +21,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
+/// What can be read: the signed-in member, articles, comments, tags, feeds, search, notifications and moderation queues.
 pub struct Query(
     query::health::HealthQuery,
     node::NodeQuery,
@@ -33,6 +34,7 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
+/// What can be changed. Signed-in operations take a session cookie, an `Authorization: Bearer` token or an `api-key` header; mutations are never accepted over GET.
 pub struct Mutation(
     mutation::accounts::AccountsMutation,
     mutation::content::ContentMutation,
@@ -42,6 +44,7 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
+/// Live events over WebSocket (`graphql-transport-ws`), on every node of the deployment.
 pub struct Subscription(
     subscription::clock::ClockSubscription,
     subscription::live::LiveSubscription,

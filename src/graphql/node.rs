@@ -11,8 +11,7 @@ use uuid::Uuid;
 use crate::error::{AppError, AppResult};
 
 /// An entity type with a global ID: its type name and the typed id the ID carries. Every
-/// object with an `id` goes through this codec, those `node(id:)` cannot fetch included
-/// (sessions, API keys, notifications, audit entries).
+/// object with an `id` goes through this codec, and `node(id:)` fetches each of them.
 pub trait NodeType {
     const TYPE_NAME: &'static str;
     type Id: From<Uuid> + Into<Uuid> + Copy;
@@ -93,6 +92,12 @@ pub enum Node {
     Article(crate::graphql::types::content::ArticleNode),
     Comment(crate::graphql::types::content::CommentNode),
     Tag(crate::graphql::types::content::TagNode),
+    Session(crate::graphql::types::accounts::SessionNode),
+    ApiKey(crate::graphql::types::accounts::ApiKeyNode),
+    Notification(crate::graphql::types::notifications::NotificationNode),
+    Image(crate::graphql::types::media::ImageNode),
+    Report(crate::graphql::types::moderation::ReportNode),
+    AuditEntry(crate::graphql::types::moderation::AuditEntryNode),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -102,11 +107,16 @@ pub(crate) async fn resolve(
     type_name: &str,
     id: Uuid,
 ) -> async_graphql::Result<Option<Node>> {
+    use crate::domain::accounts::Role;
     use crate::graphql::context::ContextExt as _;
-    use crate::graphql::types::accounts::UserNode;
+    use crate::graphql::types::accounts::{ApiKeyNode, SessionNode, UserNode};
     use crate::graphql::types::content::{ArticleNode, CommentNode, TagNode};
+    use crate::graphql::types::media::ImageNode;
+    use crate::graphql::types::moderation::{AuditEntryNode, ReportNode};
+    use crate::graphql::types::notifications::NotificationNode;
     let loaders = ctx.loaders();
     let viewer = ctx.viewer();
+    let holds = |role: Role| viewer.is_some_and(|v| v.require_role(role).is_ok());
     Ok(match type_name {
         UserNode::TYPE_NAME => loaders
             .users
@@ -126,6 +136,38 @@ pub(crate) async fn resolve(
         CommentNode::TYPE_NAME => CommentNode::on_live_article(ctx, id.into())
             .await?
             .map(Node::Comment),
+        // The records below are their owner's alone, or the moderators'.
+        SessionNode::TYPE_NAME => loaders.sessions.load_one(id.into()).await?.map(|row| {
+            Node::Session(SessionNode {
+                current: viewer.and_then(|v| v.session_id) == Some(row.id),
+                row,
+            })
+        }),
+        ApiKeyNode::TYPE_NAME => loaders
+            .api_keys
+            .load_one(id.into())
+            .await?
+            .map(|k| Node::ApiKey(ApiKeyNode(k))),
+        NotificationNode::TYPE_NAME => loaders
+            .notifications
+            .load_one(id.into())
+            .await?
+            .map(|n| Node::Notification(NotificationNode(n))),
+        ImageNode::TYPE_NAME => loaders
+            .images
+            .load_one(id.into())
+            .await?
+            .map(|i| Node::Image(ImageNode(i))),
+        ReportNode::TYPE_NAME if holds(Role::Moderator) => loaders
+            .reports
+            .load_one(id.into())
+            .await?
+            .map(|r| Node::Report(ReportNode(r))),
+        AuditEntryNode::TYPE_NAME if holds(Role::Admin) => loaders
+            .audit_entries
+            .load_one(id.into())
+            .await?
+            .map(|e| Node::AuditEntry(AuditEntryNode(e))),
         _ => None,
     })
 }
@@ -142,7 +184,7 @@ impl NodeQuery {
     async fn node(
         &self,
         ctx: &async_graphql::Context<'_>,
-        id: ID,
+        #[graphql(desc = "An opaque global ID, as any object's `id` field gives it.")] id: ID,
     ) -> async_graphql::Result<Option<Node>> {
         let (type_name, uuid) = decode(&id)?;
         resolve(ctx, &type_name, uuid).await
@@ -155,6 +197,9 @@ impl NodeQuery {
     async fn nodes(
         &self,
         ctx: &async_graphql::Context<'_>,
+        #[graphql(
+            desc = "Up to 100 global IDs; the answer keeps their order, with null where one cannot be seen."
+        )]
         ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {

@@ -2,8 +2,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_graphql::OutputType;
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use std::borrow::Cow;
+
+use async_graphql::connection::{CursorType as _, Edge, EmptyFields, PageInfo};
+use async_graphql::{Object, OutputType, TypeName};
 use serde::Serialize;
 
 pub use crate::domain::page::{Direction, PageArgs, PageRequest, decode_cursor, encode_cursor};
@@ -61,7 +63,55 @@ pub const SEARCH_COST: usize = 200;
 /// What loading an article's comment thread costs beyond its page.
 pub const THREAD_COST: usize = 50;
 
-pub type Conn<N> = Connection<String, N, EmptyFields, EmptyFields>;
+/// A page of a Relay connection: named `<Node>Connection` after the type it lists, with
+/// `<Node>Edge` edges and the shared `PageInfo`.
+pub struct Conn<N: OutputType> {
+    pub edges: Vec<Edge<String, N, EmptyFields>>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+}
+
+impl<N: OutputType> Conn<N> {
+    pub fn new(has_previous_page: bool, has_next_page: bool) -> Self {
+        Self {
+            edges: Vec::new(),
+            has_previous_page,
+            has_next_page,
+        }
+    }
+}
+
+impl<N: OutputType> TypeName for Conn<N> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Connection", N::type_name()).into()
+    }
+}
+
+/// One page of a list (a Relay connection): the items on it as edges, each with the cursor
+/// to page from, and where the page sits in the list. Page forward with `first` and
+/// `after: pageInfo.endCursor`, backward with `last` and `before: pageInfo.startCursor`.
+#[Object(name_type)]
+impl<N: OutputType> Conn<N> {
+    /// Whether there are items before and after this page, and the cursors to reach them.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.edges.first().map(|edge| edge.cursor.encode_cursor()),
+            end_cursor: self.edges.last().map(|edge| edge.cursor.encode_cursor()),
+        }
+    }
+
+    /// The items on this page, in the list's order, each with its cursor.
+    async fn edges(&self) -> &[Edge<String, N, EmptyFields>] {
+        &self.edges
+    }
+
+    /// The items on this page without their cursors, in the list's order.
+    async fn nodes(&self) -> Vec<&N> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+}
 
 pub trait IntoConnection<K> {
     /// Builds the connection from rows fetched with [`PageRequest::fetch_limit`], in query
@@ -96,7 +146,7 @@ impl<K: Serialize> IntoConnection<K> for PageRequest<K> {
                 (more, self.before.is_some())
             }
         };
-        let mut connection = Connection::new(has_previous, has_next);
+        let mut connection = Conn::new(has_previous, has_next);
         for (key, node) in rows {
             connection.edges.push(Edge::new(encode_cursor(&key)?, node));
         }

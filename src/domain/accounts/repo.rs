@@ -270,6 +270,22 @@ pub async fn sessions_of<'e>(
     .await
 }
 
+/// `user_id`'s open sessions among `ids` (others' and expired ones are absent).
+pub async fn sessions_by_ids<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: UserId,
+    ids: &[SessionId],
+) -> sqlx::Result<Vec<SessionRow>> {
+    sqlx::query_as::<_, SessionRow>(
+        "SELECT id, ip, user_agent, created_at, last_seen_at, expires_at FROM sessions
+         WHERE user_id = $1 AND id = ANY($2) AND expires_at > now()",
+    )
+    .bind(user_id)
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn delete_session<'e>(
     db: impl PgExecutor<'e>,
     user_id: UserId,
@@ -351,6 +367,22 @@ pub async fn api_keys_of<'e>(
          WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100",
     )
     .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// `user_id`'s API keys among `ids` (others' are absent).
+pub async fn api_keys_by_ids<'e>(
+    db: impl PgExecutor<'e>,
+    user_id: UserId,
+    ids: &[ApiKeyId],
+) -> sqlx::Result<Vec<ApiKeyRow>> {
+    sqlx::query_as::<_, ApiKeyRow>(
+        "SELECT id, description, created_at, last_used_at FROM api_keys
+         WHERE user_id = $1 AND id = ANY($2)",
+    )
+    .bind(user_id)
+    .bind(ids)
     .fetch_all(db)
     .await
 }

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod content;
+pub mod records;
 pub mod users;
 
 use std::hash::Hash;
@@ -15,10 +16,18 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use self::batch::Batch;
+use self::records::Records;
 use crate::config::Settings;
+use crate::domain::accounts::repo::{self, ApiKeyRow, SessionRow};
 use crate::domain::articles::Article;
 use crate::domain::articles::listing::{Extras, Includes};
-use crate::ids::{ArticleId, CommentId, TagId, UserId};
+use crate::domain::media::{self, Image};
+use crate::domain::moderation::{self, AuditEntry, Report};
+use crate::domain::notifications::{self, Notification};
+use crate::ids::{
+    ApiKeyId, ArticleId, AuditEntryId, CommentId, ImageId, NotificationId, ReportId, SessionId,
+    TagId, UserId,
+};
 
 /// What the selection under `field` (an article, or a connection of them) asks for that a
 /// list can read along with its articles.
@@ -44,6 +53,18 @@ pub struct Loaders {
         Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
     pub following: Batch<crate::domain::follows::Followable, content::FollowingLoader>,
     pub series: Batch<Uuid, content::SeriesLoader>,
+    /// The viewer's own sessions.
+    pub sessions: Batch<SessionId, Records<SessionId, SessionRow>>,
+    /// The viewer's own API keys.
+    pub api_keys: Batch<ApiKeyId, Records<ApiKeyId, ApiKeyRow>>,
+    /// The viewer's own notifications, as their list shows them.
+    pub notifications: Batch<NotificationId, Records<NotificationId, Notification>>,
+    /// The viewer's own images.
+    pub images: Batch<ImageId, Records<ImageId, Image>>,
+    /// Reports by id (the caller checks the viewer moderates).
+    pub reports: Batch<ReportId, Records<ReportId, Report>>,
+    /// Audit entries by id (the caller checks the viewer is an admin).
+    pub audit_entries: Batch<AuditEntryId, Records<AuditEntryId, AuditEntry>>,
 }
 
 /// Loaders shared by every subscription of this process, without a cache: when one event
@@ -142,6 +163,52 @@ impl Loaders {
                 all: tokio::sync::OnceCell::new(),
             }),
             series: Batch::new(content::SeriesLoader(db.clone())),
+            sessions: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move { Ok(repo::sessions_by_ids(&db, user, &ids).await?) })
+                },
+                |row| row.id,
+            )),
+            api_keys: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move { Ok(repo::api_keys_by_ids(&db, user, &ids).await?) })
+                },
+                |row| row.id,
+            )),
+            notifications: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move { notifications::find_many(&db, user, &ids).await })
+                },
+                |row| row.id,
+            )),
+            images: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move { media::find_many_owned(&db, user, &ids).await })
+                },
+                |row| row.id,
+            )),
+            reports: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, _, ids| Box::pin(async move { moderation::find_reports(&db, &ids).await }),
+                |row| row.id,
+            )),
+            audit_entries: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, _, ids| {
+                    Box::pin(async move { moderation::find_audit_entries(&db, &ids).await })
+                },
+                |row| row.id,
+            )),
         }
     }
 }

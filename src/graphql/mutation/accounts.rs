@@ -13,13 +13,16 @@ use crate::graphql::types::accounts::{
 use crate::limits::Action;
 
 #[derive(InputObject)]
+/// A new account.
 pub struct RegisterInput {
+    /// The address the confirmation link is sent to; unique.
     pub email: String,
     /// 3 to 30 letters, digits and underscores; stored in lower case.
     pub username: String,
     /// 8 to 128 characters, not the username or email.
     #[graphql(secret)]
     pub password: String,
+    /// The display name; the username when left out.
     #[graphql(default)]
     pub name: String,
     /// The instance's `FOREM_OWNER_SECRET`: the first account to give it becomes admin.
@@ -28,9 +31,11 @@ pub struct RegisterInput {
 }
 
 #[derive(InputObject)]
+/// A sign-in with a password.
 pub struct LoginInput {
     /// Email or username.
     pub login: String,
+    /// The account's password.
     #[graphql(secret)]
     pub password: String,
 }
@@ -40,11 +45,17 @@ pub struct LoginInput {
 pub struct UpdateProfileInput {
     /// A new profile picture (GraphQL multipart request): cleaned, cropped square.
     pub avatar: Option<Upload>,
+    /// The display name (at most 100 characters).
     pub name: Option<String>,
+    /// A short introduction (at most 500 characters).
     pub bio: Option<String>,
+    /// Where you are (at most 100 characters).
     pub location: Option<String>,
+    /// An http(s) URL on a public host.
     pub website_url: Option<String>,
+    /// Your GitHub login.
     pub github_username: Option<String>,
+    /// Your Twitter/X handle, with or without `@`.
     pub twitter_username: Option<String>,
 }
 
@@ -78,7 +89,7 @@ impl AccountsMutation {
     async fn register(
         &self,
         ctx: &Context<'_>,
-        input: RegisterInput,
+        #[graphql(desc = "The account's email, username, password and name.")] input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
         limit_address(ctx, Action::Registration).await?;
         let state = ctx.state();
@@ -102,7 +113,7 @@ impl AccountsMutation {
     async fn confirm_email(
         &self,
         ctx: &Context<'_>,
-        token: String,
+        #[graphql(desc = "The token from the confirmation link.")] token: String,
     ) -> async_graphql::Result<UserNode> {
         Ok(UserNode(
             service::confirm_email(&ctx.state().db, &token).await?,
@@ -121,7 +132,7 @@ impl AccountsMutation {
     async fn login(
         &self,
         ctx: &Context<'_>,
-        input: LoginInput,
+        #[graphql(desc = "The login (email or username) and password.")] input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         limit_address(ctx, Action::Login).await?;
         let state = ctx.state();
@@ -153,7 +164,12 @@ impl AccountsMutation {
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
-    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    /// Ends one of the signed-in member's sessions (see `viewer.sessions`); false when it was already gone.
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session's global ID.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let viewer = ctx.require_viewer()?;
         let uuid = session_id(&id)?;
         service::revoke_session(&ctx.state().db, viewer, uuid).await?;
@@ -164,6 +180,7 @@ impl AccountsMutation {
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What the key is for (1 to 100 characters), to tell keys apart.")]
         description: String,
     ) -> async_graphql::Result<CreatedApiKey> {
         let viewer = ctx.require_viewer()?;
@@ -174,7 +191,12 @@ impl AccountsMutation {
         })
     }
 
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    /// Revokes one of the member's API keys at once; false when it was already gone.
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key's global ID.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let viewer = ctx.require_viewer()?;
         let uuid = node::decode_as::<ApiKeyNode>(&id)?;
         service::revoke_api_key(&ctx.state().db, viewer, uuid).await?;
@@ -186,7 +208,7 @@ impl AccountsMutation {
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
-        email: String,
+        #[graphql(desc = "The account's email address.")] email: String,
     ) -> async_graphql::Result<bool> {
         limit_address(ctx, Action::PasswordReset).await?;
         // At most a few reset mails per target address, counted for every address alike
@@ -212,8 +234,12 @@ impl AccountsMutation {
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
-        token: String,
-        #[graphql(secret)] password: String,
+        #[graphql(desc = "The token from the reset link (valid for an hour, once).")] token: String,
+        #[graphql(
+            secret,
+            desc = "The new password: 8 to 128 characters, not the username or email."
+        )]
+        password: String,
     ) -> async_graphql::Result<bool> {
         let state = ctx.state();
         service::reset_password(&state.db, &state.settings, &token, &secret(password)).await?;
@@ -224,8 +250,12 @@ impl AccountsMutation {
     async fn change_password(
         &self,
         ctx: &Context<'_>,
-        #[graphql(secret)] current_password: String,
-        #[graphql(secret)] new_password: String,
+        #[graphql(secret, desc = "The password in use now.")] current_password: String,
+        #[graphql(
+            secret,
+            desc = "The new password: 8 to 128 characters, not the username or email."
+        )]
+        new_password: String,
     ) -> async_graphql::Result<bool> {
         limit(ctx, Action::PasswordChange, None).await?;
         limit_address(ctx, Action::AccountChange).await?;
@@ -246,8 +276,8 @@ impl AccountsMutation {
     async fn change_email(
         &self,
         ctx: &Context<'_>,
-        #[graphql(secret)] password: String,
-        new_email: String,
+        #[graphql(secret, desc = "The account's password.")] password: String,
+        #[graphql(desc = "The new address; a confirmation link is sent there.")] new_email: String,
     ) -> async_graphql::Result<bool> {
         limit(ctx, Action::EmailChange, None).await?;
         limit_address(ctx, Action::AccountChange).await?;
@@ -265,9 +295,11 @@ impl AccountsMutation {
         Ok(true)
     }
 
+    /// Changes the signed-in member's public profile; returns it.
     async fn update_profile(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The fields to change; those left out stay as they are.")]
         input: UpdateProfileInput,
     ) -> async_graphql::Result<UserNode> {
         let viewer = ctx.require_viewer()?;
@@ -307,7 +339,7 @@ impl AccountsMutation {
     async fn delete_account(
         &self,
         ctx: &Context<'_>,
-        #[graphql(secret)] password: String,
+        #[graphql(secret, desc = "The account's password, to confirm.")] password: String,
     ) -> async_graphql::Result<bool> {
         limit(ctx, Action::AccountDeletion, None).await?;
         limit_address(ctx, Action::AccountChange).await?;

@@ -18,18 +18,22 @@ use crate::limits::Action;
 /// on update, fields left out keep their value. A field here wins over the front matter.
 #[derive(InputObject, Default)]
 pub struct ArticleFields {
+    /// The title (1 to 128 characters).
     pub title: Option<String>,
     /// Markdown, optionally opening with Forem-style YAML front matter.
     pub body_markdown: Option<String>,
     /// Up to 4 tags of 1 to 30 letters and digits.
     pub tags: Option<Vec<String>>,
+    /// true publishes (now, or at `publishedAt`); false keeps or makes it a draft.
     pub published: Option<bool>,
     /// An http(s) URL on a public host; empty clears it.
     pub cover_image_url: Option<String>,
     /// An image you uploaded (with purpose COVER, for its 1000x420 copy); wins over
     /// `coverImageUrl`.
     pub cover_image_id: Option<ID>,
+    /// Where it was first published (an http(s) URL on a public host); empty clears it.
     pub canonical_url: Option<String>,
+    /// A summary for cards and link previews (at most 300 characters).
     pub description: Option<String>,
     /// A series title of the author's; empty takes the article out of its series.
     pub series: Option<String>,
@@ -62,10 +66,13 @@ impl TryFrom<ArticleFields> for ArticleInput {
 }
 
 #[derive(SimpleObject)]
+/// The state of one reaction after `toggleReaction`.
 pub struct ReactionResult {
     /// Whether the viewer's reaction is now on.
     pub reacted: bool,
+    /// The category toggled.
     pub category: String,
+    /// The item's public reactions per category, after the change.
     pub reaction_counts: Vec<ReactionCount>,
 }
 
@@ -107,9 +114,11 @@ pub struct ContentMutation;
 
 #[Object]
 impl ContentMutation {
+    /// Writes an article: a draft unless `published` is true. Returns it.
     async fn create_article(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The article's fields; `title` is required here or in the front matter.")]
         input: ArticleFields,
     ) -> async_graphql::Result<ArticleNode> {
         let young = (input.published == Some(true)).then_some(Action::NewMemberArticle);
@@ -125,11 +134,12 @@ impl ContentMutation {
         Ok(announce(ctx, article).await)
     }
 
+    /// Edits one of your articles; fields left out keep their value. Returns it.
     async fn update_article(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: ArticleFields,
+        #[graphql(desc = "The article's global ID.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: ArticleFields,
     ) -> async_graphql::Result<ArticleNode> {
         let young = (input.published == Some(true)).then_some(Action::NewMemberArticle);
         limit(ctx, Action::ArticleUpdate, young).await?;
@@ -149,7 +159,7 @@ impl ContentMutation {
     async fn publish_article(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The article's global ID.")] id: ID,
     ) -> async_graphql::Result<ArticleNode> {
         limit(ctx, Action::ArticleUpdate, Some(Action::NewMemberArticle)).await?;
         let state = ctx.state();
@@ -168,7 +178,7 @@ impl ContentMutation {
     async fn unpublish_article(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The article's global ID.")] id: ID,
     ) -> async_graphql::Result<ArticleNode> {
         let state = ctx.state();
         let article = service::set_published(
@@ -182,16 +192,26 @@ impl ContentMutation {
         Ok(announce(ctx, article).await)
     }
 
-    async fn delete_article(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    /// Deletes one of your articles with its comments and reactions; false when it was already gone.
+    async fn delete_article(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The article's global ID.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         service::delete(&ctx.state().db, ctx.require_viewer()?, article_id(&id)?).await?;
         Ok(true)
     }
 
+    /// Comments on a live article, or replies to a comment on it. Returns the comment.
     async fn create_comment(
         &self,
         ctx: &Context<'_>,
-        article_id: ID,
+        #[graphql(desc = "The global ID of a live article.")] article_id: ID,
+        #[graphql(
+            desc = "The comment replied to, on the same article; left out for a comment on the article."
+        )]
         parent_id: Option<ID>,
+        #[graphql(desc = "The comment in Markdown (1 to 25,000 characters).")]
         body_markdown: String,
     ) -> async_graphql::Result<CommentNode> {
         let article = self::article_id(&article_id)?;
@@ -210,11 +230,12 @@ impl ContentMutation {
         comment_node(ctx, comment).await
     }
 
+    /// Edits one of your comments; sets its `editedAt`. Returns it.
     async fn update_comment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        body_markdown: String,
+        #[graphql(desc = "The comment's global ID.")] id: ID,
+        #[graphql(desc = "The new Markdown (1 to 25,000 characters).")] body_markdown: String,
     ) -> async_graphql::Result<CommentNode> {
         let comment = comments::update(
             &ctx.state().db,
@@ -230,7 +251,7 @@ impl ContentMutation {
     async fn delete_comment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The comment's global ID.")] id: ID,
     ) -> async_graphql::Result<CommentNode> {
         let comment =
             comments::delete(&ctx.state().db, ctx.require_viewer()?, comment_id(&id)?).await?;
@@ -241,8 +262,8 @@ impl ContentMutation {
     async fn hide_comment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        #[graphql(default = true)] hidden: bool,
+        #[graphql(desc = "The comment's global ID.")] id: ID,
+        #[graphql(default = true, desc = "true hides it, false shows it again.")] hidden: bool,
     ) -> async_graphql::Result<CommentNode> {
         let comment = comments::set_hidden(
             &ctx.state().db,
@@ -259,9 +280,10 @@ impl ContentMutation {
     async fn toggle_reaction(
         &self,
         ctx: &Context<'_>,
-        reactable_id: ID,
+        #[graphql(desc = "The global ID of an article or a comment.")] reactable_id: ID,
+        #[graphql(desc = "A configured category name, e.g. `like` or `readinglist`.")]
         category: String,
-        reacted: Option<bool>,
+        #[graphql(desc = "The state to set; left out, the reaction flips.")] reacted: Option<bool>,
     ) -> async_graphql::Result<ReactionResult> {
         let item = match node::decode(&reactable_id)? {
             (t, id) if t == ArticleNode::TYPE_NAME => Reactable::Article(id.into()),
@@ -306,13 +328,22 @@ impl ContentMutation {
     }
 
     /// Follows a member or a tag (by ID). Following again changes nothing.
-    async fn follow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    async fn follow(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The global ID of a member or a tag.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let target = followable(&id)?;
         limit(ctx, Action::Follow, None).await?;
         Ok(follows::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
     }
 
-    async fn unfollow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    /// Stops following a member or a tag. Unfollowing again changes nothing.
+    async fn unfollow(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The global ID of a member or a tag.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let target = followable(&id)?;
         follows::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
         Ok(false)
@@ -320,12 +351,21 @@ impl ContentMutation {
 
     /// Stops seeing a member: their articles leave your feeds, their actions stop
     /// notifying you, their live events stop reaching you.
-    async fn block_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    async fn block_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member's global ID.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let target = node::decode_as::<UserNode>(&id)?;
         Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
     }
 
-    async fn unblock_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    /// Lifts a block; their content and events reach you again.
+    async fn unblock_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member's global ID.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let target = node::decode_as::<UserNode>(&id)?;
         Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?)
     }
@@ -334,9 +374,12 @@ impl ContentMutation {
     async fn update_tag(
         &self,
         ctx: &Context<'_>,
-        name: String,
+        #[graphql(desc = "The tag's name.")] name: String,
+        #[graphql(desc = "What belongs under the tag; left out, it stays as it is.")]
         description: Option<String>,
-        color: Option<String>,
+        #[graphql(desc = "A colour as `#rrggbb`; left out, it stays as it is.")] color: Option<
+            String,
+        >,
     ) -> async_graphql::Result<TagNode> {
         let tag = tags::update(
             &ctx.state().db,

@@ -43,8 +43,10 @@ impl MediaMutation {
     async fn upload_image(
         &self,
         ctx: &Context<'_>,
-        file: Upload,
-        purpose: Option<ImagePurpose>,
+        #[graphql(desc = "The image file, as a GraphQL multipart request part.")] file: Upload,
+        #[graphql(desc = "What the image is for; decides the copies made.")] purpose: Option<
+            ImagePurpose,
+        >,
     ) -> async_graphql::Result<ImageNode> {
         let purpose = purpose.unwrap_or(ImagePurpose::Article);
         Ok(ImageNode(store_upload(ctx, &file, purpose.into()).await?))
@@ -52,7 +54,11 @@ impl MediaMutation {
 
     /// Deletes one of your images and its stored copies. Articles that show it keep the
     /// URL, which stops working.
-    async fn delete_image(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    async fn delete_image(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The image's global ID.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let id = crate::graphql::node::decode_as::<ImageNode>(&id)?;
         let state = ctx.state();
         media::delete(&state.db, &state.storage, ctx.require_viewer()?, id).await?;

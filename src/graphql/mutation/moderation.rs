@@ -21,9 +21,13 @@ pub enum ArticleModeration {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// What a moderator does to a comment.
 pub enum CommentModeration {
+    /// Shown as hidden to everyone but its author and moderators.
     Hide,
+    /// Shown again.
     Unhide,
+    /// Removed; stays in the thread as "[deleted]".
     Delete,
 }
 
@@ -48,9 +52,9 @@ impl ModerationMutation {
     async fn report(
         &self,
         ctx: &Context<'_>,
-        subject_id: ID,
-        category: ReportCategory,
-        message: Option<String>,
+        #[graphql(desc = "The global ID of an article, a comment or a member.")] subject_id: ID,
+        #[graphql(desc = "Why it is reported.")] category: ReportCategory,
+        #[graphql(desc = "What is wrong (at most 1,000 characters).")] message: Option<String>,
     ) -> async_graphql::Result<ReportNode> {
         let subject = subject(&subject_id)?;
         limit(ctx, Action::Report, None).await?;
@@ -70,8 +74,9 @@ impl ModerationMutation {
     async fn resolve_report(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        action: ModerationAction,
+        #[graphql(desc = "The report's global ID.")] id: ID,
+        #[graphql(desc = "What to do to the subject.")] action: ModerationAction,
+        #[graphql(desc = "A note for the audit log and the report (at most 500 characters).")]
         note: Option<String>,
     ) -> async_graphql::Result<ReportNode> {
         let id = node::decode_as::<ReportNode>(&id)?;
@@ -91,7 +96,8 @@ impl ModerationMutation {
     async fn moderate_article(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The article's global ID.")] id: ID,
+        #[graphql(desc = "Why, for the audit log and the author (1 to 500 characters).")]
         reason: String,
         #[graphql(default, desc = "REMOVE (the default) or RESTORE.")] action: ArticleModeration,
     ) -> async_graphql::Result<bool> {
@@ -110,9 +116,9 @@ impl ModerationMutation {
     async fn moderate_comment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        action: CommentModeration,
-        reason: String,
+        #[graphql(desc = "The comment's global ID.")] id: ID,
+        #[graphql(desc = "Hide, unhide or delete.")] action: CommentModeration,
+        #[graphql(desc = "Why, for the audit log (1 to 500 characters).")] reason: String,
     ) -> async_graphql::Result<bool> {
         let id = node::decode_as::<CommentNode>(&id)?;
         let resolution = match action {
@@ -135,9 +141,9 @@ impl ModerationMutation {
     async fn moderate_article_tags(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        tags: Vec<String>,
-        reason: String,
+        #[graphql(desc = "The article's global ID.")] id: ID,
+        #[graphql(desc = "The new tags: up to 4 of 1 to 30 letters and digits.")] tags: Vec<String>,
+        #[graphql(desc = "Why, for the audit log (1 to 500 characters).")] reason: String,
     ) -> async_graphql::Result<ArticleNode> {
         let id = node::decode_as::<ArticleNode>(&id)?;
         let article =
@@ -150,19 +156,20 @@ impl ModerationMutation {
     async fn suspend_member(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        reason: String,
+        #[graphql(desc = "The member's global ID.")] id: ID,
+        #[graphql(desc = "Why; the member sees it (1 to 500 characters).")] reason: String,
     ) -> async_graphql::Result<bool> {
         let id = node::decode_as::<UserNode>(&id)?;
         moderation::suspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
         Ok(true)
     }
 
+    /// Lifts a suspension: the member may write again. Returns the member.
     async fn unsuspend_member(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        reason: String,
+        #[graphql(desc = "The member's global ID.")] id: ID,
+        #[graphql(desc = "Why, for the audit log (1 to 500 characters).")] reason: String,
     ) -> async_graphql::Result<bool> {
         let id = node::decode_as::<UserNode>(&id)?;
         moderation::unsuspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;

@@ -28,7 +28,7 @@ impl AccountsQuery {
     async fn user(
         &self,
         ctx: &Context<'_>,
-        username: String,
+        #[graphql(desc = "The member's username, any case.")] username: String,
     ) -> async_graphql::Result<Option<UserNode>> {
         if username.len() > 64 {
             return Ok(None);

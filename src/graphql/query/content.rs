@@ -9,9 +9,11 @@ use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
 use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// How a list of tags is ordered.
 pub enum TagsOrder {
     /// Most live articles first.
     Popular,
+    /// Alphabetical.
     Name,
 }
 
@@ -25,9 +27,10 @@ impl ContentQuery {
     async fn article(
         &self,
         ctx: &Context<'_>,
-        id: Option<ID>,
-        username: Option<String>,
-        slug: Option<String>,
+        #[graphql(desc = "The article's global ID; or give `username` and `slug`.")] id: Option<ID>,
+        #[graphql(desc = "The author's username, with `slug`.")] username: Option<String>,
+        #[graphql(desc = "The article's slug, with `username`.")] slug: Option<String>,
+        #[graphql(desc = "A draft's preview token: shows the draft to anyone who has it.")]
         preview_token: Option<String>,
     ) -> async_graphql::Result<Option<ArticleNode>> {
         let viewer = ctx.viewer();
@@ -63,12 +66,13 @@ impl ContentQuery {
     async fn articles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-        tag: Option<String>,
-        username: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
+        #[graphql(desc = "Only articles with this tag.")] tag: Option<String>,
+        #[graphql(desc = "Only articles by this member.")] username: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let author = match username {
             Some(name) => {
@@ -90,19 +94,26 @@ impl ContentQuery {
     }
 
     /// A tag by name.
-    async fn tag(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<TagNode>> {
+    async fn tag(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tag's name, without `#` (any case).")] name: String,
+    ) -> async_graphql::Result<Option<TagNode>> {
         Ok(tags::by_name(&ctx.state().db, &name).await?.map(TagNode))
     }
 
+    /// Every tag, the most used first unless `orderBy` says otherwise.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "TagsOrder::Popular")] order_by: TagsOrder,
+        #[graphql(default_with = "TagsOrder::Popular", desc = "The order of the list.")]
+        order_by: TagsOrder,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<TagNode>> {
         let page = ctx.page::<TagKey>(PageArgs::new(first, after, last, before))?;
         let order = match order_by {

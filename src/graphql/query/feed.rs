@@ -7,6 +7,7 @@ use crate::graphql::types::content::ArticleNode;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "FeedType")]
+/// Which feed to read.
 pub enum FeedTypeValue {
     /// The home feed: hot rank, boosted for what the member follows.
     Relevant,
@@ -20,9 +21,13 @@ pub enum FeedTypeValue {
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "FeedPeriod")]
+/// The time window of a feed.
 pub enum PeriodValue {
+    /// The last 7 days.
     Week,
+    /// The last 30 days.
     Month,
+    /// The last 365 days.
     Year,
     /// Five years.
     Infinity,
@@ -33,18 +38,25 @@ pub struct FeedQuery;
 
 #[Object]
 impl FeedQuery {
+    /// Articles for the home page: RELEVANT (the default), LATEST, TOP or FOLLOWING. Signed out, the first page of each feed is served from a cache shared by every node.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn feed(
         &self,
         ctx: &Context<'_>,
-        #[graphql(name = "type", default_with = "FeedTypeValue::Relevant")] kind: FeedTypeValue,
+        #[graphql(
+            name = "type",
+            default_with = "FeedTypeValue::Relevant",
+            desc = "Which feed: RELEVANT, LATEST, TOP or FOLLOWING (signed in)."
+        )]
+        kind: FeedTypeValue,
         #[graphql(desc = "For TOP (and the window of the others); a week when left out.")]
         period: Option<PeriodValue>,
-        tag: Option<String>,
+        #[graphql(desc = "Only articles with this tag.")] tag: Option<String>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let state = ctx.state();
         let page = ctx.page::<FeedKey>(PageArgs::new(first, after, last, before))?;

@@ -4,8 +4,11 @@ use crate::graphql::context::ContextExt as _;
 use crate::health;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// Whether a dependency answered its check in time.
 pub enum ServiceStatus {
+    /// It answered.
     Up,
+    /// It failed or did not answer within the health budget.
     Down,
 }
 
@@ -16,6 +19,7 @@ impl<E> From<Result<(), E>> for ServiceStatus {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// Where rate limits, caches and live events are kept.
 pub enum CacheMode {
     /// Redis, shared by every node.
     Redis,
@@ -27,18 +31,21 @@ pub enum CacheMode {
 pub struct Health;
 
 #[Object]
+/// The state of this node and its dependencies. Each field checks only when asked.
 impl Health {
     /// Always UP: this node answered.
     async fn app(&self) -> ServiceStatus {
         ServiceStatus::Up
     }
 
+    /// Postgres: one `SELECT 1` within the health budget.
     async fn database(&self, ctx: &Context<'_>) -> ServiceStatus {
         health::database(&ctx.state().db, health::budget(&ctx.state().settings))
             .await
             .into()
     }
 
+    /// Redis (or the in-process store): one `PING` within the health budget.
     async fn cache(&self, ctx: &Context<'_>) -> ServiceStatus {
         health::cache(&ctx.state().cache, health::budget(&ctx.state().settings))
             .await
@@ -63,6 +70,7 @@ impl Health {
         Some(started.elapsed().as_secs_f64() * 1_000.0)
     }
 
+    /// Whether this node shares Redis with the others or keeps state in process.
     async fn cache_mode(&self, ctx: &Context<'_>) -> CacheMode {
         if ctx.state().cache.is_embedded() {
             CacheMode::Embedded

@@ -16,11 +16,12 @@ impl ModerationQuery {
     async fn reports(
         &self,
         ctx: &Context<'_>,
-        status: Option<ReportStatus>,
+        #[graphql(desc = "The status to list; OPEN when left out.")] status: Option<ReportStatus>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ReportNode>> {
         let viewer = ctx.require_viewer()?;
         let page = ctx.page::<ReportId>(PageArgs::new(first, after, last, before))?;
@@ -35,10 +36,11 @@ impl ModerationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only this action, e.g. `member.suspend`.")] action: Option<String>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<AuditEntryNode>> {
         let viewer = ctx.require_viewer()?;
         let page = ctx.page::<AuditEntryId>(PageArgs::new(first, after, last, before))?;

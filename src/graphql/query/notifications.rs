@@ -20,10 +20,11 @@ impl NotificationsQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only unread ones; all when left out.")] unread_only: Option<bool>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<NotificationNode>> {
         let viewer = ctx.require_viewer()?;
         let page = ctx.page::<NotificationKey>(PageArgs::new(first, after, last, before))?;
@@ -41,6 +42,7 @@ impl NotificationsQuery {
         )
     }
 
+    /// How many of the signed-in member's notifications are unread (for a badge).
     async fn unread_notifications_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let viewer = ctx.require_viewer()?;
         Ok(notifications::unread_count(&ctx.state().db, viewer.user_id).await?)
@@ -66,6 +68,9 @@ impl NotificationsMutation {
     async fn mark_notifications_read(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global IDs of the member's notifications (at most 100); others are ignored."
+        )]
         ids: Vec<ID>,
     ) -> async_graphql::Result<i32> {
         let viewer = ctx.require_viewer()?;
@@ -81,6 +86,7 @@ impl NotificationsMutation {
         Ok(i32::try_from(changed).unwrap_or(i32::MAX))
     }
 
+    /// Marks every notification read; returns how many changed.
     async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let viewer = ctx.require_viewer()?;
         let changed = notifications::mark_read(&ctx.state().db, viewer.user_id, None).await?;
@@ -91,7 +97,9 @@ impl NotificationsMutation {
     async fn update_muted_notifications(
         &self,
         ctx: &Context<'_>,
-        muted: Vec<NotificationKind>,
+        #[graphql(desc = "The kinds to mute; the others are unmuted.")] muted: Vec<
+            NotificationKind,
+        >,
     ) -> async_graphql::Result<Vec<NotificationKind>> {
         let viewer = ctx.require_viewer()?;
         let kinds: Vec<String> = muted.iter().map(|k| k.as_str().to_owned()).collect();

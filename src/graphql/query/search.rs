@@ -7,13 +7,18 @@ use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, TagNode};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// What kinds of object a search looks for.
 pub enum SearchType {
+    /// Live articles (full text of title, tags and body).
     Article,
+    /// Members (username and name).
     User,
+    /// Tags (name).
     Tag,
 }
 
 #[derive(Union)]
+/// An object a search found.
 pub enum SearchNode {
     Article(ArticleNode),
     User(UserNode),
@@ -27,7 +32,9 @@ pub struct SearchHit {
 }
 
 #[Object]
+/// One search result: the object found, its relevance and the matching passages.
 impl SearchHit {
+    /// The article, member or tag found.
     async fn node(&self) -> &SearchNode {
         &self.node
     }
@@ -54,12 +61,13 @@ impl SearchQuery {
     async fn search(
         &self,
         ctx: &Context<'_>,
-        query: String,
+        #[graphql(desc = "What to look for (1 to 200 characters).")] query: String,
         #[graphql(desc = "What to look for; all kinds when left out.")] types: Option<
             Vec<SearchType>,
         >,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
     ) -> async_graphql::Result<Conn<SearchHit>> {
         let page = ctx.page::<usize>(PageArgs::forward(first, after))?;
         let offset = page.after.map_or(0, |a| a + 1);

@@ -18,7 +18,8 @@ impl ClockSubscription {
     /// The server's clock, every `intervalMs` milliseconds (100 to 60000), starting now.
     async fn server_time(
         &self,
-        #[graphql(default = 1000)] interval_ms: i32,
+        #[graphql(default = 1000, desc = "Milliseconds between two ticks, 100 to 60000.")]
+        interval_ms: i32,
     ) -> async_graphql::Result<impl Stream<Item = DateTime<Utc>> + use<>> {
         if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&interval_ms) {
             return Err(AppError::bad_input(

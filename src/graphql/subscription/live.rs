@@ -24,9 +24,13 @@ use crate::state::AppState;
 /// Reaction counts of an article after a change.
 #[derive(SimpleObject)]
 pub struct ReactionCountsUpdate {
+    /// The article's global ID.
     pub article_id: ID,
+    /// Its reactions of every category.
     pub reactions_count: i32,
+    /// Its new score.
     pub score: i32,
+    /// Its public reactions per category.
     pub reaction_counts: Vec<ReactionCount>,
 }
 
@@ -120,8 +124,8 @@ impl LiveSubscription {
     async fn article_published(
         &self,
         ctx: &Context<'_>,
-        tag: Option<String>,
-        username: Option<String>,
+        #[graphql(desc = "Only articles with this tag.")] tag: Option<String>,
+        #[graphql(desc = "Only articles by this member.")] username: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = ArticleNode> + use<>> {
         let state = &Live::of(ctx);
         let author = match username {
@@ -152,7 +156,7 @@ impl LiveSubscription {
     async fn comment_added(
         &self,
         ctx: &Context<'_>,
-        article_id: ID,
+        #[graphql(desc = "The global ID of a live article.")] article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = CommentNode> + use<>> {
         let id = node::decode_as::<ArticleNode>(&article_id)?;
         let state = &Live::of(ctx);
@@ -192,7 +196,7 @@ impl LiveSubscription {
     async fn reaction_counts_changed(
         &self,
         ctx: &Context<'_>,
-        article_id: ID,
+        #[graphql(desc = "The global ID of a live article.")] article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = ReactionCountsUpdate> + use<>> {
         let id = node::decode_as::<ArticleNode>(&article_id)?;
         let state = &Live::of(ctx);

@@ -13,11 +13,17 @@ use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "Role")]
+/// What a member may do: moderators and admins moderate, suspended members only read.
 pub enum RoleValue {
+    /// A member in good standing: writes, comments, reacts.
     Member,
+    /// A member trusted with the privileged reaction categories (those that move a score).
     Trusted,
+    /// Resolves reports, hides and removes content, suspends members.
     Moderator,
+    /// A moderator who also suspends moderators and reads the audit log.
     Admin,
+    /// Signed in but read-only, until a moderator lifts the suspension.
     Suspended,
 }
 
@@ -42,13 +48,17 @@ impl NodeType for UserNode {
 }
 
 #[Object(name = "User")]
+/// A member's public profile.
 impl UserNode {
+    /// The member's opaque global ID.
     pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
+    /// The unique handle: 3 to 30 lowercase letters, digits or underscores; their page is `/{username}`.
     async fn username(&self) -> &str {
         &self.0.username
     }
+    /// The display name.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -56,18 +66,23 @@ impl UserNode {
     async fn avatar_url(&self) -> Option<&str> {
         self.0.avatar_url.as_deref()
     }
+    /// A short introduction; may be empty.
     async fn bio(&self) -> &str {
         &self.0.bio
     }
+    /// Where they are, as they wrote it; may be empty.
     async fn location(&self) -> &str {
         &self.0.location
     }
+    /// Their website (http or https); null when none.
     async fn website_url(&self) -> Option<&str> {
         self.0.website_url.as_deref()
     }
+    /// Their GitHub login, as they gave it (not verified); null when none.
     async fn github_username(&self) -> Option<&str> {
         self.0.github_username.as_deref()
     }
+    /// Their Twitter/X handle, without `@`; null when none.
     async fn twitter_username(&self) -> Option<&str> {
         self.0.twitter_username.as_deref()
     }
@@ -79,6 +94,7 @@ impl UserNode {
     async fn path(&self) -> String {
         format!("/{}", self.0.username)
     }
+    /// When they joined.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -86,12 +102,15 @@ impl UserNode {
     async fn articles_count(&self) -> i32 {
         self.0.articles_count
     }
+    /// Members following them.
     async fn followers_count(&self) -> i32 {
         self.0.followers_count
     }
+    /// Members they follow.
     async fn following_count(&self) -> i32 {
         self.0.following_count
     }
+    /// Whether the signed-in member follows them; false when signed out.
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         crate::graphql::loaders::viewer_follows(ctx, Followable::User(self.0.id)).await
     }
@@ -100,10 +119,11 @@ impl UserNode {
     async fn articles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let filter = listing::Filter {
             author: Some(self.0.id),
@@ -116,10 +136,11 @@ impl UserNode {
     async fn followers(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<UserNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::followers(&ctx.state().db, self.0.id, &page).await?;
@@ -130,10 +151,11 @@ impl UserNode {
     async fn following(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<UserNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::following(&ctx.state().db, self.0.id, &page).await?;
@@ -144,10 +166,11 @@ impl UserNode {
     async fn followed_tags(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<TagNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::followed_tags(&ctx.state().db, self.0.id, &page).await?;
@@ -195,13 +218,17 @@ async fn users_page(
 pub struct ViewerNode(pub User);
 
 #[Object(name = "Viewer")]
+/// The signed-in member's own account: what only they see.
 impl ViewerNode {
+    /// Their public profile, as others see it.
     async fn user(&self) -> UserNode {
         UserNode(self.0.clone())
     }
+    /// The confirmed (or, before the first confirmation, registered) email address.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
+    /// Whether the address has been confirmed; until then a member may write drafts but not publish (when `auth.require_confirmed_email` is on, the default).
     async fn email_confirmed(&self) -> bool {
         self.0.email_confirmed_at.is_some()
     }
@@ -209,9 +236,11 @@ impl ViewerNode {
     async fn pending_email(&self) -> Option<&str> {
         self.0.pending_email.as_deref()
     }
+    /// What they may do.
     async fn role(&self) -> RoleValue {
         self.0.role().into()
     }
+    /// Why they were suspended (role SUSPENDED); null otherwise.
     async fn suspended_reason(&self) -> Option<&str> {
         self.0.suspended_reason.as_deref()
     }
@@ -233,10 +262,11 @@ impl ViewerNode {
     async fn reading_list(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let page = ctx.page::<listing::ArticleKey>(PageArgs::new(first, after, last, before))?;
         let rows = listing::reading_list(&ctx.state().db, self.0.id, &page).await?;
@@ -251,10 +281,11 @@ impl ViewerNode {
     async fn articles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let filter = listing::Filter {
             author: Some(self.0.id),
@@ -282,22 +313,29 @@ impl NodeType for SessionNode {
 }
 
 #[Object(name = "Session")]
+/// A signed-in device or browser: a session token's record (the token itself is never shown again).
 impl SessionNode {
-    async fn id(&self) -> ID {
+    /// The session's opaque global ID (for `revokeSession`).
+    pub async fn id(&self) -> ID {
         Self::global_id(self.row.id)
     }
+    /// When they signed in.
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
+    /// When the token was last used (refreshed at most every 5 minutes).
     async fn last_seen_at(&self) -> DateTime<Utc> {
         self.row.last_seen_at
     }
+    /// When it ends (`auth.session_days` after sign-in); signing out ends it sooner.
     async fn expires_at(&self) -> DateTime<Utc> {
         self.row.expires_at
     }
+    /// The client address it was created from, as the proxy reported it.
     async fn ip(&self) -> Option<&str> {
         self.row.ip.as_deref()
     }
+    /// The browser or client that created it.
     async fn user_agent(&self) -> Option<&str> {
         self.row.user_agent.as_deref()
     }
@@ -315,16 +353,21 @@ impl NodeType for ApiKeyNode {
 }
 
 #[Object(name = "ApiKey")]
+/// A personal API key for scripts and integrations; acts as its member.
 impl ApiKeyNode {
-    async fn id(&self) -> ID {
+    /// The key's opaque global ID (for `revokeApiKey`).
+    pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
+    /// What it is for, as its owner named it.
     async fn description(&self) -> &str {
         &self.0.description
     }
+    /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When it last authenticated a request (refreshed at most every 5 minutes); null when never.
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
     }
@@ -335,13 +378,17 @@ impl ApiKeyNode {
 pub struct AuthPayload {
     /// Send it as `Authorization: Bearer <token>`; it is shown only now.
     pub token: String,
+    /// When the session ends.
     pub expires_at: DateTime<Utc>,
+    /// The signed-in member.
     pub user: UserNode,
 }
 
 #[derive(SimpleObject)]
+/// A new API key, with its secret shown this once.
 pub struct CreatedApiKey {
     /// Send it in the `api-key` header; it is shown only now.
     pub key: String,
+    /// The key's record, as `viewer.apiKeys` lists it.
     pub api_key: ApiKeyNode,
 }

@@ -17,11 +17,13 @@ use crate::graphql::types::accounts::UserNode;
 use crate::ids::{CommentId, UserId};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// Where an article is in its life: draft, scheduled, live or taken down.
 pub enum ArticleStatus {
     /// Seen by its author alone.
     Draft,
     /// Published, going live at `publishedAt`; invisible until then.
     Scheduled,
+    /// Live: listed in feeds, search and its author's and tags' pages.
     Published,
     /// Taken down by a moderator (see `removalReason`): seen by its author and the
     /// moderators; only a moderator can restore it.
@@ -40,8 +42,11 @@ impl From<articles::ArticleStatus> for ArticleStatus {
 }
 
 #[derive(SimpleObject, Clone)]
+/// How many reactions of one public category an item has.
 pub struct ReactionCount {
+    /// The category's name, as configured (`like`, `unicorn`, ...).
     pub category: String,
+    /// How many members reacted with it.
     pub count: i32,
 }
 
@@ -100,13 +105,17 @@ impl NodeType for ArticleNode {
 }
 
 #[Object(name = "Article")]
+/// An article: Markdown with front matter, written by a member, published to feeds or kept as a draft.
 impl ArticleNode {
+    /// The article's opaque global ID.
     pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
+    /// The title (1 to 128 characters).
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// The URL segment after the author's username, unique per author.
     async fn slug(&self) -> &str {
         &self.0.slug
     }
@@ -118,6 +127,7 @@ impl ArticleNode {
             .unwrap_or_default();
         Ok(format!("/{username}/{}", self.0.slug))
     }
+    /// The Markdown as written, front matter removed.
     async fn body_markdown(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         self.body(ctx, |a| &a.body_markdown).await
     }
@@ -125,15 +135,19 @@ impl ArticleNode {
     async fn body_html(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         self.body(ctx, |a| &a.body_html).await
     }
+    /// A short summary for cards and link previews, from the editor or the front matter; may be empty.
     async fn description(&self) -> &str {
         &self.0.description
     }
+    /// The cover picture's URL (1000x420); null when there is none.
     async fn cover_image_url(&self) -> Option<&str> {
         self.0.cover_image_url.as_deref()
     }
+    /// Where the article was first published, for search engines; null when here.
     async fn canonical_url(&self) -> Option<&str> {
         self.0.canonical_url.as_deref()
     }
+    /// Draft, scheduled, published or removed.
     async fn status(&self) -> ArticleStatus {
         self.0.status.into()
     }
@@ -144,6 +158,7 @@ impl ArticleNode {
             .as_deref()
             .filter(|_| self.0.is_removed())
     }
+    /// When it went (or goes, when scheduled) live; null for a draft.
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.published_at
     }
@@ -151,9 +166,11 @@ impl ArticleNode {
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
         self.0.edited_at
     }
+    /// When it was first saved.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Estimated reading time in whole minutes (at least 1).
     async fn reading_time_minutes(&self) -> i32 {
         self.0.reading_time_minutes
     }
@@ -161,6 +178,7 @@ impl ArticleNode {
     async fn tag_list(&self) -> &[String] {
         &self.0.tag_names
     }
+    /// Its tags (at most four), in the order the author gave them.
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TagNode>> {
         Ok(ctx
             .loaders()
@@ -172,15 +190,19 @@ impl ArticleNode {
             .map(TagNode)
             .collect())
     }
+    /// The writer; null only if the account no longer exists.
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         author(ctx, self.0.user_id).await
     }
+    /// Comments and replies, deleted ones excluded.
     async fn comments_count(&self) -> i32 {
         self.0.comments_count
     }
+    /// Reactions of every category, the private reading list included.
     async fn reactions_count(&self) -> i32 {
         self.0.reactions_count
     }
+    /// The sum of its reactions' configured scores, less moderation penalties; orders TOP lists.
     async fn score(&self) -> i32 {
         self.0.score
     }
@@ -201,9 +223,14 @@ impl ArticleNode {
     async fn comments(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        #[graphql(default_with = "CommentOrder::Top")] order_by: CommentOrder,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(
+            default_with = "CommentOrder::Top",
+            desc = "How root comments are ordered (replies keep their own order)."
+        )]
+        order_by: CommentOrder,
     ) -> async_graphql::Result<Conn<CommentNode>> {
         let (request, levels) = plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
         let rows = comments::thread_page(
@@ -217,6 +244,7 @@ impl ArticleNode {
         page.prime(ctx);
         Ok(page.connection(request, None, 0, self.0.user_id)?)
     }
+    /// The series it belongs to; null when none.
     async fn series(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SeriesNode>> {
         let Some(id) = self.0.series_id else {
             return Ok(None);
@@ -243,7 +271,9 @@ pub struct SeriesNode {
 }
 
 #[Object(name = "Series")]
+/// An author's ordered collection of articles, named in their front matter (`series:`).
 impl SeriesNode {
+    /// The series' name as the author wrote it.
     async fn title(&self) -> &str {
         &self.title
     }
@@ -254,10 +284,13 @@ impl SeriesNode {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// How a list of comments is ordered.
 pub enum CommentOrder {
     /// Highest score first.
     Top,
+    /// Most recent first.
     Newest,
+    /// Oldest first (conversation order).
     Oldest,
 }
 
@@ -464,7 +497,9 @@ impl NodeType for CommentNode {
 }
 
 #[Object(name = "Comment")]
+/// A comment on an article, or a reply to another comment (threads nest up to a configured depth).
 impl CommentNode {
+    /// The comment's opaque global ID.
     pub async fn id(&self) -> ID {
         Self::global_id(self.comment.id)
     }
@@ -482,14 +517,17 @@ impl CommentNode {
             comments::HIDDEN.to_owned()
         }
     }
+    /// The Markdown as written; null when deleted, or hidden and the viewer is neither its author, the article's author nor a moderator.
     async fn body_markdown(&self, ctx: &Context<'_>) -> Option<&str> {
         self.comment
             .text_visible_to(ctx.viewer(), self.article_author)
             .then_some(self.comment.body_markdown.as_str())
     }
+    /// Deleted by its author or a moderator: it stays in the thread as `[deleted]` so replies keep their place.
     async fn is_deleted(&self) -> bool {
         self.comment.deleted_at.is_some()
     }
+    /// Hidden by the article's author or a moderator (and not deleted).
     async fn is_hidden(&self) -> bool {
         self.comment.hidden_at.is_some() && self.comment.deleted_at.is_none()
     }
@@ -500,30 +538,39 @@ impl CommentNode {
         }
         author(ctx, self.comment.user_id).await
     }
+    /// 0 for a comment on the article, 1 for a reply to it, and so on.
     async fn depth(&self) -> i32 {
         self.comment.depth
     }
+    /// When it was written.
     async fn created_at(&self) -> DateTime<Utc> {
         self.comment.created_at
     }
+    /// When its author last edited it; null when never.
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
         self.comment.edited_at
     }
+    /// The sum of its reactions' configured scores, less moderation penalties; orders TOP threads.
     async fn score(&self) -> i32 {
         self.comment.score
     }
+    /// Reactions of every category.
     async fn reactions_count(&self) -> i32 {
         self.comment.reactions_count
     }
+    /// Direct replies, deleted ones excluded.
     async fn replies_count(&self) -> i32 {
         self.comment.replies_count
     }
+    /// Public reactions per category, in the configured order.
     async fn reaction_counts(&self, ctx: &Context<'_>) -> Vec<ReactionCount> {
         reaction_counts(ctx, &self.comment.tallies)
     }
+    /// The categories the signed-in member reacted with; empty when signed out.
     async fn viewer_reactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         viewer_reactions(ctx, Reactable::Comment(self.comment.id)).await
     }
+    /// The article it belongs to; null when that is not visible to the viewer.
     async fn article(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ArticleNode>> {
         Ok(ctx
             .loaders()
@@ -541,9 +588,14 @@ impl CommentNode {
     async fn replies(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        #[graphql(default_with = "CommentOrder::Oldest")] order_by: CommentOrder,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(
+            default_with = "CommentOrder::Oldest",
+            desc = "How the replies are ordered."
+        )]
+        order_by: CommentOrder,
     ) -> async_graphql::Result<Conn<CommentNode>> {
         let (request, levels) = plan_thread(ctx, ctx.look_ahead(), first, after, order_by)?;
         if let Some((page, level)) = &self.thread
@@ -575,13 +627,17 @@ impl NodeType for TagNode {
 }
 
 #[Object(name = "Tag")]
+/// A topic articles are filed under (`#rust`); members follow tags to fill their feed.
 impl TagNode {
+    /// The tag's opaque global ID.
     pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
+    /// The tag's name: 1 to 30 lowercase letters and digits, without `#`.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// What belongs under the tag, set by moderators (`updateTag`); may be empty.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -597,9 +653,11 @@ impl TagNode {
     async fn articles_count(&self) -> i32 {
         self.0.articles_count
     }
+    /// Members following it.
     async fn followers_count(&self) -> i32 {
         self.0.followers_count
     }
+    /// Whether the signed-in member follows it; false when signed out.
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         crate::graphql::loaders::viewer_follows(ctx, Followable::Tag(self.0.id)).await
     }
@@ -608,10 +666,11 @@ impl TagNode {
     async fn articles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let filter = listing::Filter {
             tag: Some(self.0.name.clone()),

@@ -5,12 +5,17 @@ use crate::jobs::KindStats;
 /// The queue of one kind of job.
 #[derive(SimpleObject)]
 pub struct JobKindStats {
+    /// The job kind, e.g. `send_email`.
     pub kind: String,
+    /// Due now and never failed.
     pub queued: i64,
+    /// Claimed by a worker right now.
     pub running: i64,
+    /// Waiting for a future run time, never failed.
     pub scheduled: i64,
     /// Waiting for a retry.
     pub failed: i64,
+    /// Failed every attempt; kept for inspection (`vibecoding jobs retry`).
     pub dead: i64,
 }
 

@@ -5,6 +5,7 @@ use crate::domain::media::{Image, Purpose};
 use crate::graphql::node::NodeType;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// What an uploaded image is for; decides the copies made.
 pub enum ImagePurpose {
     /// For use in an article's body; kept as uploaded (cleaned).
     Article,
@@ -25,10 +26,15 @@ impl From<ImagePurpose> for Purpose {
 }
 
 #[derive(SimpleObject)]
+/// A resized copy of an image.
 pub struct ImageVariant {
+    /// `small` (90 px) or `medium` (320 px) for avatars, `cover` (1000x420) for covers.
     pub name: String,
+    /// Where the copy is served.
     pub url: String,
+    /// Width in pixels.
     pub width: i32,
+    /// Height in pixels.
     pub height: i32,
 }
 
@@ -42,15 +48,19 @@ impl NodeType for ImageNode {
 /// An uploaded image, cleaned of its metadata.
 #[Object(name = "Image")]
 impl ImageNode {
-    async fn id(&self) -> ID {
+    /// The image's opaque global ID (for `coverImageId` and `deleteImage`).
+    pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
+    /// Where the cleaned image is served; use it in Markdown.
     async fn url(&self) -> &str {
         &self.0.url
     }
+    /// Width in pixels.
     async fn width(&self) -> i32 {
         self.0.width
     }
+    /// Height in pixels.
     async fn height(&self) -> i32 {
         self.0.height
     }
@@ -62,6 +72,7 @@ impl ImageNode {
     async fn size(&self) -> i64 {
         self.0.size_bytes
     }
+    /// What it was uploaded for: `article`, `cover` or `avatar`.
     async fn purpose(&self) -> &str {
         &self.0.purpose
     }
@@ -78,6 +89,7 @@ impl ImageNode {
             })
             .collect()
     }
+    /// When it was uploaded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

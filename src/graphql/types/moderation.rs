@@ -8,12 +8,19 @@ use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode, TagNode};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// Why something was reported.
 pub enum ReportCategory {
+    /// Advertising or automated posting.
     Spam,
+    /// Attacks on a person.
     Harassment,
+    /// Rude or vulgar, against the code of conduct.
     Rude,
+    /// Unlawful content.
     Illegal,
+    /// Someone else's work passed off as one's own.
     Plagiarism,
+    /// Anything else (explain in the message).
     Other,
 }
 
@@ -31,9 +38,13 @@ impl ReportCategory {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// Where a report is in the moderators' queue.
 pub enum ReportStatus {
+    /// Waiting for a moderator.
     Open,
+    /// A moderator acted on it.
     Resolved,
+    /// A moderator found nothing wrong.
     Dismissed,
 }
 
@@ -101,13 +112,15 @@ impl NodeType for ReportNode {
 /// A report on an article, a comment or a member, and what moderators did about it.
 #[Object(name = "Report")]
 impl ReportNode {
-    async fn id(&self) -> ID {
+    /// The report's opaque global ID.
+    pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
     /// `article`, `comment` or `user`.
     async fn subject_type(&self) -> &str {
         self.0.subject_type.as_str()
     }
+    /// The reported object's global ID (also valid after it is gone).
     async fn subject_id(&self) -> ID {
         subject_id(self.0.subject_type, self.0.subject_id)
     }
@@ -115,9 +128,11 @@ impl ReportNode {
     async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
         node::resolve(ctx, node_type(self.0.subject_type), self.0.subject_id).await
     }
+    /// Why it was reported: `spam`, `harassment`, `rude`, `illegal`, `plagiarism` or `other`.
     async fn category(&self) -> &str {
         &self.0.category
     }
+    /// The reporter's explanation (at most 1,000 characters); may be empty.
     async fn message(&self) -> &str {
         &self.0.message
     }
@@ -128,27 +143,34 @@ impl ReportNode {
             None => Ok(None),
         }
     }
+    /// Raised by the spam filter rather than a member.
     async fn automatic(&self) -> bool {
         self.0.reporter_id.is_none()
     }
+    /// `open`, `resolved` or `dismissed`.
     async fn status(&self) -> &str {
         self.0.status.as_str()
     }
+    /// What the resolving moderator did (a `ModerationAction` in lower snake case); null while open.
     async fn action(&self) -> Option<&str> {
         self.0.action.as_deref()
     }
+    /// The moderator who resolved it; null while open.
     async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         match self.0.resolved_by {
             Some(id) => Ok(ctx.loaders().users.load_one(id).await?.map(UserNode)),
             None => Ok(None),
         }
     }
+    /// The moderator's note on resolving; null while open.
     async fn resolution_note(&self) -> Option<&str> {
         self.0.resolution_note.as_deref()
     }
+    /// When it was resolved; null while open.
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.0.resolved_at
     }
+    /// When it was raised.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -164,7 +186,8 @@ impl NodeType for AuditEntryNode {
 /// One moderator or automatic action.
 #[Object(name = "AuditEntry")]
 impl AuditEntryNode {
-    async fn id(&self) -> ID {
+    /// The entry's opaque global ID.
+    pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
     /// For example `article.unpublish`, `comment.hide`, `member.suspend`, `spam.flag`.
@@ -178,18 +201,23 @@ impl AuditEntryNode {
             None => Ok(None),
         }
     }
+    /// What kind of object was acted on: `article`, `comment`, `tag` or `user`.
     async fn subject_type(&self) -> &str {
         self.0.subject_type.as_str()
     }
+    /// The global ID of the object acted on.
     async fn subject_id(&self) -> ID {
         subject_id(self.0.subject_type, self.0.subject_id)
     }
+    /// The reason the moderator gave (at most 500 characters).
     async fn reason(&self) -> &str {
         &self.0.reason
     }
+    /// Action-specific facts as JSON, e.g. the tags before and after, or a spam penalty.
     async fn details(&self) -> Json<serde_json::Value> {
         Json(self.0.details.clone())
     }
+    /// When the action was taken.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

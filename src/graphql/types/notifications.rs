@@ -8,6 +8,7 @@ use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// What a notification is about.
 pub enum NotificationKind {
     /// A comment on your article.
     Comment,
@@ -54,10 +55,13 @@ impl NodeType for NotificationNode {
 }
 
 #[Object(name = "Notification")]
+/// Something that happened to the signed-in member's content or account; similar events are grouped into one notification.
 impl NotificationNode {
-    async fn id(&self) -> ID {
+    /// The notification's opaque global ID (for `markNotificationsRead`).
+    pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
+    /// What happened.
     async fn kind(&self) -> NotificationKind {
         NotificationKind::parse(&self.0.kind)
     }
@@ -76,6 +80,7 @@ impl NotificationNode {
             .filter_map(|id| users.get(id).cloned().map(UserNode))
             .collect())
     }
+    /// How many members are behind it (all of them, not only the five in `actors`).
     async fn actors_count(&self) -> i32 {
         i32::try_from(self.0.actor_ids.len()).unwrap_or(i32::MAX)
     }
@@ -102,6 +107,7 @@ impl NotificationNode {
         };
         Ok(format!("{who} {what}"))
     }
+    /// The article it is about, while it is live; null otherwise.
     async fn article(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ArticleNode>> {
         let Some(id) = self.0.article_id else {
             return Ok(None);
@@ -114,15 +120,18 @@ impl NotificationNode {
             .filter(|a| a.is_live())
             .map(ArticleNode))
     }
+    /// The comment it is about, while it can be seen; null otherwise.
     async fn comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CommentNode>> {
         let Some(id) = self.0.comment_id else {
             return Ok(None);
         };
         CommentNode::on_live_article(ctx, id).await
     }
+    /// Whether the member has marked it read.
     async fn read(&self) -> bool {
         self.0.read_at.is_some()
     }
+    /// When it was created or last grew (a new actor joined it).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
