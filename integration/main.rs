@@ -7,6 +7,7 @@ mod abuse;
 mod accounts;
 mod bench;
 mod cli;
+mod client;
 mod credentials;
 mod deployment;
 mod feeds;

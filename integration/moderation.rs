@@ -94,7 +94,7 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
             json!({ "id": story, "c": "SPAM", "m": "Links to a shop" }),
         )
         .await;
-    assert_eq!(data["report"]["status"], "open");
+    assert_eq!(data["report"]["status"], "OPEN");
     // Once per member while open; never oneself; only articles, comments and members.
     app.fails(
         Some(&reader),
@@ -167,8 +167,8 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
             json!({ "id": first["id"], "a": "UNPUBLISH_ARTICLE", "n": "Commercial spam" }),
         )
         .await;
-    assert_eq!(data["resolveReport"]["status"], "resolved");
-    assert_eq!(data["resolveReport"]["action"], "unpublish_article");
+    assert_eq!(data["resolveReport"]["status"], "RESOLVED");
+    assert_eq!(data["resolveReport"]["action"], "UNPUBLISH_ARTICLE");
     assert_eq!(data["resolveReport"]["resolvedBy"]["username"], "warden");
     // The article is gone from public view; both reports are closed.
     let data = app
@@ -338,7 +338,7 @@ async fn moderator_actions_each_leave_an_audit_row() {
     .await;
     let rows = audit_rows(&app, &admin, "tag.update").await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["subjectType"], "tag");
+    assert_eq!(rows[0]["subjectType"], "TAG");
     assert_eq!(rows[0]["details"]["description"], "Open-ended talk");
 
     for (action, reason) in [
@@ -571,12 +571,12 @@ async fn spam_trigger_terms_report_and_score_down() {
     assert_eq!(reports.len(), 2, "{open}");
     for report in &reports {
         assert_eq!(report["automatic"], true);
-        assert_eq!(report["category"], "spam");
+        assert_eq!(report["category"], "SPAM");
         assert!(report["reporter"].is_null());
         assert!(report["message"].as_str().unwrap().contains("cheap pills"));
     }
-    assert_eq!(reports[0]["subjectType"], "comment");
-    assert_eq!(reports[1]["subjectType"], "article");
+    assert_eq!(reports[0]["subjectType"], "COMMENT");
+    assert_eq!(reports[1]["subjectType"], "ARTICLE");
     // LATEST leaves out what is scored below -20.
     let latest = app
         .ok(

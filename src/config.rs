@@ -242,6 +242,10 @@ pub struct FeedSettings {
 #[serde(deny_unknown_fields)]
 pub struct ReactionCategory {
     pub name: String,
+    /// What a button shows; the name in words (`exploding_head`: "Exploding head") when
+    /// left out.
+    #[serde(default)]
+    pub label: Option<String>,
     /// What one reaction adds to the item's score.
     pub score: i32,
     /// Private categories (the reading list) are never counted in public.
@@ -254,9 +258,23 @@ pub struct ReactionCategory {
 }
 
 impl ReactionCategory {
+    /// What a button shows: the configured label, or the name in words.
+    pub fn label(&self) -> String {
+        if let Some(label) = &self.label {
+            return label.clone();
+        }
+        let words = self.name.replace('_', " ");
+        let mut chars = words.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    }
+
     fn new(name: &str, score: i32, private: bool) -> Self {
         Self {
             name: name.to_owned(),
+            label: None,
             score,
             private,
             privileged: false,
@@ -266,6 +284,7 @@ impl ReactionCategory {
     fn privileged(name: &str, score: i32) -> Self {
         Self {
             name: name.to_owned(),
+            label: None,
             score,
             private: true,
             privileged: true,
@@ -672,7 +691,10 @@ impl Default for Settings {
                 ReactionCategory::new("exploding_head", 1, false),
                 ReactionCategory::new("raised_hands", 1, false),
                 ReactionCategory::new("fire", 1, false),
-                ReactionCategory::new("readinglist", 0, true),
+                ReactionCategory {
+                    label: Some("Reading list".to_owned()),
+                    ..ReactionCategory::new("readinglist", 0, true)
+                },
                 ReactionCategory::privileged("thumbsup", 5),
                 ReactionCategory::privileged("thumbsdown", -10),
                 ReactionCategory::privileged("vomit", -50),

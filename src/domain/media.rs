@@ -22,15 +22,13 @@ pub enum Purpose {
     Avatar,
 }
 
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Article => "article",
-            Self::Cover => "cover",
-            Self::Avatar => "avatar",
-        }
-    }
+crate::text_enum!(Purpose {
+    Article = "article",
+    Cover = "cover",
+    Avatar = "avatar",
+});
 
+impl Purpose {
     /// The copies made: name, width, height (cropped to fill).
     pub fn variants(self) -> &'static [(&'static str, u32, u32)] {
         match self {
@@ -57,7 +55,7 @@ pub const COLUMNS: &str =
 pub struct Image {
     pub id: ImageId,
     pub user_id: UserId,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub url: String,
     pub width: i32,
     pub height: i32,

@@ -17,14 +17,25 @@ use crate::ids::{ArticleId, AuditEntryId, CommentId, ReportId, UserId};
 
 pub const MAX_MESSAGE: usize = 1_000;
 
-pub const CATEGORIES: &[&str] = &[
-    "spam",
-    "harassment",
-    "rude",
-    "illegal",
-    "plagiarism",
-    "other",
-];
+/// Why a member reported something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportCategory {
+    Spam,
+    Harassment,
+    Rude,
+    Illegal,
+    Plagiarism,
+    Other,
+}
+
+crate::text_enum!(ReportCategory {
+    Spam = "spam",
+    Harassment = "harassment",
+    Rude = "rude",
+    Illegal = "illegal",
+    Plagiarism = "plagiarism",
+    Other = "other",
+});
 
 /// What resolving a report does to its subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,18 +50,14 @@ pub enum Resolution {
     SuspendMember,
 }
 
-impl Resolution {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Dismiss => "dismiss",
-            Self::NoAction => "no_action",
-            Self::UnpublishArticle => "unpublish_article",
-            Self::HideComment => "hide_comment",
-            Self::DeleteComment => "delete_comment",
-            Self::SuspendMember => "suspend_member",
-        }
-    }
-}
+crate::text_enum!(Resolution {
+    Dismiss = "dismiss",
+    NoAction = "no_action",
+    UnpublishArticle = "unpublish_article",
+    HideComment = "hide_comment",
+    DeleteComment = "delete_comment",
+    SuspendMember = "suspend_member",
+});
 
 /// Where a report stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,10 +85,10 @@ pub struct Report {
     pub reporter_id: Option<UserId>,
     pub subject_type: SubjectType,
     pub subject_id: Uuid,
-    pub category: String,
+    pub category: ReportCategory,
     pub message: String,
     pub status: ReportStatus,
-    pub action: Option<String>,
+    pub action: Option<Resolution>,
     pub resolved_by: Option<UserId>,
     pub resolution_note: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -126,16 +133,10 @@ pub async fn report(
     db: &PgPool,
     viewer: &Viewer,
     subject: Subject,
-    category: &str,
+    category: ReportCategory,
     message: &str,
 ) -> AppResult<Report> {
     viewer.require_writer()?;
-    if !CATEGORIES.contains(&category) {
-        return Err(AppError::bad_input(
-            "category",
-            format!("unknown category; use one of {}", CATEGORIES.join(", ")),
-        ));
-    }
     let message = bounded("message", message, MAX_MESSAGE, false)?;
     let mut tx = db.begin().await?;
     let owner = subject_owner(&mut tx, subject)

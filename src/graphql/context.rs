@@ -22,6 +22,10 @@ pub trait ContextExt {
     fn loaders(&self) -> &Loaders;
     /// A connection's arguments checked against the configured page sizes.
     fn page<K: serde::de::DeserializeOwned>(&self, args: PageArgs) -> AppResult<PageRequest<K>>;
+    /// `path` on this instance's public origin (`APP_PROTOCOL` and `APP_DOMAIN`).
+    fn absolute_url(&self, path: &str) -> String {
+        format!("{}{path}", self.state().settings.public_origin())
+    }
 }
 
 impl ContextExt for Context<'_> {

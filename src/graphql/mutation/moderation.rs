@@ -62,7 +62,7 @@ impl ModerationMutation {
             &ctx.state().db,
             ctx.require_viewer()?,
             subject,
-            category.as_str(),
+            category.into(),
             message.as_deref().unwrap_or(""),
         )
         .await?;

@@ -1,5 +1,7 @@
 use async_graphql::{Context, Enum, ID, Object};
 
+use crate::config::ReactionCategory;
+use crate::domain::accounts::Role;
 use crate::domain::articles::{listing, service};
 use crate::domain::tags::{self, TagKey, TagOrder};
 use crate::error::AppError;
@@ -133,5 +135,56 @@ impl ContentQuery {
                 )
             })?,
         )
+    }
+
+    /// The reactions members can give, in the order to draw their buttons, as this
+    /// instance configures them.
+    async fn reaction_categories(&self, ctx: &Context<'_>) -> Vec<ReactionCategoryNode> {
+        let viewer = ctx.viewer();
+        ctx.state()
+            .settings
+            .reactions
+            .iter()
+            .map(|category| ReactionCategoryNode {
+                viewer_can_use: viewer.is_some_and(|v| {
+                    v.require_writer().is_ok()
+                        && (!category.privileged || v.require_role(Role::Trusted).is_ok())
+                }),
+                category: category.clone(),
+            })
+            .collect()
+    }
+}
+
+pub struct ReactionCategoryNode {
+    category: ReactionCategory,
+    viewer_can_use: bool,
+}
+
+/// A kind of reaction, as configured: its name is what `toggleReaction(category:)`,
+/// `reactionCounts` and `viewerReactions` use.
+#[Object(name = "ReactionCategory")]
+impl ReactionCategoryNode {
+    /// The name the API uses, e.g. `like` or `readinglist`.
+    async fn name(&self) -> &str {
+        &self.category.name
+    }
+    /// What its button shows, e.g. "Like" or "Reading list".
+    async fn label(&self) -> String {
+        self.category.label()
+    }
+    /// Whether its counts are shown to everyone in `reactionCounts`; false for the reading
+    /// list (each member's own) and for the privileged categories.
+    async fn public(&self) -> bool {
+        !self.category.private
+    }
+    /// Reserved to trusted members, moderators and admins; moves an item's score without
+    /// being shown.
+    async fn privileged(&self) -> bool {
+        self.category.privileged
+    }
+    /// Whether the signed-in member may react with it now; false when signed out.
+    async fn viewer_can_use(&self) -> bool {
+        self.viewer_can_use
     }
 }

@@ -94,6 +94,10 @@ impl UserNode {
     async fn path(&self) -> String {
         format!("/{}", self.0.username)
     }
+    /// The profile page's absolute URL on this instance.
+    async fn url(&self, ctx: &Context<'_>) -> String {
+        ctx.absolute_url(&format!("/{}", self.0.username))
+    }
     /// When they joined.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

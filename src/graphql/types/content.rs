@@ -127,6 +127,11 @@ impl ArticleNode {
             .unwrap_or_default();
         Ok(format!("/{username}/{}", self.0.slug))
     }
+    /// The article page's absolute URL on this instance, e.g.
+    /// `https://vibecoding.community/ada/hello-world`.
+    async fn url(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(ctx.absolute_url(&self.path(ctx).await?))
+    }
     /// The Markdown as written, front matter removed.
     async fn body_markdown(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         self.body(ctx, |a| &a.body_markdown).await
@@ -580,6 +585,18 @@ impl CommentNode {
             .filter(|a| a.visible_to(ctx.viewer()))
             .map(ArticleNode))
     }
+    /// A permalink: the article page's absolute URL with the comment's anchor
+    /// (`#comment-<id>`); null when the article is not visible to the viewer.
+    async fn url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let Some(article) = self.article(ctx).await? else {
+            return Ok(None);
+        };
+        let page = article.url(ctx).await?;
+        Ok(Some(format!(
+            "{page}#comment-{}",
+            Self::global_id(self.comment.id).as_str()
+        )))
+    }
     /// A page of direct replies: read with the page of the thread this comment was listed
     /// in when the selection asked for them there, otherwise with the replies of every
     /// comment of this level in one statement. A thread statement reads at most 5,000
@@ -648,6 +665,10 @@ impl TagNode {
     /// `/t/{name}`.
     async fn path(&self) -> String {
         format!("/t/{}", self.0.name)
+    }
+    /// The tag page's absolute URL on this instance.
+    async fn url(&self, ctx: &Context<'_>) -> String {
+        ctx.absolute_url(&format!("/t/{}", self.0.name))
     }
     /// Live articles with this tag.
     async fn articles_count(&self) -> i32 {

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use crate::domain::media::{Image, Purpose};
 use crate::graphql::node::NodeType;
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// What an uploaded image is for; decides the copies made.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "Purpose")]
 pub enum ImagePurpose {
     /// For use in an article's body; kept as uploaded (cleaned).
     Article,
@@ -13,16 +14,6 @@ pub enum ImagePurpose {
     Cover,
     /// A profile picture; 90 and 320 px square copies are made.
     Avatar,
-}
-
-impl From<ImagePurpose> for Purpose {
-    fn from(p: ImagePurpose) -> Self {
-        match p {
-            ImagePurpose::Article => Self::Article,
-            ImagePurpose::Cover => Self::Cover,
-            ImagePurpose::Avatar => Self::Avatar,
-        }
-    }
 }
 
 #[derive(SimpleObject)]
@@ -72,9 +63,9 @@ impl ImageNode {
     async fn size(&self) -> i64 {
         self.0.size_bytes
     }
-    /// What it was uploaded for: `article`, `cover` or `avatar`.
-    async fn purpose(&self) -> &str {
-        &self.0.purpose
+    /// What it was uploaded for.
+    async fn purpose(&self) -> ImagePurpose {
+        self.0.purpose.into()
     }
     /// Resized copies: `small` and `medium` for avatars, `cover` for covers.
     async fn variants(&self) -> Vec<ImageVariant> {

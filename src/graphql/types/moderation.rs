@@ -7,8 +7,9 @@ use crate::graphql::node::{self, Node, NodeType};
 use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode, TagNode};
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// Why something was reported.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "moderation::ReportCategory")]
 pub enum ReportCategory {
     /// Advertising or automated posting.
     Spam,
@@ -24,21 +25,9 @@ pub enum ReportCategory {
     Other,
 }
 
-impl ReportCategory {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Spam => "spam",
-            Self::Harassment => "harassment",
-            Self::Rude => "rude",
-            Self::Illegal => "illegal",
-            Self::Plagiarism => "plagiarism",
-            Self::Other => "other",
-        }
-    }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// Where a report is in the moderators' queue.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "moderation::ReportStatus")]
 pub enum ReportStatus {
     /// Waiting for a moderator.
     Open,
@@ -48,18 +37,9 @@ pub enum ReportStatus {
     Dismissed,
 }
 
-impl From<ReportStatus> for moderation::ReportStatus {
-    fn from(status: ReportStatus) -> Self {
-        match status {
-            ReportStatus::Open => Self::Open,
-            ReportStatus::Resolved => Self::Resolved,
-            ReportStatus::Dismissed => Self::Dismissed,
-        }
-    }
-}
-
 /// What resolving a report does.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "Resolution")]
 pub enum ModerationAction {
     /// Nothing was wrong.
     Dismiss,
@@ -75,17 +55,18 @@ pub enum ModerationAction {
     SuspendMember,
 }
 
-impl From<ModerationAction> for Resolution {
-    fn from(a: ModerationAction) -> Self {
-        match a {
-            ModerationAction::Dismiss => Self::Dismiss,
-            ModerationAction::NoAction => Self::NoAction,
-            ModerationAction::UnpublishArticle => Self::UnpublishArticle,
-            ModerationAction::HideComment => Self::HideComment,
-            ModerationAction::DeleteComment => Self::DeleteComment,
-            ModerationAction::SuspendMember => Self::SuspendMember,
-        }
-    }
+/// What kind of object a report or an audit entry is about.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "SubjectType", remote = "SubjectType")]
+pub enum SubjectTypeValue {
+    /// An article.
+    Article,
+    /// A comment.
+    Comment,
+    /// A member.
+    User,
+    /// A tag.
+    Tag,
 }
 
 /// The node type of a subject.
@@ -116,9 +97,9 @@ impl ReportNode {
     pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
-    /// `article`, `comment` or `user`.
-    async fn subject_type(&self) -> &str {
-        self.0.subject_type.as_str()
+    /// What kind of object was reported: an article, a comment or a member.
+    async fn subject_type(&self) -> SubjectTypeValue {
+        self.0.subject_type.into()
     }
     /// The reported object's global ID (also valid after it is gone).
     async fn subject_id(&self) -> ID {
@@ -128,9 +109,9 @@ impl ReportNode {
     async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
         node::resolve(ctx, node_type(self.0.subject_type), self.0.subject_id).await
     }
-    /// Why it was reported: `spam`, `harassment`, `rude`, `illegal`, `plagiarism` or `other`.
-    async fn category(&self) -> &str {
-        &self.0.category
+    /// Why it was reported.
+    async fn category(&self) -> ReportCategory {
+        self.0.category.into()
     }
     /// The reporter's explanation (at most 1,000 characters); may be empty.
     async fn message(&self) -> &str {
@@ -147,13 +128,13 @@ impl ReportNode {
     async fn automatic(&self) -> bool {
         self.0.reporter_id.is_none()
     }
-    /// `open`, `resolved` or `dismissed`.
-    async fn status(&self) -> &str {
-        self.0.status.as_str()
+    /// Where it is in the moderators' queue.
+    async fn status(&self) -> ReportStatus {
+        self.0.status.into()
     }
-    /// What the resolving moderator did (a `ModerationAction` in lower snake case); null while open.
-    async fn action(&self) -> Option<&str> {
-        self.0.action.as_deref()
+    /// What the resolving moderator did; null while open.
+    async fn action(&self) -> Option<ModerationAction> {
+        self.0.action.map(Into::into)
     }
     /// The moderator who resolved it; null while open.
     async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
@@ -201,9 +182,9 @@ impl AuditEntryNode {
             None => Ok(None),
         }
     }
-    /// What kind of object was acted on: `article`, `comment`, `tag` or `user`.
-    async fn subject_type(&self) -> &str {
-        self.0.subject_type.as_str()
+    /// What kind of object was acted on.
+    async fn subject_type(&self) -> SubjectTypeValue {
+        self.0.subject_type.into()
     }
     /// The global ID of the object acted on.
     async fn subject_id(&self) -> ID {
