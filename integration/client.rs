@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Options, spawn_app_with};
+use crate::helpers::{Options, TestApp, spawn_app_with};
 
 #[tokio::test]
 async fn reaction_categories_are_listed_as_configured_with_what_the_viewer_may_use() {
@@ -169,4 +169,250 @@ async fn reports_and_images_answer_closed_sets_as_enums() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["uploadImage"]["purpose"], "AVATAR", "{body}");
+}
+
+/// Runs `query` (a connection at `pointer`, paged by `$first`) with room for every item,
+/// then one item at a time: `totalCount` is the whole list's length both times.
+async fn check_total(app: &TestApp, token: Option<&str>, query: &str, pointer: &str) -> i64 {
+    let all = app.ok(token, query, json!({ "first": 100 })).await;
+    let connection = all
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("{pointer}: {all}"));
+    let rows = connection["edges"].as_array().unwrap().len();
+    assert_eq!(connection["totalCount"], rows, "{query}: {all}");
+    let one = app.ok(token, query, json!({ "first": 1 })).await;
+    assert_eq!(
+        one.pointer(pointer).unwrap()["totalCount"],
+        rows,
+        "{query}: {one}"
+    );
+    i64::try_from(rows).unwrap()
+}
+
+#[tokio::test]
+async fn every_counted_connection_answers_the_length_of_its_whole_list() {
+    let app = spawn_app_with(
+        Options {
+            db_proxy: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let cleo = app.member("cleo").await;
+    app.set_role("cleo", "admin").await;
+    for name in ["ada", "bob"] {
+        app.age_member(name).await;
+    }
+    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", tags: [\"rust\"], published: $p }) { id } }";
+    let mut articles = Vec::new();
+    for (title, published) in [
+        ("One", true),
+        ("Two", true),
+        ("Three", true),
+        ("Draft", false),
+    ] {
+        let data = app
+            .ok(Some(&ada), create, json!({ "t": title, "p": published }))
+            .await;
+        articles.push(data["createArticle"]["id"].as_str().unwrap().to_owned());
+    }
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        json!({ "id": articles[2] }),
+    )
+    .await;
+    let ada_id = app
+        .ok(None, "{ user(username: \"ada\") { id } }", json!({}))
+        .await["user"]["id"]
+        .clone();
+    let rust = app
+        .ok(None, "{ tag(name: \"rust\") { id } }", json!({}))
+        .await["tag"]["id"]
+        .clone();
+    for (token, target) in [(&bob, &ada_id), (&cleo, &ada_id), (&bob, &rust)] {
+        app.ok(
+            Some(token),
+            "mutation($id: ID!) { follow(id: $id) }",
+            json!({ "id": target }),
+        )
+        .await;
+    }
+    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id } }";
+    let root = app
+        .ok(
+            Some(&bob),
+            comment,
+            json!({ "a": articles[0], "b": "First" }),
+        )
+        .await["createComment"]["id"]
+        .clone();
+    app.ok(
+        Some(&bob),
+        comment,
+        json!({ "a": articles[0], "b": "Second" }),
+    )
+    .await;
+    app.ok(
+        Some(&cleo),
+        comment,
+        json!({ "a": articles[0], "p": root, "b": "Reply" }),
+    )
+    .await;
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"readinglist\") { reacted } }",
+        json!({ "id": articles[1] }),
+    )
+    .await;
+    app.ok(
+        Some(&bob),
+        "mutation($s: ID!) { report(subjectId: $s, category: SPAM) { id } }",
+        json!({ "s": articles[0] }),
+    )
+    .await;
+    app.drain_jobs().await;
+
+    let page = "first: $first) { totalCount edges { cursor } }";
+    let first_article = &articles[0];
+    let cases: Vec<(Option<&str>, String, &str, Option<i64>)> = vec![
+        (
+            None,
+            format!("query($first: Int) {{ user(username: \"ada\") {{ articles({page} }} }}"),
+            "/user/articles",
+            Some(2),
+        ),
+        (
+            None,
+            format!("query($first: Int) {{ user(username: \"ada\") {{ followers({page} }} }}"),
+            "/user/followers",
+            Some(2),
+        ),
+        (
+            None,
+            format!("query($first: Int) {{ user(username: \"bob\") {{ following({page} }} }}"),
+            "/user/following",
+            Some(1),
+        ),
+        (
+            None,
+            format!("query($first: Int) {{ user(username: \"bob\") {{ followedTags({page} }} }}"),
+            "/user/followedTags",
+            Some(1),
+        ),
+        (
+            None,
+            format!("query($first: Int) {{ tag(name: \"rust\") {{ articles({page} }} }}"),
+            "/tag/articles",
+            Some(2),
+        ),
+        (
+            None,
+            format!("query($first: Int) {{ articles({page} }}"),
+            "/articles",
+            Some(2),
+        ),
+        (
+            None,
+            format!("query($first: Int) {{ tags({page} }}"),
+            "/tags",
+            None,
+        ),
+        (
+            None,
+            format!("query($first: Int) {{ feed(type: LATEST, {page} }}"),
+            "/feed",
+            Some(2),
+        ),
+        (
+            Some(bob.as_str()),
+            format!("query($first: Int) {{ feed(type: FOLLOWING, {page} }}"),
+            "/feed",
+            Some(2),
+        ),
+        (
+            None,
+            format!(
+                "query($first: Int) {{ node(id: \"{first_article}\") {{ ... on Article {{ comments({page} }} }} }}"
+            ),
+            "/node/comments",
+            Some(2),
+        ),
+        (
+            None,
+            format!(
+                "query($first: Int) {{ node(id: \"{root}\") {{ ... on Comment {{ replies({page} }} }} }}",
+                root = root.as_str().unwrap()
+            ),
+            "/node/replies",
+            Some(1),
+        ),
+        (
+            Some(bob.as_str()),
+            format!("query($first: Int) {{ viewer {{ readingList({page} }} }}"),
+            "/viewer/readingList",
+            Some(1),
+        ),
+        (
+            Some(ada.as_str()),
+            format!("query($first: Int) {{ viewer {{ articles({page} }} }}"),
+            "/viewer/articles",
+            Some(4),
+        ),
+        (
+            Some(ada.as_str()),
+            format!("query($first: Int) {{ notifications({page} }}"),
+            "/notifications",
+            None,
+        ),
+        (
+            Some(cleo.as_str()),
+            format!("query($first: Int) {{ reports({page} }}"),
+            "/reports",
+            Some(1),
+        ),
+        (
+            Some(cleo.as_str()),
+            format!("query($first: Int) {{ auditLog({page} }}"),
+            "/auditLog",
+            None,
+        ),
+    ];
+    for (token, query, pointer, expected) in &cases {
+        let rows = check_total(&app, *token, query, pointer).await;
+        if let Some(expected) = expected {
+            assert_eq!(rows, *expected, "{query}");
+        }
+    }
+
+    // Counting is paid for only when asked, and nested lists are counted together.
+    let thread = format!(
+        "{{ node(id: \"{first_article}\") {{ ... on Article {{ comments {{ edges {{ node {{ replies {{ edges {{ cursor }} TOTAL }} }} }} }} }} }} }}"
+    );
+    let statements = |query: String| {
+        let app = &app;
+        async move {
+            let before = app.statements();
+            app.ok(None, &query, json!({})).await;
+            app.statements() - before
+        }
+    };
+    let without = statements(thread.replace("TOTAL", "")).await;
+    let with = statements(thread.replace("TOTAL", "totalCount")).await;
+    assert_eq!(
+        with,
+        without + 1,
+        "one statement counts the replies of every comment"
+    );
+    let list = "{ articles(first: 5) { edges { cursor } TOTAL } }";
+    let without = statements(list.replace("TOTAL", "")).await;
+    let with = statements(list.replace("TOTAL", "a: totalCount b: totalCount")).await;
+    assert_eq!(
+        with,
+        without + 1,
+        "a count runs once, and only when selected"
+    );
 }

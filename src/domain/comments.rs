@@ -12,6 +12,7 @@ use crate::domain::articles::ArticleStatus;
 use crate::domain::audit::{self, Subject};
 use crate::domain::blocks;
 use crate::domain::markdown;
+use crate::domain::page::capped_count_sql;
 use crate::domain::spam;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, CommentId, UserId};
@@ -440,6 +441,52 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Listed {
 /// read below the comments shown, the replies under them).
 const VISIBLE: &str = "($2::uuid IS NULL OR NOT EXISTS
     (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $2 AND b.blocked_id = c.user_id))";
+
+/// How many comments each list shows `viewer` (`$2`): for each id of `$1`, the rows of
+/// `scope` (`c.<column> = p.id`), deleted ones included (they stay as placeholders),
+/// at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP) each.
+async fn counts<K>(
+    db: &PgPool,
+    scope: &str,
+    ids: &[K],
+    viewer: Option<UserId>,
+) -> AppResult<Vec<(K, i64)>>
+where
+    K: sqlx::Type<sqlx::Postgres> + for<'r> sqlx::Decode<'r, sqlx::Postgres> + Send + Unpin,
+    for<'q> &'q [K]: sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    let count = capped_count_sql(&format!("FROM comments c WHERE {scope} AND {VISIBLE}"));
+    let sql = format!("SELECT p.id, ({count}) FROM unnest($1::uuid[]) p(id)");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .bind(viewer)
+        .fetch_all(db)
+        .await?)
+}
+
+/// How many root comments each article's thread shows `viewer`.
+pub async fn root_counts(
+    db: &PgPool,
+    articles: &[ArticleId],
+    viewer: Option<UserId>,
+) -> AppResult<Vec<(ArticleId, i64)>> {
+    counts(
+        db,
+        "c.article_id = p.id AND c.parent_id IS NULL",
+        articles,
+        viewer,
+    )
+    .await
+}
+
+/// How many direct replies each comment shows `viewer`.
+pub async fn reply_counts(
+    db: &PgPool,
+    parents: &[CommentId],
+    viewer: Option<UserId>,
+) -> AppResult<Vec<(CommentId, i64)>> {
+    counts(db, "c.parent_id = p.id", parents, viewer).await
+}
 
 /// The statement's tail: every level's rows with their level and their authors (a join:
 /// building a member's JSON per row had cost Postgres five times the rows themselves).

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::config::Settings;
 use crate::domain::articles::listing::{Extras, Includes};
 use crate::domain::articles::model::{Article, LIST_COLUMNS};
-use crate::domain::page::{PageRequest, Window};
+use crate::domain::page::{PageRequest, Window, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, UserId};
 
@@ -64,6 +64,47 @@ pub struct Which<'a> {
     pub viewer: Option<UserId>,
 }
 
+/// The live articles any feed may show viewer `$1` (none of a member they blocked), with
+/// tag `$2` when it is given.
+const LIVE: &str = "FROM articles a JOIN users u ON u.id = a.user_id
+     WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended'
+       AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = a.user_id)
+       AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
+                                       WHERE at.article_id = a.id AND t.name = $2))";
+
+/// Whether viewer `$1` follows an article's author or one of its tags: the two lists are
+/// read once per statement (each a scalar subquery), then checked per article as an index
+/// walk reaches it; tags through the names each article carries.
+const FOLLOWED: &str = "(a.user_id = ANY((SELECT coalesce(array_agg(followable_id), '{}') FROM follows
+                                  WHERE follower_id = $1 AND followable_type = 'user')::uuid[])
+    OR a.tag_names && (SELECT coalesce(array_agg(t.name), '{}') FROM follows f JOIN tags t ON t.id = f.followable_id
+                       WHERE f.follower_id = $1 AND f.followable_type = 'tag'))";
+
+fn tag_name(tag: Option<&str>) -> Option<String> {
+    tag.map(|t| t.trim().trim_start_matches('#').to_lowercase())
+}
+
+/// How many articles a feed holds in all its pages (at most
+/// [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn count(db: &PgPool, settings: &Settings, which: Which<'_>) -> AppResult<i64> {
+    let scope = match which.kind {
+        FeedType::Latest => format!("a.score >= {}", settings.feeds.latest_min_score),
+        FeedType::Top => "a.published_at > now() - make_interval(days => $3)".to_owned(),
+        FeedType::Relevant => format!(
+            "a.published_at > now() - make_interval(days => {})",
+            settings.feeds.relevant_days
+        ),
+        FeedType::Following => FOLLOWED.to_owned(),
+    };
+    let sql = capped_count_sql(&format!("{LIVE} AND {scope}"));
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(which.viewer)
+        .bind(tag_name(which.tag))
+        .bind(which.period.days())
+        .fetch_one(db)
+        .await?)
+}
+
 /// A page of a feed, each article with what `includes` asks for.
 pub async fn feed(
     db: &PgPool,
@@ -88,13 +129,7 @@ pub async fn feed(
         "a.published_at > now() - make_interval(days => {})",
         settings.feeds.relevant_days
     );
-    // Whether the viewer follows an article's author or one of its tags: the two lists
-    // are read once per statement (each a scalar subquery), then checked per article as
-    // an index walk reaches it; tags through the names each article carries.
-    let followed = "(a.user_id = ANY((SELECT coalesce(array_agg(followable_id), '{}') FROM follows
-                                      WHERE follower_id = $1 AND followable_type = 'user')::uuid[])
-        OR a.tag_names && (SELECT coalesce(array_agg(t.name), '{}') FROM follows f JOIN tags t ON t.id = f.followable_id
-                           WHERE f.follower_id = $1 AND f.followable_type = 'tag'))";
+    let followed = FOLLOWED;
     // Each feed is one or two branches, each an index walk in its own order that stops at
     // the page: (how an article ranks, the column that rank follows, if it is not the
     // same for all, which articles).
@@ -141,11 +176,7 @@ pub async fn feed(
             format!("{walk} {order}, ")
         };
         format!(
-            "(SELECT {columns}, {rank} AS rank FROM articles a JOIN users u ON u.id = a.user_id
-              WHERE a.status = 'published' AND u.deleted_at IS NULL AND u.role <> 'suspended' AND {filter}
-                AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = a.user_id)
-                AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
-                                                WHERE at.article_id = a.id AND t.name = $2))
+            "(SELECT {columns}, {rank} AS rank {LIVE} AND {filter}
                 AND ($3::float8 IS NULL OR ({rank}, a.published_at, a.id) {cmp_after} ($3, $4, $5))
                 AND ($6::float8 IS NULL OR ({rank}, a.published_at, a.id) {cmp_before} ($6, $7, $9))
               ORDER BY {walk}a.published_at {order}, a.id {order} LIMIT $10)"
@@ -170,7 +201,7 @@ pub async fn feed(
 
     let rows = sqlx::query_as::<_, Ranked>(sqlx::AssertSqlSafe(sql))
         .bind(viewer)
-        .bind(tag.map(|t| t.trim().trim_start_matches('#').to_lowercase()))
+        .bind(tag_name(tag))
         .bind(after.map(|k| k.0))
         .bind(after.map(|k| k.1))
         .bind(after.map(|k| k.2))

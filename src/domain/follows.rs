@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{TagId, UserId};
 
@@ -163,6 +163,21 @@ pub async fn all_followed(
             })
             .collect(),
     ))
+}
+
+/// How many tags each member follows (at most
+/// [`COUNT_CAP`](crate::domain::page::COUNT_CAP) each).
+pub async fn followed_tag_counts(db: &PgPool, users: &[UserId]) -> AppResult<Vec<(UserId, i64)>> {
+    let count = capped_count_sql(
+        "FROM follows f JOIN tags x ON x.id = f.followable_id
+         WHERE f.followable_type = 'tag' AND f.follower_id = p.id",
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT p.id, ({count}) FROM unnest($1::uuid[]) p(id)"
+    )))
+    .bind(users)
+    .fetch_all(db)
+    .await?)
 }
 
 /// A page of ids with the follow's time, newest first.

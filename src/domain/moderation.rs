@@ -11,7 +11,7 @@ use crate::domain::accounts::{Role, Viewer};
 use crate::domain::articles::service::unpublish_in;
 pub use crate::domain::audit::{AuditEntry, MAX_REASON, Subject, SubjectType, audit, parse_reason};
 use crate::domain::comments;
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, AuditEntryId, CommentId, ReportId, UserId};
 
@@ -162,6 +162,28 @@ pub async fn report(
     .await?;
     tx.commit().await?;
     Ok(report)
+}
+
+/// How many reports are in `status` (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)); the caller has checked
+/// that the viewer moderates.
+pub async fn count(db: &PgPool, status: ReportStatus) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(
+        "FROM reports WHERE status = $1",
+    )))
+    .bind(status)
+    .fetch_one(db)
+    .await?)
+}
+
+/// How many audit entries there are, of `action` only when given (at most
+/// [`COUNT_CAP`](crate::domain::page::COUNT_CAP)); the caller has checked that the viewer is an admin.
+pub async fn audit_count(db: &PgPool, action: Option<&str>) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(
+        "FROM audit_log WHERE ($1::text IS NULL OR action = $1)",
+    )))
+    .bind(action)
+    .fetch_one(db)
+    .await?)
 }
 
 /// Reports in a status, newest first: ids are UUIDv7, time-ordered, so the id alone is

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::markdown;
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, CommentId, NotificationId, UserId};
 
@@ -195,6 +195,21 @@ pub async fn on_follow(db: &PgPool, follower: UserId, followed: UserId) -> AppRe
 
 pub type NotificationKey = (DateTime<Utc>, NotificationId);
 
+/// The notifications of member `$1` that [`list`] shows, only the unread ones when `$2`.
+static LISTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("user_id = $1 AND (NOT $2 OR read_at IS NULL) AND {STILL_VISIBLE}")
+});
+
+/// How many notifications [`list`] shows `user` (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn count(db: &PgPool, user: UserId, unread_only: bool) -> AppResult<i64> {
+    let sql = capped_count_sql(&format!("FROM notifications WHERE {}", *LISTED));
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(user)
+        .bind(unread_only)
+        .fetch_one(db)
+        .await?)
+}
+
 pub async fn list(
     db: &PgPool,
     user: UserId,
@@ -202,8 +217,8 @@ pub async fn list(
     page: &PageRequest<NotificationKey>,
 ) -> AppResult<Vec<Notification>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM notifications
-         WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL) AND {STILL_VISIBLE} AND {page}",
+        "SELECT {COLUMNS} FROM notifications WHERE {listed} AND {page}",
+        listed = *LISTED,
         page = page.newest_sql("updated_at", "id", 3),
     );
     let query = sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(sql))

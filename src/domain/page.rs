@@ -206,3 +206,13 @@ impl<K> PageRequest<K> {
         self.direction == Direction::Backward
     }
 }
+
+/// The most rows a list's total counts: a longer list is reported as this long, so a
+/// count costs at most this many index entries whatever the size of the data.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// A statement counting the rows of `from_where` (`FROM ... WHERE ...`), at most
+/// [`COUNT_CAP`] of them.
+pub fn capped_count_sql(from_where: &str) -> String {
+    format!("SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {COUNT_CAP}) counted")
+}

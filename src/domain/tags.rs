@@ -7,7 +7,7 @@ use sqlx::PgPool;
 
 use crate::domain::accounts::model::bounded_text;
 use crate::domain::accounts::{Role, Viewer};
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, TagId};
 
@@ -82,6 +82,15 @@ pub enum TagOrder {
 
 /// The sort key of a tag in a listing: (articles count, name); the count is 0 when sorting by name.
 pub type TagKey = (i32, String);
+
+/// How many tags there are (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn count(db: &PgPool) -> AppResult<i64> {
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql("FROM tags")))
+            .fetch_one(db)
+            .await?,
+    )
+}
 
 pub async fn list(db: &PgPool, order: TagOrder, page: &PageRequest<TagKey>) -> AppResult<Vec<Tag>> {
     let backward = page.backward();

@@ -3,13 +3,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use async_graphql::connection::{CursorType as _, Edge, EmptyFields, PageInfo};
-use async_graphql::{Object, OutputType, TypeName};
+use async_graphql::{Object, ObjectType, OutputType, TypeName};
+use futures_util::future::{BoxFuture, FutureExt as _, Shared};
 use serde::Serialize;
 
 pub use crate::domain::page::{Direction, PageArgs, PageRequest, decode_cursor, encode_cursor};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The complexity of a connection field: each of its items costs what its selection
 /// costs, so a page of 100 costs five times a page of 20.
@@ -64,24 +66,37 @@ pub const SEARCH_COST: usize = 200;
 pub const THREAD_COST: usize = 50;
 
 /// A page of a Relay connection: named `<Node>Connection` after the type it lists, with
-/// `<Node>Edge` edges and the shared `PageInfo`.
-pub struct Conn<N: OutputType> {
+/// `<Node>Edge` edges, the shared `PageInfo` and the fields of `F` (by default the list's
+/// `totalCount`).
+pub struct Conn<N: OutputType, F: ObjectType = Counted> {
     pub edges: Vec<Edge<String, N, EmptyFields>>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
+    pub fields: F,
 }
 
-impl<N: OutputType> Conn<N> {
+impl<N: OutputType> Conn<N, EmptyFields> {
     pub fn new(has_previous_page: bool, has_next_page: bool) -> Self {
         Self {
             edges: Vec::new(),
             has_previous_page,
             has_next_page,
+            fields: EmptyFields,
+        }
+    }
+
+    /// The page, with the length of the whole list.
+    pub fn counted(self, total: Total) -> Conn<N> {
+        Conn {
+            edges: self.edges,
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            fields: Counted(total),
         }
     }
 }
 
-impl<N: OutputType> TypeName for Conn<N> {
+impl<N: OutputType, F: ObjectType> TypeName for Conn<N, F> {
     fn type_name() -> Cow<'static, str> {
         format!("{}Connection", N::type_name()).into()
     }
@@ -91,7 +106,7 @@ impl<N: OutputType> TypeName for Conn<N> {
 /// to page from, and where the page sits in the list. Page forward with `first` and
 /// `after: pageInfo.endCursor`, backward with `last` and `before: pageInfo.startCursor`.
 #[Object(name_type)]
-impl<N: OutputType> Conn<N> {
+impl<N: OutputType, F: ObjectType> Conn<N, F> {
     /// Whether there are items before and after this page, and the cursors to reach them.
     async fn page_info(&self) -> PageInfo {
         PageInfo {
@@ -111,6 +126,49 @@ impl<N: OutputType> Conn<N> {
     async fn nodes(&self) -> Vec<&N> {
         self.edges.iter().map(|e| &e.node).collect()
     }
+
+    #[graphql(flatten)]
+    async fn fields(&self) -> &F {
+        &self.fields
+    }
+}
+
+/// The length of a whole list: a stored counter, or a statement that runs only when a
+/// client selects `totalCount` (once, however often it is selected).
+#[derive(Clone)]
+pub enum Total {
+    Known(i64),
+    Later(Shared<BoxFuture<'static, Result<i64, Arc<AppError>>>>),
+}
+
+impl Total {
+    /// A counter already at hand.
+    pub fn known(count: i32) -> Self {
+        Self::Known(i64::from(count))
+    }
+
+    /// A count to run if it is asked for.
+    pub fn later<E: Into<Arc<AppError>>>(
+        count: impl Future<Output = Result<i64, E>> + Send + 'static,
+    ) -> Self {
+        Self::Later(count.map(|r| r.map_err(Into::into)).boxed().shared())
+    }
+}
+
+/// The fields a counted list adds to its connection.
+pub struct Counted(Total);
+
+#[Object]
+impl Counted {
+    /// How many items the whole list holds, over all its pages. Lists without a stored
+    /// counter are counted up to 10,000: a longer one answers 10,000.
+    async fn total_count(&self) -> async_graphql::Result<i32> {
+        let count = match &self.0 {
+            Total::Known(count) => *count,
+            Total::Later(count) => count.clone().await?,
+        };
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
 }
 
 pub trait IntoConnection<K> {
@@ -120,10 +178,13 @@ pub trait IntoConnection<K> {
         self,
         rows: Vec<N>,
         key: impl Fn(&N) -> K,
-    ) -> AppResult<Conn<N>>;
+    ) -> AppResult<Conn<N, EmptyFields>>;
 
     /// The same, for rows whose sort key is not part of the node.
-    fn into_keyed_connection<N: OutputType>(self, rows: Vec<(K, N)>) -> AppResult<Conn<N>>;
+    fn into_keyed_connection<N: OutputType>(
+        self,
+        rows: Vec<(K, N)>,
+    ) -> AppResult<Conn<N, EmptyFields>>;
 }
 
 impl<K: Serialize> IntoConnection<K> for PageRequest<K> {
@@ -131,12 +192,15 @@ impl<K: Serialize> IntoConnection<K> for PageRequest<K> {
         self,
         rows: Vec<N>,
         key: impl Fn(&N) -> K,
-    ) -> AppResult<Conn<N>> {
+    ) -> AppResult<Conn<N, EmptyFields>> {
         let keyed = rows.into_iter().map(|n| (key(&n), n)).collect();
         self.into_keyed_connection(keyed)
     }
 
-    fn into_keyed_connection<N: OutputType>(self, mut rows: Vec<(K, N)>) -> AppResult<Conn<N>> {
+    fn into_keyed_connection<N: OutputType>(
+        self,
+        mut rows: Vec<(K, N)>,
+    ) -> AppResult<Conn<N, EmptyFields>> {
         let more = rows.len() > self.size;
         rows.truncate(self.size);
         let (has_previous, has_next) = match self.direction {

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::model::{Article, COLUMNS, LIST_COLUMNS};
-use crate::domain::page::PageRequest;
+use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::AppResult;
 use crate::ids::{ArticleId, UserId};
 
@@ -68,6 +68,26 @@ fn prefixed() -> String {
     super::model::qualified(LIST_COLUMNS)
 }
 
+/// The articles a [`Filter`] keeps, over `$1` unpublished too, `$2` the author, `$3` the tag.
+const FILTERED: &str = "FROM articles a
+     WHERE ($1::bool OR a.status = 'published')
+       AND ($2::uuid IS NULL OR a.user_id = $2)
+       AND ($3::text IS NULL OR EXISTS (
+            SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
+            WHERE at.article_id = a.id AND t.name = $3))";
+
+/// How many articles [`latest`] lists for `filter` (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn count(db: &PgPool, filter: &Filter) -> AppResult<i64> {
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(FILTERED)))
+            .bind(filter.include_unpublished)
+            .bind(filter.author)
+            .bind(filter.tag.as_deref().map(str::to_lowercase))
+            .fetch_one(db)
+            .await?,
+    )
+}
+
 pub async fn latest(
     db: &PgPool,
     filter: &Filter,
@@ -75,13 +95,7 @@ pub async fn latest(
 ) -> AppResult<Vec<Article>> {
     // Drafts have no publication date: they sort by creation.
     let sql = format!(
-        "SELECT {cols} FROM articles a
-         WHERE ($1::bool OR a.status = 'published')
-           AND ($2::uuid IS NULL OR a.user_id = $2)
-           AND ($3::text IS NULL OR EXISTS (
-                SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
-                WHERE at.article_id = a.id AND t.name = $3))
-           AND {page}",
+        "SELECT {cols} {FILTERED} AND {page}",
         cols = prefixed(),
         page = page.newest_sql("COALESCE(a.published_at, a.created_at)", "a.id", 4),
     );
@@ -100,6 +114,21 @@ pub fn key(article: &Article) -> ArticleKey {
     )
 }
 
+/// The live articles member `$1` bookmarked.
+const SAVED: &str = "FROM reactions r JOIN articles a ON a.id = r.reactable_id
+     WHERE r.user_id = $1 AND r.reactable_type = 'article' AND r.category = 'readinglist'
+       AND a.status = 'published'";
+
+/// How many articles `user`'s reading list holds (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn reading_list_count(db: &PgPool, user: UserId) -> AppResult<i64> {
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(SAVED)))
+            .bind(user)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
 /// A member's reading list: live articles they bookmarked, newest bookmark first.
 pub async fn reading_list(
     db: &PgPool,
@@ -107,9 +136,7 @@ pub async fn reading_list(
     page: &PageRequest<ArticleKey>,
 ) -> AppResult<Vec<(Article, DateTime<Utc>)>> {
     let sql = format!(
-        "SELECT {cols}, r.created_at AS saved_at FROM reactions r JOIN articles a ON a.id = r.reactable_id
-         WHERE r.user_id = $1 AND r.reactable_type = 'article' AND r.category = 'readinglist' AND a.status = 'published'
-           AND {page}",
+        "SELECT {cols}, r.created_at AS saved_at {SAVED} AND {page}",
         cols = prefixed(),
         page = page.newest_sql("r.created_at", "a.id", 2),
     );

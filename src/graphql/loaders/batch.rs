@@ -115,6 +115,19 @@ where
     }
 }
 
+impl<K, L> Clone for Batch<K, L>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    L: Loader<K>,
+{
+    /// The same loader, sharing its batches and its cache.
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
 impl<K, L> Batch<K, L>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,

@@ -240,3 +240,62 @@ impl Loader<Uuid> for SeriesLoader {
         Ok(map)
     }
 }
+
+/// A count of the rows of a nested list, for its connection's `totalCount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counted {
+    /// An article's root comments, as its thread shows the viewer.
+    RootComments(ArticleId),
+    /// A comment's direct replies, as they show the viewer.
+    Replies(CommentId),
+    /// The tags a member follows.
+    FollowedTags(UserId),
+}
+
+/// Counts of nested lists: one statement for each kind of list in a batch.
+pub struct CountLoader {
+    pub db: PgPool,
+    pub viewer: Option<UserId>,
+}
+
+impl Loader<Counted> for CountLoader {
+    type Value = i64;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Counted]) -> LoadResult<Counted, i64> {
+        let (mut articles, mut comments, mut members) = (Vec::new(), Vec::new(), Vec::new());
+        for key in keys {
+            match *key {
+                Counted::RootComments(id) => articles.push(id),
+                Counted::Replies(id) => comments.push(id),
+                Counted::FollowedTags(id) => members.push(id),
+            }
+        }
+        let mut counts = HashMap::new();
+        if !articles.is_empty() {
+            let rows = comments::root_counts(&self.db, &articles, self.viewer)
+                .await
+                .map_err(shared)?;
+            counts.extend(
+                rows.into_iter()
+                    .map(|(id, n)| (Counted::RootComments(id), n)),
+            );
+        }
+        if !comments.is_empty() {
+            let rows = comments::reply_counts(&self.db, &comments, self.viewer)
+                .await
+                .map_err(shared)?;
+            counts.extend(rows.into_iter().map(|(id, n)| (Counted::Replies(id), n)));
+        }
+        if !members.is_empty() {
+            let rows = follows::followed_tag_counts(&self.db, &members)
+                .await
+                .map_err(shared)?;
+            counts.extend(
+                rows.into_iter()
+                    .map(|(id, n)| (Counted::FollowedTags(id), n)),
+            );
+        }
+        Ok(counts)
+    }
+}

@@ -53,6 +53,8 @@ pub struct Loaders {
         Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
     pub following: Batch<crate::domain::follows::Followable, content::FollowingLoader>,
     pub series: Batch<Uuid, content::SeriesLoader>,
+    /// The lengths of nested lists, for their `totalCount`.
+    pub counts: Batch<content::Counted, content::CountLoader>,
     /// The viewer's own sessions.
     pub sessions: Batch<SessionId, Records<SessionId, SessionRow>>,
     /// The viewer's own API keys.
@@ -163,6 +165,10 @@ impl Loaders {
                 all: tokio::sync::OnceCell::new(),
             }),
             series: Batch::new(content::SeriesLoader(db.clone())),
+            counts: Batch::new(content::CountLoader {
+                db: db.clone(),
+                viewer,
+            }),
             sessions: Batch::new(Records::new(
                 db,
                 viewer,

@@ -7,7 +7,7 @@ use crate::domain::tags::{self, TagKey, TagOrder};
 use crate::error::AppError;
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node;
-use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl ContentQuery {
                     .await?
                 {
                     Some(user) => Some(user.id),
-                    None => return Ok(Conn::new(false, false)),
+                    None => return Ok(Conn::new(false, false).counted(Total::Known(0))),
                 }
             }
             None => None,
@@ -92,7 +92,13 @@ impl ContentQuery {
             author,
             include_unpublished: false,
         };
-        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
+        article_page(
+            ctx,
+            &filter,
+            PageArgs::new(first, after, last, before),
+            None,
+        )
+        .await
     }
 
     /// A tag by name.
@@ -123,8 +129,8 @@ impl ContentQuery {
             TagsOrder::Name => TagOrder::Name,
         };
         let rows = tags::list(&ctx.state().db, order, &page).await?;
-        Ok(
-            page.into_connection(rows.into_iter().map(TagNode).collect(), |t| {
+        Ok(page
+            .into_connection(rows.into_iter().map(TagNode).collect(), |t| {
                 (
                     if order == TagOrder::Popular {
                         t.0.articles_count
@@ -133,8 +139,11 @@ impl ContentQuery {
                     },
                     t.0.name.clone(),
                 )
-            })?,
-        )
+            })?
+            .counted(Total::later({
+                let db = ctx.state().db.clone();
+                async move { tags::count(&db).await }
+            })))
     }
 
     /// The reactions members can give, in the order to draw their buttons, as this

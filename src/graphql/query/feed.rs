@@ -2,7 +2,7 @@ use async_graphql::{Context, Enum, Object};
 
 use crate::domain::feeds::{self, FeedKey, FeedType, Period};
 use crate::graphql::context::ContextExt as _;
-use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::content::ArticleNode;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,18 @@ impl FeedQuery {
             .into_iter()
             .map(|(key, article, _)| (key, ArticleNode(article)))
             .collect();
-        Ok(page.into_keyed_connection(nodes)?)
+        let total = Total::later({
+            let (db, settings) = (state.db.clone(), state.settings.clone());
+            async move {
+                let which = feeds::Which {
+                    kind,
+                    period,
+                    tag: tag.as_deref(),
+                    viewer,
+                };
+                feeds::count(&db, &settings, which).await
+            }
+        });
+        Ok(page.into_keyed_connection(nodes)?.counted(total))
     }
 }

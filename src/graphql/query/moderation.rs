@@ -3,7 +3,7 @@ use async_graphql::{Context, Object};
 
 use crate::domain::moderation;
 use crate::graphql::context::ContextExt as _;
-use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::moderation::{AuditEntryNode, ReportNode, ReportStatus};
 
 #[derive(Default)]
@@ -27,7 +27,11 @@ impl ModerationQuery {
         let page = ctx.page::<ReportId>(PageArgs::new(first, after, last, before))?;
         let status = status.unwrap_or(ReportStatus::Open);
         let rows = moderation::list(&ctx.state().db, viewer, status.into(), &page).await?;
-        Ok(page.into_connection(rows.into_iter().map(ReportNode).collect(), |r| r.0.id)?)
+        let db = ctx.state().db.clone();
+        let total = Total::later(async move { moderation::count(&db, status.into()).await });
+        Ok(page
+            .into_connection(rows.into_iter().map(ReportNode).collect(), |r| r.0.id)?
+            .counted(total))
     }
 
     /// Every moderator and automatic action, newest first: admins only.
@@ -45,6 +49,11 @@ impl ModerationQuery {
         let viewer = ctx.require_viewer()?;
         let page = ctx.page::<AuditEntryId>(PageArgs::new(first, after, last, before))?;
         let rows = moderation::audit_log(&ctx.state().db, viewer, action.as_deref(), &page).await?;
-        Ok(page.into_connection(rows.into_iter().map(AuditEntryNode).collect(), |e| e.0.id)?)
+        let db = ctx.state().db.clone();
+        let total =
+            Total::later(async move { moderation::audit_count(&db, action.as_deref()).await });
+        Ok(page
+            .into_connection(rows.into_iter().map(AuditEntryNode).collect(), |e| e.0.id)?
+            .counted(total))
     }
 }

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::events;
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node;
-use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::notifications::{NotificationKind, NotificationNode};
 
 #[derive(Default)]
@@ -28,18 +28,18 @@ impl NotificationsQuery {
     ) -> async_graphql::Result<Conn<NotificationNode>> {
         let viewer = ctx.require_viewer()?;
         let page = ctx.page::<NotificationKey>(PageArgs::new(first, after, last, before))?;
-        let rows = notifications::list(
-            &ctx.state().db,
+        let (db, user, unread_only) = (
+            ctx.state().db.clone(),
             viewer.user_id,
             unread_only.unwrap_or(false),
-            &page,
-        )
-        .await?;
-        Ok(
-            page.into_connection(rows.into_iter().map(NotificationNode).collect(), |n| {
+        );
+        let rows = notifications::list(&db, user, unread_only, &page).await?;
+        let total = Total::later(async move { notifications::count(&db, user, unread_only).await });
+        Ok(page
+            .into_connection(rows.into_iter().map(NotificationNode).collect(), |n| {
                 (n.0.updated_at, n.0.id)
-            })?,
-        )
+            })?
+            .counted(total))
     }
 
     /// How many of the signed-in member's notifications are unread (for a badge).

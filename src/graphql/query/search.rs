@@ -2,6 +2,8 @@ use async_graphql::{Context, Enum, Object, Union};
 
 use crate::domain::search::{self, Hit, Kind};
 use crate::graphql::context::ContextExt as _;
+use async_graphql::connection::EmptyFields;
+
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
 use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, TagNode};
@@ -54,7 +56,8 @@ pub struct SearchQuery;
 #[Object]
 impl SearchQuery {
     /// Articles (full text: `"exact phrase"`, `-excluded`, `or`), members and tags
-    /// (prefixes and near spellings), best first.
+    /// (prefixes and near spellings), best first. Results are ranked, not counted: the
+    /// connection has no `totalCount`, and pages forward only, up to the 500th result.
     #[graphql(
         complexity = "crate::graphql::pagination::SEARCH_COST + crate::graphql::pagination::connection(first, None, child_complexity)"
     )]
@@ -68,7 +71,7 @@ impl SearchQuery {
         #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-    ) -> async_graphql::Result<Conn<SearchHit>> {
+    ) -> async_graphql::Result<Conn<SearchHit, EmptyFields>> {
         let page = ctx.page::<usize>(PageArgs::forward(first, after))?;
         let offset = page.after.map_or(0, |a| a + 1);
         let types =

@@ -6,10 +6,12 @@ use crate::domain::accounts::{self, User};
 use crate::domain::articles::listing;
 use crate::domain::follows::{self, Followable};
 use crate::graphql::context::ContextExt as _;
+use crate::graphql::loaders::content::Counted;
 use crate::graphql::node::NodeType;
-use crate::graphql::pagination::Conn;
+use crate::graphql::pagination::{Conn, Total};
 use crate::graphql::pagination::{IntoConnection as _, PageArgs, PageRequest};
 use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
+use async_graphql::connection::EmptyFields;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "Role")]
@@ -133,7 +135,8 @@ impl UserNode {
             author: Some(self.0.id),
             ..Default::default()
         };
-        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
+        let args = PageArgs::new(first, after, last, before);
+        article_page(ctx, &filter, args, Some(self.0.articles_count)).await
     }
     /// Members following them, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
@@ -148,7 +151,8 @@ impl UserNode {
     ) -> async_graphql::Result<Conn<UserNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::followers(&ctx.state().db, self.0.id, &page).await?;
-        users_page(ctx, page, rows).await
+        let total = Total::known(self.0.followers_count);
+        Ok(users_page(ctx, page, rows).await?.counted(total))
     }
     /// Members they follow, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
@@ -163,7 +167,8 @@ impl UserNode {
     ) -> async_graphql::Result<Conn<UserNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
         let rows = follows::following(&ctx.state().db, self.0.id, &page).await?;
-        users_page(ctx, page, rows).await
+        let total = Total::known(self.0.following_count);
+        Ok(users_page(ctx, page, rows).await?.counted(total))
     }
     /// Tags they follow, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
@@ -188,7 +193,11 @@ impl UserNode {
                     .map(|t| ((at, id), TagNode(t)))
             })
             .collect();
-        Ok(page.into_keyed_connection(nodes)?)
+        let counts = ctx.loaders().counts.clone();
+        let key = Counted::FollowedTags(self.0.id);
+        let total =
+            Total::later(async move { counts.load_one(key).await.map(Option::unwrap_or_default) });
+        Ok(page.into_keyed_connection(nodes)?.counted(total))
     }
 }
 
@@ -203,7 +212,7 @@ async fn users_page(
     ctx: &Context<'_>,
     page: PageRequest<follows::FollowKey>,
     rows: follows::FollowPage,
-) -> async_graphql::Result<Conn<UserNode>> {
+) -> async_graphql::Result<Conn<UserNode, EmptyFields>> {
     let ids: Vec<crate::ids::UserId> = rows.iter().map(|(id, _)| (*id).into()).collect();
     let users = ctx.loaders().users.load_many(ids).await?;
     let nodes = rows
@@ -248,7 +257,7 @@ impl ViewerNode {
     async fn suspended_reason(&self) -> Option<&str> {
         self.0.suspended_reason.as_deref()
     }
-    /// Open sessions, newest first.
+    /// Open sessions, newest first: at most 100, a plain list (a member has few).
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNode>> {
         let viewer = ctx.require_viewer()?;
         let current = viewer.session_id;
@@ -278,7 +287,9 @@ impl ViewerNode {
             .into_iter()
             .map(|(a, saved)| ((saved, a.id), ArticleNode(a)))
             .collect();
-        Ok(page.into_keyed_connection(nodes)?)
+        let (db, user) = (ctx.state().db.clone(), self.0.id);
+        let total = Total::later(async move { listing::reading_list_count(&db, user).await });
+        Ok(page.into_keyed_connection(nodes)?.counted(total))
     }
     /// Their own articles, drafts and scheduled ones included, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
@@ -296,9 +307,16 @@ impl ViewerNode {
             include_unpublished: true,
             ..Default::default()
         };
-        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
+        article_page(
+            ctx,
+            &filter,
+            PageArgs::new(first, after, last, before),
+            None,
+        )
+        .await
     }
-    /// Personal API keys (their secrets are never shown again).
+    /// Personal API keys, newest first (their secrets are never shown again): at most
+    /// 100, a plain list (a member has few).
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyNode>> {
         let viewer = ctx.require_viewer()?;
         let rows = accounts::service::api_keys(&ctx.state().db, viewer).await?;

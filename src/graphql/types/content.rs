@@ -11,10 +11,11 @@ use crate::domain::follows::Followable;
 use crate::domain::reactions::Reactable;
 use crate::domain::tags::Tag;
 use crate::graphql::context::ContextExt as _;
+use crate::graphql::loaders::content::Counted;
 use crate::graphql::node::NodeType;
-use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs};
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::accounts::UserNode;
-use crate::ids::{CommentId, UserId};
+use crate::ids::{ArticleId, CommentId, UserId};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// Where an article is in its life: draft, scheduled, live or taken down.
@@ -219,7 +220,8 @@ impl ArticleNode {
     async fn viewer_reactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         viewer_reactions(ctx, Reactable::Article(self.0.id)).await
     }
-    /// A page of root comments; replies hang below each. The page and the levels of
+    /// A page of root comments; replies hang below each. Pages forward only: a thread is
+    /// read from its top, in the order asked for. The page and the levels of
     /// replies the selection asks for load in one statement, whatever the size of the
     /// thread (at most 5,000 comments in all).
     #[graphql(
@@ -247,7 +249,7 @@ impl ArticleNode {
         .await?;
         let page = Arc::new(ThreadPage::new(levels, rows));
         page.prime(ctx);
-        Ok(page.connection(request, None, 0, self.0.user_id)?)
+        Ok(page.connection(request, ctx, (self.0.id, None), 0, self.0.user_id)?)
     }
     /// The series it belongs to; null when none.
     async fn series(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SeriesNode>> {
@@ -433,11 +435,13 @@ impl ThreadPage {
         }
     }
 
-    /// The page of `parent`'s children (the first level's when `None`) at `level`.
+    /// The page of `parent`'s children (the first level's when `None`) at `level`, with
+    /// the length of the whole list (counted when asked for).
     fn connection(
         self: &Arc<Self>,
         request: crate::graphql::pagination::PageRequest<comments::Key>,
-        parent: Option<CommentId>,
+        ctx: &Context<'_>,
+        (article, parent): (ArticleId, Option<CommentId>),
         level: usize,
         article_author: UserId,
     ) -> crate::error::AppResult<Conn<CommentNode>> {
@@ -456,7 +460,16 @@ impl ThreadPage {
                     .collect()
             })
             .unwrap_or_default();
-        request.into_connection(rows, |c| comments::Key::of(&c.comment))
+        let counts = ctx.loaders().counts.clone();
+        let key = match parent {
+            Some(parent) => Counted::Replies(parent),
+            None => Counted::RootComments(article),
+        };
+        let total =
+            Total::later(async move { counts.load_one(key).await.map(Option::unwrap_or_default) });
+        Ok(request
+            .into_connection(rows, |c| comments::Key::of(&c.comment))?
+            .counted(total))
     }
 }
 
@@ -597,10 +610,10 @@ impl CommentNode {
             Self::global_id(self.comment.id).as_str()
         )))
     }
-    /// A page of direct replies: read with the page of the thread this comment was listed
-    /// in when the selection asked for them there, otherwise with the replies of every
-    /// comment of this level in one statement. A thread statement reads at most 5,000
-    /// comments, so their cost is bounded by it.
+    /// A page of direct replies, forward only like the thread: read with the page of the
+    /// thread this comment was listed in when the selection asked for them there,
+    /// otherwise with the replies of every comment of this level in one statement. A
+    /// thread statement reads at most 5,000 comments, so their cost is bounded by it.
     #[graphql(complexity = "child_complexity + 1")]
     async fn replies(
         &self,
@@ -620,7 +633,8 @@ impl CommentNode {
         {
             return Ok(page.connection(
                 request,
-                Some(self.comment.id),
+                ctx,
+                (self.comment.article_id, Some(self.comment.id)),
                 level + 1,
                 self.article_author,
             )?);
@@ -632,7 +646,8 @@ impl CommentNode {
             .await?
             .unwrap_or_default();
         page.prime(ctx);
-        Ok(page.connection(request, Some(self.comment.id), 0, self.article_author)?)
+        let list = (self.comment.article_id, Some(self.comment.id));
+        Ok(page.connection(request, ctx, list, 0, self.article_author)?)
     }
 }
 
@@ -697,21 +712,32 @@ impl TagNode {
             tag: Some(self.0.name.clone()),
             ..Default::default()
         };
-        article_page(ctx, &filter, PageArgs::new(first, after, last, before)).await
+        let args = PageArgs::new(first, after, last, before);
+        article_page(ctx, &filter, args, Some(self.0.articles_count)).await
     }
 }
 
-/// One page of articles in publication order.
+/// One page of articles in publication order; the list's length is `counter` (a stored
+/// counter of what `filter` keeps) or counted when asked for.
 pub async fn article_page(
     ctx: &Context<'_>,
     filter: &listing::Filter,
     args: PageArgs,
+    counter: Option<i32>,
 ) -> async_graphql::Result<Conn<ArticleNode>> {
     let request = ctx.page::<listing::ArticleKey>(args)?;
-    let rows = listing::latest(&ctx.state().db, filter, &request).await?;
-    Ok(
-        request.into_connection(rows.into_iter().map(ArticleNode).collect(), |a| {
+    let db = &ctx.state().db;
+    let rows = listing::latest(db, filter, &request).await?;
+    let total = match counter {
+        Some(count) => Total::known(count),
+        None => {
+            let (db, filter) = (db.clone(), filter.clone());
+            Total::later(async move { listing::count(&db, &filter).await })
+        }
+    };
+    Ok(request
+        .into_connection(rows.into_iter().map(ArticleNode).collect(), |a| {
             listing::key(&a.0)
-        })?,
-    )
+        })?
+        .counted(total))
 }
