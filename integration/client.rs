@@ -364,8 +364,8 @@ async fn every_counted_connection_answers_the_length_of_its_whole_list() {
         ),
         (
             Some(ada.as_str()),
-            format!("query($first: Int) {{ notifications({page} }}"),
-            "/notifications",
+            format!("query($first: Int) {{ viewer {{ notifications({page} }} }}"),
+            "/viewer/notifications",
             None,
         ),
         (
@@ -414,5 +414,264 @@ async fn every_counted_connection_answers_the_length_of_its_whole_list() {
         with,
         without + 1,
         "a count runs once, and only when selected"
+    );
+}
+
+#[tokio::test]
+async fn private_lists_hang_under_viewer() {
+    let app = spawn_app_with(Options::default(), |_| {}).await;
+    let ada = app.member("ada").await;
+    app.member("bob").await;
+    app.member("cleo").await;
+    app.age_member("ada").await;
+
+    for name in ["first.png", "second.png"] {
+        let (status, body) = app
+            .upload(
+                Some(&ada),
+                "mutation($file: Upload!) { uploadImage(file: $file) { id } }",
+                json!({ "file": null }),
+                "file",
+                name,
+                crate::uploads::png(8, 8),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let images = app
+        .ok(
+            Some(&ada),
+            "{ viewer { images { totalCount edges { node { id createdAt } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(images["viewer"]["images"]["totalCount"], 2, "{images}");
+    let edges = images["viewer"]["images"]["edges"].as_array().unwrap();
+    assert!(edges[0]["node"]["createdAt"].as_str() >= edges[1]["node"]["createdAt"].as_str());
+
+    for name in ["bob", "cleo"] {
+        let id = app
+            .ok(
+                None,
+                "query($u: String!) { user(username: $u) { id } }",
+                json!({ "u": name }),
+            )
+            .await["user"]["id"]
+            .clone();
+        app.ok(
+            Some(&ada),
+            "mutation($id: ID!) { blockUser(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    let blocked = "{ viewer { blockedMembers { totalCount edges { node { username } } } } }";
+    let data = app.ok(Some(&ada), blocked, json!({})).await;
+    assert_eq!(
+        data["viewer"]["blockedMembers"],
+        json!({ "totalCount": 2, "edges": [
+            { "node": { "username": "cleo" } },
+            { "node": { "username": "bob" } },
+        ] })
+    );
+
+    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", published: $p }) { id } }";
+    app.ok(Some(&ada), create, json!({ "t": "Kept back", "p": false }))
+        .await;
+    app.ok(Some(&ada), create, json!({ "t": "Out there", "p": true }))
+        .await;
+    let mine = "query($s: ArticleStatus) { viewer { articles(status: $s) { totalCount edges { node { title status } } } } }";
+    for (status, title) in [("DRAFT", "Kept back"), ("PUBLISHED", "Out there")] {
+        let data = app.ok(Some(&ada), mine, json!({ "s": status })).await;
+        assert_eq!(
+            data["viewer"]["articles"],
+            json!({ "totalCount": 1, "edges": [{ "node": { "title": title, "status": status } }] })
+        );
+    }
+    let all = app.ok(Some(&ada), mine, json!({})).await;
+    assert_eq!(all["viewer"]["articles"]["totalCount"], 2);
+
+    let data = app
+        .ok(
+            Some(&ada),
+            "{ viewer { unreadNotificationsCount mutedNotifications notifications { totalCount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["viewer"],
+        json!({ "unreadNotificationsCount": 0, "mutedNotifications": [], "notifications": { "totalCount": 0 } })
+    );
+}
+
+#[tokio::test]
+async fn capabilities_tell_a_client_which_controls_to_show() {
+    let app = spawn_app_with(
+        Options {
+            db_proxy: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    let cleo = app.member("cleo").await;
+    let eve = app.member("eve").await;
+    let dan = app.member("dan").await;
+    app.set_role("cleo", "moderator").await;
+    app.set_role("dan", "suspended").await;
+    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", published: $p }) { id } }";
+    let article = app
+        .ok(Some(&ada), create, json!({ "t": "Capable", "p": true }))
+        .await["createArticle"]["id"]
+        .clone();
+    let draft = app
+        .ok(Some(&ada), create, json!({ "t": "Not yet", "p": false }))
+        .await["createArticle"]["id"]
+        .clone();
+    app.ok(
+        Some(&bob),
+        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Hi\") { id } }",
+        json!({ "a": article }),
+    )
+    .await;
+    app.ok(
+        Some(&bob),
+        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"readinglist\") { reacted } }",
+        json!({ "id": article }),
+    )
+    .await;
+    let eve_id = app
+        .ok(None, "{ user(username: \"eve\") { id } }", json!({}))
+        .await["user"]["id"]
+        .clone();
+    app.ok(
+        Some(&ada),
+        "mutation($id: ID!) { blockUser(id: $id) }",
+        json!({ "id": eve_id }),
+    )
+    .await;
+
+    let query = "query($id: ID!) { node(id: $id) { ... on Article { viewerCanUpdate viewerCanDelete viewerCanComment viewerCanReact viewerHasBookmarked comments { edges { node { viewerCanUpdate viewerCanDelete viewerCanComment viewerCanReact } } } } } }";
+    let seen = |token: Option<String>| {
+        let (app, article) = (&app, article.clone());
+        async move {
+            let data = app
+                .ok(token.as_deref(), query, json!({ "id": article }))
+                .await;
+            let a = &data["node"];
+            let c = &a["comments"]["edges"][0]["node"];
+            let flags = |v: &serde_json::Value, names: &[&str]| -> Vec<bool> {
+                names.iter().map(|n| v[*n].as_bool().unwrap()).collect()
+            };
+            (
+                flags(
+                    a,
+                    &[
+                        "viewerCanUpdate",
+                        "viewerCanDelete",
+                        "viewerCanComment",
+                        "viewerCanReact",
+                        "viewerHasBookmarked",
+                    ],
+                ),
+                flags(
+                    c,
+                    &[
+                        "viewerCanUpdate",
+                        "viewerCanDelete",
+                        "viewerCanComment",
+                        "viewerCanReact",
+                    ],
+                ),
+            )
+        }
+    };
+    // (article: update, delete, comment, react, bookmarked), (comment: update, delete, reply, react)
+    let expected = [
+        (
+            "nobody",
+            None,
+            [false, false, false, false, false],
+            [false, false, false, false],
+        ),
+        (
+            "the author",
+            Some(ada.clone()),
+            [true, true, true, true, false],
+            [false, false, true, true],
+        ),
+        (
+            "the commenter",
+            Some(bob.clone()),
+            [false, false, true, true, true],
+            [true, true, true, true],
+        ),
+        (
+            "a moderator",
+            Some(cleo.clone()),
+            [false, false, true, true, false],
+            [false, true, true, true],
+        ),
+        (
+            "a member the author blocked",
+            Some(eve.clone()),
+            [false, false, false, true, false],
+            [false, false, false, true],
+        ),
+        (
+            "a suspended member",
+            Some(dan.clone()),
+            [false, false, false, false, false],
+            [false, false, false, false],
+        ),
+    ];
+    for (who, token, article_flags, comment_flags) in expected {
+        assert_eq!(
+            seen(token).await,
+            (article_flags.to_vec(), comment_flags.to_vec()),
+            "{who}"
+        );
+    }
+    let data = app
+        .ok(
+            Some(&ada),
+            "query($id: ID!) { node(id: $id) { ... on Article { viewerCanUpdate viewerCanComment viewerCanReact } } }",
+            json!({ "id": draft }),
+        )
+        .await;
+    assert_eq!(
+        data["node"],
+        json!({ "viewerCanUpdate": true, "viewerCanComment": false, "viewerCanReact": false }),
+        "a draft is edited, not answered"
+    );
+    let blocked = "{ user(username: \"eve\") { viewerHasBlocked } }";
+    assert_eq!(
+        app.ok(Some(&ada), blocked, json!({})).await["user"]["viewerHasBlocked"],
+        true
+    );
+    assert_eq!(
+        app.ok(Some(&bob), blocked, json!({})).await["user"]["viewerHasBlocked"],
+        false
+    );
+
+    // Every capability of a page comes from what the request loads anyway, plus one
+    // statement for the blocks between the viewer and the authors.
+    let bare = "query($id: ID!) { node(id: $id) { ... on Article { title comments { edges { node { id } } } } } }";
+    let counted = |query: &'static str| {
+        let (app, bob, article) = (&app, bob.clone(), article.clone());
+        async move {
+            let before = app.statements();
+            app.ok(Some(&bob), query, json!({ "id": article })).await;
+            app.statements() - before
+        }
+    };
+    let without = counted(bare).await;
+    let with = counted(query).await;
+    assert_eq!(
+        with,
+        without + 2,
+        "the blocks and the viewer's reactions, once each"
     );
 }

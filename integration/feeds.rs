@@ -228,12 +228,12 @@ async fn blocked_members_vanish_from_feeds_notifications_and_live_events() {
     let inbox = app
         .ok(
             Some(&eve),
-            "{ notifications { edges { node { actors { username } } } } }",
+            "{ viewer { notifications { edges { node { actors { username } } } } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        inbox["notifications"]["edges"],
+        inbox["viewer"]["notifications"]["edges"],
         json!([{ "node": { "actors": [{ "username": "ada" }] } }])
     );
 

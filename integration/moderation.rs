@@ -529,9 +529,13 @@ async fn blocked_members_vanish_from_comments_and_notifications_and_cannot_comme
     .await;
     app.drain_jobs().await;
     let count = app
-        .ok(Some(&ada), "{ unreadNotificationsCount }", json!({}))
+        .ok(
+            Some(&ada),
+            "{ viewer { unreadNotificationsCount } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(count["unreadNotificationsCount"], 0);
+    assert_eq!(count["viewer"]["unreadNotificationsCount"], 0);
 }
 
 #[tokio::test]

@@ -90,11 +90,11 @@ async fn node_refetches_every_node_type_for_whom_may_see_it() {
     let notification = id(
         &app.ok(
             Some(&ada),
-            "{ notifications { edges { node { id } } } }",
+            "{ viewer { notifications { edges { node { id } } } } }",
             json!({}),
         )
         .await,
-        "/notifications/edges/0/node/id",
+        "/viewer/notifications/edges/0/node/id",
     );
     let report = id(
         &app.ok(

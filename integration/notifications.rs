@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Options, TestApp, WsClient, spawn_app};
 
-const INBOX: &str = "query($u: Boolean) { unreadNotificationsCount notifications(unreadOnly: $u) { edges { node { id kind message actorsCount read actors { username } article { title } comment { bodyMarkdown } } } } }";
+const INBOX: &str = "query($u: Boolean) { viewer { unreadNotificationsCount notifications(unreadOnly: $u) { edges { node { id kind message actorsCount read actors { username } article { title } comment { bodyMarkdown } } } } } }";
 
 async fn inbox(app: &TestApp, token: &str) -> Vec<Value> {
     let data = app.ok(Some(token), INBOX, json!({})).await;
-    data["notifications"]["edges"]
+    data["viewer"]["notifications"]["edges"]
         .as_array()
         .unwrap()
         .iter()
@@ -123,7 +123,7 @@ async fn comments_replies_mentions_reactions_and_followers() {
 
     // Reading.
     let data = app.ok(Some(&ada), INBOX, json!({ "u": true })).await;
-    assert_eq!(data["unreadNotificationsCount"], 3);
+    assert_eq!(data["viewer"]["unreadNotificationsCount"], 3);
     let one = adas[0]["id"].clone();
     let data = app
         .ok(
@@ -134,7 +134,7 @@ async fn comments_replies_mentions_reactions_and_followers() {
         .await;
     assert_eq!(data["markNotificationsRead"], 1);
     assert_eq!(
-        app.ok(Some(&ada), INBOX, json!({ "u": true })).await["notifications"]["edges"]
+        app.ok(Some(&ada), INBOX, json!({ "u": true })).await["viewer"]["notifications"]["edges"]
             .as_array()
             .unwrap()
             .len(),
@@ -160,7 +160,7 @@ async fn comments_replies_mentions_reactions_and_followers() {
         2
     );
     assert_eq!(
-        app.ok(Some(&ada), INBOX, json!({})).await["unreadNotificationsCount"],
+        app.ok(Some(&ada), INBOX, json!({})).await["viewer"]["unreadNotificationsCount"],
         0
     );
     // A new reaction re-opens the day's group as unread.
@@ -169,12 +169,13 @@ async fn comments_replies_mentions_reactions_and_followers() {
         .await;
     app.drain_jobs().await;
     assert_eq!(
-        app.ok(Some(&ada), INBOX, json!({})).await["unreadNotificationsCount"],
+        app.ok(Some(&ada), INBOX, json!({})).await["viewer"]["unreadNotificationsCount"],
         1
     );
 
+    // Signed out there is no viewer, and so no notifications.
     let (_, body) = app.graphql(INBOX, json!({})).await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(body, json!({ "data": { "viewer": null } }));
     let (_, body) = app
         .graphql_as(
             Some(&ada),
@@ -221,8 +222,8 @@ async fn muted_kinds_and_vanished_content_make_nothing_and_old_read_ones_are_pur
     app.drain_jobs().await;
     assert_eq!(app.count("SELECT count(*) FROM notifications").await, 0);
     assert_eq!(
-        app.ok(Some(&ada), "{ mutedNotifications }", json!({}))
-            .await["mutedNotifications"],
+        app.ok(Some(&ada), "{ viewer { mutedNotifications } }", json!({}))
+            .await["viewer"]["mutedNotifications"],
         json!(["REACTION"])
     );
 
@@ -330,7 +331,7 @@ async fn notifications_about_content_gone_from_view_are_not_listed() {
         .clone();
     app.drain_jobs().await;
     assert_eq!(
-        app.ok(Some(&ada), INBOX, json!({})).await["unreadNotificationsCount"],
+        app.ok(Some(&ada), INBOX, json!({})).await["viewer"]["unreadNotificationsCount"],
         1
     );
     app.ok(
@@ -342,8 +343,8 @@ async fn notifications_about_content_gone_from_view_are_not_listed() {
     let data = app.ok(Some(&ada), INBOX, json!({})).await;
     assert_eq!(
         (
-            data["unreadNotificationsCount"].clone(),
-            data["notifications"]["edges"].clone()
+            data["viewer"]["unreadNotificationsCount"].clone(),
+            data["viewer"]["notifications"]["edges"].clone()
         ),
         (json!(0), json!([]))
     );

@@ -1,9 +1,12 @@
 //! Blocking: a member stops seeing another's articles in feeds, hearing from them in
 //! notifications, and receiving their live events.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
+use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 
@@ -31,6 +34,56 @@ pub async fn set(db: &PgPool, viewer: &Viewer, target: UserId, block: bool) -> A
     .execute(db)
     .await?;
     Ok(block)
+}
+
+/// Where a block sits in its member's list: newest first.
+pub type BlockKey = (DateTime<Utc>, Uuid);
+
+/// The members `$1` blocked, whose accounts still exist.
+const BLOCKED: &str =
+    "FROM user_blocks b JOIN users x ON x.id = b.blocked_id AND x.deleted_at IS NULL
+     WHERE b.blocker_id = $1";
+
+/// A page of the members `user` blocked, each with the block's time, newest first.
+pub async fn blocked_page(
+    db: &PgPool,
+    user: UserId,
+    page: &PageRequest<BlockKey>,
+) -> AppResult<Vec<(Uuid, DateTime<Utc>)>> {
+    let sql = format!(
+        "SELECT x.id, b.created_at {BLOCKED} AND {page}",
+        page = page.newest_sql("b.created_at", "x.id", 2)
+    );
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user);
+    Ok(page.bind_newest(query).fetch_all(db).await?)
+}
+
+/// How many members `user` blocked (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn blocked_count(db: &PgPool, user: UserId) -> AppResult<i64> {
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(BLOCKED)))
+            .bind(user)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// For each of `others`: whether `viewer` blocked them, and whether they blocked `viewer`.
+pub async fn between(
+    db: &PgPool,
+    viewer: UserId,
+    others: &[UserId],
+) -> AppResult<Vec<(UserId, bool, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT o.id,
+                EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = $1 AND blocked_id = o.id),
+                EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = o.id AND blocked_id = $1)
+         FROM unnest($2::uuid[]) o(id)",
+    )
+    .bind(viewer)
+    .bind(others)
+    .fetch_all(db)
+    .await?)
 }
 
 /// Everyone `user` has blocked.

@@ -49,6 +49,28 @@ pub struct Comment {
 impl Comment {
     /// Whether `viewer` reads the text: not for deleted comments, and for hidden ones only
     /// their author and the article's author.
+    /// Whether `viewer` may edit it: its author, unless suspended, while it is not deleted.
+    pub fn may_update(&self, viewer: Option<&Viewer>) -> bool {
+        self.deleted_at.is_none()
+            && viewer.is_some_and(|v| v.user_id == self.user_id && v.require_writer().is_ok())
+    }
+
+    /// Whether `viewer` may delete it: its author (unless suspended) or a moderator, while
+    /// it is not deleted.
+    pub fn may_delete(&self, viewer: Option<&Viewer>) -> bool {
+        self.may_update(viewer)
+            || (self.deleted_at.is_none()
+                && viewer.is_some_and(|v| v.require_role(Role::Moderator).is_ok()))
+    }
+
+    /// Whether `viewer` may react to it, or reply to it unless `blocked` (the article's
+    /// author blocked them), on an article that is `live`.
+    pub fn may_answer(&self, viewer: Option<&Viewer>, live: bool, blocked: bool) -> bool {
+        live && !blocked
+            && self.deleted_at.is_none()
+            && viewer.is_some_and(|v| v.require_writer().is_ok())
+    }
+
     pub fn text_visible_to(&self, viewer: Option<&Viewer>, article_author: UserId) -> bool {
         if self.deleted_at.is_some() {
             return false;

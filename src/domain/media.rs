@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::config::UploadSettings;
 use crate::domain::accounts::Viewer;
+use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ImageId, UserId};
 use crate::images;
@@ -209,6 +210,36 @@ async fn record(
 async fn forget(storage: &Storage, key: &str, variants: &[Variant]) {
     let copies: Vec<String> = variants.iter().map(|v| v.url.clone()).collect();
     storage.remove(key, &copies).await;
+}
+
+/// Where an image sits in its owner's list: newest first.
+pub type ImageKey = (DateTime<Utc>, ImageId);
+
+/// Member `$1`'s images.
+const OWNED: &str = "FROM images WHERE user_id = $1";
+
+/// A page of `owner`'s images, newest first.
+pub async fn list_owned(
+    db: &PgPool,
+    owner: UserId,
+    page: &PageRequest<ImageKey>,
+) -> AppResult<Vec<Image>> {
+    let sql = format!(
+        "SELECT {COLUMNS} {OWNED} AND {page}",
+        page = page.newest_sql("created_at", "id", 2)
+    );
+    let query = sqlx::query_as::<_, Image>(sqlx::AssertSqlSafe(sql)).bind(owner);
+    Ok(page.bind_newest(query).fetch_all(db).await?)
+}
+
+/// How many images `owner` has (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn count_owned(db: &PgPool, owner: UserId) -> AppResult<i64> {
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(OWNED)))
+            .bind(owner)
+            .fetch_one(db)
+            .await?,
+    )
 }
 
 /// `owner`'s images among `ids` (others' are absent).

@@ -960,7 +960,7 @@ mod tests {
             ("{ search(query: \"x\", first: 5) { edges { node { rank } } } }".to_owned(), serde_json::json!({})),
             ("query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Article { title } } }".to_owned(), serde_json::json!({ "ids": ["a", "b", "c"] })),
             ("{ nodes(ids: [\"a\", \"b\"]) { id } node(id: \"a\") { id } }".to_owned(), serde_json::json!({})),
-            ("{ notifications(last: 7) { edges { node { id } } } }".to_owned(), serde_json::json!({})),
+            ("{ viewer { notifications(last: 7) { edges { node { id } } } } }".to_owned(), serde_json::json!({})),
         ];
         for (query, variables) in cases {
             let document = async_graphql::parser::parse_query(&query).unwrap();

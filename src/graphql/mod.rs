@@ -29,7 +29,6 @@ pub struct Query(
     query::content::ContentQuery,
     query::search::SearchQuery,
     query::feed::FeedQuery,
-    query::notifications::NotificationsQuery,
     query::moderation::ModerationQuery,
 );
 

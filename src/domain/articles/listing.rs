@@ -62,19 +62,23 @@ pub struct Filter {
     pub author: Option<UserId>,
     /// The author's own list: drafts and scheduled articles too.
     pub include_unpublished: bool,
+    /// Only articles in this state.
+    pub status: Option<super::ArticleStatus>,
 }
 
 fn prefixed() -> String {
     super::model::qualified(LIST_COLUMNS)
 }
 
-/// The articles a [`Filter`] keeps, over `$1` unpublished too, `$2` the author, `$3` the tag.
+/// The articles a [`Filter`] keeps, over `$1` unpublished too, `$2` the author, `$3` the
+/// tag, `$4` the status.
 const FILTERED: &str = "FROM articles a
      WHERE ($1::bool OR a.status = 'published')
        AND ($2::uuid IS NULL OR a.user_id = $2)
        AND ($3::text IS NULL OR EXISTS (
             SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
-            WHERE at.article_id = a.id AND t.name = $3))";
+            WHERE at.article_id = a.id AND t.name = $3))
+       AND ($4::text IS NULL OR a.status = $4)";
 
 /// How many articles [`latest`] lists for `filter` (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
 pub async fn count(db: &PgPool, filter: &Filter) -> AppResult<i64> {
@@ -83,6 +87,7 @@ pub async fn count(db: &PgPool, filter: &Filter) -> AppResult<i64> {
             .bind(filter.include_unpublished)
             .bind(filter.author)
             .bind(filter.tag.as_deref().map(str::to_lowercase))
+            .bind(filter.status)
             .fetch_one(db)
             .await?,
     )
@@ -97,12 +102,13 @@ pub async fn latest(
     let sql = format!(
         "SELECT {cols} {FILTERED} AND {page}",
         cols = prefixed(),
-        page = page.newest_sql("COALESCE(a.published_at, a.created_at)", "a.id", 4),
+        page = page.newest_sql("COALESCE(a.published_at, a.created_at)", "a.id", 5),
     );
     let query = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(sql))
         .bind(filter.include_unpublished)
         .bind(filter.author)
-        .bind(filter.tag.as_deref().map(str::to_lowercase));
+        .bind(filter.tag.as_deref().map(str::to_lowercase))
+        .bind(filter.status);
     Ok(page.bind_newest(query).fetch_all(db).await?)
 }
 

@@ -128,6 +128,22 @@ impl Article {
 
     /// Drafts and scheduled articles are their author's alone; a removed one its author's
     /// and the moderators'.
+    /// Whether `viewer` may edit or delete it: its author, unless suspended.
+    pub fn may_edit(&self, viewer: Option<&Viewer>) -> bool {
+        viewer.is_some_and(|v| v.user_id == self.user_id && v.require_writer().is_ok())
+    }
+
+    /// Whether `viewer` may react to it: it is live and they are not suspended.
+    pub fn may_react(&self, viewer: Option<&Viewer>) -> bool {
+        self.is_live() && viewer.is_some_and(|v| v.require_writer().is_ok())
+    }
+
+    /// Whether `viewer` may comment on it, `blocked` telling whether its author blocked
+    /// them.
+    pub fn may_comment(&self, viewer: Option<&Viewer>, blocked: bool) -> bool {
+        self.may_react(viewer) && !blocked
+    }
+
     pub fn visible_to(&self, viewer: Option<&Viewer>) -> bool {
         self.is_live()
             || self.is_author(viewer)

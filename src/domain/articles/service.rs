@@ -531,7 +531,7 @@ pub async fn create(
 
 fn may_edit(article: &Article, viewer: &Viewer) -> AppResult<()> {
     viewer.require_writer()?;
-    if article.user_id != viewer.user_id {
+    if !article.may_edit(Some(viewer)) {
         return Err(AppError::Forbidden(
             "Only the author can change this article".to_owned(),
         ));

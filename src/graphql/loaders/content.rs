@@ -299,3 +299,28 @@ impl Loader<Counted> for CountLoader {
         Ok(counts)
     }
 }
+
+/// Blocks between the viewer and other members: whether the viewer blocked each, and
+/// whether each blocked the viewer (both false when signed out).
+pub struct BlockLoader {
+    pub db: PgPool,
+    pub viewer: Option<UserId>,
+}
+
+impl Loader<UserId> for BlockLoader {
+    type Value = (bool, bool);
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[UserId]) -> LoadResult<UserId, (bool, bool)> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let rows = crate::domain::blocks::between(&self.db, viewer, keys)
+            .await
+            .map_err(shared)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, blocked, blocker)| (id, (blocked, blocker)))
+            .collect())
+    }
+}

@@ -53,6 +53,8 @@ pub struct Loaders {
         Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
     pub following: Batch<crate::domain::follows::Followable, content::FollowingLoader>,
     pub series: Batch<Uuid, content::SeriesLoader>,
+    /// Blocks between the viewer and other members.
+    pub blocks: Batch<UserId, content::BlockLoader>,
     /// The lengths of nested lists, for their `totalCount`.
     pub counts: Batch<content::Counted, content::CountLoader>,
     /// The viewer's own sessions.
@@ -165,6 +167,10 @@ impl Loaders {
                 all: tokio::sync::OnceCell::new(),
             }),
             series: Batch::new(content::SeriesLoader(db.clone())),
+            blocks: Batch::new(content::BlockLoader {
+                db: db.clone(),
+                viewer,
+            }),
             counts: Batch::new(content::CountLoader {
                 db: db.clone(),
                 viewer,
@@ -235,4 +241,22 @@ pub async fn viewer_follows(
         .load_one(target)
         .await?
         .unwrap_or(false))
+}
+
+/// Whether the viewer blocked `member`, and whether `member` blocked the viewer (both
+/// false when signed out), through the request's blocks loader.
+pub async fn blocks_between(
+    ctx: &async_graphql::Context<'_>,
+    member: UserId,
+) -> async_graphql::Result<(bool, bool)> {
+    use crate::graphql::context::ContextExt as _;
+    if ctx.viewer().is_none() {
+        return Ok((false, false));
+    }
+    Ok(ctx
+        .loaders()
+        .blocks
+        .load_one(member)
+        .await?
+        .unwrap_or_default())
 }

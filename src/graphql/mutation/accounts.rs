@@ -22,7 +22,7 @@ pub struct RegisterInput {
     /// 8 to 128 characters, not the username or email.
     #[graphql(secret)]
     pub password: String,
-    /// The display name; the username when left out.
+    /// The display name (at most 100 characters); may be left out.
     #[graphql(default)]
     pub name: String,
     /// The instance's `FOREM_OWNER_SECRET`: the first account to give it becomes admin.
@@ -47,15 +47,15 @@ pub struct UpdateProfileInput {
     pub avatar: Option<Upload>,
     /// The display name (at most 100 characters).
     pub name: Option<String>,
-    /// A short introduction (at most 500 characters).
+    /// A short introduction (at most 200 characters).
     pub bio: Option<String>,
     /// Where you are (at most 100 characters).
     pub location: Option<String>,
-    /// An http(s) URL on a public host.
+    /// Your website: an http(s) URL of at most 200 characters.
     pub website_url: Option<String>,
-    /// Your GitHub login.
+    /// Your GitHub login (at most 39 characters).
     pub github_username: Option<String>,
-    /// Your Twitter/X handle, with or without `@`.
+    /// Your Twitter/X handle (at most 15 characters), with or without `@`.
     pub twitter_username: Option<String>,
 }
 

@@ -90,7 +90,7 @@ impl ContentQuery {
         let filter = listing::Filter {
             tag,
             author,
-            include_unpublished: false,
+            ..Default::default()
         };
         article_page(
             ctx,

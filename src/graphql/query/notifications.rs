@@ -1,63 +1,12 @@
 use async_graphql::{Context, ID, Object, Subscription};
 use futures_util::Stream;
 
-use crate::domain::notifications::{self, NotificationKey};
+use crate::domain::notifications;
 use crate::error::AppError;
 use crate::events;
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node;
-use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::notifications::{NotificationKind, NotificationNode};
-
-#[derive(Default)]
-pub struct NotificationsQuery;
-
-#[Object]
-impl NotificationsQuery {
-    /// The signed-in member's notifications, latest activity first.
-    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
-    async fn notifications(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Only unread ones; all when left out.")] unread_only: Option<bool>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
-        first: Option<i32>,
-        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
-        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
-    ) -> async_graphql::Result<Conn<NotificationNode>> {
-        let viewer = ctx.require_viewer()?;
-        let page = ctx.page::<NotificationKey>(PageArgs::new(first, after, last, before))?;
-        let (db, user, unread_only) = (
-            ctx.state().db.clone(),
-            viewer.user_id,
-            unread_only.unwrap_or(false),
-        );
-        let rows = notifications::list(&db, user, unread_only, &page).await?;
-        let total = Total::later(async move { notifications::count(&db, user, unread_only).await });
-        Ok(page
-            .into_connection(rows.into_iter().map(NotificationNode).collect(), |n| {
-                (n.0.updated_at, n.0.id)
-            })?
-            .counted(total))
-    }
-
-    /// How many of the signed-in member's notifications are unread (for a badge).
-    async fn unread_notifications_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let viewer = ctx.require_viewer()?;
-        Ok(notifications::unread_count(&ctx.state().db, viewer.user_id).await?)
-    }
-
-    /// The kinds the member has muted.
-    async fn muted_notifications(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<NotificationKind>> {
-        let viewer = ctx.require_viewer()?;
-        let muted = notifications::muted(&ctx.state().db, viewer.user_id).await?;
-        Ok(muted.iter().map(|k| NotificationKind::parse(k)).collect())
-    }
-}
 
 #[derive(Default)]
 pub struct NotificationsMutation;

@@ -5,12 +5,16 @@ use crate::domain::accounts::repo::{ApiKeyRow, SessionRow};
 use crate::domain::accounts::{self, User};
 use crate::domain::articles::listing;
 use crate::domain::follows::{self, Followable};
+use crate::domain::{blocks, notifications};
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::loaders::content::Counted;
 use crate::graphql::node::NodeType;
 use crate::graphql::pagination::{Conn, Total};
 use crate::graphql::pagination::{IntoConnection as _, PageArgs, PageRequest};
+use crate::graphql::types::content::ArticleStatus;
 use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
+use crate::graphql::types::media::{ImageNode, image_page};
+use crate::graphql::types::notifications::{NotificationKind, NotificationNode, notification_page};
 use async_graphql::connection::EmptyFields;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +123,12 @@ impl UserNode {
     /// Whether the signed-in member follows them; false when signed out.
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         crate::graphql::loaders::viewer_follows(ctx, Followable::User(self.0.id)).await
+    }
+    /// Whether the signed-in member blocked them; false when signed out.
+    async fn viewer_has_blocked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(crate::graphql::loaders::blocks_between(ctx, self.0.id)
+            .await?
+            .0)
     }
     /// Their live articles, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
@@ -291,11 +301,14 @@ impl ViewerNode {
         let total = Total::later(async move { listing::reading_list_count(&db, user).await });
         Ok(page.into_keyed_connection(nodes)?.counted(total))
     }
-    /// Their own articles, drafts and scheduled ones included, newest first.
+    /// Their own articles, drafts and scheduled ones included, newest first (drafts by
+    /// when they were created, the others by publication).
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only articles in this state, e.g. DRAFT; all when left out.")]
+        status: Option<ArticleStatus>,
         #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
@@ -305,6 +318,7 @@ impl ViewerNode {
         let filter = listing::Filter {
             author: Some(self.0.id),
             include_unpublished: true,
+            status: status.map(Into::into),
             ..Default::default()
         };
         article_page(
@@ -314,6 +328,65 @@ impl ViewerNode {
             None,
         )
         .await
+    }
+    /// Their notifications, latest activity first.
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only unread ones; all when left out.")] unread_only: Option<bool>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
+    ) -> async_graphql::Result<Conn<NotificationNode>> {
+        let args = PageArgs::new(first, after, last, before);
+        notification_page(ctx, self.0.id, unread_only.unwrap_or(false), args).await
+    }
+    /// How many of their notifications are unread (for a badge).
+    async fn unread_notifications_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let count = notifications::unread_count(&ctx.state().db, self.0.id).await?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+    /// The kinds of notification they muted: no notification of these kinds is created.
+    async fn muted_notifications(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<NotificationKind>> {
+        let muted = notifications::muted(&ctx.state().db, self.0.id).await?;
+        Ok(muted.iter().map(|k| NotificationKind::parse(k)).collect())
+    }
+    /// The images they uploaded, newest first.
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
+    async fn images(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
+    ) -> async_graphql::Result<Conn<ImageNode>> {
+        image_page(ctx, self.0.id, PageArgs::new(first, after, last, before)).await
+    }
+    /// The members they blocked, most recently blocked first.
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
+    async fn blocked_members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
+    ) -> async_graphql::Result<Conn<UserNode>> {
+        let page = ctx.page::<blocks::BlockKey>(PageArgs::new(first, after, last, before))?;
+        let db = ctx.state().db.clone();
+        let user = self.0.id;
+        let rows = blocks::blocked_page(&db, user, &page).await?;
+        let total = Total::later(async move { blocks::blocked_count(&db, user).await });
+        Ok(users_page(ctx, page, rows).await?.counted(total))
     }
     /// Personal API keys, newest first (their secrets are never shown again): at most
     /// 100, a plain list (a member has few).

@@ -11,14 +11,16 @@ use crate::domain::follows::Followable;
 use crate::domain::reactions::Reactable;
 use crate::domain::tags::Tag;
 use crate::graphql::context::ContextExt as _;
+use crate::graphql::loaders::blocks_between;
 use crate::graphql::loaders::content::Counted;
 use crate::graphql::node::NodeType;
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::accounts::UserNode;
 use crate::ids::{ArticleId, CommentId, UserId};
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// Where an article is in its life: draft, scheduled, live or taken down.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "articles::ArticleStatus")]
 pub enum ArticleStatus {
     /// Seen by its author alone.
     Draft,
@@ -29,17 +31,6 @@ pub enum ArticleStatus {
     /// Taken down by a moderator (see `removalReason`): seen by its author and the
     /// moderators; only a moderator can restore it.
     Removed,
-}
-
-impl From<articles::ArticleStatus> for ArticleStatus {
-    fn from(status: articles::ArticleStatus) -> Self {
-        match status {
-            articles::ArticleStatus::Draft => Self::Draft,
-            articles::ArticleStatus::Scheduled => Self::Scheduled,
-            articles::ArticleStatus::Published => Self::Published,
-            articles::ArticleStatus::Removed => Self::Removed,
-        }
-    }
 }
 
 #[derive(SimpleObject, Clone)]
@@ -262,6 +253,37 @@ impl ArticleNode {
             .load_one(id)
             .await?
             .map(|(title, articles)| SeriesNode { title, articles }))
+    }
+    /// Whether the signed-in member may edit it (`updateArticle`): its author, unless
+    /// suspended.
+    async fn viewer_can_update(&self, ctx: &Context<'_>) -> bool {
+        self.0.may_edit(ctx.viewer())
+    }
+    /// Whether the signed-in member may delete it (`deleteArticle`): its author, unless
+    /// suspended.
+    async fn viewer_can_delete(&self, ctx: &Context<'_>) -> bool {
+        self.0.may_edit(ctx.viewer())
+    }
+    /// Whether the signed-in member may comment on it: it is live, they are not suspended
+    /// and its author has not blocked them.
+    async fn viewer_can_comment(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if !self.0.may_react(ctx.viewer()) {
+            return Ok(false);
+        }
+        let (_, blocked) = blocks_between(ctx, self.0.user_id).await?;
+        Ok(self.0.may_comment(ctx.viewer(), blocked))
+    }
+    /// Whether the signed-in member may react to it: it is live and they are not
+    /// suspended (privileged categories need more: see `reactionCategories`).
+    async fn viewer_can_react(&self, ctx: &Context<'_>) -> bool {
+        self.0.may_react(ctx.viewer())
+    }
+    /// Whether it is on the signed-in member's reading list; false when signed out.
+    async fn viewer_has_bookmarked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let reactions = viewer_reactions(ctx, Reactable::Article(self.0.id)).await?;
+        Ok(reactions
+            .iter()
+            .any(|r| r == crate::domain::reactions::READING_LIST))
     }
     /// A link that shows a draft to anyone who has it; the author's alone to see.
     async fn preview_token(&self, ctx: &Context<'_>) -> Option<&str> {
@@ -515,7 +537,7 @@ impl NodeType for CommentNode {
 }
 
 #[Object(name = "Comment")]
-/// A comment on an article, or a reply to another comment (threads nest up to a configured depth).
+/// A comment on an article, or a reply to another comment (replies nest to any depth).
 impl CommentNode {
     /// The comment's opaque global ID.
     pub async fn id(&self) -> ID {
@@ -535,7 +557,7 @@ impl CommentNode {
             comments::HIDDEN.to_owned()
         }
     }
-    /// The Markdown as written; null when deleted, or hidden and the viewer is neither its author, the article's author nor a moderator.
+    /// The Markdown as written; null when deleted, or when hidden and the viewer is neither its author nor the article's author.
     async fn body_markdown(&self, ctx: &Context<'_>) -> Option<&str> {
         self.comment
             .text_visible_to(ctx.viewer(), self.article_author)
@@ -597,6 +619,35 @@ impl CommentNode {
             .await?
             .filter(|a| a.visible_to(ctx.viewer()))
             .map(ArticleNode))
+    }
+    /// Whether the signed-in member may edit it (`updateComment`): its author, unless
+    /// suspended, while it is not deleted.
+    async fn viewer_can_update(&self, ctx: &Context<'_>) -> bool {
+        self.comment.may_update(ctx.viewer())
+    }
+    /// Whether the signed-in member may delete it: its author (unless suspended) or a
+    /// moderator, while it is not deleted.
+    async fn viewer_can_delete(&self, ctx: &Context<'_>) -> bool {
+        self.comment.may_delete(ctx.viewer())
+    }
+    /// Whether the signed-in member may reply to it: it is not deleted, its article is
+    /// live, they are not suspended and the article's author has not blocked them.
+    async fn viewer_can_comment(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if !self.comment.may_answer(ctx.viewer(), true, false) {
+            return Ok(false);
+        }
+        let live = self.article(ctx).await?.is_some_and(|a| a.0.is_live());
+        let (_, blocked) = blocks_between(ctx, self.article_author).await?;
+        Ok(self.comment.may_answer(ctx.viewer(), live, blocked))
+    }
+    /// Whether the signed-in member may react to it: it is not deleted, its article is
+    /// live and they are not suspended.
+    async fn viewer_can_react(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if !self.comment.may_answer(ctx.viewer(), true, false) {
+            return Ok(false);
+        }
+        let live = self.article(ctx).await?.is_some_and(|a| a.0.is_live());
+        Ok(self.comment.may_answer(ctx.viewer(), live, false))
     }
     /// A permalink: the article page's absolute URL with the comment's anchor
     /// (`#comment-<id>`); null when the article is not visible to the viewer.

@@ -5,7 +5,7 @@ use crate::jobs::KindStats;
 /// The queue of one kind of job.
 #[derive(SimpleObject)]
 pub struct JobKindStats {
-    /// The job kind, e.g. `send_email`.
+    /// The job kind, e.g. `send_welcome`.
     pub kind: String,
     /// Due now and never failed.
     pub queued: i64,

@@ -1,8 +1,11 @@
 use async_graphql::{Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::media::{Image, Purpose};
+use crate::domain::media::{self, Image, ImageKey, Purpose};
+use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::NodeType;
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
+use crate::ids::UserId;
 
 /// What an uploaded image is for; decides the copies made.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -84,4 +87,21 @@ impl ImageNode {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// A page of `owner`'s images, newest first.
+pub async fn image_page(
+    ctx: &async_graphql::Context<'_>,
+    owner: UserId,
+    args: PageArgs,
+) -> async_graphql::Result<Conn<ImageNode>> {
+    let page = ctx.page::<ImageKey>(args)?;
+    let db = ctx.state().db.clone();
+    let rows = media::list_owned(&db, owner, &page).await?;
+    let total = Total::later(async move { media::count_owned(&db, owner).await });
+    Ok(page
+        .into_connection(rows.into_iter().map(ImageNode).collect(), |i| {
+            (i.0.created_at, i.0.id)
+        })?
+        .counted(total))
 }

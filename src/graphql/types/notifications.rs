@@ -1,11 +1,13 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
-use crate::domain::notifications::Notification;
+use crate::domain::notifications::{self, Notification, NotificationKey};
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::NodeType;
+use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode};
+use crate::ids::UserId;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// What a notification is about.
@@ -139,4 +141,23 @@ impl NotificationNode {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+}
+
+/// A page of `user`'s notifications, latest activity first, only the unread ones when
+/// `unread_only`.
+pub async fn notification_page(
+    ctx: &Context<'_>,
+    user: UserId,
+    unread_only: bool,
+    args: PageArgs,
+) -> async_graphql::Result<Conn<NotificationNode>> {
+    let page = ctx.page::<NotificationKey>(args)?;
+    let db = ctx.state().db.clone();
+    let rows = notifications::list(&db, user, unread_only, &page).await?;
+    let total = Total::later(async move { notifications::count(&db, user, unread_only).await });
+    Ok(page
+        .into_connection(rows.into_iter().map(NotificationNode).collect(), |n| {
+            (n.0.updated_at, n.0.id)
+        })?
+        .counted(total))
 }
