@@ -675,3 +675,100 @@ async fn capabilities_tell_a_client_which_controls_to_show() {
         "the blocks and the viewer's reactions, once each"
     );
 }
+
+#[tokio::test]
+async fn series_are_nodes_with_a_slug_a_description_and_their_articles_in_order() {
+    let app = spawn_app_with(Options::default(), |_| {}).await;
+    let ada = app.member("ada").await;
+    let bob = app.member("bob").await;
+    app.age_member("ada").await;
+    let create = "mutation($t: String!, $s: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", series: $s, published: $p }) { id } }";
+    for (title, published) in [
+        ("Part one", true),
+        ("Part two", true),
+        ("Part three", false),
+    ] {
+        app.ok(
+            Some(&ada),
+            create,
+            json!({ "t": title, "s": "Rust Notes", "p": published }),
+        )
+        .await;
+    }
+    app.ok(
+        Some(&ada),
+        create,
+        json!({ "t": "Elsewhere", "s": "Go Notes", "p": true }),
+    )
+    .await;
+
+    let mine = "{ user(username: \"ada\") { series { totalCount edges { node { id slug title description author { username } articles { title } } } } } }";
+    let data = app.ok(None, mine, json!({})).await;
+    let list = &data["user"]["series"];
+    assert_eq!(list["totalCount"], 2, "{data}");
+    let rust = list["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["title"] == "Rust Notes")
+        .unwrap()
+        .clone();
+    assert!(
+        rust["slug"].as_str().unwrap().starts_with("rust-notes-"),
+        "{rust}"
+    );
+    assert_eq!(rust["author"]["username"], "ada");
+    assert_eq!(
+        rust["articles"],
+        json!([{ "title": "Part one" }, { "title": "Part two" }]),
+        "live parts, in publication order"
+    );
+    let id = rust["id"].clone();
+    let refetched = app
+        .ok(
+            None,
+            "query($id: ID!) { node(id: $id) { __typename ... on Series { title } } series(id: $id) { title } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        refetched,
+        json!({ "node": { "__typename": "Series", "title": "Rust Notes" }, "series": { "title": "Rust Notes" } })
+    );
+
+    let update = "mutation($id: ID!, $t: String, $d: String) { updateSeries(id: $id, title: $t, description: $d) { title slug description } }";
+    let data = app
+        .ok(
+            Some(&ada),
+            update,
+            json!({ "id": id, "t": "Rust Field Notes", "d": "What I learn." }),
+        )
+        .await;
+    assert_eq!(
+        data["updateSeries"],
+        json!({ "title": "Rust Field Notes", "slug": rust["slug"], "description": "What I learn." }),
+        "the slug stays"
+    );
+    app.fails(
+        Some(&bob),
+        update,
+        json!({ "id": id, "d": "Mine now" }),
+        "NOT_FOUND",
+    )
+    .await;
+    let go = list["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["title"] == "Go Notes")
+        .unwrap()["node"]["id"]
+        .clone();
+    app.fails_on(
+        Some(&ada),
+        update,
+        json!({ "id": go, "t": "Rust Field Notes" }),
+        ("BAD_USER_INPUT", "title"),
+    )
+    .await;
+}

@@ -153,6 +153,16 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "subjectId",
         "you already reported this; moderators will look at it",
     ),
+    (
+        "series_user_title_key",
+        "title",
+        "you already have a series with this title",
+    ),
+    (
+        "series_user_slug_key",
+        "title",
+        "a series of yours was given the same address at the same moment; try again",
+    ),
 ];
 
 impl From<redis::RedisError> for AppError {

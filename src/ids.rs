@@ -71,6 +71,8 @@ ids! {
     AuditEntryId,
     /// An uploaded image.
     ImageId,
+    /// An author's series of articles.
+    SeriesId,
 }
 
 /// Maps a fieldless enum to a `text` column: the variant's name is stored, and a value the

@@ -98,6 +98,7 @@ pub enum Node {
     Image(crate::graphql::types::media::ImageNode),
     Report(crate::graphql::types::moderation::ReportNode),
     AuditEntry(crate::graphql::types::moderation::AuditEntryNode),
+    Series(crate::graphql::types::content::SeriesNode),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -110,7 +111,7 @@ pub(crate) async fn resolve(
     use crate::domain::accounts::Role;
     use crate::graphql::context::ContextExt as _;
     use crate::graphql::types::accounts::{ApiKeyNode, SessionNode, UserNode};
-    use crate::graphql::types::content::{ArticleNode, CommentNode, TagNode};
+    use crate::graphql::types::content::{ArticleNode, CommentNode, SeriesNode, TagNode};
     use crate::graphql::types::media::ImageNode;
     use crate::graphql::types::moderation::{AuditEntryNode, ReportNode};
     use crate::graphql::types::notifications::NotificationNode;
@@ -136,6 +137,11 @@ pub(crate) async fn resolve(
         CommentNode::TYPE_NAME => CommentNode::on_live_article(ctx, id.into())
             .await?
             .map(Node::Comment),
+        SeriesNode::TYPE_NAME => loaders
+            .series
+            .load_one(id.into())
+            .await?
+            .map(|(series, _)| Node::Series(SeriesNode(series))),
         // The records below are their owner's alone, or the moderators'.
         SessionNode::TYPE_NAME => loaders.sessions.load_one(id.into()).await?.map(|row| {
             Node::Session(SessionNode {

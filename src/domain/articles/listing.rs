@@ -2,12 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::model::{Article, COLUMNS, LIST_COLUMNS};
 use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::AppResult;
-use crate::ids::{ArticleId, UserId};
+use crate::ids::{ArticleId, SeriesId, UserId};
 
 pub type ArticleKey = (DateTime<Utc>, ArticleId);
 
@@ -194,21 +193,11 @@ pub struct WithExtras {
 }
 
 /// The live articles of each series, in publication order, in one query.
-pub async fn of_series(db: &PgPool, series_ids: &[Uuid]) -> AppResult<Vec<Article>> {
+pub async fn of_series(db: &PgPool, series_ids: &[SeriesId]) -> AppResult<Vec<Article>> {
     Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {LIST_COLUMNS} FROM articles WHERE series_id = ANY($1) AND status = 'published' ORDER BY published_at, id"
     )))
     .bind(series_ids)
     .fetch_all(db)
     .await?)
-}
-
-/// Series titles by id.
-pub async fn series_titles(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<(Uuid, String)>> {
-    Ok(
-        sqlx::query_as("SELECT id, title FROM series WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_all(db)
-            .await?,
-    )
 }

@@ -3,6 +3,7 @@
 pub mod front_matter;
 pub mod listing;
 pub mod model;
+pub mod series;
 pub mod service;
 
 pub use model::{Article, ArticleStatus};

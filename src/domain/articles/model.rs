@@ -1,7 +1,6 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
 use crate::error::{AppError, AppResult};
@@ -80,7 +79,7 @@ pub struct Article {
     pub description: String,
     pub cover_image_url: Option<String>,
     pub canonical_url: Option<String>,
-    pub series_id: Option<Uuid>,
+    pub series_id: Option<crate::ids::SeriesId>,
     pub status: ArticleStatus,
     pub published_at: Option<DateTime<Utc>>,
     pub edited_at: Option<DateTime<Utc>>,

@@ -211,18 +211,6 @@ pub async fn find_by_path(
         .map(|r| (r.article, r.extras)))
 }
 
-async fn upsert_series(conn: &mut PgConnection, user_id: UserId, title: &str) -> AppResult<Uuid> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO series (id, user_id, title) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id, title) DO UPDATE SET title = EXCLUDED.title RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user_id)
-    .bind(title)
-    .fetch_one(conn)
-    .await?)
-}
-
 /// Replaces the article's tags, creating tags on first use.
 async fn set_tags(
     conn: &mut PgConnection,
@@ -481,7 +469,7 @@ pub async fn create(
 
     let mut tx = db.begin().await?;
     let series_id = match draft.series.clone().flatten() {
-        Some(series) => Some(upsert_series(&mut tx, viewer.user_id, &series).await?),
+        Some(series) => Some(super::series::upsert(&mut tx, viewer.user_id, &series).await?),
         None => None,
     };
     let id = ArticleId::generate();
@@ -564,7 +552,7 @@ pub async fn update(
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
     }
     let series_id = match &draft.series {
-        Some(Some(series)) => Some(upsert_series(&mut tx, viewer.user_id, series).await?),
+        Some(Some(series)) => Some(super::series::upsert(&mut tx, viewer.user_id, series).await?),
         Some(None) => None,
         None => before.series_id,
     };

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::domain::articles::series::{self, Series};
 use crate::domain::articles::{Article, listing};
 use crate::domain::comments::{self, Comment};
 use crate::domain::follows::{self, Followable};
@@ -15,7 +15,7 @@ use crate::domain::reactions::{self, Reactable};
 use crate::domain::tags::{self, Tag};
 use crate::error::AppError;
 use crate::graphql::types::content::ThreadPage;
-use crate::ids::{ArticleId, CommentId, TagId, UserId};
+use crate::ids::{ArticleId, CommentId, SeriesId, TagId, UserId};
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
 
@@ -217,19 +217,15 @@ impl Loader<Followable> for FollowingLoader {
 /// A series: its title and its live articles in order.
 pub struct SeriesLoader(pub PgPool);
 
-impl Loader<Uuid> for SeriesLoader {
-    type Value = (String, Vec<Article>);
+impl Loader<SeriesId> for SeriesLoader {
+    type Value = (Series, Vec<Article>);
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[Uuid]) -> LoadResult<Uuid, (String, Vec<Article>)> {
-        let titles = listing::series_titles(&self.0, keys)
-            .await
-            .map_err(shared)?;
+    async fn load(&self, keys: &[SeriesId]) -> LoadResult<SeriesId, (Series, Vec<Article>)> {
+        let found = series::by_ids(&self.0, keys).await.map_err(shared)?;
         let articles = listing::of_series(&self.0, keys).await.map_err(shared)?;
-        let mut map: HashMap<Uuid, (String, Vec<Article>)> = titles
-            .into_iter()
-            .map(|(id, title)| (id, (title, Vec::new())))
-            .collect();
+        let mut map: HashMap<SeriesId, (Series, Vec<Article>)> =
+            found.into_iter().map(|s| (s.id, (s, Vec::new()))).collect();
         for article in articles {
             if let Some(series_id) = article.series_id
                 && let Some(entry) = map.get_mut(&series_id)

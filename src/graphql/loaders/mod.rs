@@ -13,7 +13,6 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sqlx::PgPool;
 use tracing::Instrument as _;
-use uuid::Uuid;
 
 use self::batch::Batch;
 use self::records::Records;
@@ -52,7 +51,7 @@ pub struct Loaders {
     pub viewer_reactions:
         Batch<crate::domain::reactions::Reactable, content::ViewerReactionsLoader>,
     pub following: Batch<crate::domain::follows::Followable, content::FollowingLoader>,
-    pub series: Batch<Uuid, content::SeriesLoader>,
+    pub series: Batch<crate::ids::SeriesId, content::SeriesLoader>,
     /// Blocks between the viewer and other members.
     pub blocks: Batch<UserId, content::BlockLoader>,
     /// The lengths of nested lists, for their `totalCount`.

@@ -1,6 +1,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::domain::articles::series;
 use crate::domain::articles::service::{self, ArticleInput};
 use crate::domain::follows::{self, Followable};
 use crate::domain::reactions::{self, Reactable};
@@ -10,7 +11,9 @@ use crate::events;
 use crate::graphql::context::{ContextExt as _, limit};
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::accounts::UserNode;
-use crate::graphql::types::content::{ArticleNode, CommentNode, ReactionCount, TagNode};
+use crate::graphql::types::content::{
+    ArticleNode, CommentNode, ReactionCount, SeriesNode, TagNode,
+};
 use crate::graphql::types::media::ImageNode;
 use crate::limits::Action;
 
@@ -368,6 +371,30 @@ impl ContentMutation {
     ) -> async_graphql::Result<bool> {
         let target = node::decode_as::<UserNode>(&id)?;
         Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?)
+    }
+
+    /// Renames one of your series or rewrites its description; its slug stays. Returns it.
+    async fn update_series(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The series' global ID.")] id: ID,
+        #[graphql(desc = "A new title (1 to 128 characters); left out, it stays.")] title: Option<
+            String,
+        >,
+        #[graphql(desc = "A new description (at most 1,000 characters); left out, it stays.")]
+        description: Option<String>,
+    ) -> async_graphql::Result<SeriesNode> {
+        limit(ctx, Action::ArticleUpdate, None).await?;
+        let id = node::decode_as::<SeriesNode>(&id)?;
+        let series = series::update(
+            &ctx.state().db,
+            ctx.require_viewer()?,
+            id,
+            title.as_deref(),
+            description.as_deref(),
+        )
+        .await?;
+        Ok(SeriesNode(series))
     }
 
     /// Moderators describe a tag.

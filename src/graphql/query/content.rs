@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node;
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
-use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
+use crate::graphql::types::content::{ArticleNode, SeriesNode, TagNode, article_page};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// How a list of tags is ordered.
@@ -144,6 +144,17 @@ impl ContentQuery {
                 let db = ctx.state().db.clone();
                 async move { tags::count(&db).await }
             })))
+    }
+
+    /// A series by its global ID; null when there is none.
+    async fn series(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The series' global ID.")] id: ID,
+    ) -> async_graphql::Result<Option<SeriesNode>> {
+        let id = node::decode_as::<SeriesNode>(&id)?;
+        let found = ctx.loaders().series.load_one(id).await?;
+        Ok(found.map(|(series, _)| SeriesNode(series)))
     }
 
     /// The reactions members can give, in the order to draw their buttons, as this

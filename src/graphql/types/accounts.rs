@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::accounts::repo::{ApiKeyRow, SessionRow};
 use crate::domain::accounts::{self, User};
-use crate::domain::articles::listing;
+use crate::domain::articles::{listing, series};
 use crate::domain::follows::{self, Followable};
 use crate::domain::{blocks, notifications};
 use crate::graphql::context::ContextExt as _;
@@ -11,8 +11,8 @@ use crate::graphql::loaders::content::Counted;
 use crate::graphql::node::NodeType;
 use crate::graphql::pagination::{Conn, Total};
 use crate::graphql::pagination::{IntoConnection as _, PageArgs, PageRequest};
-use crate::graphql::types::content::ArticleStatus;
 use crate::graphql::types::content::{ArticleNode, TagNode, article_page};
+use crate::graphql::types::content::{ArticleStatus, SeriesNode};
 use crate::graphql::types::media::{ImageNode, image_page};
 use crate::graphql::types::notifications::{NotificationKind, NotificationNode, notification_page};
 use async_graphql::connection::EmptyFields;
@@ -147,6 +147,27 @@ impl UserNode {
         };
         let args = PageArgs::new(first, after, last, before);
         article_page(ctx, &filter, args, Some(self.0.articles_count)).await
+    }
+    /// Their series, the newest first.
+    #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
+    async fn series(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
+    ) -> async_graphql::Result<Conn<SeriesNode>> {
+        let page = ctx.page::<series::SeriesKey>(PageArgs::new(first, after, last, before))?;
+        let (db, user) = (ctx.state().db.clone(), self.0.id);
+        let rows = series::of_member(&db, user, &page).await?;
+        let total = Total::later(async move { series::count_of_member(&db, user).await });
+        Ok(page
+            .into_connection(rows.into_iter().map(SeriesNode).collect(), |s| {
+                (s.0.created_at, s.0.id)
+            })?
+            .counted(total))
     }
     /// Members following them, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::domain::articles::series::Series;
 use crate::domain::articles::{self, Article, listing};
 use crate::domain::comments::{self, Comment};
 use crate::domain::follows::Followable;
@@ -16,7 +17,7 @@ use crate::graphql::loaders::content::Counted;
 use crate::graphql::node::NodeType;
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
 use crate::graphql::types::accounts::UserNode;
-use crate::ids::{ArticleId, CommentId, UserId};
+use crate::ids::{ArticleId, CommentId, SeriesId, UserId};
 
 /// Where an article is in its life: draft, scheduled, live or taken down.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +253,7 @@ impl ArticleNode {
             .series
             .load_one(id)
             .await?
-            .map(|(title, articles)| SeriesNode { title, articles }))
+            .map(|(series, _)| SeriesNode(series)))
     }
     /// Whether the signed-in member may edit it (`updateArticle`): its author, unless
     /// suspended.
@@ -294,21 +295,49 @@ impl ArticleNode {
 }
 
 /// An author's ordered collection of articles.
-pub struct SeriesNode {
-    pub title: String,
-    pub articles: Vec<Article>,
+pub struct SeriesNode(pub Series);
+
+impl NodeType for SeriesNode {
+    const TYPE_NAME: &'static str = "Series";
+    type Id = SeriesId;
 }
 
 #[Object(name = "Series")]
-/// An author's ordered collection of articles, named in their front matter (`series:`).
+/// An author's ordered collection of articles, named in their front matter (`series:`) or
+/// the editor's `series` field.
 impl SeriesNode {
-    /// The series' name as the author wrote it.
-    async fn title(&self) -> &str {
-        &self.title
+    /// The series' opaque global ID.
+    pub async fn id(&self) -> ID {
+        Self::global_id(self.0.id)
     }
-    /// Its live articles, in publication order.
-    async fn articles(&self) -> Vec<ArticleNode> {
-        self.articles.iter().cloned().map(ArticleNode).collect()
+    /// A URL segment made from the title when the series began; it stays when the series
+    /// is renamed.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    /// The series' name as the author wrote it (1 to 128 characters).
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// What the series is about, in the author's words (`updateSeries`); may be empty.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// The member whose series it is; null only if the account no longer exists.
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        author(ctx, self.0.user_id).await
+    }
+    /// When the series began.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Its live articles, in publication order: a plain list, as a series is read whole
+    /// (drafts and scheduled parts are left out).
+    async fn articles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ArticleNode>> {
+        let found = ctx.loaders().series.load_one(self.0.id).await?;
+        Ok(found
+            .map(|(_, articles)| articles.into_iter().map(ArticleNode).collect())
+            .unwrap_or_default())
     }
 }
 
