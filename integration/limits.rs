@@ -350,3 +350,49 @@ async fn expensive_queries_spend_the_budget_faster() {
         .unwrap();
     assert!((1..=60).contains(&retry));
 }
+
+#[tokio::test]
+async fn rate_limit_answers_what_a_request_cost_and_what_is_left() {
+    let app = spawn_app_with(Options::default(), |s| {
+        strict(s);
+        s.rate_limits.complexity_per_member = Rule::new(5_000, 60);
+    })
+    .await;
+    let ada = app.member("ada").await;
+    let budget = "rateLimit { limit cost remaining resetAt }";
+    let first = app
+        .ok(Some(&ada), &format!("{{ {budget} }}"), json!({}))
+        .await["rateLimit"]
+        .clone();
+    assert_eq!(first["limit"], 5_000, "{first}");
+    let cost = first["cost"].as_i64().unwrap();
+    assert!(cost >= 1, "{first}");
+    assert_eq!(first["remaining"], 5_000 - cost);
+    let reset: chrono::DateTime<chrono::Utc> = first["resetAt"].as_str().unwrap().parse().unwrap();
+    let ahead = reset - chrono::Utc::now();
+    assert!(
+        ahead > chrono::Duration::zero() && ahead <= chrono::Duration::seconds(60),
+        "{ahead}"
+    );
+
+    // A page of 50 articles costs what its selection costs, and the budget shows it.
+    let page = app
+        .ok(
+            Some(&ada),
+            &format!("{{ {budget} articles(first: 50) {{ edges {{ node {{ title }} }} }} }}"),
+            json!({}),
+        )
+        .await["rateLimit"]
+        .clone();
+    let page_cost = page["cost"].as_i64().unwrap();
+    assert!(
+        page_cost > 50,
+        "each of the 50 items costs something: {page}"
+    );
+    assert_eq!(page["remaining"], 5_000 - cost - page_cost);
+
+    // Without budgets there is nothing to report.
+    let off = spawn_app_with(Options::default(), |_| {}).await;
+    let data = off.ok(None, &format!("{{ {budget} }}"), json!({})).await;
+    assert_eq!(data["rateLimit"], Value::Null);
+}

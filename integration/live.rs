@@ -440,3 +440,120 @@ async fn signed_out_subscribers_share_one_run_and_each_gets_every_event() {
         .expect("not blocked");
     assert_eq!(data["commentAdded"]["author"]["username"], "ada");
 }
+
+#[tokio::test]
+async fn a_thread_stays_in_step_live_with_edits_hides_and_deletions() {
+    let a = spawn_app().await;
+    let b = a.second_node(Options::default()).await;
+    wait_until_connected(&a, &b).await;
+    let ada = a.member("ada").await;
+    let bob = a.member("bob").await;
+    let cleo = a.member("cleo").await;
+    a.set_role("cleo", "moderator").await;
+    let article = a
+        .ok(
+            Some(&ada),
+            "mutation { createArticle(input: { title: \"Lively\", bodyMarkdown: \"x\", published: true }) { id } }",
+            json!({}),
+        )
+        .await["createArticle"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let selection = "kind comment { id bodyMarkdown bodyHtml isHidden isDeleted editedAt }";
+    let mut thread = subscribe(
+        &b,
+        "graphql-transport-ws",
+        None,
+        &format!("subscription {{ threadChanged(articleId: \"{article}\") {{ {selection} }} }}"),
+    )
+    .await;
+    let mut added = subscribe(
+        &b,
+        "graphql-transport-ws",
+        None,
+        &format!("subscription {{ commentAdded(articleId: \"{article}\") {{ id }} }}"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut next = async || {
+        next_data(&mut thread, Duration::from_secs(5))
+            .await
+            .expect("a thread change arrived")["threadChanged"]
+            .clone()
+    };
+
+    let id = a
+        .ok(
+            Some(&bob),
+            "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"First\") { id } }",
+            json!({ "a": article }),
+        )
+        .await["createComment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let change = next().await;
+    assert_eq!(
+        (change["kind"].as_str(), change["comment"]["id"].as_str()),
+        (Some("ADDED"), Some(id.as_str()))
+    );
+
+    a.ok(
+        Some(&bob),
+        "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"First, edited\") { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let change = next().await;
+    assert_eq!(change["kind"], "EDITED");
+    assert_eq!(change["comment"]["bodyMarkdown"], "First, edited");
+    assert!(change["comment"]["editedAt"].is_string(), "{change}");
+
+    a.ok(
+        Some(&ada),
+        "mutation($id: ID!) { hideComment(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let change = next().await;
+    assert_eq!(change["kind"], "HIDDEN");
+    assert_eq!(change["comment"]["isHidden"], true);
+    assert_eq!(
+        change["comment"]["bodyMarkdown"],
+        Value::Null,
+        "hidden from a signed-out reader"
+    );
+
+    a.ok(
+        Some(&cleo),
+        "mutation($id: ID!) { moderateComment(id: $id, action: UNHIDE, reason: \"fine after all\") }",
+        json!({ "id": id }),
+    )
+    .await;
+    let change = next().await;
+    assert_eq!(change["kind"], "SHOWN");
+    assert_eq!(change["comment"]["isHidden"], false);
+
+    a.ok(
+        Some(&bob),
+        "mutation($id: ID!) { deleteComment(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let change = next().await;
+    assert_eq!(change["kind"], "DELETED");
+    assert_eq!(change["comment"]["isDeleted"], true);
+    assert_eq!(change["comment"]["bodyHtml"], "[deleted]");
+
+    // commentAdded keeps to new comments: one event, none for the changes.
+    let first = next_data(&mut added, Duration::from_secs(5))
+        .await
+        .expect("the new comment");
+    assert_eq!(first["commentAdded"]["id"], id.as_str());
+    assert!(
+        next_data(&mut added, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+}

@@ -29,11 +29,34 @@ pub fn reactions(article: ArticleId) -> String {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Event {
     pub id: Uuid,
+    /// What happened to an entity that was there before; `None` for a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
+/// What happened to a comment already in a thread (its channel is the article's
+/// [`comments`] channel, beside the new comments).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Edited,
+    Hidden,
+    Shown,
+    Deleted,
+}
+
+/// Announces a new entity.
 pub async fn publish(pubsub: &PubSub, channel: &str, id: impl Into<Uuid>) {
-    let id: Uuid = id.into();
-    let payload = serde_json::json!({ "id": id }).to_string();
+    send(pubsub, channel, id.into(), None).await;
+}
+
+/// Announces a change to an entity subscribers may already hold.
+pub async fn publish_change(pubsub: &PubSub, channel: &str, id: impl Into<Uuid>, change: Change) {
+    send(pubsub, channel, id.into(), Some(change)).await;
+}
+
+async fn send(pubsub: &PubSub, channel: &str, id: Uuid, change: Option<Change>) {
+    let payload = serde_json::json!(Event { id, change }).to_string();
     if let Err(e) = pubsub.publish(channel, &payload).await {
         tracing::warn!(channel, error = %e, "could not publish a live event");
     }

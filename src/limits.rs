@@ -173,16 +173,30 @@ pub async fn check_member(
     Ok(())
 }
 
-/// Charges a request's computed complexity against the caller's budget for the window.
+/// Where a caller's query budget stands after a request was charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Complexity points per window.
+    pub limit: u64,
+    /// What this request cost.
+    pub cost: u64,
+    /// What is left in this window.
+    pub remaining: u64,
+    /// Seconds until the window starts again with the whole budget.
+    pub resets_in: u64,
+}
+
+/// Charges a request's computed complexity against the caller's budget for the window:
+/// where the budget stands, or `None` when budgets are off or could not be counted.
 pub async fn charge_complexity(
     cache: &Cache,
     settings: &Settings,
     member: Option<crate::ids::UserId>,
     address: &str,
     cost: u64,
-) -> AppResult<()> {
-    if !settings.rate_limits.enabled || cost == 0 {
-        return Ok(());
+) -> AppResult<Option<Budget>> {
+    if !settings.rate_limits.enabled {
+        return Ok(None);
     }
     let (rule, key) = match member {
         Some(id) => (
@@ -201,7 +215,7 @@ pub async fn charge_complexity(
         Ok(counted) => counted,
         Err(e) => {
             tracing::warn!(error = %e, "the query budget could not be counted");
-            return Ok(());
+            return Ok(None);
         }
     };
     if spent > rule.max {
@@ -216,7 +230,12 @@ pub async fn charge_complexity(
             retry_after: ttl.max(1),
         });
     }
-    Ok(())
+    Ok(Some(Budget {
+        limit: rule.max,
+        cost,
+        remaining: rule.max - spent,
+        resets_in: ttl,
+    }))
 }
 
 fn window_text(secs: u64) -> String {

@@ -155,7 +155,7 @@ impl Api {
         )
         .await
         .map_err(refuse)?;
-        crate::limits::charge_complexity(
+        let budget = crate::limits::charge_complexity(
             &self.state.cache,
             &self.state.settings,
             facts.member,
@@ -164,6 +164,10 @@ impl Api {
         )
         .await
         .map_err(|e| refuse(guard::app_error(&e)))?;
+        // What `rateLimit` answers: the budget as this request left it.
+        if let Some(budget) = budget {
+            request.data.insert(budget);
+        }
         Ok(admitted)
     }
 

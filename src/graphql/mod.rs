@@ -24,6 +24,7 @@ use crate::state::AppState;
 /// What can be read: the signed-in member, articles, comments, tags, feeds, search, notifications and moderation queues.
 pub struct Query(
     query::health::HealthQuery,
+    query::budget::BudgetQuery,
     node::NodeQuery,
     query::accounts::AccountsQuery,
     query::content::ContentQuery,

@@ -95,6 +95,16 @@ fn comment_id(id: &ID) -> async_graphql::Result<crate::ids::CommentId> {
     Ok(node::decode_as::<CommentNode>(id)?)
 }
 
+/// Tells the article's thread subscribers that `comment` changed.
+pub(crate) async fn announce_change(
+    ctx: &Context<'_>,
+    comment: &comments::Comment,
+    change: events::Change,
+) {
+    let channel = events::comments(comment.article_id);
+    events::publish_change(&ctx.state().pubsub, &channel, comment.id, change).await;
+}
+
 async fn comment_node(
     ctx: &Context<'_>,
     comment: comments::Comment,
@@ -247,6 +257,7 @@ impl ContentMutation {
             &body_markdown,
         )
         .await?;
+        announce_change(ctx, &comment, events::Change::Edited).await;
         comment_node(ctx, comment).await
     }
 
@@ -258,6 +269,7 @@ impl ContentMutation {
     ) -> async_graphql::Result<CommentNode> {
         let comment =
             comments::delete(&ctx.state().db, ctx.require_viewer()?, comment_id(&id)?).await?;
+        announce_change(ctx, &comment, events::Change::Deleted).await;
         comment_node(ctx, comment).await
     }
 
@@ -275,6 +287,12 @@ impl ContentMutation {
             hidden,
         )
         .await?;
+        let change = if hidden {
+            events::Change::Hidden
+        } else {
+            events::Change::Shown
+        };
+        announce_change(ctx, &comment, change).await;
         comment_node(ctx, comment).await
     }
 

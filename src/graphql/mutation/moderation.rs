@@ -1,13 +1,16 @@
 use async_graphql::{Context, Enum, ID, Object};
 
 use crate::domain::articles::service as articles;
-use crate::domain::moderation::{self, Resolution, Subject};
+use crate::domain::comments;
+use crate::domain::moderation::{self, Resolution, Subject, SubjectType};
 use crate::error::AppError;
+use crate::events;
 use crate::graphql::context::{ContextExt as _, limit};
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode};
 use crate::graphql::types::moderation::{ModerationAction, ReportCategory, ReportNode};
+use crate::ids::CommentId;
 use crate::limits::Action;
 
 /// What a moderator does to an article.
@@ -88,6 +91,14 @@ impl ModerationMutation {
             note.as_deref().unwrap_or(""),
         )
         .await?;
+        let change = match action {
+            ModerationAction::HideComment => Some(events::Change::Hidden),
+            ModerationAction::DeleteComment => Some(events::Change::Deleted),
+            _ => None,
+        };
+        if let (Some(change), SubjectType::Comment) = (change, report.subject_type) {
+            announce_moderated(ctx, report.subject_id.into(), change).await?;
+        }
         Ok(ReportNode(report))
     }
 
@@ -121,10 +132,10 @@ impl ModerationMutation {
         #[graphql(desc = "Why, for the audit log (1 to 500 characters).")] reason: String,
     ) -> async_graphql::Result<bool> {
         let id = node::decode_as::<CommentNode>(&id)?;
-        let resolution = match action {
-            CommentModeration::Hide => Resolution::HideComment,
-            CommentModeration::Delete => Resolution::DeleteComment,
-            CommentModeration::Unhide => Resolution::NoAction,
+        let (resolution, change) = match action {
+            CommentModeration::Hide => (Resolution::HideComment, events::Change::Hidden),
+            CommentModeration::Delete => (Resolution::DeleteComment, events::Change::Deleted),
+            CommentModeration::Unhide => (Resolution::NoAction, events::Change::Shown),
         };
         moderation::moderate_comment(
             &ctx.state().db,
@@ -134,6 +145,7 @@ impl ModerationMutation {
             &reason,
         )
         .await?;
+        announce_moderated(ctx, id, change).await?;
         Ok(true)
     }
 
@@ -175,4 +187,16 @@ impl ModerationMutation {
         moderation::unsuspend(&ctx.state().db, ctx.require_viewer()?, id, &reason).await?;
         Ok(true)
     }
+}
+
+/// Tells the thread's subscribers that a moderator changed comment `id`.
+async fn announce_moderated(
+    ctx: &Context<'_>,
+    id: CommentId,
+    change: events::Change,
+) -> async_graphql::Result<()> {
+    if let Some(comment) = comments::find(&ctx.state().db, id).await? {
+        crate::graphql::mutation::content::announce_change(ctx, &comment, change).await;
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod budget;
 pub mod content;
 pub mod feed;
 pub mod health;

@@ -1,13 +1,13 @@
-//! Live subscriptions: new articles, new comments, reaction counts. Each event names an id;
-//! the entity is re-read and checked (live article, comment neither deleted nor hidden)
-//! before it reaches the subscriber, whose connection's loaders resolve its fields.
+//! Live subscriptions: new articles, threads as they change, reaction counts. Each event
+//! names an id (and, for a comment already there, what happened to it); the entity is
+//! re-read and checked (a live article, a comment its subscriber may see) before it reaches
+//! the subscriber, whose connection's loaders resolve its fields.
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, SimpleObject, Subscription};
-use futures_util::Stream;
+use async_graphql::{Context, Enum, ID, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt as _};
 use tokio::sync::broadcast::error::RecvError;
-use uuid::Uuid;
 
 use crate::domain::articles::Article;
 use crate::domain::reactions::Reactable;
@@ -68,7 +68,7 @@ fn watch<T, F, Fut>(
 ) -> impl Stream<Item = T> + use<T, F, Fut>
 where
     T: Send + 'static,
-    F: Fn(Live, Uuid) -> Fut + Send + Sync + 'static,
+    F: Fn(Live, events::Event) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Option<T>> + Send,
 {
     let rx = state.pubsub.subscribe(channel);
@@ -84,7 +84,7 @@ where
                         let Some(event) = events::parse(&payload) else {
                             continue;
                         };
-                        if let Some(item) = accept(state.clone(), event.id).await {
+                        if let Some(item) = accept(state.clone(), event).await {
                             return Some((item, rx));
                         }
                     }
@@ -139,11 +139,11 @@ impl LiveSubscription {
         };
         let tag = tag.map(|t| t.trim().trim_start_matches('#').to_lowercase());
         let blocked = Arc::new(blocked_by_viewer(ctx).await?);
-        Ok(watch(state, events::ARTICLES, move |state, id| {
+        Ok(watch(state, events::ARTICLES, move |state, event| {
             let tag = tag.clone();
             let blocked = blocked.clone();
             async move {
-                let article = live_article(&state, id.into()).await?;
+                let article = live_article(&state, event.id.into()).await?;
                 let tag_ok = tag.as_ref().is_none_or(|t| article.tag_names.contains(t));
                 let author_ok = author.is_none_or(|a| a == article.user_id)
                     && !blocked.contains(&article.user_id);
@@ -152,44 +152,29 @@ impl LiveSubscription {
         }))
     }
 
-    /// New comments on a live article, as they are posted; hidden and deleted ones are not sent.
+    /// New comments on a live article, as they are posted; hidden and deleted ones are not
+    /// sent. `threadChanged` sends these and every later change.
     async fn comment_added(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The global ID of a live article.")] article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = CommentNode> + use<>> {
-        let id = node::decode_as::<ArticleNode>(&article_id)?;
-        let state = &Live::of(ctx);
-        let article = live_article(state, id)
-            .await
-            .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
-        let author = article.user_id;
-        let blocked = Arc::new(blocked_by_viewer(ctx).await?);
-        Ok(watch(
-            state,
-            &events::comments(id),
-            move |state, comment_id| {
-                let blocked = blocked.clone();
-                async move {
-                    let comment = state
-                        .loaders
-                        .comments
-                        .load_one(comment_id.into())
-                        .await
-                        .ok()
-                        .flatten()?;
-                    let visible = comment.article_id == id
-                        && !blocked.contains(&comment.user_id)
-                        && comment.deleted_at.is_none()
-                        && comment.hidden_at.is_none();
-                    visible.then_some(CommentNode {
-                        comment,
-                        thread: None,
-                        article_author: author,
-                    })
-                }
-            },
-        ))
+        let stream = thread_events(ctx, &article_id).await?;
+        Ok(stream.filter_map(|change| async move {
+            (change.kind == ThreadChangeKind::Added).then_some(change.comment)
+        }))
+    }
+
+    /// Everything that happens in a live article's thread, as it happens: new comments
+    /// (not hidden or deleted ones), edits, comments hidden or shown again, deletions.
+    /// Each change carries the comment as it is now, so a client cache that normalises by
+    /// `id` shows the new state.
+    async fn thread_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The global ID of a live article.")] article_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = ThreadChange> + use<>> {
+        thread_events(ctx, &article_id).await
     }
 
     /// An article's public reaction counts each time they change.
@@ -236,4 +221,74 @@ impl LiveSubscription {
             },
         ))
     }
+}
+
+/// What happened to a comment in a thread.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadChangeKind {
+    /// A new comment or reply.
+    Added,
+    /// Its author edited it (`editedAt` moved).
+    Edited,
+    /// Hidden by the article's author or a moderator: others see a note instead of its text.
+    Hidden,
+    /// Shown again after being hidden.
+    Shown,
+    /// Deleted: it stays in the thread as `[deleted]`.
+    Deleted,
+}
+
+/// One change in a thread: what happened, and the comment as it is now.
+#[derive(SimpleObject)]
+pub struct ThreadChange {
+    /// What happened.
+    pub kind: ThreadChangeKind,
+    /// The comment after the change.
+    pub comment: CommentNode,
+}
+
+/// The changes in a live article's thread as the viewer may see them: never a comment by
+/// a member they blocked, never a new comment already hidden or deleted.
+async fn thread_events(
+    ctx: &Context<'_>,
+    article_id: &ID,
+) -> async_graphql::Result<impl Stream<Item = ThreadChange> + use<>> {
+    let id = node::decode_as::<ArticleNode>(article_id)?;
+    let state = &Live::of(ctx);
+    let article = live_article(state, id)
+        .await
+        .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
+    let author = article.user_id;
+    let blocked = Arc::new(blocked_by_viewer(ctx).await?);
+    Ok(watch(state, &events::comments(id), move |state, event| {
+        let blocked = blocked.clone();
+        async move {
+            let comment = state
+                .loaders
+                .comments
+                .load_one(event.id.into())
+                .await
+                .ok()
+                .flatten()?;
+            let kind = match event.change {
+                None => ThreadChangeKind::Added,
+                Some(events::Change::Edited) => ThreadChangeKind::Edited,
+                Some(events::Change::Hidden) => ThreadChangeKind::Hidden,
+                Some(events::Change::Shown) => ThreadChangeKind::Shown,
+                Some(events::Change::Deleted) => ThreadChangeKind::Deleted,
+            };
+            let gone = comment.deleted_at.is_some() || comment.hidden_at.is_some();
+            let visible = comment.article_id == id
+                && !blocked.contains(&comment.user_id)
+                && !(kind == ThreadChangeKind::Added && gone);
+            visible.then_some(ThreadChange {
+                kind,
+                comment: CommentNode {
+                    comment,
+                    thread: None,
+                    article_author: author,
+                },
+            })
+        }
+    }))
 }
