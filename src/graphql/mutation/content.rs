@@ -287,7 +287,8 @@ impl ContentMutation {
             hidden,
         )
         .await?;
-        let change = if hidden {
+        // A comment a moderator hid stays hidden whatever its article's author asks.
+        let change = if comment.hidden_at.is_some() {
             events::Change::Hidden
         } else {
             events::Change::Shown
