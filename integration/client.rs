@@ -701,6 +701,31 @@ async fn series_are_nodes_with_a_slug_a_description_and_their_articles_in_order(
         json!({ "t": "Elsewhere", "s": "Go Notes", "p": true }),
     )
     .await;
+    app.ok(
+        Some(&ada),
+        create,
+        json!({ "t": "Plans", "s": "Secret Plans", "p": false }),
+    )
+    .await;
+    // A series named only by drafts is its author's to see.
+    let own = app
+        .ok(
+            Some(&ada),
+            "{ viewer { user { series { totalCount edges { node { id title } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(own["viewer"]["user"]["series"]["totalCount"], 3, "{own}");
+    let secret = own["viewer"]["user"]["series"]["edges"][0]["node"].clone();
+    assert_eq!(secret["title"], "Secret Plans", "newest first");
+    let peek = app
+        .ok(
+            Some(&bob),
+            "query($id: ID!) { node(id: $id) { id } series(id: $id) { id } }",
+            json!({ "id": secret["id"] }),
+        )
+        .await;
+    assert_eq!(peek, json!({ "node": null, "series": null }));
 
     let mine = "{ user(username: \"ada\") { series { totalCount edges { node { id slug title description author { username } articles { title } } } } } }";
     let data = app.ok(None, mine, json!({})).await;

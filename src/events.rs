@@ -1,6 +1,7 @@
-//! Events for live subscriptions. They carry ids only: a subscriber re-reads the entity
-//! through its own loaders and checks what its viewer may see, so a draft, a hidden comment
-//! or anything since deleted never reaches anyone. Published after the transaction that
+//! Events for live subscriptions. They carry ids (and, for a comment already in a thread,
+//! what happened to it): a subscriber re-reads the entity through its own loaders and
+//! checks what its viewer may see, so a draft never reaches anyone, and a hidden or
+//! deleted comment reaches a thread's subscribers only as what each of them may see of it. Published after the transaction that
 //! made them has committed; a failure to publish is logged, never an error for the writer.
 
 use serde::{Deserialize, Serialize};

@@ -47,8 +47,6 @@ pub struct Comment {
 }
 
 impl Comment {
-    /// Whether `viewer` reads the text: not for deleted comments, and for hidden ones only
-    /// their author and the article's author.
     /// Whether `viewer` may edit it: its author, unless suspended, while it is not deleted.
     pub fn may_update(&self, viewer: Option<&Viewer>) -> bool {
         self.deleted_at.is_none()
@@ -71,6 +69,8 @@ impl Comment {
             && viewer.is_some_and(|v| v.require_writer().is_ok())
     }
 
+    /// Whether `viewer` reads the text: not for deleted comments, and for hidden ones only
+    /// their author and the article's author.
     pub fn text_visible_to(&self, viewer: Option<&Viewer>, article_author: UserId) -> bool {
         if self.deleted_at.is_some() {
             return false;

@@ -519,7 +519,8 @@ struct Cost {
     /// The engine's complexity, estimated: each field 1 plus its selection's, a list's
     /// selection times its page.
     complexity: u64,
-    /// Whether the set selects `edges` or `nodes`: it belongs to a connection.
+    /// Whether the set selects `edges`, `nodes`, `pageInfo` or `totalCount`: it belongs to
+    /// a connection.
     connection: bool,
 }
 
@@ -584,7 +585,7 @@ fn field_complexity(
     child: &Cost,
     variables: &async_graphql::Variables,
 ) -> u64 {
-    use crate::graphql::pagination::{SEARCH_COST, THREAD_COST, default_page};
+    use crate::graphql::pagination::{COUNT_COST, SEARCH_COST, THREAD_COST, default_page};
     let each = |times: u64| 1u64.saturating_add(child.complexity.saturating_mul(times.max(1)));
     let page = || {
         page_size(field, variables).unwrap_or(if child.connection {
@@ -600,6 +601,7 @@ fn field_complexity(
         }
         "search" => each(page()).saturating_add(SEARCH_COST as u64),
         "comments" => each(page()).saturating_add(THREAD_COST as u64),
+        "totalCount" => COUNT_COST as u64,
         _ => each(page()),
     }
 }
@@ -649,7 +651,7 @@ impl<'a> Walk<'a> {
                     if field.alias.is_some() {
                         child.aliases = child.aliases.saturating_add(1);
                     }
-                    if matches!(name, "edges" | "nodes") {
+                    if matches!(name, "edges" | "nodes" | "pageInfo" | "totalCount") {
                         cost.connection = true;
                     }
                     let own = field_complexity(field, &child, self.variables);
@@ -961,6 +963,8 @@ mod tests {
             ("query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Article { title } } }".to_owned(), serde_json::json!({ "ids": ["a", "b", "c"] })),
             ("{ nodes(ids: [\"a\", \"b\"]) { id } node(id: \"a\") { id } }".to_owned(), serde_json::json!({})),
             ("{ viewer { notifications(last: 7) { edges { node { id } } } } }".to_owned(), serde_json::json!({})),
+            ("{ feed { totalCount } articles(first: 3) { totalCount nodes { id } } }".to_owned(), serde_json::json!({})),
+            ("{ tags { pageInfo { hasNextPage } } }".to_owned(), serde_json::json!({})),
         ];
         for (query, variables) in cases {
             let document = async_graphql::parser::parse_query(&query).unwrap();

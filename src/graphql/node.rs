@@ -137,11 +137,7 @@ pub(crate) async fn resolve(
         CommentNode::TYPE_NAME => CommentNode::on_live_article(ctx, id.into())
             .await?
             .map(Node::Comment),
-        SeriesNode::TYPE_NAME => loaders
-            .series
-            .load_one(id.into())
-            .await?
-            .map(|(series, _)| Node::Series(SeriesNode(series))),
+        SeriesNode::TYPE_NAME => SeriesNode::visible(ctx, id.into()).await?.map(Node::Series),
         // The records below are their owner's alone, or the moderators'.
         SessionNode::TYPE_NAME => loaders.sessions.load_one(id.into()).await?.map(|row| {
             Node::Session(SessionNode {

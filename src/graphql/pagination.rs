@@ -62,6 +62,10 @@ pub fn connection(first: Option<i32>, last: Option<i32>, child: usize) -> usize 
 /// the work of a keyed list. With `graphql.max_complexity` it bounds searches per window.
 pub const SEARCH_COST: usize = 200;
 
+/// What a selected `totalCount` costs: a count may read up to `COUNT_CAP` index entries,
+/// far more than the one field it looks like.
+pub const COUNT_COST: usize = 20;
+
 /// What loading an article's comment thread costs beyond its page.
 pub const THREAD_COST: usize = 50;
 
@@ -161,7 +165,9 @@ pub struct Counted(Total);
 #[Object]
 impl Counted {
     /// How many items the whole list holds, over all its pages. Lists without a stored
-    /// counter are counted up to 10,000: a longer one answers 10,000.
+    /// counter are counted up to 10,000: a longer one answers 10,000. Costs 20 points of
+    /// complexity.
+    #[graphql(complexity = "crate::graphql::pagination::COUNT_COST")]
     async fn total_count(&self) -> async_graphql::Result<i32> {
         let count = match &self.0 {
             Total::Known(count) => *count,

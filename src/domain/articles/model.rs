@@ -125,8 +125,6 @@ impl Article {
                 }))
     }
 
-    /// Drafts and scheduled articles are their author's alone; a removed one its author's
-    /// and the moderators'.
     /// Whether `viewer` may edit or delete it: its author, unless suspended.
     pub fn may_edit(&self, viewer: Option<&Viewer>) -> bool {
         viewer.is_some_and(|v| v.user_id == self.user_id && v.require_writer().is_ok())
@@ -143,6 +141,8 @@ impl Article {
         self.may_react(viewer) && !blocked
     }
 
+    /// Drafts and scheduled articles are their author's alone; a removed one its author's
+    /// and the moderators'.
     pub fn visible_to(&self, viewer: Option<&Viewer>) -> bool {
         self.is_live()
             || self.is_author(viewer)

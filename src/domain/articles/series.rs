@@ -11,7 +11,7 @@ use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{SeriesId, UserId};
 
-const COLUMNS: &str = "id, user_id, title, slug, description, created_at";
+const COLUMNS: &str = "s.id, s.user_id, s.title, s.slug, s.description, s.created_at";
 
 /// The most characters a series' description holds.
 pub const MAX_DESCRIPTION: usize = 1_000;
@@ -46,35 +46,46 @@ pub async fn upsert(conn: &mut PgConnection, user_id: UserId, title: &str) -> Ap
 /// Series by id.
 pub async fn by_ids(db: &PgPool, ids: &[SeriesId]) -> AppResult<Vec<Series>> {
     Ok(sqlx::query_as::<_, Series>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM series WHERE id = ANY($1)"
+        "SELECT {COLUMNS} FROM series s WHERE s.id = ANY($1)"
     )))
     .bind(ids)
     .fetch_all(db)
     .await?)
 }
 
-/// A page of `user`'s series, newest first.
+/// Member `$1`'s series that viewer `$2` may see: their own all, others' only those with
+/// a live article (a series named only by drafts is still private).
+const SHOWN: &str = "FROM series s WHERE s.user_id = $1
+     AND ($2::uuid = s.user_id
+          OR EXISTS (SELECT 1 FROM articles a WHERE a.series_id = s.id AND a.status = 'published'))";
+
+/// A page of `user`'s series that `viewer` may see, newest first.
 pub async fn of_member(
     db: &PgPool,
     user: UserId,
+    viewer: Option<UserId>,
     page: &PageRequest<SeriesKey>,
 ) -> AppResult<Vec<Series>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM series WHERE user_id = $1 AND {page}",
-        page = page.newest_sql("created_at", "id", 2)
+        "SELECT {COLUMNS} {SHOWN} AND {page}",
+        page = page.newest_sql("s.created_at", "s.id", 3)
     );
-    let query = sqlx::query_as::<_, Series>(sqlx::AssertSqlSafe(sql)).bind(user);
+    let query = sqlx::query_as::<_, Series>(sqlx::AssertSqlSafe(sql))
+        .bind(user)
+        .bind(viewer);
     Ok(page.bind_newest(query).fetch_all(db).await?)
 }
 
-/// How many series `user` has (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
-pub async fn count_of_member(db: &PgPool, user: UserId) -> AppResult<i64> {
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(
-        "FROM series WHERE user_id = $1",
-    )))
-    .bind(user)
-    .fetch_one(db)
-    .await?)
+/// How many of `user`'s series `viewer` may see (at most
+/// [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn count_of_member(db: &PgPool, user: UserId, viewer: Option<UserId>) -> AppResult<i64> {
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(SHOWN)))
+            .bind(user)
+            .bind(viewer)
+            .fetch_one(db)
+            .await?,
+    )
 }
 
 /// Renames a series or rewrites its description (`None` leaves a field as it is): its
@@ -100,8 +111,8 @@ pub async fn update(
         .map(|d| bounded_text("description", d, MAX_DESCRIPTION))
         .transpose()?;
     sqlx::query_as::<_, Series>(sqlx::AssertSqlSafe(format!(
-        "UPDATE series SET title = COALESCE($3, title), description = COALESCE($4, description)
-         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+        "UPDATE series s SET title = COALESCE($3, title), description = COALESCE($4, description)
+         WHERE s.id = $1 AND s.user_id = $2 RETURNING {COLUMNS}"
     )))
     .bind(id)
     .bind(viewer.user_id)

@@ -214,7 +214,7 @@ impl Loader<Followable> for FollowingLoader {
     }
 }
 
-/// A series: its title and its live articles in order.
+/// A series: its record and its live articles in order.
 pub struct SeriesLoader(pub PgPool);
 
 impl Loader<SeriesId> for SeriesLoader {
@@ -246,6 +246,8 @@ pub enum Counted {
     Replies(CommentId),
     /// The tags a member follows.
     FollowedTags(UserId),
+    /// A member's series the viewer may see.
+    Series(UserId),
 }
 
 /// Counts of nested lists: one statement for each kind of list in a batch.
@@ -260,11 +262,13 @@ impl Loader<Counted> for CountLoader {
 
     async fn load(&self, keys: &[Counted]) -> LoadResult<Counted, i64> {
         let (mut articles, mut comments, mut members) = (Vec::new(), Vec::new(), Vec::new());
+        let mut authors = Vec::new();
         for key in keys {
             match *key {
                 Counted::RootComments(id) => articles.push(id),
                 Counted::Replies(id) => comments.push(id),
                 Counted::FollowedTags(id) => members.push(id),
+                Counted::Series(id) => authors.push(id),
             }
         }
         let mut counts = HashMap::new();

@@ -164,7 +164,8 @@ impl AccountsMutation {
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
-    /// Ends one of the signed-in member's sessions (see `viewer.sessions`); false when it was already gone.
+    /// Ends one of the signed-in member's sessions (see `viewer.sessions`); answers true, or
+    /// NOT_FOUND when there is no such session of theirs.
     async fn revoke_session(
         &self,
         ctx: &Context<'_>,
@@ -191,7 +192,8 @@ impl AccountsMutation {
         })
     }
 
-    /// Revokes one of the member's API keys at once; false when it was already gone.
+    /// Revokes one of the member's API keys at once; answers true, or NOT_FOUND when there
+    /// is no such key of theirs.
     async fn revoke_api_key(
         &self,
         ctx: &Context<'_>,
@@ -234,7 +236,7 @@ impl AccountsMutation {
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The token from the reset link (valid for an hour, once).")] token: String,
+        #[graphql(desc = "The token from the reset link (valid for 2 hours, once).")] token: String,
         #[graphql(
             secret,
             desc = "The new password: 8 to 128 characters, not the username or email."

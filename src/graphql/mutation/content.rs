@@ -205,7 +205,8 @@ impl ContentMutation {
         Ok(announce(ctx, article).await)
     }
 
-    /// Deletes one of your articles with its comments and reactions; false when it was already gone.
+    /// Deletes one of your articles with its comments and reactions; answers true, or
+    /// NOT_FOUND when there is no such article of yours.
     async fn delete_article(
         &self,
         ctx: &Context<'_>,
@@ -287,7 +288,7 @@ impl ContentMutation {
             hidden,
         )
         .await?;
-        // A comment a moderator hid stays hidden whatever its article's author asks.
+        // What the comment now is decides the event.
         let change = if comment.hidden_at.is_some() {
             events::Change::Hidden
         } else {

@@ -26,7 +26,8 @@ pub enum ArticleModeration {
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// What a moderator does to a comment.
 pub enum CommentModeration {
-    /// Shown as hidden to everyone but its author and moderators.
+    /// Its text is replaced by a note for everyone but its author and the article's
+    /// author.
     Hide,
     /// Shown again.
     Unhide,
@@ -176,7 +177,7 @@ impl ModerationMutation {
         Ok(true)
     }
 
-    /// Lifts a suspension: the member may write again. Returns the member.
+    /// Lifts a suspension: the member may write again. Answers true.
     async fn unsuspend_member(
         &self,
         ctx: &Context<'_>,

@@ -68,10 +68,11 @@ impl ContentQuery {
     async fn articles(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
         #[graphql(desc = "Only articles with this tag.")] tag: Option<String>,
         #[graphql(desc = "Only articles by this member.")] username: Option<String>,
@@ -117,10 +118,11 @@ impl ContentQuery {
         ctx: &Context<'_>,
         #[graphql(default_with = "TagsOrder::Popular", desc = "The order of the list.")]
         order_by: TagsOrder,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<TagNode>> {
         let page = ctx.page::<TagKey>(PageArgs::new(first, after, last, before))?;
@@ -146,15 +148,15 @@ impl ContentQuery {
             })))
     }
 
-    /// A series by its global ID; null when there is none.
+    /// A series by its global ID; null when there is none, or when it has no live article
+    /// yet and the viewer is not its author.
     async fn series(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The series' global ID.")] id: ID,
     ) -> async_graphql::Result<Option<SeriesNode>> {
         let id = node::decode_as::<SeriesNode>(&id)?;
-        let found = ctx.loaders().series.load_one(id).await?;
-        Ok(found.map(|(series, _)| SeriesNode(series)))
+        SeriesNode::visible(ctx, id).await
     }
 
     /// The reactions members can give, in the order to draw their buttons, as this

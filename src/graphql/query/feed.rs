@@ -49,13 +49,14 @@ impl FeedQuery {
             desc = "Which feed: RELEVANT, LATEST, TOP or FOLLOWING (signed in)."
         )]
         kind: FeedTypeValue,
-        #[graphql(desc = "For TOP (and the window of the others); a week when left out.")]
+        #[graphql(desc = "The window of TOP (the others ignore it); a week when left out.")]
         period: Option<PeriodValue>,
         #[graphql(desc = "Only articles with this tag.")] tag: Option<String>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let state = ctx.state();

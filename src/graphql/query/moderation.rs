@@ -17,10 +17,11 @@ impl ModerationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The status to list; OPEN when left out.")] status: Option<ReportStatus>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ReportNode>> {
         let viewer = ctx.require_viewer()?;
@@ -40,10 +41,11 @@ impl ModerationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only this action, e.g. `member.suspend`.")] action: Option<String>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<AuditEntryNode>> {
         let viewer = ctx.require_viewer()?;

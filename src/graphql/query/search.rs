@@ -68,7 +68,7 @@ impl SearchQuery {
         #[graphql(desc = "What to look for; all kinds when left out.")] types: Option<
             Vec<SearchType>,
         >,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
     ) -> async_graphql::Result<Conn<SearchHit, EmptyFields>> {

@@ -159,10 +159,8 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         #[graphql(desc = "The global ID of a live article.")] article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = CommentNode> + use<>> {
-        let stream = thread_events(ctx, &article_id).await?;
-        Ok(stream.filter_map(|change| async move {
-            (change.kind == ThreadChangeKind::Added).then_some(change.comment)
-        }))
+        let stream = thread_events(ctx, &article_id, true).await?;
+        Ok(stream.map(|change| change.comment))
     }
 
     /// Everything that happens in a live article's thread, as it happens: new comments
@@ -174,7 +172,7 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         #[graphql(desc = "The global ID of a live article.")] article_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = ThreadChange> + use<>> {
-        thread_events(ctx, &article_id).await
+        thread_events(ctx, &article_id, false).await
     }
 
     /// An article's public reaction counts each time they change.
@@ -247,11 +245,13 @@ pub struct ThreadChange {
     pub comment: CommentNode,
 }
 
-/// The changes in a live article's thread as the viewer may see them: never a comment by
-/// a member they blocked, never a new comment already hidden or deleted.
+/// The changes in a live article's thread as the viewer may see them (only new comments
+/// when `added_only`): never a comment by a member they blocked, never a new comment
+/// already hidden or deleted.
 async fn thread_events(
     ctx: &Context<'_>,
     article_id: &ID,
+    added_only: bool,
 ) -> async_graphql::Result<impl Stream<Item = ThreadChange> + use<>> {
     let id = node::decode_as::<ArticleNode>(article_id)?;
     let state = &Live::of(ctx);
@@ -263,6 +263,9 @@ async fn thread_events(
     Ok(watch(state, &events::comments(id), move |state, event| {
         let blocked = blocked.clone();
         async move {
+            if added_only && event.change.is_some() {
+                return None;
+            }
             let comment = state
                 .loaders
                 .comments

@@ -135,10 +135,11 @@ impl UserNode {
     async fn articles(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let filter = listing::Filter {
@@ -148,21 +149,24 @@ impl UserNode {
         let args = PageArgs::new(first, after, last, before);
         article_page(ctx, &filter, args, Some(self.0.articles_count)).await
     }
-    /// Their series, the newest first.
+    /// Their series, the newest first: those with a live article (all of them for their
+    /// author).
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
     async fn series(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<SeriesNode>> {
         let page = ctx.page::<series::SeriesKey>(PageArgs::new(first, after, last, before))?;
         let (db, user) = (ctx.state().db.clone(), self.0.id);
-        let rows = series::of_member(&db, user, &page).await?;
-        let total = Total::later(async move { series::count_of_member(&db, user).await });
+        let viewer = ctx.viewer().map(|v| v.user_id);
+        let rows = series::of_member(&db, user, viewer, &page).await?;
+        let total = Total::later(async move { series::count_of_member(&db, user, viewer).await });
         Ok(page
             .into_connection(rows.into_iter().map(SeriesNode).collect(), |s| {
                 (s.0.created_at, s.0.id)
@@ -174,10 +178,11 @@ impl UserNode {
     async fn followers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<UserNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
@@ -190,10 +195,11 @@ impl UserNode {
     async fn following(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<UserNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
@@ -206,10 +212,11 @@ impl UserNode {
     async fn followed_tags(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<TagNode>> {
         let page = follow_page(ctx, PageArgs::new(first, after, last, before))?;
@@ -306,10 +313,11 @@ impl ViewerNode {
     async fn reading_list(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let page = ctx.page::<listing::ArticleKey>(PageArgs::new(first, after, last, before))?;
@@ -330,10 +338,11 @@ impl ViewerNode {
         ctx: &Context<'_>,
         #[graphql(desc = "Only articles in this state, e.g. DRAFT; all when left out.")]
         status: Option<ArticleStatus>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let filter = listing::Filter {
@@ -356,10 +365,11 @@ impl ViewerNode {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only unread ones; all when left out.")] unread_only: Option<bool>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<NotificationNode>> {
         let args = PageArgs::new(first, after, last, before);
@@ -383,10 +393,11 @@ impl ViewerNode {
     async fn images(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ImageNode>> {
         image_page(ctx, self.0.id, PageArgs::new(first, after, last, before)).await
@@ -396,10 +407,11 @@ impl ViewerNode {
     async fn blocked_members(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<UserNode>> {
         let page = ctx.page::<blocks::BlockKey>(PageArgs::new(first, after, last, before))?;

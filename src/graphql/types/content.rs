@@ -222,7 +222,7 @@ impl ArticleNode {
     async fn comments(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
         #[graphql(
@@ -300,6 +300,19 @@ pub struct SeriesNode(pub Series);
 impl NodeType for SeriesNode {
     const TYPE_NAME: &'static str = "Series";
     type Id = SeriesId;
+}
+
+impl SeriesNode {
+    /// The series with this id, if the viewer may see it: its author always, others once
+    /// it has a live article (a series named only by drafts is still private).
+    pub async fn visible(ctx: &Context<'_>, id: SeriesId) -> async_graphql::Result<Option<Self>> {
+        let found = ctx.loaders().series.load_one(id).await?;
+        Ok(found
+            .filter(|(series, live)| {
+                !live.is_empty() || ctx.viewer().is_some_and(|v| v.user_id == series.user_id)
+            })
+            .map(|(series, _)| Self(series)))
+    }
 }
 
 #[Object(name = "Series")]
@@ -627,7 +640,8 @@ impl CommentNode {
     async fn reactions_count(&self) -> i32 {
         self.comment.reactions_count
     }
-    /// Direct replies, deleted ones excluded.
+    /// Direct replies, deleted ones excluded (`replies.totalCount` counts the `[deleted]`
+    /// placeholders too).
     async fn replies_count(&self) -> i32 {
         self.comment.replies_count
     }
@@ -698,7 +712,7 @@ impl CommentNode {
     async fn replies(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
         #[graphql(
@@ -782,10 +796,11 @@ impl TagNode {
     async fn articles(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Items from the start, after `after` (default 20, at most 100).")]
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
-        #[graphql(desc = "Items from the end, before `before` (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Items from the end, before `before` (by default at most 100).")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor: the page ends before this edge.")] before: Option<String>,
     ) -> async_graphql::Result<Conn<ArticleNode>> {
         let filter = listing::Filter {

@@ -31,7 +31,7 @@ pub enum ReportCategory {
 pub enum ReportStatus {
     /// Waiting for a moderator.
     Open,
-    /// A moderator acted on it.
+    /// A moderator resolved it, acting on the subject or not (see `action`).
     Resolved,
     /// A moderator found nothing wrong.
     Dismissed,

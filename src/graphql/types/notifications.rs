@@ -133,7 +133,8 @@ impl NotificationNode {
     async fn read(&self) -> bool {
         self.0.read_at.is_some()
     }
-    /// When it was created or last grew (a new actor joined it).
+    /// When it was created (a grouped notification keeps its first time; the list is
+    /// ordered by its latest activity).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
