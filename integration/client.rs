@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Options, TestApp, spawn_app_with};
+use crate::helpers::{Options, TestApp, spawn_app_with, spawn_counting_app};
 
 #[tokio::test]
 async fn reaction_categories_are_listed_as_configured_with_what_the_viewer_may_use() {
@@ -191,14 +191,7 @@ async fn check_total(app: &TestApp, token: Option<&str>, query: &str, pointer: &
 
 #[tokio::test]
 async fn every_counted_connection_answers_the_length_of_its_whole_list() {
-    let app = spawn_app_with(
-        Options {
-            db_proxy: true,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_counting_app().await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     let cleo = app.member("cleo").await;
@@ -506,14 +499,7 @@ async fn private_lists_hang_under_viewer() {
 
 #[tokio::test]
 async fn capabilities_tell_a_client_which_controls_to_show() {
-    let app = spawn_app_with(
-        Options {
-            db_proxy: true,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_counting_app().await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     let cleo = app.member("cleo").await;

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::helpers::{Options, TestApp, WsClient, code, spawn_app, spawn_app_with, ws_handshake};
+use crate::helpers::{
+    Options, TestApp, WsClient, code, spawn_app, spawn_app_with, spawn_counting_app, ws_handshake,
+};
 
 const VIEWER: &str = "{ viewer { user { username } } }";
 
@@ -536,14 +538,7 @@ async fn email_changes_deletions_and_the_address_are_rate_limited_too() {
 /// arrives; an expiry brought forward counts as a change too.
 #[tokio::test]
 async fn credentials_checked_lately_never_outlive_a_change() {
-    let app = spawn_app_with(
-        Options {
-            db_proxy: true,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_counting_app().await;
     let other = app.second_node(Options::default()).await;
     app.member("keeper").await;
     let token = login(&app, "keeper").await;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with, spawn_counting_app};
 use crate::proxy::Mode;
 
 async fn check(app: &TestApp, path: &str) -> (u16, Value, Duration) {
@@ -39,14 +39,7 @@ async fn all_three_answer_with_the_runbook_bodies_under_both_prefixes() {
 
 #[tokio::test]
 async fn postgres_down_or_hanging_fails_the_database_check_in_time_and_the_pool_recovers() {
-    let app = spawn_app_with(
-        Options {
-            db_proxy: true,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_counting_app().await;
     let proxy = app.db_proxy.as_ref().unwrap();
     assert_eq!(check(&app, "/api/v1/health_checks/database").await.0, 200);
 

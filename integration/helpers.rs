@@ -195,6 +195,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default(), |_| {}).await
 }
 
+/// A server whose Postgres statements are counted ([`TestApp::statements`]).
+pub async fn spawn_counting_app() -> TestApp {
+    let options = Options {
+        db_proxy: true,
+        ..Options::default()
+    };
+    spawn_app_with(options, |_| {}).await
+}
+
 pub async fn spawn_app_with(options: Options, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let owns_database = options.share_with.is_none();
     let db_name = match &options.share_with {

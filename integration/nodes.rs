@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, spawn_app_with};
+use crate::helpers::{TestApp, spawn_counting_app};
 use crate::uploads::png;
 
 const NODE: &str = "query($id: ID!) { node(id: $id) { __typename id } }";
@@ -29,14 +29,7 @@ fn id(data: &Value, pointer: &str) -> String {
 
 #[tokio::test]
 async fn node_refetches_every_node_type_for_whom_may_see_it() {
-    let app = spawn_app_with(
-        Options {
-            db_proxy: true,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_counting_app().await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     let cleo = app.member("cleo").await;

@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, code, field, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Options, TestApp, code, field, spawn_app, spawn_app_with, spawn_counting_app,
+};
 
 const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { id title slug path status publishedAt editedAt description readingTimeMinutes tagList coverImageUrl canonicalUrl bodyHtml previewToken series { title } } }";
 const UPDATE: &str = "mutation($id: ID!, $i: ArticleFields!) { updateArticle(id: $id, input: $i) { id title status publishedAt editedAt description tagList } }";
@@ -1102,14 +1104,7 @@ async fn pages_of_articles_and_threads_cost_a_fixed_number_of_statements() {
 /// the comments of that level; pages continue without gaps in every order.
 #[tokio::test]
 async fn big_threads_cost_their_page_and_page_in_every_order() {
-    let app = spawn_app_with(
-        Options {
-            db_proxy: true,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_counting_app().await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     let article = publish(&app, &ada, "Busy thread", &["rust"]).await;
