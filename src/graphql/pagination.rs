@@ -1,9 +1,8 @@
 //! Relay connections over keyset pages (see [`crate::domain::page`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::connection::{CursorType as _, Edge, EmptyFields, PageInfo};
 use async_graphql::{Object, ObjectType, OutputType, TypeName};
