@@ -133,7 +133,7 @@ async fn uploads_are_judged_by_their_bytes_and_refusals_store_nothing() {
     let (status, body) = upload(&app, Some(&ada), "holiday.gif", png(64, 48), "ARTICLE").await;
     assert_eq!(status, 200, "{body}");
     let image = &body["data"]["uploadImage"];
-    assert_eq!(image["format"], "png", "{body}");
+    assert_eq!(image["format"], "PNG", "{body}");
     assert_eq!(
         (image["width"].as_i64(), image["height"].as_i64()),
         (Some(64), Some(48))
@@ -198,7 +198,7 @@ async fn uploads_are_judged_by_their_bytes_and_refusals_store_nothing() {
 
     // 500 frames pass.
     let (_, body) = upload(&app, Some(&ada), "anim.gif", gif(500), "ARTICLE").await;
-    assert_eq!(body["data"]["uploadImage"]["format"], "gif", "{body}");
+    assert_eq!(body["data"]["uploadImage"]["format"], "GIF", "{body}");
 
     assert_eq!(app.count("SELECT count(*) FROM images").await, 2);
     let files = std::fs::read_dir(&app.state.settings.uploads.dir)
@@ -239,7 +239,7 @@ async fn exif_and_gps_are_stripped() {
     assert!(contains(&original, b"Exif") && contains(&original, b"GPSSecretPlace"));
     let (_, body) = upload(&app, Some(&ada), "photo.jpeg", original, "ARTICLE").await;
     let image = &body["data"]["uploadImage"];
-    assert_eq!(image["format"], "jpeg", "{body}");
+    assert_eq!(image["format"], "JPEG", "{body}");
     assert!(image["url"].as_str().unwrap().ends_with(".jpg"));
     let stored = app
         .get(&local_path(image["url"].as_str().unwrap()))
@@ -481,7 +481,7 @@ async fn webp_keeps_its_kind_of_compression() {
         let size = sent.len();
         let (_, body) = upload(&app, Some(&ada), "photo.webp", sent, "ARTICLE").await;
         let image = &body["data"]["uploadImage"];
-        assert_eq!(image["format"], "webp", "{body}");
+        assert_eq!(image["format"], "WEBP", "{body}");
         let stored = app
             .get(&local_path(image["url"].as_str().unwrap()))
             .await

@@ -31,16 +31,14 @@ pub enum Format {
     Webp,
 }
 
-impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Jpeg => "jpeg",
-            Self::Png => "png",
-            Self::Gif => "gif",
-            Self::Webp => "webp",
-        }
-    }
+crate::text_enum!(Format {
+    Jpeg = "jpeg",
+    Png = "png",
+    Gif = "gif",
+    Webp = "webp",
+});
 
+impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Self::Jpeg => "jpg",
@@ -54,16 +52,6 @@ impl Format {
             Self::Png => "image/png",
             Self::Gif => "image/gif",
             Self::Webp => "image/webp",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "jpeg" => Some(Self::Jpeg),
-            "png" => Some(Self::Png),
-            "gif" => Some(Self::Gif),
-            "webp" => Some(Self::Webp),
-            _ => None,
         }
     }
 }

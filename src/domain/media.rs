@@ -60,7 +60,7 @@ pub struct Image {
     pub url: String,
     pub width: i32,
     pub height: i32,
-    pub format: String,
+    pub format: crate::images::Format,
     pub size_bytes: i64,
     pub variants: sqlx::types::Json<Vec<Variant>>,
     pub created_at: DateTime<Utc>,
@@ -197,7 +197,7 @@ async fn record(
     .bind(&stored.url)
     .bind(i32::try_from(cleaned.width).unwrap_or(i32::MAX))
     .bind(i32::try_from(cleaned.height).unwrap_or(i32::MAX))
-    .bind(cleaned.format.as_str())
+    .bind(cleaned.format)
     .bind(size)
     .bind(sqlx::types::Json(variants))
     .fetch_one(&mut *tx)

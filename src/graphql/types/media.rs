@@ -19,6 +19,20 @@ pub enum ImagePurpose {
     Avatar,
 }
 
+/// The format of an uploaded image, as its bytes show it.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::images::Format")]
+pub enum ImageFormat {
+    /// JPEG.
+    Jpeg,
+    /// PNG.
+    Png,
+    /// GIF.
+    Gif,
+    /// WebP.
+    Webp,
+}
+
 #[derive(SimpleObject)]
 /// A resized copy of an image.
 pub struct ImageVariant {
@@ -58,9 +72,9 @@ impl ImageNode {
     async fn height(&self) -> i32 {
         self.0.height
     }
-    /// `jpeg`, `png`, `gif` or `webp`, read from the bytes.
-    async fn format(&self) -> &str {
-        &self.0.format
+    /// The image's format, read from its bytes (never from its name).
+    async fn format(&self) -> ImageFormat {
+        self.0.format.into()
     }
     /// Bytes stored.
     async fn size(&self) -> i64 {
