@@ -9,7 +9,7 @@ const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { 
 const COMMENT: &str = "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id score } }";
 const REPORT: &str = "mutation($id: ID!, $c: ReportCategory!, $m: String) { report(subjectId: $id, category: $c, message: $m) { id status category reporter { username } } }";
 const REPORTS: &str = "query($s: ReportStatus) { reports(status: $s) { edges { node { id subjectType subjectId category message automatic status action resolutionNote reporter { username } resolvedBy { username } } } } }";
-const AUDIT: &str = "query($a: String) { auditLog(action: $a) { edges { node { action reason subjectType subjectId details actor { username } } } } }";
+const AUDIT: &str = "query($a: AuditAction) { auditLog(action: $a) { edges { node { action reason subjectType subjectId details actor { username } } } } }";
 
 async fn article(app: &TestApp, token: &str, title: &str) -> String {
     app.ok(
@@ -197,12 +197,12 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
     // The audit log: admins only.
     app.fails(Some(&moderator), AUDIT, json!({}), "FORBIDDEN")
         .await;
-    let rows = audit_rows(&app, &admin, "article.unpublish").await;
+    let rows = audit_rows(&app, &admin, "ARTICLE_UNPUBLISH").await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["actor"]["username"], "warden");
     assert_eq!(rows[0]["reason"], "Commercial spam");
     assert_eq!(rows[0]["subjectId"], story);
-    let rows = audit_rows(&app, &admin, "report.resolved").await;
+    let rows = audit_rows(&app, &admin, "REPORT_RESOLVED").await;
     assert_eq!(rows[0]["details"]["action"], "unpublish_article");
 }
 
@@ -336,24 +336,24 @@ async fn moderator_actions_each_leave_an_audit_row() {
         json!({}),
     )
     .await;
-    let rows = audit_rows(&app, &admin, "tag.update").await;
+    let rows = audit_rows(&app, &admin, "TAG_UPDATE").await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["subjectType"], "TAG");
     assert_eq!(rows[0]["details"]["description"], "Open-ended talk");
 
     for (action, reason) in [
-        ("comment.hide", "Insults"),
-        ("comment.delete", "Illegal content"),
-        ("article.retag", "Not about Rust"),
-        ("member.suspend", "Repeated insults"),
-        ("member.unsuspend", "Apologised"),
+        ("COMMENT_HIDE", "Insults"),
+        ("COMMENT_DELETE", "Illegal content"),
+        ("ARTICLE_RETAG", "Not about Rust"),
+        ("MEMBER_SUSPEND", "Repeated insults"),
+        ("MEMBER_UNSUSPEND", "Apologised"),
     ] {
         let rows = audit_rows(&app, &admin, action).await;
         assert_eq!(rows.len(), 1, "{action}: {rows:?}");
         assert_eq!(rows[0]["reason"], reason);
         assert_eq!(rows[0]["actor"]["username"], "warden");
     }
-    let rows = audit_rows(&app, &admin, "article.retag").await;
+    let rows = audit_rows(&app, &admin, "ARTICLE_RETAG").await;
     assert_eq!(rows[0]["details"]["before"], json!(["rust"]));
 }
 
@@ -447,7 +447,7 @@ async fn privileged_reactions_move_scores_and_vomits_suspend_the_author() {
         "FORBIDDEN",
     )
     .await;
-    let rows = audit_rows(&app, &admin, "member.suspend").await;
+    let rows = audit_rows(&app, &admin, "MEMBER_SUSPEND").await;
     assert_eq!(rows.len(), 1);
     assert!(rows[0]["actor"].is_null(), "done by the system: {rows:?}");
 }

@@ -84,11 +84,45 @@ impl Subject {
     }
 }
 
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    ArticleUnpublish,
+    ArticleRestore,
+    ArticleRetag,
+    CommentHide,
+    CommentUnhide,
+    CommentDelete,
+    MemberSuspend,
+    MemberUnsuspend,
+    MemberRole,
+    SpamFlag,
+    TagUpdate,
+    ReportResolved,
+    ReportDismissed,
+}
+
+crate::text_enum!(AuditAction {
+    ArticleUnpublish = "article.unpublish",
+    ArticleRestore = "article.restore",
+    ArticleRetag = "article.retag",
+    CommentHide = "comment.hide",
+    CommentUnhide = "comment.unhide",
+    CommentDelete = "comment.delete",
+    MemberSuspend = "member.suspend",
+    MemberUnsuspend = "member.unsuspend",
+    MemberRole = "member.role",
+    SpamFlag = "spam.flag",
+    TagUpdate = "tag.update",
+    ReportResolved = "report.resolved",
+    ReportDismissed = "report.dismissed",
+});
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEntry {
     pub id: AuditEntryId,
     pub actor_id: Option<UserId>,
-    pub action: String,
+    pub action: AuditAction,
     pub subject_type: SubjectType,
     pub subject_id: Uuid,
     pub reason: String,
@@ -100,7 +134,7 @@ pub struct AuditEntry {
 pub async fn audit(
     conn: &mut PgConnection,
     actor: Option<UserId>,
-    action: &str,
+    action: AuditAction,
     subject: Subject,
     reason: &str,
     details: serde_json::Value,

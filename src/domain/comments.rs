@@ -272,7 +272,7 @@ pub async fn delete_in(
         audit::audit(
             tx,
             Some(viewer.user_id),
-            "comment.delete",
+            crate::domain::audit::AuditAction::CommentDelete,
             Subject::Comment(id),
             moderating.unwrap_or(""),
             serde_json::json!({ "author": comment.user_id }),
@@ -329,9 +329,9 @@ pub async fn set_hidden_in(
             tx,
             Some(viewer.user_id),
             if hidden {
-                "comment.hide"
+                crate::domain::audit::AuditAction::CommentHide
             } else {
-                "comment.unhide"
+                crate::domain::audit::AuditAction::CommentUnhide
             },
             Subject::Comment(id),
             moderating.unwrap_or(""),

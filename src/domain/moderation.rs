@@ -9,7 +9,9 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::domain::accounts::{Role, Viewer};
 use crate::domain::articles::service::unpublish_in;
-pub use crate::domain::audit::{AuditEntry, MAX_REASON, Subject, SubjectType, audit, parse_reason};
+pub use crate::domain::audit::{
+    AuditAction, AuditEntry, MAX_REASON, Subject, SubjectType, audit, parse_reason,
+};
 use crate::domain::comments;
 use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
@@ -177,7 +179,7 @@ pub async fn count(db: &PgPool, status: ReportStatus) -> AppResult<i64> {
 
 /// How many audit entries there are, of `action` only when given (at most
 /// [`COUNT_CAP`](crate::domain::page::COUNT_CAP)); the caller has checked that the viewer is an admin.
-pub async fn audit_count(db: &PgPool, action: Option<&str>) -> AppResult<i64> {
+pub async fn audit_count(db: &PgPool, action: Option<AuditAction>) -> AppResult<i64> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(
         "FROM audit_log WHERE ($1::text IS NULL OR action = $1)",
     )))
@@ -298,7 +300,11 @@ pub async fn resolve(
     audit(
         &mut tx,
         Some(viewer.user_id),
-        &format!("report.{status}"),
+        if status == ReportStatus::Dismissed {
+            crate::domain::audit::AuditAction::ReportDismissed
+        } else {
+            crate::domain::audit::AuditAction::ReportResolved
+        },
         subject,
         &note,
         serde_json::json!({ "report": report.id, "action": resolution.as_str() }),
@@ -342,7 +348,7 @@ pub async fn restore_article(
     audit(
         &mut tx,
         Some(viewer.user_id),
-        "article.restore",
+        crate::domain::audit::AuditAction::ArticleRestore,
         Subject::Article(article),
         &reason,
         serde_json::json!({}),
@@ -391,7 +397,7 @@ pub async fn suspend_in(
     audit(
         conn,
         actor.map(|a| a.user_id),
-        "member.suspend",
+        crate::domain::audit::AuditAction::MemberSuspend,
         Subject::User(member),
         reason,
         serde_json::json!({ "role_before": role.as_str() }),
@@ -430,7 +436,7 @@ pub async fn unsuspend(
     audit(
         &mut tx,
         Some(viewer.user_id),
-        "member.unsuspend",
+        crate::domain::audit::AuditAction::MemberUnsuspend,
         Subject::User(member),
         &reason,
         serde_json::json!({}),
@@ -495,7 +501,7 @@ pub async fn find_audit_entries(db: &PgPool, ids: &[AuditEntryId]) -> AppResult<
 pub async fn audit_log(
     db: &PgPool,
     viewer: &Viewer,
-    action: Option<&str>,
+    action: Option<AuditAction>,
     page: &PageRequest<AuditEntryId>,
 ) -> AppResult<Vec<AuditEntry>> {
     viewer.require_role(Role::Admin)?;

@@ -63,7 +63,7 @@ pub async fn flag_spam(
     audit(
         conn,
         None,
-        "spam.flag",
+        crate::domain::audit::AuditAction::SpamFlag,
         subject,
         &format!("contains \"{term}\""),
         serde_json::json!({ "penalty": settings.moderation.spam_penalty }),

@@ -180,7 +180,7 @@ pub async fn update(
     crate::domain::audit::audit(
         &mut tx,
         Some(viewer.user_id),
-        "tag.update",
+        crate::domain::audit::AuditAction::TagUpdate,
         crate::domain::audit::Subject::Tag(tag.id),
         "",
         serde_json::json!({ "description": description, "color": color }),

@@ -677,7 +677,7 @@ pub async fn grant_role(
     crate::domain::audit::audit(
         &mut tx,
         None,
-        "member.role",
+        crate::domain::audit::AuditAction::MemberRole,
         crate::domain::audit::Subject::User(user.id),
         reason.unwrap_or(""),
         serde_json::json!({ "from": user.role, "to": role.as_str(), "by": "vibecoding admin" }),

@@ -394,7 +394,7 @@ pub async fn moderate_tags(
     audit::audit(
         &mut tx,
         Some(viewer.user_id),
-        "article.retag",
+        crate::domain::audit::AuditAction::ArticleRetag,
         Subject::Article(id),
         &reason,
         serde_json::json!({ "before": before.tag_names, "after": tags }),
@@ -748,7 +748,7 @@ pub async fn unpublish_in(
     audit::audit(
         conn,
         Some(viewer.user_id),
-        "article.unpublish",
+        crate::domain::audit::AuditAction::ArticleUnpublish,
         Subject::Article(article),
         reason,
         serde_json::json!({ "status_before": status }),

@@ -4,7 +4,9 @@ use async_graphql::{Context, Object};
 use crate::domain::moderation;
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
-use crate::graphql::types::moderation::{AuditEntryNode, ReportNode, ReportStatus};
+use crate::graphql::types::moderation::{
+    AuditActionValue, AuditEntryNode, ReportNode, ReportStatus,
+};
 
 #[derive(Default)]
 pub struct ModerationQuery;
@@ -40,7 +42,9 @@ impl ModerationQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only this action, e.g. `member.suspend`.")] action: Option<String>,
+        #[graphql(desc = "Only entries of this action; all when left out.")] action: Option<
+            AuditActionValue,
+        >,
         #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
@@ -50,10 +54,10 @@ impl ModerationQuery {
     ) -> async_graphql::Result<Conn<AuditEntryNode>> {
         let viewer = ctx.require_viewer()?;
         let page = ctx.page::<AuditEntryId>(PageArgs::new(first, after, last, before))?;
-        let rows = moderation::audit_log(&ctx.state().db, viewer, action.as_deref(), &page).await?;
+        let action = action.map(Into::into);
+        let rows = moderation::audit_log(&ctx.state().db, viewer, action, &page).await?;
         let db = ctx.state().db.clone();
-        let total =
-            Total::later(async move { moderation::audit_count(&db, action.as_deref()).await });
+        let total = Total::later(async move { moderation::audit_count(&db, action).await });
         Ok(page
             .into_connection(rows.into_iter().map(AuditEntryNode).collect(), |e| e.0.id)?
             .counted(total))

@@ -55,6 +55,38 @@ pub enum ModerationAction {
     SuspendMember,
 }
 
+/// What an audit entry records.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "AuditAction", remote = "moderation::AuditAction")]
+pub enum AuditActionValue {
+    /// A moderator took an article down.
+    ArticleUnpublish,
+    /// A moderator restored an article taken down (back to its author's drafts).
+    ArticleRestore,
+    /// A moderator changed an article's tags (`details`: before and after).
+    ArticleRetag,
+    /// A comment hidden by a moderator.
+    CommentHide,
+    /// A comment shown again by a moderator.
+    CommentUnhide,
+    /// A comment deleted by a moderator.
+    CommentDelete,
+    /// A member suspended, by a moderator or automatically.
+    MemberSuspend,
+    /// A suspension lifted.
+    MemberUnsuspend,
+    /// A member's role changed from the command line.
+    MemberRole,
+    /// The spam filter flagged an article or a comment.
+    SpamFlag,
+    /// A moderator edited a tag.
+    TagUpdate,
+    /// A report resolved (`details.action` says how).
+    ReportResolved,
+    /// A report dismissed.
+    ReportDismissed,
+}
+
 /// What kind of object a report or an audit entry is about.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "SubjectType", remote = "SubjectType")]
@@ -171,9 +203,9 @@ impl AuditEntryNode {
     pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
-    /// For example `article.unpublish`, `comment.hide`, `member.suspend`, `spam.flag`.
-    async fn action(&self) -> &str {
-        &self.0.action
+    /// What was done.
+    async fn action(&self) -> AuditActionValue {
+        self.0.action.into()
     }
     /// Null when the system acted (spam filter, automatic suspension).
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
