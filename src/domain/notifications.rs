@@ -10,10 +10,26 @@ use uuid::Uuid;
 
 use crate::domain::markdown;
 use crate::domain::page::{PageRequest, capped_count_sql};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::ids::{ArticleId, CommentId, NotificationId, UserId};
 
-pub const KINDS: &[&str] = &["comment", "reply", "mention", "reaction", "follower"];
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NotificationKind {
+    Comment,
+    Reply,
+    Mention,
+    Reaction,
+    Follower,
+}
+
+crate::text_enum!(NotificationKind {
+    Comment = "comment",
+    Reply = "reply",
+    Mention = "mention",
+    Reaction = "reaction",
+    Follower = "follower",
+});
 /// Read notifications older than this are deleted by a periodic job.
 pub const KEEP_READ_DAYS: i32 = 90;
 
@@ -21,7 +37,7 @@ pub const KEEP_READ_DAYS: i32 = 90;
 pub struct Notification {
     pub id: NotificationId,
     pub user_id: UserId,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub actor_ids: Vec<UserId>,
     pub article_id: Option<ArticleId>,
     pub comment_id: Option<CommentId>,
@@ -46,7 +62,7 @@ async fn record(
     db: &PgPool,
     recipient: UserId,
     actor: UserId,
-    kind: &str,
+    kind: NotificationKind,
     group_key: &str,
     article: Option<ArticleId>,
     comment: Option<CommentId>,
@@ -105,7 +121,7 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
                 db,
                 parent,
                 actor,
-                "reply",
+                NotificationKind::Reply,
                 &format!("reply:{comment_id}"),
                 Some(article),
                 Some(comment_id),
@@ -119,7 +135,7 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
                 db,
                 article_author,
                 actor,
-                "comment",
+                NotificationKind::Comment,
                 &format!("comment:{comment_id}"),
                 Some(article),
                 Some(comment_id),
@@ -142,7 +158,7 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
                         db,
                         user,
                         actor,
-                        "mention",
+                        NotificationKind::Mention,
                         &format!("mention:{comment_id}"),
                         Some(article),
                         Some(comment_id),
@@ -176,21 +192,35 @@ pub async fn on_reaction(
         return Ok(Vec::new());
     };
     let key = format!("reaction:{kind}:{item}:{}", Utc::now().format("%Y-%m-%d"));
-    Ok(
-        record(db, author, actor, "reaction", &key, Some(article), comment)
-            .await?
-            .into_iter()
-            .collect(),
+    Ok(record(
+        db,
+        author,
+        actor,
+        NotificationKind::Reaction,
+        &key,
+        Some(article),
+        comment,
     )
+    .await?
+    .into_iter()
+    .collect())
 }
 
 /// A new follower, grouped per day.
 pub async fn on_follow(db: &PgPool, follower: UserId, followed: UserId) -> AppResult<Vec<UserId>> {
     let key = format!("follower:{}", Utc::now().format("%Y-%m-%d"));
-    Ok(record(db, followed, follower, "follower", &key, None, None)
-        .await?
-        .into_iter()
-        .collect())
+    Ok(record(
+        db,
+        followed,
+        follower,
+        NotificationKind::Follower,
+        &key,
+        None,
+        None,
+    )
+    .await?
+    .into_iter()
+    .collect())
 }
 
 pub type NotificationKey = (DateTime<Utc>, NotificationId);
@@ -278,7 +308,7 @@ pub async fn mark_read(
     Ok(done.rows_affected())
 }
 
-pub async fn muted(db: &PgPool, user: UserId) -> AppResult<Vec<String>> {
+pub async fn muted(db: &PgPool, user: UserId) -> AppResult<Vec<NotificationKind>> {
     Ok(
         sqlx::query_scalar("SELECT muted FROM notification_settings WHERE user_id = $1")
             .bind(user)
@@ -288,13 +318,11 @@ pub async fn muted(db: &PgPool, user: UserId) -> AppResult<Vec<String>> {
     )
 }
 
-pub async fn set_muted(db: &PgPool, user: UserId, kinds: &[String]) -> AppResult<Vec<String>> {
-    if let Some(bad) = kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
-        return Err(AppError::bad_input(
-            "muted",
-            format!("unknown notification kind {bad:?}"),
-        ));
-    }
+pub async fn set_muted(
+    db: &PgPool,
+    user: UserId,
+    kinds: &[NotificationKind],
+) -> AppResult<Vec<NotificationKind>> {
     let mut kinds = kinds.to_vec();
     kinds.sort();
     kinds.dedup();

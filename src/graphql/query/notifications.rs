@@ -51,9 +51,9 @@ impl NotificationsMutation {
         >,
     ) -> async_graphql::Result<Vec<NotificationKind>> {
         let viewer = ctx.require_viewer()?;
-        let kinds: Vec<String> = muted.iter().map(|k| k.as_str().to_owned()).collect();
+        let kinds: Vec<_> = muted.into_iter().map(Into::into).collect();
         let saved = notifications::set_muted(&ctx.state().db, viewer.user_id, &kinds).await?;
-        Ok(saved.iter().map(|k| NotificationKind::parse(k)).collect())
+        Ok(saved.into_iter().map(Into::into).collect())
     }
 }
 

@@ -386,7 +386,7 @@ impl ViewerNode {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<NotificationKind>> {
         let muted = notifications::muted(&ctx.state().db, self.0.id).await?;
-        Ok(muted.iter().map(|k| NotificationKind::parse(k)).collect())
+        Ok(muted.into_iter().map(Into::into).collect())
     }
     /// The images they uploaded, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]

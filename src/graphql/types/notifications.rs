@@ -1,7 +1,7 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
-use crate::domain::notifications::{self, Notification, NotificationKey};
+use crate::domain::notifications::{self, Notification, NotificationKey, NotificationKind as Kind};
 use crate::graphql::context::ContextExt as _;
 use crate::graphql::node::NodeType;
 use crate::graphql::pagination::{Conn, IntoConnection as _, PageArgs, Total};
@@ -9,8 +9,9 @@ use crate::graphql::types::accounts::UserNode;
 use crate::graphql::types::content::{ArticleNode, CommentNode};
 use crate::ids::UserId;
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// What a notification is about.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "notifications::NotificationKind")]
 pub enum NotificationKind {
     /// A comment on your article.
     Comment,
@@ -22,28 +23,6 @@ pub enum NotificationKind {
     Reaction,
     /// New followers (grouped per day).
     Follower,
-}
-
-impl NotificationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Comment => "comment",
-            Self::Reply => "reply",
-            Self::Mention => "mention",
-            Self::Reaction => "reaction",
-            Self::Follower => "follower",
-        }
-    }
-
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "comment" => Self::Comment,
-            "reply" => Self::Reply,
-            "mention" => Self::Mention,
-            "reaction" => Self::Reaction,
-            _ => Self::Follower,
-        }
-    }
 }
 
 /// The most actors a notification names.
@@ -65,7 +44,7 @@ impl NotificationNode {
     }
     /// What happened.
     async fn kind(&self) -> NotificationKind {
-        NotificationKind::parse(&self.0.kind)
+        self.0.kind.into()
     }
     /// The latest members behind it (at most five), newest first.
     async fn actors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UserNode>> {
@@ -99,13 +78,13 @@ impl NotificationNode {
             1 => format!("{who} and 1 other"),
             n => format!("{who} and {n} others"),
         };
-        let what = match self.0.kind.as_str() {
-            "comment" => "commented on your article",
-            "reply" => "replied to your comment",
-            "mention" => "mentioned you",
-            "reaction" if self.0.comment_id.is_some() => "reacted to your comment",
-            "reaction" => "reacted to your article",
-            _ => "followed you",
+        let what = match self.0.kind {
+            Kind::Comment => "commented on your article",
+            Kind::Reply => "replied to your comment",
+            Kind::Mention => "mentioned you",
+            Kind::Reaction if self.0.comment_id.is_some() => "reacted to your comment",
+            Kind::Reaction => "reacted to your article",
+            Kind::Follower => "followed you",
         };
         Ok(format!("{who} {what}"))
     }
