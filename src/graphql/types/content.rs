@@ -573,6 +573,21 @@ impl CommentNode {
     }
 }
 
+impl CommentNode {
+    /// Whether the viewer may react to it, or reply to it when `replying` (which the
+    /// article's author may have blocked them from): the loaders are asked only when the
+    /// viewer could.
+    async fn may_answer(&self, ctx: &Context<'_>, replying: bool) -> async_graphql::Result<bool> {
+        let viewer = ctx.viewer();
+        if !self.comment.may_answer(viewer, true, false) {
+            return Ok(false);
+        }
+        let live = self.article(ctx).await?.is_some_and(|a| a.0.is_live());
+        let blocked = replying && blocks_between(ctx, self.article_author).await?.1;
+        Ok(self.comment.may_answer(viewer, live, blocked))
+    }
+}
+
 impl NodeType for CommentNode {
     const TYPE_NAME: &'static str = "Comment";
     type Id = crate::ids::CommentId;
@@ -676,21 +691,12 @@ impl CommentNode {
     /// Whether the signed-in member may reply to it: it is not deleted, its article is
     /// live, they are not suspended and the article's author has not blocked them.
     async fn viewer_can_comment(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        if !self.comment.may_answer(ctx.viewer(), true, false) {
-            return Ok(false);
-        }
-        let live = self.article(ctx).await?.is_some_and(|a| a.0.is_live());
-        let (_, blocked) = blocks_between(ctx, self.article_author).await?;
-        Ok(self.comment.may_answer(ctx.viewer(), live, blocked))
+        self.may_answer(ctx, true).await
     }
     /// Whether the signed-in member may react to it: it is not deleted, its article is
     /// live and they are not suspended.
     async fn viewer_can_react(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        if !self.comment.may_answer(ctx.viewer(), true, false) {
-            return Ok(false);
-        }
-        let live = self.article(ctx).await?.is_some_and(|a| a.0.is_live());
-        Ok(self.comment.may_answer(ctx.viewer(), live, false))
+        self.may_answer(ctx, false).await
     }
     /// A permalink: the article page's absolute URL with the comment's anchor
     /// (`#comment-<id>`); null when the article is not visible to the viewer.
