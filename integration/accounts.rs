@@ -3,14 +3,14 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, code, field, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, code, field, message, spawn_app, spawn_app_with};
 
 const VIEWER: &str = "{ viewer { email emailConfirmed role user { id username name } } }";
 const PASSWORD: &str = "correct horse battery";
 
 async fn login(app: &TestApp, login: &str, password: &str) -> (u16, Value) {
     app.graphql(
-        "mutation($input: LoginInput!) { login(input: $input) { token user { username } } }",
+        "mutation($input: LoginInput!) { login(input: $input) { userErrors { field message code } token user { username } } }",
         json!({ "input": { "login": login, "password": password } }),
     )
     .await
@@ -18,7 +18,7 @@ async fn login(app: &TestApp, login: &str, password: &str) -> (u16, Value) {
 
 async fn register_raw(app: &TestApp, input: Value) -> Value {
     app.graphql(
-        "mutation($input: RegisterInput!) { register(input: $input) { token user { username role } } }",
+        "mutation($input: RegisterInput!) { register(input: $input) { userErrors { field message code } token user { username role } } }",
         json!({ "input": input }),
     )
     .await
@@ -32,7 +32,7 @@ async fn register_confirm_sign_in_by_cookie_and_bearer_then_sign_out() {
         .client
         .post(app.url("/graphql"))
         .json(&json!({
-            "query": "mutation($input: RegisterInput!) { register(input: $input) { token user { username } } }",
+            "query": "mutation($input: RegisterInput!) { register(input: $input) { userErrors { field message code } token user { username } } }",
             "variables": { "input": { "username": "Ada_L", "email": " Ada@Example.com ", "password": PASSWORD, "name": "Ada" } }
         }))
         .send()
@@ -100,9 +100,12 @@ async fn register_confirm_sign_in_by_cookie_and_bearer_then_sign_out() {
         .expect("a confirmation email");
     let confirm_token = confirmation.token("confirm-email");
 
-    let confirm = "mutation($t: String!) { confirmEmail(token: $t) { username } }";
+    let confirm = "mutation($t: String!) { confirmEmail(input: { token: $t }) { userErrors { field message code } user { username } } }";
     let (_, body) = app.graphql(confirm, json!({ "t": confirm_token })).await;
-    assert_eq!(body["data"]["confirmEmail"]["username"], "ada_l", "{body}");
+    assert_eq!(
+        body["data"]["confirmEmail"]["user"]["username"], "ada_l",
+        "{body}"
+    );
     let (_, body) = app.graphql(confirm, json!({ "t": confirm_token })).await;
     assert_eq!(
         (code(&body), field(&body)),
@@ -136,7 +139,7 @@ async fn register_confirm_sign_in_by_cookie_and_bearer_then_sign_out() {
         .client
         .post(app.url("/graphql"))
         .bearer_auth(&token)
-        .json(&json!({ "query": "mutation { logout }" }))
+        .json(&json!({ "query": "mutation { logout { endedSessionId } }" }))
         .send()
         .await
         .unwrap();
@@ -147,7 +150,10 @@ async fn register_confirm_sign_in_by_cookie_and_bearer_then_sign_out() {
             .contains("Max-Age=0")
     );
     let body: Value = logout.json().await.unwrap();
-    assert_eq!(body["data"]["logout"], true);
+    assert!(
+        body["data"]["logout"]["endedSessionId"].is_string(),
+        "{body}"
+    );
     // The ended session's token is refused, not silently anonymous.
     let (status, body) = app.graphql_as(Some(&token), VIEWER, json!({})).await;
     assert_eq!(status, 401);
@@ -192,13 +198,7 @@ async fn every_registration_rule_is_checked_and_nothing_is_half_written() {
         );
     }
     let body = register_raw(&app, with("email", json!("taken_name@example.com"))).await;
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already registered"),
-        "{body}"
-    );
+    assert!(message(&body).contains("already registered"), "{body}");
     assert_eq!(app.count("SELECT count(*) FROM users").await, users);
     assert_eq!(
         app.count("SELECT count(*) FROM jobs").await,
@@ -301,7 +301,9 @@ async fn invalid_or_revoked_credentials_are_refused_everywhere() {
         .unwrap();
     assert_eq!(bad_key.status(), 401);
     // Anonymous is fine, and mutations that need a member say so.
-    let (status, body) = app.graphql("mutation { logout }", json!({})).await;
+    let (status, body) = app
+        .graphql("mutation { logout { endedSessionId } }", json!({}))
+        .await;
     assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"));
     let (_, body) = app.graphql(VIEWER, json!({})).await;
     assert!(body["data"]["viewer"].is_null());
@@ -316,7 +318,7 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once() {
         .post(app.url("/graphql"))
         .header("user-agent", "SecondDevice/1.0")
         .json(&json!({
-            "query": "mutation($input: LoginInput!) { login(input: $input) { token } }",
+            "query": "mutation($input: LoginInput!) { login(input: $input) { userErrors { field message code } token } }",
             "variables": { "input": { "login": "hopper", "password": PASSWORD } }
         }))
         .send()
@@ -339,25 +341,28 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once() {
     let (_, body) = app
         .graphql_as(
             Some(&first),
-            "mutation($id: ID!) { revokeSession(id: $id) }",
+            "mutation($id: ID!) { revokeSession(input: { id: $id }) { userErrors { field message code } revokedSessionId } }",
             json!({ "id": other["id"] }),
         )
         .await;
-    assert_eq!(body["data"]["revokeSession"], true);
+    assert_eq!(
+        body["data"]["revokeSession"]["revokedSessionId"],
+        other["id"]
+    );
     assert_eq!(
         app.graphql_as(Some(&second), VIEWER, json!({})).await.0,
         401
     );
     app.fails(
         Some(&first),
-        "mutation($id: ID!) { revokeSession(id: $id) }",
+        "mutation($id: ID!) { revokeSession(input: { id: $id }) { userErrors { field message code } revokedSessionId } }",
         json!({ "id": other["id"] }),
         "NOT_FOUND",
     )
     .await;
     app.fails(
         Some(&first),
-        "mutation($id: ID!) { revokeSession(id: $id) }",
+        "mutation($id: ID!) { revokeSession(input: { id: $id }) { userErrors { field message code } revokedSessionId } }",
         json!({ "id": "garbage" }),
         "BAD_USER_INPUT",
     )
@@ -366,9 +371,13 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once() {
     let (_, third) = login(&app, "hopper", PASSWORD).await;
     let third = third["data"]["login"]["token"].as_str().unwrap().to_owned();
     let (_, body) = app
-        .graphql_as(Some(&first), "mutation { logoutEverywhere }", json!({}))
+        .graphql_as(
+            Some(&first),
+            "mutation { logoutEverywhere { endedSessionsCount } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(body["data"]["logoutEverywhere"], 2);
+    assert_eq!(body["data"]["logoutEverywhere"]["endedSessionsCount"], 2);
     assert_eq!(app.graphql_as(Some(&first), VIEWER, json!({})).await.0, 401);
     assert_eq!(app.graphql_as(Some(&third), VIEWER, json!({})).await.0, 401);
 }
@@ -380,14 +389,14 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
     let unconfirmed = app.register("babbage").await;
     app.fails(
         Some(&unconfirmed),
-        "mutation { createApiKey(description: \"x\") { key } }",
+        "mutation { createApiKey(input: { description: \"x\" }) { userErrors { field message code } key } }",
         json!({}),
         "FORBIDDEN",
     )
     .await;
     let token = app.member("lovelace").await;
     let (_, body) = app
-        .graphql_as(Some(&token), "mutation { createApiKey(description: \"CI publishing\") { key apiKey { id description } } }", json!({}))
+        .graphql_as(Some(&token), "mutation { createApiKey(input: { description: \"CI publishing\" }) { userErrors { field message code } key apiKey { id description } } }", json!({}))
         .await;
     let key = body["data"]["createApiKey"]["key"]
         .as_str()
@@ -423,7 +432,7 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
 
     app.fails(
         Some(&token),
-        "mutation { createApiKey(description: \"\") { key } }",
+        "mutation { createApiKey(input: { description: \"\" }) { userErrors { field message code } key } }",
         json!({}),
         "BAD_USER_INPUT",
     )
@@ -431,11 +440,14 @@ async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
     let (_, body) = app
         .graphql_as(
             Some(&token),
-            "mutation($id: ID!) { revokeApiKey(id: $id) }",
+            "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { userErrors { field message code } revokedApiKeyId } }",
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(body["data"]["revokeApiKey"], true);
+    assert!(
+        body["data"]["revokeApiKey"]["revokedApiKeyId"].is_string(),
+        "{body}"
+    );
     assert_eq!(with_key(key).await.unwrap().status(), 401);
 }
 
@@ -445,11 +457,12 @@ async fn password_reset_by_email_ends_every_session() {
     let token = app.register("turing").await;
     app.drain_jobs().await;
     let mails_before = app.emails().len();
-    let request = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    let request = "mutation($e: String!) { requestPasswordReset(input: { email: $e }) { userErrors { field message code } clientMutationId } }";
     for email in ["nobody@example.com", "not an email", "TURING@example.com"] {
         let (_, body) = app.graphql(request, json!({ "e": email })).await;
         assert_eq!(
-            body["data"]["requestPasswordReset"], true,
+            body["data"]["requestPasswordReset"],
+            json!({ "userErrors": [], "clientMutationId": null }),
             "always the same answer"
         );
     }
@@ -465,8 +478,7 @@ async fn password_reset_by_email_ends_every_session() {
     assert_eq!(reset.to, "turing@example.com");
     let reset_token = reset.token("reset-password");
 
-    let reset_query =
-        "mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) }";
+    let reset_query = "mutation($t: String!, $p: String!) { resetPassword(input: { token: $t, password: $p }) { userErrors { field message code } clientMutationId } }";
     let (_, body) = app
         .graphql(reset_query, json!({ "t": reset_token, "p": "short" }))
         .await;
@@ -478,7 +490,11 @@ async fn password_reset_by_email_ends_every_session() {
             json!({ "t": reset_token, "p": "a brand new secret" }),
         )
         .await;
-    assert_eq!(body["data"]["resetPassword"], true, "{body}");
+    assert_eq!(
+        body["data"]["resetPassword"]["userErrors"],
+        json!([]),
+        "{body}"
+    );
     let (_, body) = app
         .graphql(
             reset_query,
@@ -527,7 +543,7 @@ async fn changing_password_and_email() {
     let token = app.register("knuth").await;
     let (_, other) = login(&app, "knuth", PASSWORD).await;
     let other = other["data"]["login"]["token"].as_str().unwrap().to_owned();
-    let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    let change = "mutation($c: String!, $n: String!) { changePassword(input: { currentPassword: $c, newPassword: $n }) { userErrors { field message code } clientMutationId } }";
     app.fails_on(
         Some(&token),
         change,
@@ -549,7 +565,11 @@ async fn changing_password_and_email() {
             json!({ "c": PASSWORD, "n": "a fine new secret" }),
         )
         .await;
-    assert_eq!(body["data"]["changePassword"], true);
+    assert_eq!(
+        body["data"]["changePassword"]["userErrors"],
+        json!([]),
+        "{body}"
+    );
     assert_eq!(
         app.graphql_as(Some(&token), VIEWER, json!({})).await.0,
         200,
@@ -564,8 +584,7 @@ async fn changing_password_and_email() {
     app.register("taken").await;
     app.drain_jobs().await;
     let before = app.emails().len();
-    let change_email =
-        "mutation($p: String!, $e: String!) { changeEmail(password: $p, newEmail: $e) }";
+    let change_email = "mutation($p: String!, $e: String!) { changeEmail(input: { password: $p, newEmail: $e }) { userErrors { field message code } clientMutationId } }";
     app.fails_on(
         Some(&token),
         change_email,
@@ -587,7 +606,11 @@ async fn changing_password_and_email() {
             json!({ "p": "a fine new secret", "e": "Don@Example.org" }),
         )
         .await;
-    assert_eq!(body["data"]["changeEmail"], true, "{body}");
+    assert_eq!(
+        body["data"]["changeEmail"]["userErrors"],
+        json!([]),
+        "{body}"
+    );
     let (_, me) = app
         .graphql_as(Some(&token), "{ viewer { email pendingEmail } }", json!({}))
         .await;
@@ -601,11 +624,11 @@ async fn changing_password_and_email() {
     let mail = emails.iter().find(|m| m.to == "don@example.org").unwrap();
     let (_, body) = app
         .graphql(
-            "mutation($t: String!) { confirmEmail(token: $t) { username } }",
+            "mutation($t: String!) { confirmEmail(input: { token: $t }) { userErrors { field message code } user { username } } }",
             json!({ "t": mail.token("confirm-email") }),
         )
         .await;
-    assert_eq!(body["data"]["confirmEmail"]["username"], "knuth");
+    assert_eq!(body["data"]["confirmEmail"]["user"]["username"], "knuth");
     let (_, me) = app
         .graphql_as(
             Some(&token),
@@ -627,7 +650,7 @@ async fn changing_password_and_email() {
 async fn profiles_are_public_bounded_and_http_only() {
     let app = spawn_app().await;
     let token = app.register("hamilton").await;
-    let update = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { name bio location websiteUrl githubUsername twitterUsername } }";
+    let update = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { userErrors { field message code } user { name bio location websiteUrl githubUsername twitterUsername } } }";
     let (_, body) = app
         .graphql_as(
             Some(&token),
@@ -636,7 +659,7 @@ async fn profiles_are_public_bounded_and_http_only() {
         )
         .await;
     assert_eq!(
-        body["data"]["updateProfile"],
+        body["data"]["updateProfile"]["user"],
         json!({ "name": "Margaret Hamilton", "bio": "Apollo software", "location": "Boston", "websiteUrl": "https://example.org/mh", "githubUsername": "mhamilton", "twitterUsername": "mh_apollo" })
     );
     for (input, expected) in [
@@ -667,8 +690,14 @@ async fn profiles_are_public_bounded_and_http_only() {
     let (_, body) = app
         .graphql_as(Some(&token), update, json!({ "i": { "websiteUrl": "" } }))
         .await;
-    assert_eq!(body["data"]["updateProfile"]["websiteUrl"], Value::Null);
-    assert_eq!(body["data"]["updateProfile"]["bio"], "Apollo software");
+    assert_eq!(
+        body["data"]["updateProfile"]["user"]["websiteUrl"],
+        Value::Null
+    );
+    assert_eq!(
+        body["data"]["updateProfile"]["user"]["bio"],
+        "Apollo software"
+    );
 
     let (_, anonymous) = app
         .graphql(
@@ -729,7 +758,7 @@ async fn deleting_an_account_removes_personal_data_and_credentials() {
     let (_, body) = app
         .graphql_as(
             Some(&token),
-            "mutation { createApiKey(description: \"k\") { key } }",
+            "mutation { createApiKey(input: { description: \"k\" }) { userErrors { field message code } key } }",
             json!({}),
         )
         .await;
@@ -737,7 +766,7 @@ async fn deleting_an_account_removes_personal_data_and_credentials() {
         .as_str()
         .unwrap()
         .to_owned();
-    let delete = "mutation($p: String!) { deleteAccount(password: $p) }";
+    let delete = "mutation($p: String!) { deleteAccount(input: { password: $p }) { userErrors { field message code } deletedUserId } }";
     app.fails_on(
         Some(&token),
         delete,
@@ -748,7 +777,10 @@ async fn deleting_an_account_removes_personal_data_and_credentials() {
     let (_, body) = app
         .graphql_as(Some(&token), delete, json!({ "p": PASSWORD }))
         .await;
-    assert_eq!(body["data"]["deleteAccount"], true);
+    assert!(
+        body["data"]["deleteAccount"]["deletedUserId"].is_string(),
+        "{body}"
+    );
 
     assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 401);
     let by_key = app
@@ -840,11 +872,11 @@ async fn job_stats_are_for_admins_only() {
 async fn resending_the_confirmation_is_limited() {
     let app = spawn_app_with(Options::default(), |s| s.rate_limits.enabled = true).await;
     let token = app.register("curie").await;
-    let resend = "mutation { resendConfirmation }";
+    let resend = "mutation { resendConfirmation { clientMutationId } }";
     for _ in 0..2 {
         assert_eq!(
             app.graphql_as(Some(&token), resend, json!({})).await.1["data"]["resendConfirmation"],
-            true
+            json!({ "clientMutationId": null })
         );
     }
     let body = app
@@ -983,21 +1015,15 @@ async fn operators_grant_roles_and_suspended_members_read_but_cannot_write() {
     let body = app
         .fails(
             Some(&token),
-            "mutation { updateProfile(input: { bio: \"hi\" }) { bio } }",
+            "mutation { updateProfile(input: { bio: \"hi\" }) { userErrors { field message code } user { bio } } }",
             json!({}),
             "FORBIDDEN",
         )
         .await;
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("spam links"),
-        "{body}"
-    );
+    assert!(message(&body).contains("spam links"), "{body}");
     app.fails(
         Some(&token),
-        "mutation { createApiKey(description: \"x\") { key } }",
+        "mutation { createApiKey(input: { description: \"x\" }) { userErrors { field message code } key } }",
         json!({}),
         "FORBIDDEN",
     )
@@ -1008,11 +1034,11 @@ async fn operators_grant_roles_and_suspended_members_read_but_cannot_write() {
     let (_, body) = app
         .graphql_as(
             Some(&token),
-            "mutation { updateProfile(input: { bio: \"hi\" }) { bio } }",
+            "mutation { updateProfile(input: { bio: \"hi\" }) { userErrors { field message code } user { bio } } }",
             json!({}),
         )
         .await;
-    assert_eq!(body["data"]["updateProfile"]["bio"], "hi");
+    assert_eq!(body["data"]["updateProfile"]["user"]["bio"], "hi");
 
     let output = cli(&["admin", "grant", "mallory", "moderator"]);
     assert!(output.status.success());

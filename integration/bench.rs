@@ -49,7 +49,7 @@ async fn bench_event_fanout_to_subscribers() {
             body["data"].clone()
         }
     };
-    let token = call(None, "mutation { register(input: { username: \"bench\", email: \"bench@example.com\", password: \"correct horse battery\" }) { token } }", json!({})).await["register"]["token"].as_str().unwrap().to_owned();
+    let token = call(None, "mutation { register(input: { username: \"bench\", email: \"bench@example.com\", password: \"correct horse battery\" }) { userErrors { field message code } token } }", json!({})).await["register"]["token"].as_str().unwrap().to_owned();
     // Confirmed, as the mail would: members publish once their address is confirmed.
     {
         use sqlx::Connection as _;
@@ -61,7 +61,7 @@ async fn bench_event_fanout_to_subscribers() {
             .await
             .unwrap();
     }
-    let article = call(Some(&token), "mutation { createArticle(input: { title: \"Bench\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].as_str().unwrap().to_owned();
+    let article = call(Some(&token), "mutation { createArticle(input: { title: \"Bench\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({})).await["createArticle"]["article"]["id"].as_str().unwrap().to_owned();
     let query =
         format!("subscription {{ commentAdded(articleId: \"{article}\") {{ id bodyMarkdown }} }}");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -125,7 +125,7 @@ async fn bench_event_fanout_to_subscribers() {
     let mut sent = Vec::new();
     for n in 0..events {
         let started = Instant::now();
-        call(Some(&token), "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }", json!({ "a": article, "b": format!("Event {n}") })).await;
+        call(Some(&token), "mutation($a: ID!, $b: String!) { createComment(input: { articleId: $a, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }", json!({ "a": article, "b": format!("Event {n}") })).await;
         sent.push(started);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -163,7 +163,7 @@ const FEED: &str = "query HomeFeed { feed(type: LATEST, first: 20) { edges { nod
 const SIGNED_IN_FEED: &str = "query HomeFeed { feed(type: RELEVANT, first: 20) { edges { node { id title slug publishedAt readingTimeMinutes commentsCount reactionsCount viewerReactions author { username name viewerIsFollowing } tags { name viewerIsFollowing } reactionCounts { category count } } } } }";
 const ARTICLE: &str = "query ArticlePage($id: ID!) { node(id: $id) { ... on Article { title bodyHtml author { username name } tags { name } reactionCounts { category count } comments(first: 50) { edges { node { id bodyHtml createdAt author { username name } } } } } } }";
 const SEARCH: &str = "query Search($q: String!) { search(query: $q, first: 20) { edges { node { rank highlight node { __typename ... on Article { title author { username } } ... on User { username } ... on Tag { name } } } } } }";
-const COMMENT: &str = "mutation Comment($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+const COMMENT: &str = "mutation Comment($a: ID!, $b: String!) { createComment(input: { articleId: $a, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -650,7 +650,7 @@ async fn bench_http_scenarios() {
     let client = reqwest::Client::new();
     let signed_in: Value = client
         .post(server.url("/graphql"))
-        .json(&json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { token } }", "variables": { "i": { "login": username, "password": vibecoding::cli::seed::PASSWORD } } }))
+        .json(&json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { userErrors { field message code } token } }", "variables": { "i": { "login": username, "password": vibecoding::cli::seed::PASSWORD } } }))
         .send()
         .await
         .unwrap()

@@ -389,7 +389,7 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
     let password = "Sup3r-Secret-Passphrase";
     let email = "private.person@example.org";
     let body: Value = graphql(
-        "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+        "mutation($i: RegisterInput!) { register(input: $i) { userErrors { field message code } token } }",
         serde_json::json!({ "i": { "username": "quiet_person", "email": email, "password": password } }),
         None,
     )
@@ -403,7 +403,7 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned();
     graphql(
-        "mutation($i: LoginInput!) { login(input: $i) { token } }",
+        "mutation($i: LoginInput!) { login(input: $i) { userErrors { field message code } token } }",
         serde_json::json!({ "i": { "login": email, "password": "wrong one" } }),
         None,
     )
@@ -427,7 +427,7 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
         .find(|m| m.subject.contains("Confirm"))
         .expect("a confirmation email");
     let body: Value = graphql(
-        "mutation($t: String!) { confirmEmail(token: $t) { username } }",
+        "mutation($t: String!) { confirmEmail(input: { token: $t }) { userErrors { field message code } user { username } } }",
         serde_json::json!({ "t": confirmation.token("confirm-email") }),
         None,
     )
@@ -437,11 +437,11 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
     .await
     .unwrap();
     assert_eq!(
-        body["data"]["confirmEmail"]["username"], "quiet_person",
+        body["data"]["confirmEmail"]["user"]["username"], "quiet_person",
         "{body}"
     );
     let body: Value = graphql(
-        "mutation { createApiKey(description: \"ci\") { key } }",
+        "mutation { createApiKey(input: { description: \"ci\" }) { userErrors { field message code } key } }",
         Value::Null,
         Some(token.clone()),
     )
@@ -523,7 +523,7 @@ async fn sentry_events_from_the_server_carry_the_request_id_and_operation_not_pe
     let registered: Value = client
         .post(server.url("/graphql"))
         .json(&serde_json::json!({
-            "query": "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+            "query": "mutation($i: RegisterInput!) { register(input: $i) { userErrors { field message code } token } }",
             "variables": { "i": { "username": "grace", "email": "grace@example.com", "password": "very secret words" } }
         }))
         .send()
@@ -540,7 +540,7 @@ async fn sentry_events_from_the_server_carry_the_request_id_and_operation_not_pe
     let form = reqwest::multipart::Form::new()
         .text(
             "operations",
-            serde_json::json!({ "query": "mutation UploadCover($f: Upload!) { uploadImage(file: $f) { id } }", "variables": { "f": null }, "operationName": "UploadCover" }).to_string(),
+            serde_json::json!({ "query": "mutation UploadCover($f: Upload!) { uploadImage(input: { file: $f }) { userErrors { field message code } image { id } } }", "variables": { "f": null }, "operationName": "UploadCover" }).to_string(),
         )
         .text("map", r#"{"0":["variables.f"]}"#)
         .part("0", reqwest::multipart::Part::bytes(png).file_name("c.png"));

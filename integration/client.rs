@@ -69,11 +69,11 @@ async fn articles_comments_members_and_tags_carry_absolute_urls_that_open() {
     let data = app
         .ok(
             Some(&ada),
-            "mutation { createArticle(input: { title: \"Absolute URLs\", bodyMarkdown: \"Text.\", tags: [\"rust\"], published: true }) { id url path author { url path } tags { url path } } }",
+            "mutation { createArticle(input: { title: \"Absolute URLs\", bodyMarkdown: \"Text.\", tags: [\"rust\"], published: true }) { userErrors { field message code } article { id url path author { url path } tags { url path } } } }",
             json!({}),
         )
         .await;
-    let article = &data["createArticle"];
+    let article = &data["createArticle"]["article"];
     let path = article["path"].as_str().unwrap();
     assert!(path.starts_with("/ada/absolute-urls"), "{data}");
     assert_eq!(article["url"], format!("http://community.test{path}"));
@@ -91,11 +91,11 @@ async fn articles_comments_members_and_tags_carry_absolute_urls_that_open() {
     let data = app
         .ok(
             Some(&bob),
-            "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Hi\") { id url } }",
+            "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"Hi\" }) { userErrors { field message code } comment { id url } } }",
             json!({ "a": article["id"] }),
         )
         .await;
-    let comment = &data["createComment"];
+    let comment = &data["createComment"]["comment"];
     let id = comment["id"].as_str().unwrap();
     assert_eq!(
         comment["url"],
@@ -118,19 +118,19 @@ async fn reports_and_images_answer_closed_sets_as_enums() {
     let data = app
         .ok(
             Some(&ada),
-            "mutation { createArticle(input: { title: \"Enums\", bodyMarkdown: \"Text.\", published: true }) { id } }",
+            "mutation { createArticle(input: { title: \"Enums\", bodyMarkdown: \"Text.\", published: true }) { userErrors { field message code } article { id } } }",
             json!({}),
         )
         .await;
-    let article = data["createArticle"]["id"].clone();
+    let article = data["createArticle"]["article"]["id"].clone();
     let report = app
         .ok(
             Some(&bob),
-            "mutation($s: ID!) { report(subjectId: $s, category: PLAGIARISM) { id category status action subjectType } }",
+            "mutation($s: ID!) { report(input: { subjectId: $s, category: PLAGIARISM }) { userErrors { field message code } report { id category status action subjectType } } }",
             json!({ "s": article }),
         )
         .await;
-    let report = &report["report"];
+    let report = &report["report"]["report"];
     assert_eq!(
         (
             &report["category"],
@@ -148,19 +148,19 @@ async fn reports_and_images_answer_closed_sets_as_enums() {
     let resolved = app
         .ok(
             Some(&cleo),
-            "mutation($r: ID!) { resolveReport(id: $r, action: DISMISS) { status action } }",
+            "mutation($r: ID!) { resolveReport(input: { id: $r, action: DISMISS }) { userErrors { field message code } report { status action } } }",
             json!({ "r": report["id"] }),
         )
         .await;
     assert_eq!(
-        resolved["resolveReport"],
+        resolved["resolveReport"]["report"],
         json!({ "status": "DISMISSED", "action": "DISMISS" })
     );
 
     let (status, body) = app
         .upload(
             Some(&ada),
-            "mutation($file: Upload!) { uploadImage(file: $file, purpose: AVATAR) { purpose } }",
+            "mutation($file: Upload!) { uploadImage(input: { file: $file, purpose: AVATAR }) { userErrors { field message code } image { purpose } } }",
             json!({ "file": null }),
             "file",
             "a.png",
@@ -168,7 +168,10 @@ async fn reports_and_images_answer_closed_sets_as_enums() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["uploadImage"]["purpose"], "AVATAR", "{body}");
+    assert_eq!(
+        body["data"]["uploadImage"]["image"]["purpose"], "AVATAR",
+        "{body}"
+    );
 }
 
 /// Runs `query` (a connection at `pointer`, paged by `$first`) with room for every item,
@@ -199,7 +202,7 @@ async fn every_counted_connection_answers_the_length_of_its_whole_list() {
     for name in ["ada", "bob"] {
         app.age_member(name).await;
     }
-    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", tags: [\"rust\"], published: $p }) { id } }";
+    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", tags: [\"rust\"], published: $p }) { userErrors { field message code } article { id } } }";
     let mut articles = Vec::new();
     for (title, published) in [
         ("One", true),
@@ -210,11 +213,16 @@ async fn every_counted_connection_answers_the_length_of_its_whole_list() {
         let data = app
             .ok(Some(&ada), create, json!({ "t": title, "p": published }))
             .await;
-        articles.push(data["createArticle"]["id"].as_str().unwrap().to_owned());
+        articles.push(
+            data["createArticle"]["article"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        "mutation($id: ID!) { unpublishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
         json!({ "id": articles[2] }),
     )
     .await;
@@ -229,19 +237,19 @@ async fn every_counted_connection_answers_the_length_of_its_whole_list() {
     for (token, target) in [(&bob, &ada_id), (&cleo, &ada_id), (&bob, &rust)] {
         app.ok(
             Some(token),
-            "mutation($id: ID!) { follow(id: $id) }",
+            "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
             json!({ "id": target }),
         )
         .await;
     }
-    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id } }";
+    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(input: { articleId: $a, parentId: $p, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
     let root = app
         .ok(
             Some(&bob),
             comment,
             json!({ "a": articles[0], "b": "First" }),
         )
-        .await["createComment"]["id"]
+        .await["createComment"]["comment"]["id"]
         .clone();
     app.ok(
         Some(&bob),
@@ -257,13 +265,13 @@ async fn every_counted_connection_answers_the_length_of_its_whole_list() {
     .await;
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"readinglist\") { reacted } }",
+        "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"readinglist\" }) { userErrors { field message code } reacted } }",
         json!({ "id": articles[1] }),
     )
     .await;
     app.ok(
         Some(&bob),
-        "mutation($s: ID!) { report(subjectId: $s, category: SPAM) { id } }",
+        "mutation($s: ID!) { report(input: { subjectId: $s, category: SPAM }) { userErrors { field message code } report { id } } }",
         json!({ "s": articles[0] }),
     )
     .await;
@@ -422,7 +430,7 @@ async fn private_lists_hang_under_viewer() {
         let (status, body) = app
             .upload(
                 Some(&ada),
-                "mutation($file: Upload!) { uploadImage(file: $file) { id } }",
+                "mutation($file: Upload!) { uploadImage(input: { file: $file }) { userErrors { field message code } image { id } } }",
                 json!({ "file": null }),
                 "file",
                 name,
@@ -453,7 +461,7 @@ async fn private_lists_hang_under_viewer() {
             .clone();
         app.ok(
             Some(&ada),
-            "mutation($id: ID!) { blockUser(id: $id) }",
+            "mutation($id: ID!) { blockUser(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
             json!({ "id": id }),
         )
         .await;
@@ -468,7 +476,7 @@ async fn private_lists_hang_under_viewer() {
         ] })
     );
 
-    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", published: $p }) { id } }";
+    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", published: $p }) { userErrors { field message code } article { id } } }";
     app.ok(Some(&ada), create, json!({ "t": "Kept back", "p": false }))
         .await;
     app.ok(Some(&ada), create, json!({ "t": "Out there", "p": true }))
@@ -507,24 +515,24 @@ async fn capabilities_tell_a_client_which_controls_to_show() {
     let dan = app.member("dan").await;
     app.set_role("cleo", "moderator").await;
     app.set_role("dan", "suspended").await;
-    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", published: $p }) { id } }";
+    let create = "mutation($t: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", published: $p }) { userErrors { field message code } article { id } } }";
     let article = app
         .ok(Some(&ada), create, json!({ "t": "Capable", "p": true }))
-        .await["createArticle"]["id"]
+        .await["createArticle"]["article"]["id"]
         .clone();
     let draft = app
         .ok(Some(&ada), create, json!({ "t": "Not yet", "p": false }))
-        .await["createArticle"]["id"]
+        .await["createArticle"]["article"]["id"]
         .clone();
     app.ok(
         Some(&bob),
-        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Hi\") { id } }",
+        "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"Hi\" }) { userErrors { field message code } comment { id } } }",
         json!({ "a": article }),
     )
     .await;
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"readinglist\") { reacted } }",
+        "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"readinglist\" }) { userErrors { field message code } reacted } }",
         json!({ "id": article }),
     )
     .await;
@@ -534,7 +542,7 @@ async fn capabilities_tell_a_client_which_controls_to_show() {
         .clone();
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { blockUser(id: $id) }",
+        "mutation($id: ID!) { blockUser(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": eve_id }),
     )
     .await;
@@ -668,7 +676,7 @@ async fn series_are_nodes_with_a_slug_a_description_and_their_articles_in_order(
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     app.age_member("ada").await;
-    let create = "mutation($t: String!, $s: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", series: $s, published: $p }) { id } }";
+    let create = "mutation($t: String!, $s: String!, $p: Boolean!) { createArticle(input: { title: $t, bodyMarkdown: \"Text.\", series: $s, published: $p }) { userErrors { field message code } article { id } } }";
     for (title, published) in [
         ("Part one", true),
         ("Part two", true),
@@ -748,7 +756,7 @@ async fn series_are_nodes_with_a_slug_a_description_and_their_articles_in_order(
         json!({ "node": { "__typename": "Series", "title": "Rust Notes" }, "series": { "title": "Rust Notes" } })
     );
 
-    let update = "mutation($id: ID!, $t: String, $d: String) { updateSeries(id: $id, title: $t, description: $d) { title slug description } }";
+    let update = "mutation($id: ID!, $t: String, $d: String) { updateSeries(input: { id: $id, title: $t, description: $d }) { userErrors { field message code } series { title slug description } } }";
     let data = app
         .ok(
             Some(&ada),
@@ -757,7 +765,7 @@ async fn series_are_nodes_with_a_slug_a_description_and_their_articles_in_order(
         )
         .await;
     assert_eq!(
-        data["updateSeries"],
+        data["updateSeries"]["series"],
         json!({ "title": "Rust Field Notes", "slug": rust["slug"], "description": "What I learn." }),
         "the slug stays"
     );

@@ -19,7 +19,7 @@ const VIEWER: &str = "{ viewer { user { username } } }";
 async fn login(app: &TestApp, login: &str) -> String {
     app.ok(
         None,
-        "mutation($i: LoginInput!) { login(input: $i) { token } }",
+        "mutation($i: LoginInput!) { login(input: $i) { userErrors { field message code } token } }",
         json!({ "i": { "login": login, "password": "correct horse battery" } }),
     )
     .await["login"]["token"]
@@ -76,7 +76,11 @@ async fn sockets_close_when_their_credential_goes_on_any_node() {
         .await;
     // Signing out of the phone's session on the other node closes the phone's socket here.
     let (status, body) = other
-        .graphql_as(Some(&phone), "mutation { logout }", json!({}))
+        .graphql_as(
+            Some(&phone),
+            "mutation { logout { endedSessionId } }",
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (close, reason) = closed_with(&mut on_phone, Duration::from_secs(5)).await;
@@ -95,7 +99,7 @@ async fn sockets_close_when_their_credential_goes_on_any_node() {
     other
         .ok(
             Some(&moderator),
-            "mutation($id: ID!) { suspendMember(id: $id, reason: \"spam\") }",
+            "mutation($id: ID!) { suspendMember(input: { id: $id, reason: \"spam\" }) { userErrors { field message code } clientMutationId } }",
             json!({ "id": keeper_id }),
         )
         .await;
@@ -166,7 +170,7 @@ async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
     other
         .ok(
             Some(&owner),
-            "mutation($id: ID!) { revokeSession(id: $id) }",
+            "mutation($id: ID!) { revokeSession(input: { id: $id }) { userErrors { field message code } revokedSessionId } }",
             json!({ "id": spare_id }),
         )
         .await;
@@ -176,7 +180,7 @@ async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
     let created = app
         .ok(
             Some(&owner),
-            "mutation { createApiKey(description: \"ci\") { key apiKey { id } } }",
+            "mutation { createApiKey(input: { description: \"ci\" }) { userErrors { field message code } key apiKey { id } } }",
             json!({}),
         )
         .await;
@@ -185,7 +189,7 @@ async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
     other
         .ok(
             Some(&owner),
-            "mutation($id: ID!) { revokeApiKey(id: $id) }",
+            "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { userErrors { field message code } revokedApiKeyId } }",
             json!({ "id": created["createApiKey"]["apiKey"]["id"] }),
         )
         .await;
@@ -203,7 +207,7 @@ async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
     other
         .ok(
             None,
-            "mutation { requestPasswordReset(email: \"holder@example.com\") }",
+            "mutation { requestPasswordReset(input: { email: \"holder@example.com\" }) { userErrors { field message code } clientMutationId } }",
             json!({}),
         )
         .await;
@@ -212,7 +216,7 @@ async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
     other
         .ok(
             None,
-            "mutation($t: String!) { resetPassword(token: $t, password: \"another good secret\") }",
+            "mutation($t: String!) { resetPassword(input: { token: $t, password: \"another good secret\" }) { userErrors { field message code } clientMutationId } }",
             json!({ "t": reset }),
         )
         .await;
@@ -221,14 +225,14 @@ async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
 
     // Deleting the account.
     let token = app
-        .ok(None, "mutation { login(input: { login: \"holder\", password: \"another good secret\" }) { token } }", json!({}))
+        .ok(None, "mutation { login(input: { login: \"holder\", password: \"another good secret\" }) { userErrors { field message code } token } }", json!({}))
         .await["login"]["token"]
         .as_str()
         .unwrap()
         .to_owned();
     let mut ws = socket(&app, &token).await;
     let phone = app
-        .ok(None, "mutation { login(input: { login: \"holder\", password: \"another good secret\" }) { token } }", json!({}))
+        .ok(None, "mutation { login(input: { login: \"holder\", password: \"another good secret\" }) { userErrors { field message code } token } }", json!({}))
         .await["login"]["token"]
         .as_str()
         .unwrap()
@@ -236,7 +240,7 @@ async fn every_way_a_credential_goes_ends_its_sockets_on_the_other_node() {
     other
         .ok(
             Some(&phone),
-            "mutation { deleteAccount(password: \"another good secret\") }",
+            "mutation { deleteAccount(input: { password: \"another good secret\" }) { userErrors { field message code } deletedUserId } }",
             json!({}),
         )
         .await;
@@ -323,7 +327,7 @@ fn mail(app: &TestApp, to: &str, subject: &str) -> crate::helpers::Mail {
 async fn api_key(app: &TestApp, token: &str) -> String {
     app.ok(
         Some(token),
-        "mutation { createApiKey(description: \"ci\") { key } }",
+        "mutation { createApiKey(input: { description: \"ci\" }) { userErrors { field message code } key } }",
         json!({}),
     )
     .await["createApiKey"]["key"]
@@ -355,7 +359,7 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     // An email change started by the intruder, towards their own address.
     app.ok(
         Some(&intruder),
-        "mutation { changeEmail(password: \"correct horse battery\", newEmail: \"intruder@example.com\") }",
+        "mutation { changeEmail(input: { password: \"correct horse battery\", newEmail: \"intruder@example.com\" }) { userErrors { field message code } clientMutationId } }",
         json!({}),
     )
     .await;
@@ -364,7 +368,7 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     // The owner resets the password from their mailbox.
     app.ok(
         None,
-        "mutation { requestPasswordReset(email: \"victim@example.com\") }",
+        "mutation { requestPasswordReset(input: { email: \"victim@example.com\" }) { userErrors { field message code } clientMutationId } }",
         json!({}),
     )
     .await;
@@ -372,7 +376,7 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     let reset = mail(&app, "victim@example.com", "Reset").token("reset-password");
     app.ok(
         None,
-        "mutation($t: String!) { resetPassword(token: $t, password: \"a brand new secret\") }",
+        "mutation($t: String!) { resetPassword(input: { token: $t, password: \"a brand new secret\" }) { userErrors { field message code } clientMutationId } }",
         json!({ "t": reset }),
     )
     .await;
@@ -383,7 +387,7 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     }
     let (_, body) = app
         .graphql(
-            "mutation($t: String!) { confirmEmail(token: $t) { email } }",
+            "mutation($t: String!) { confirmEmail(input: { token: $t }) { userErrors { field message code } user { email } } }",
             json!({ "t": hijack }),
         )
         .await;
@@ -400,7 +404,7 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     let owner = app
         .ok(
             None,
-            "mutation { login(input: { login: \"victim\", password: \"a brand new secret\" }) { token } }",
+            "mutation { login(input: { login: \"victim\", password: \"a brand new secret\" }) { userErrors { field message code } token } }",
             json!({}),
         )
         .await["login"]["token"]
@@ -410,7 +414,7 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     let second = app
         .ok(
             None,
-            "mutation { login(input: { login: \"victim\", password: \"a brand new secret\" }) { token } }",
+            "mutation { login(input: { login: \"victim\", password: \"a brand new secret\" }) { userErrors { field message code } token } }",
             json!({}),
         )
         .await["login"]["token"]
@@ -419,7 +423,9 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
         .to_owned();
     let key = api_key(&app, &owner).await;
     let change = |to: &str| {
-        format!("mutation {{ changeEmail(password: \"a brand new secret\", newEmail: \"{to}\") }}")
+        format!(
+            "mutation {{ changeEmail(input: {{ password: \"a brand new secret\", newEmail: \"{to}\" }}) {{ userErrors {{ field message code }} clientMutationId }} }}"
+        )
     };
     app.ok(Some(&owner), &change("first.choice@example.com"), json!({}))
         .await;
@@ -440,7 +446,7 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     app.drain_jobs().await;
     let (_, body) = app
         .graphql(
-            "mutation($t: String!) { confirmEmail(token: $t) { email } }",
+            "mutation($t: String!) { confirmEmail(input: { token: $t }) { userErrors { field message code } user { email } } }",
             json!({ "t": first }),
         )
         .await;
@@ -453,11 +459,11 @@ async fn a_reset_or_an_email_change_takes_the_account_back() {
     let confirmed = app
         .ok(
             None,
-            "mutation($t: String!) { confirmEmail(token: $t) { username } }",
+            "mutation($t: String!) { confirmEmail(input: { token: $t }) { userErrors { field message code } user { username } } }",
             json!({ "t": second_link }),
         )
         .await;
-    assert_eq!(confirmed["confirmEmail"]["username"], "victim");
+    assert_eq!(confirmed["confirmEmail"]["user"]["username"], "victim");
     let email: String =
         sqlx::query_scalar("SELECT email::text FROM users WHERE username = 'victim'")
             .fetch_one(&app.state.db)
@@ -476,8 +482,7 @@ async fn password_work_is_rate_limited_per_member_address_and_target() {
     })
     .await;
     let token = app.member("hasher").await;
-    let wrong =
-        "mutation { changePassword(currentPassword: \"nope\", newPassword: \"another long one\") }";
+    let wrong = "mutation { changePassword(input: { currentPassword: \"nope\", newPassword: \"another long one\" }) { userErrors { field message code } clientMutationId } }";
     for _ in 0..2 {
         assert_eq!(
             code(&app.graphql_as(Some(&token), wrong, json!({})).await.1),
@@ -487,11 +492,15 @@ async fn password_work_is_rate_limited_per_member_address_and_target() {
     let (status, body) = app.graphql_as(Some(&token), wrong, json!({})).await;
     assert_eq!((status, code(&body)), (200, "RATE_LIMITED"), "{body}");
     let mails_before = app.emails().len();
-    let reset = |email: &str| format!("mutation {{ requestPasswordReset(email: \"{email}\") }}");
+    let reset = |email: &str| {
+        format!(
+            "mutation {{ requestPasswordReset(input: {{ email: \"{email}\" }}) {{ userErrors {{ field message code }} clientMutationId }} }}"
+        )
+    };
     // One reset mail per target address; the answer stays the same.
     for _ in 0..2 {
         let data = app.ok(None, &reset("hasher@example.com"), json!({})).await;
-        assert_eq!(data["requestPasswordReset"], true);
+        assert_eq!(data["requestPasswordReset"]["userErrors"], json!([]));
     }
     app.drain_jobs().await;
     let resets: Vec<Value> = app
@@ -517,9 +526,8 @@ async fn email_changes_deletions_and_the_address_are_rate_limited_too() {
     })
     .await;
     let first = app.member("first").await;
-    let change =
-        "mutation { changeEmail(password: \"nope\", newEmail: \"new.first@example.com\") }";
-    let delete = "mutation { deleteAccount(password: \"nope\") }";
+    let change = "mutation { changeEmail(input: { password: \"nope\", newEmail: \"new.first@example.com\" }) { userErrors { field message code } clientMutationId } }";
+    let delete = "mutation { deleteAccount(input: { password: \"nope\" }) { userErrors { field message code } deletedUserId } }";
     for (operation, what) in [(change, "changeEmail"), (delete, "deleteAccount")] {
         let (_, body) = app.graphql_as(Some(&first), operation, json!({})).await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "{what}: {body}");
@@ -554,7 +562,11 @@ async fn credentials_checked_lately_never_outlive_a_change() {
 
     // Signed out on this node: the very next request is refused.
     let (status, _) = app
-        .graphql_as(Some(&token), "mutation { logout }", json!({}))
+        .graphql_as(
+            Some(&token),
+            "mutation { logout { endedSessionId } }",
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 401);
@@ -563,7 +575,11 @@ async fn credentials_checked_lately_never_outlive_a_change() {
     let token = login(&app, "keeper").await;
     assert_eq!(app.graphql_as(Some(&token), VIEWER, json!({})).await.0, 200);
     other
-        .graphql_as(Some(&token), "mutation { logout }", json!({}))
+        .graphql_as(
+            Some(&token),
+            "mutation { logout { endedSessionId } }",
+            json!({}),
+        )
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while app.graphql_as(Some(&token), VIEWER, json!({})).await.0 != 401 {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, code, spawn_app, spawn_app_with};
 
 const FEED: &str = "query($t: FeedType!, $p: FeedPeriod, $tag: String, $f: Int, $a: String) { feed(type: $t, period: $p, tag: $tag, first: $f, after: $a) { edges { node { title } } pageInfo { hasNextPage endCursor } } }";
 
@@ -18,10 +18,10 @@ fn titles(data: &Value) -> Vec<String> {
 async fn publish(app: &TestApp, token: &str, title: &str, tags: &[&str]) -> Value {
     app.ok(
         Some(token),
-        "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }",
+        "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }",
         json!({ "i": { "title": title, "bodyMarkdown": "x", "tags": tags, "published": true } }),
     )
-    .await["createArticle"]["id"]
+    .await["createArticle"]["article"]["id"]
         .clone()
 }
 
@@ -54,7 +54,7 @@ async fn latest_top_relevant_and_following() {
     age(&app, &fresh, 1).await;
     age(&app, &by_bob, 2).await;
     age(&app, &ancient, 24 * 400).await;
-    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     for category in ["like", "unicorn", "fire", "raised_hands", "exploding_head"] {
         app.ok(Some(&eve), toggle, json!({ "id": old_hit, "c": category }))
             .await;
@@ -105,7 +105,7 @@ async fn latest_top_relevant_and_following() {
         .clone();
     app.ok(
         Some(&eve),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": bob_id }),
     )
     .await;
@@ -184,17 +184,17 @@ async fn blocked_members_vanish_from_feeds_notifications_and_live_events() {
     publish(&app, &bob, "Bob writes", &[]).await;
     app.ok(
         Some(&eve),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": bob_id }),
     )
     .await;
     assert_eq!(
         app.ok(
             Some(&eve),
-            "mutation($id: ID!) { blockUser(id: $id) }",
+            "mutation($id: ID!) { blockUser(input: { id: $id }) { userErrors { field message code } user { viewerHasBlocked } } }",
             json!({ "id": bob_id })
         )
-        .await["blockUser"],
+        .await["blockUser"]["user"]["viewerHasBlocked"],
         true
     );
 
@@ -214,13 +214,13 @@ async fn blocked_members_vanish_from_feeds_notifications_and_live_events() {
     app.drain_jobs().await;
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"like\" }) { userErrors { field message code } reacted } }",
         json!({ "id": eve_article }),
     )
     .await;
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"like\" }) { userErrors { field message code } reacted } }",
         json!({ "id": eve_article }),
     )
     .await;
@@ -263,14 +263,14 @@ async fn blocked_members_vanish_from_feeds_notifications_and_live_events() {
     let (_, body) = app
         .graphql_as(
             Some(&bob),
-            "mutation($id: ID!) { blockUser(id: $id) }",
+            "mutation($id: ID!) { blockUser(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
             json!({ "id": bob_id }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
     app.ok(
         Some(&eve),
-        "mutation($id: ID!) { unblockUser(id: $id) }",
+        "mutation($id: ID!) { unblockUser(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": bob_id }),
     )
     .await;
@@ -294,7 +294,7 @@ async fn listed_articles_load_their_bodies_only_when_asked() {
     for i in 0..5 {
         app.ok(
             Some(&ada),
-            "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }",
+            "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }",
             json!({ "i": { "title": format!("Body {i}"), "bodyMarkdown": format!("Paragraph **{i}**"), "published": true } }),
         )
         .await;
@@ -390,7 +390,7 @@ async fn signed_out_first_pages_are_kept_until_any_node_writes() {
     other
         .ok(
             Some(&token),
-            "mutation($id: ID!) { updateArticle(id: $id, input: { title: \"Third, edited\" }) { id } }",
+            "mutation($id: ID!) { updateArticle(input: { id: $id, title: \"Third, edited\" }) { userErrors { field message code } article { id } } }",
             json!({ "id": id }),
         )
         .await;
@@ -424,7 +424,7 @@ async fn a_feed_page_with_authors_tags_and_counts_is_two_statements() {
         .await;
         app.ok(
             Some(&tokens[(n + 1) % 3]),
-            "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+            "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"like\" }) { userErrors { field message code } reacted } }",
             json!({ "id": id }),
         )
         .await;

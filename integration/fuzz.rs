@@ -667,30 +667,33 @@ async fn fuzz_random_operations_never_fail_on_our_side() {
     let created = app
         .ok(
             Some(&author),
-            "mutation { createArticle(input: { title: \"Fuzzed\", bodyMarkdown: \"hello @fuzz_author\", published: true, tags: [\"rust\"] }) { id author { id } tags { id } } }",
+            "mutation { createArticle(input: { title: \"Fuzzed\", bodyMarkdown: \"hello @fuzz_author\", published: true, tags: [\"rust\"] }) { userErrors { field message code } article { id author { id } tags { id } } } }",
             json!({}),
         )
         .await;
-    let article = created["createArticle"]["id"].as_str().unwrap().to_owned();
+    let article = created["createArticle"]["article"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let comment = app
         .ok(
             Some(&author),
-            "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"first\") { id } }",
+            "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"first\" }) { userErrors { field message code } comment { id } } }",
             json!({ "a": article }),
         )
-        .await["createComment"]["id"]
+        .await["createComment"]["comment"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let mut ids = vec![article, comment];
     ids.push(
-        created["createArticle"]["author"]["id"]
+        created["createArticle"]["article"]["author"]["id"]
             .as_str()
             .unwrap()
             .to_owned(),
     );
     ids.push(
-        created["createArticle"]["tags"][0]["id"]
+        created["createArticle"]["article"]["tags"][0]["id"]
             .as_str()
             .unwrap()
             .to_owned(),

@@ -311,7 +311,7 @@ impl TestApp {
     pub async fn register(&self, username: &str) -> String {
         let (status, body) = self
             .graphql(
-                "mutation($input: RegisterInput!) { register(input: $input) { token user { username } } }",
+                "mutation($input: RegisterInput!) { register(input: $input) { userErrors { field message code } token user { username } } }",
                 json!({ "input": {
                     "username": username,
                     "email": format!("{username}@example.com"),
@@ -341,19 +341,24 @@ impl TestApp {
             .expect("a confirmation email");
         let (_, body) = self
             .graphql(
-                "mutation($t: String!) { confirmEmail(token: $t) { username } }",
+                "mutation($t: String!) { confirmEmail(input: { token: $t }) { userErrors { field message code } user { username } } }",
                 json!({ "t": mail.token("confirm-email") }),
             )
             .await;
-        assert_eq!(body["data"]["confirmEmail"]["username"], username, "{body}");
+        assert_eq!(
+            body["data"]["confirmEmail"]["user"]["username"], username,
+            "{body}"
+        );
         token
     }
 
-    /// Runs a GraphQL operation as `token` and returns `data`, failing on any error.
+    /// Runs a GraphQL operation as `token` and returns `data`, failing on any error or any
+    /// mutation's `userErrors`.
     pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let (status, body) = self.graphql_as(token, query, variables).await;
         assert_eq!(status, 200, "{body}");
         assert!(body.get("errors").is_none(), "{query}: {body}");
+        assert!(user_errors(&body).is_none(), "{query}: {body}");
         body["data"].clone()
     }
 
@@ -706,15 +711,48 @@ impl Mail {
     }
 }
 
-/// The `extensions.code` of a response's first error.
+/// The first non-empty `userErrors` list among the response's mutation payloads.
+pub fn user_errors(body: &Value) -> Option<&Vec<Value>> {
+    body["data"]
+        .as_object()?
+        .values()
+        .filter_map(|payload| payload["userErrors"].as_array())
+        .find(|errors| !errors.is_empty())
+}
+
+/// The `extensions.code` of a response's first error; BAD_USER_INPUT when a mutation
+/// answered with `userErrors` instead.
 pub fn code(body: &Value) -> &str {
+    if body.get("errors").is_none() && user_errors(body).is_some() {
+        return "BAD_USER_INPUT";
+    }
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<none>")
 }
 
-/// The `extensions.field` of a response's first error.
+/// The message of a response's first error, or of a mutation's first user error.
+pub fn message(body: &Value) -> &str {
+    if body.get("errors").is_none()
+        && let Some(errors) = user_errors(body)
+    {
+        return errors[0]["message"].as_str().unwrap_or("<none>");
+    }
+    body["errors"][0]["message"].as_str().unwrap_or("<none>")
+}
+
+/// The `extensions.field` of a response's first error, or the input field of a mutation's
+/// first user error (the last part of its path).
 pub fn field(body: &Value) -> &str {
+    if body.get("errors").is_none()
+        && let Some(errors) = user_errors(body)
+    {
+        return errors[0]["field"]
+            .as_array()
+            .and_then(|path| path.last())
+            .and_then(Value::as_str)
+            .unwrap_or("<none>");
+    }
     body["errors"][0]["extensions"]["field"]
         .as_str()
         .unwrap_or("<none>")

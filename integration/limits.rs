@@ -36,9 +36,8 @@ fn assert_limited(body: &Value, window: u64, what: &str) {
     assert!((1..=window).contains(&retry), "{what}: retryAfter {retry}");
 }
 
-const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }";
-const COMMENT: &str =
-    "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+const CREATE: &str = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }";
+const COMMENT: &str = "mutation($a: ID!, $b: String!) { createComment(input: { articleId: $a, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
 
 async fn article(app: &TestApp, token: &str, title: &str) -> String {
     app.ok(
@@ -46,7 +45,7 @@ async fn article(app: &TestApp, token: &str, title: &str) -> String {
         CREATE,
         json!({ "i": { "title": title, "bodyMarkdown": "Body", "published": true } }),
     )
-    .await["createArticle"]["id"]
+    .await["createArticle"]["article"]["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -83,16 +82,15 @@ async fn every_member_limit_refuses_with_retry_after() {
     assert!(results[1].get("errors").is_none(), "{}", results[1]);
     third(&results[2], "article creation");
 
-    let update =
-        "mutation($id: ID!, $i: ArticleFields!) { updateArticle(id: $id, input: $i) { id } }";
-    let mine = results[0]["data"]["createArticle"]["id"].clone();
+    let update = "mutation($i: UpdateArticleInput!) { updateArticle(input: $i) { userErrors { field message code } article { id } } }";
+    let mine = results[0]["data"]["createArticle"]["article"]["id"].clone();
     let mut last = Value::Null;
     for i in 0..3 {
         last = app
             .graphql_as(
                 Some(&ada),
                 update,
-                json!({ "id": mine, "i": { "description": format!("d{i}") } }),
+                json!({ "i": { "id": mine, "description": format!("d{i}") } }),
             )
             .await
             .1;
@@ -111,7 +109,7 @@ async fn every_member_limit_refuses_with_retry_after() {
     }
     third(&last, "comments");
 
-    let react = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    let react = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     for category in ["like", "unicorn", "fire"] {
         last = app
             .graphql_as(Some(&ada), react, json!({ "id": a2, "c": category }))
@@ -120,7 +118,7 @@ async fn every_member_limit_refuses_with_retry_after() {
     }
     third(&last, "reactions");
 
-    let profile = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { name } }";
+    let profile = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { userErrors { field message code } user { name } } }";
     for i in 0..3 {
         last = app
             .graphql_as(
@@ -133,7 +131,7 @@ async fn every_member_limit_refuses_with_retry_after() {
     }
     third(&last, "profile updates");
 
-    let follow = "mutation($id: ID!) { follow(id: $id) }";
+    let follow = "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }";
     let ids = app
         .ok(
             None,
@@ -149,7 +147,7 @@ async fn every_member_limit_refuses_with_retry_after() {
     }
     third(&last, "follows");
 
-    let report = "mutation($id: ID!) { report(subjectId: $id, category: SPAM) { id } }";
+    let report = "mutation($id: ID!) { report(input: { subjectId: $id, category: SPAM }) { userErrors { field message code } report { id } } }";
     for key in ["a", "b", "c"] {
         last = app
             .graphql_as(Some(&ada), report, json!({ "id": ids[key]["id"] }))
@@ -162,7 +160,7 @@ async fn every_member_limit_refuses_with_retry_after() {
         last = app
             .upload(
                 Some(&ada),
-                "mutation($f: Upload!) { uploadImage(file: $f) { id } }",
+                "mutation($f: Upload!) { uploadImage(input: { file: $f }) { userErrors { field message code } image { id } } }",
                 json!({ "f": null }),
                 "f",
                 "a.png",
@@ -177,7 +175,11 @@ async fn every_member_limit_refuses_with_retry_after() {
     let eve = app.register("eve").await;
     for _ in 0..3 {
         last = app
-            .graphql_as(Some(&eve), "mutation { resendConfirmation }", json!({}))
+            .graphql_as(
+                Some(&eve),
+                "mutation { resendConfirmation { clientMutationId } }",
+                json!({}),
+            )
             .await
             .1;
     }
@@ -187,7 +189,7 @@ async fn every_member_limit_refuses_with_retry_after() {
     let data = app
         .ok(Some(&cyd), COMMENT, json!({ "a": a1, "b": "cyd was here" }))
         .await;
-    assert!(data["createComment"]["id"].is_string());
+    assert!(data["createComment"]["comment"]["id"].is_string());
 }
 
 #[tokio::test]
@@ -220,7 +222,7 @@ async fn new_accounts_publish_and_comment_slowly() {
             json!({ "i": { "title": "Draft", "bodyMarkdown": "x" } }),
         )
         .await;
-    assert!(data["createArticle"]["id"].is_string());
+    assert!(data["createArticle"]["article"]["id"].is_string());
 
     app.ok(Some(&young), COMMENT, json!({ "a": target, "b": "first" }))
         .await;
@@ -273,7 +275,7 @@ async fn sign_in_and_registration_are_limited_per_address() {
     })
     .await;
     app.register("ada").await;
-    let login = "mutation($i: LoginInput!) { login(input: $i) { token } }";
+    let login = "mutation($i: LoginInput!) { login(input: $i) { userErrors { field message code } token } }";
     for _ in 0..2 {
         let (_, body) = app
             .graphql(
@@ -304,7 +306,7 @@ async fn sign_in_and_registration_are_limited_per_address() {
     app.register("cyd").await;
     let (_, body) = app
         .graphql(
-            "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+            "mutation($i: RegisterInput!) { register(input: $i) { userErrors { field message code } token } }",
             json!({ "i": { "username": "dee", "email": "dee@example.com", "password": "correct horse battery" } }),
         )
         .await;

@@ -57,8 +57,8 @@ async fn comments_articles_and_reactions_reach_subscribers_on_another_node() {
     wait_until_connected(&a, &b).await;
     let ada = a.member("ada").await;
     let bob = a.member("bob").await;
-    let create = "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }";
-    let article = a.ok(Some(&ada), create, json!({ "i": { "title": "Live", "bodyMarkdown": "x", "tags": ["rust"], "published": true } })).await["createArticle"]["id"].clone();
+    let create = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }";
+    let article = a.ok(Some(&ada), create, json!({ "i": { "title": "Live", "bodyMarkdown": "x", "tags": ["rust"], "published": true } })).await["createArticle"]["article"]["id"].clone();
 
     let mut comments = subscribe(&b, "graphql-transport-ws", None, &format!("subscription {{ commentAdded(articleId: \"{}\") {{ bodyHtml author {{ username }} }} }}", article.as_str().unwrap())).await;
     let mut legacy = subscribe(
@@ -81,8 +81,7 @@ async fn comments_articles_and_reactions_reach_subscribers_on_another_node() {
     let mut counts = subscribe(&b, "graphql-transport-ws", None, &format!("subscription {{ reactionCountsChanged(articleId: \"{}\") {{ reactionsCount reactionCounts {{ category count }} }} }}", article.as_str().unwrap())).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let comment =
-        "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+    let comment = "mutation($a: ID!, $b: String!) { createComment(input: { articleId: $a, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
     a.ok(
         Some(&bob),
         comment,
@@ -108,7 +107,7 @@ async fn comments_articles_and_reactions_reach_subscribers_on_another_node() {
             create,
             json!({ "i": { "title": "Not yet", "bodyMarkdown": "x", "tags": ["rust"] } }),
         )
-        .await["createArticle"]["id"]
+        .await["createArticle"]["article"]["id"]
         .clone();
     let raw_id =
         vibecoding::graphql::node::decode(&async_graphql::ID(draft.as_str().unwrap().to_owned()))
@@ -123,7 +122,7 @@ async fn comments_articles_and_reactions_reach_subscribers_on_another_node() {
     );
     a.ok(
         Some(&ada),
-        "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+        "mutation($id: ID!) { publishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
         json!({ "id": draft }),
     )
     .await;
@@ -136,7 +135,7 @@ async fn comments_articles_and_reactions_reach_subscribers_on_another_node() {
     );
 
     // Public reactions are announced; bookmarks are private and are not.
-    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     a.ok(
         Some(&bob),
         toggle,
@@ -161,7 +160,7 @@ async fn comments_articles_and_reactions_reach_subscribers_on_another_node() {
             create,
             json!({ "i": { "title": "Still a draft", "bodyMarkdown": "x" } }),
         )
-        .await["createArticle"]["id"]
+        .await["createArticle"]["article"]["id"]
         .clone();
     for id in [nowhere.0.as_str(), hidden.as_str().unwrap()] {
         let mut refused = subscribe(
@@ -194,7 +193,7 @@ async fn a_scheduled_article_is_announced_when_the_worker_publishes_it() {
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    a.ok(Some(&ada), "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }", json!({ "i": { "title": "Tomorrow", "bodyMarkdown": "x", "published": true, "publishedAt": at } })).await;
+    a.ok(Some(&ada), "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }", json!({ "i": { "title": "Tomorrow", "bodyMarkdown": "x", "published": true, "publishedAt": at } })).await;
     assert!(
         next_data(&mut articles, Duration::from_millis(400))
             .await
@@ -230,7 +229,7 @@ async fn delivery_resumes_after_redis_comes_back() {
         .await;
     wait_until_connected(&a, &b).await;
     let ada = a.member("ada").await;
-    let article = a.ok(Some(&ada), "mutation { createArticle(input: { title: \"Up\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let article = a.ok(Some(&ada), "mutation { createArticle(input: { title: \"Up\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({})).await["createArticle"]["article"]["id"].clone();
     let mut comments = subscribe(
         &b,
         "graphql-transport-ws",
@@ -246,8 +245,7 @@ async fn delivery_resumes_after_redis_comes_back() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     proxy.set(Mode::Up);
     // The WebSocket stayed open; once the listener is back, comments arrive again.
-    let comment =
-        "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+    let comment = "mutation($a: ID!, $b: String!) { createComment(input: { articleId: $a, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut n = 0;
     loop {
@@ -346,7 +344,7 @@ async fn without_redis_a_single_node_still_delivers_live() {
         crate::helpers::spawn_app_with(Options::default(), |s| s.redis_url = Some(String::new()))
             .await;
     let ada = app.member("ada").await;
-    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Solo\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Solo\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({})).await["createArticle"]["article"]["id"].clone();
     let mut ws = subscribe(
         &app,
         "graphql-transport-ws",
@@ -360,7 +358,7 @@ async fn without_redis_a_single_node_still_delivers_live() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.ok(
         Some(&ada),
-        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"In process\") { id } }",
+        "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"In process\" }) { userErrors { field message code } comment { id } } }",
         json!({ "a": article }),
     )
     .await;
@@ -380,8 +378,8 @@ async fn signed_out_subscribers_share_one_run_and_each_gets_every_event() {
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     let article = app
-        .ok(Some(&ada), "mutation { createArticle(input: { title: \"Shared\", bodyMarkdown: \"x\", published: true }) { id } }", json!({}))
-        .await["createArticle"]["id"]
+        .ok(Some(&ada), "mutation { createArticle(input: { title: \"Shared\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({}))
+        .await["createArticle"]["article"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -392,7 +390,7 @@ async fn signed_out_subscribers_share_one_run_and_each_gets_every_event() {
     let carol = app.member("carol").await;
     app.ok(
         Some(&carol),
-        "mutation($id: ID!) { blockUser(id: $id) }",
+        "mutation($id: ID!) { blockUser(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": bob_id }),
     )
     .await;
@@ -406,8 +404,7 @@ async fn signed_out_subscribers_share_one_run_and_each_gets_every_event() {
     let mut blocking = subscribe(&app, "graphql-transport-ws", Some(&carol), &query).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let comment = |text: &str| json!({ "a": article, "b": text });
-    let create =
-        "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id } }";
+    let create = "mutation($a: ID!, $b: String!) { createComment(input: { articleId: $a, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
     app.ok(Some(&bob), create, comment("First")).await;
     app.ok(Some(&bob), create, comment("Second")).await;
     for ws in &mut anonymous {
@@ -453,10 +450,10 @@ async fn a_thread_stays_in_step_live_with_edits_hides_and_deletions() {
     let article = a
         .ok(
             Some(&ada),
-            "mutation { createArticle(input: { title: \"Lively\", bodyMarkdown: \"x\", published: true }) { id } }",
+            "mutation { createArticle(input: { title: \"Lively\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }",
             json!({}),
         )
-        .await["createArticle"]["id"]
+        .await["createArticle"]["article"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -486,10 +483,10 @@ async fn a_thread_stays_in_step_live_with_edits_hides_and_deletions() {
     let id = a
         .ok(
             Some(&bob),
-            "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"First\") { id } }",
+            "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"First\" }) { userErrors { field message code } comment { id } } }",
             json!({ "a": article }),
         )
-        .await["createComment"]["id"]
+        .await["createComment"]["comment"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -501,7 +498,7 @@ async fn a_thread_stays_in_step_live_with_edits_hides_and_deletions() {
 
     a.ok(
         Some(&bob),
-        "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"First, edited\") { id } }",
+        "mutation($id: ID!) { updateComment(input: { id: $id, bodyMarkdown: \"First, edited\" }) { userErrors { field message code } comment { id } } }",
         json!({ "id": id }),
     )
     .await;
@@ -512,7 +509,7 @@ async fn a_thread_stays_in_step_live_with_edits_hides_and_deletions() {
 
     a.ok(
         Some(&ada),
-        "mutation($id: ID!) { hideComment(id: $id) { id } }",
+        "mutation($id: ID!) { hideComment(input: { id: $id }) { userErrors { field message code } comment { id } } }",
         json!({ "id": id }),
     )
     .await;
@@ -527,7 +524,7 @@ async fn a_thread_stays_in_step_live_with_edits_hides_and_deletions() {
 
     a.ok(
         Some(&cleo),
-        "mutation($id: ID!) { moderateComment(id: $id, action: UNHIDE, reason: \"fine after all\") }",
+        "mutation($id: ID!) { moderateComment(input: { id: $id, action: UNHIDE, reason: \"fine after all\" }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": id }),
     )
     .await;
@@ -537,7 +534,7 @@ async fn a_thread_stays_in_step_live_with_edits_hides_and_deletions() {
 
     a.ok(
         Some(&bob),
-        "mutation($id: ID!) { deleteComment(id: $id) { id } }",
+        "mutation($id: ID!) { deleteComment(input: { id: $id }) { userErrors { field message code } comment { id } } }",
         json!({ "id": id }),
     )
     .await;

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Options, TestApp, code, spawn_app, spawn_app_with};
 
-const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { id score } }";
-const COMMENT: &str = "mutation($a: ID!, $b: String!) { createComment(articleId: $a, bodyMarkdown: $b) { id score } }";
-const REPORT: &str = "mutation($id: ID!, $c: ReportCategory!, $m: String) { report(subjectId: $id, category: $c, message: $m) { id status category reporter { username } } }";
+const CREATE: &str = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id score } } }";
+const COMMENT: &str = "mutation($a: ID!, $b: String!) { createComment(input: { articleId: $a, bodyMarkdown: $b }) { userErrors { field message code } comment { id score } } }";
+const REPORT: &str = "mutation($id: ID!, $c: ReportCategory!, $m: String) { report(input: { subjectId: $id, category: $c, message: $m }) { userErrors { field message code } report { id status category reporter { username } } } }";
 const REPORTS: &str = "query($s: ReportStatus) { reports(status: $s) { edges { node { id subjectType subjectId category message automatic status action resolutionNote reporter { username } resolvedBy { username } } } } }";
 const AUDIT: &str = "query($a: AuditAction) { auditLog(action: $a) { edges { node { action reason subjectType subjectId details actor { username } } } } }";
 
@@ -17,7 +17,7 @@ async fn article(app: &TestApp, token: &str, title: &str) -> String {
         CREATE,
         json!({ "i": { "title": title, "bodyMarkdown": "Body", "published": true, "tags": ["rust"] } }),
     )
-    .await["createArticle"]["id"]
+    .await["createArticle"]["article"]["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -25,7 +25,7 @@ async fn article(app: &TestApp, token: &str, title: &str) -> String {
 
 async fn comment(app: &TestApp, token: &str, article: &str, body: &str) -> Value {
     app.ok(Some(token), COMMENT, json!({ "a": article, "b": body }))
-        .await["createComment"]
+        .await["createComment"]["comment"]
         .clone()
 }
 
@@ -94,7 +94,7 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
             json!({ "id": story, "c": "SPAM", "m": "Links to a shop" }),
         )
         .await;
-    assert_eq!(data["report"]["status"], "OPEN");
+    assert_eq!(data["report"]["report"]["status"], "OPEN");
     // Once per member while open; never oneself; only articles, comments and members.
     app.fails(
         Some(&reader),
@@ -144,7 +144,7 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
     assert_eq!(first["subjectId"], story);
 
     // An action that does not fit the subject is refused and changes nothing.
-    let resolve = "mutation($id: ID!, $a: ModerationAction!, $n: String) { resolveReport(id: $id, action: $a, note: $n) { status action resolutionNote resolvedBy { username } } }";
+    let resolve = "mutation($id: ID!, $a: ModerationAction!, $n: String) { resolveReport(input: { id: $id, action: $a, note: $n }) { userErrors { field message code } report { status action resolutionNote resolvedBy { username } } } }";
     app.fails(
         Some(&moderator),
         resolve,
@@ -167,9 +167,15 @@ async fn reports_are_listed_for_moderators_and_resolved_with_an_action() {
             json!({ "id": first["id"], "a": "UNPUBLISH_ARTICLE", "n": "Commercial spam" }),
         )
         .await;
-    assert_eq!(data["resolveReport"]["status"], "RESOLVED");
-    assert_eq!(data["resolveReport"]["action"], "UNPUBLISH_ARTICLE");
-    assert_eq!(data["resolveReport"]["resolvedBy"]["username"], "warden");
+    assert_eq!(data["resolveReport"]["report"]["status"], "RESOLVED");
+    assert_eq!(
+        data["resolveReport"]["report"]["action"],
+        "UNPUBLISH_ARTICLE"
+    );
+    assert_eq!(
+        data["resolveReport"]["report"]["resolvedBy"]["username"],
+        "warden"
+    );
     // The article is gone from public view; both reports are closed.
     let data = app
         .ok(
@@ -219,7 +225,7 @@ async fn moderator_actions_each_leave_an_audit_row() {
     let rude = comment(&app, &reader, &story, "You are all fools").await;
     let worse = comment(&app, &reader, &story, "Something illegal").await;
 
-    let moderate = "mutation($id: ID!, $a: CommentModeration!, $r: String!) { moderateComment(id: $id, action: $a, reason: $r) }";
+    let moderate = "mutation($id: ID!, $a: CommentModeration!, $r: String!) { moderateComment(input: { id: $id, action: $a, reason: $r }) { userErrors { field message code } clientMutationId } }";
     app.fails(
         Some(&reader),
         moderate,
@@ -263,7 +269,7 @@ async fn moderator_actions_each_leave_an_audit_row() {
     assert_eq!(edges[1]["node"]["isDeleted"], true, "{thread}");
     assert_eq!(thread["node"]["commentsCount"], 1);
 
-    let retag = "mutation($id: ID!, $t: [String!]!, $r: String!) { moderateArticleTags(id: $id, tags: $t, reason: $r) { tags { name } } }";
+    let retag = "mutation($id: ID!, $t: [String!]!, $r: String!) { moderateArticleTags(input: { id: $id, tags: $t, reason: $r }) { userErrors { field message code } article { tags { name } } } }";
     let data = app
         .ok(
             Some(&moderator),
@@ -272,7 +278,7 @@ async fn moderator_actions_each_leave_an_audit_row() {
         )
         .await;
     assert_eq!(
-        data["moderateArticleTags"]["tags"],
+        data["moderateArticleTags"]["article"]["tags"],
         json!([{ "name": "discuss" }, { "name": "beginners" }])
     );
     let tag = app
@@ -280,8 +286,8 @@ async fn moderator_actions_each_leave_an_audit_row() {
         .await;
     assert_eq!(tag["tag"]["articlesCount"], 0);
 
-    let suspend = "mutation($id: ID!, $r: String!) { suspendMember(id: $id, reason: $r) }";
-    let unsuspend = "mutation($id: ID!, $r: String!) { unsuspendMember(id: $id, reason: $r) }";
+    let suspend = "mutation($id: ID!, $r: String!) { suspendMember(input: { id: $id, reason: $r }) { userErrors { field message code } clientMutationId } }";
+    let unsuspend = "mutation($id: ID!, $r: String!) { unsuspendMember(input: { id: $id, reason: $r }) { userErrors { field message code } clientMutationId } }";
     let reader_id = user_id(&app, "reader").await;
     let admin_id = user_id(&app, "boss").await;
     app.ok(
@@ -332,7 +338,7 @@ async fn moderator_actions_each_leave_an_audit_row() {
 
     app.ok(
         Some(&moderator),
-        "mutation { updateTag(name: \"discuss\", description: \"Open-ended talk\") { name } }",
+        "mutation { updateTag(input: { name: \"discuss\", description: \"Open-ended talk\" }) { userErrors { field message code } tag { name } } }",
         json!({}),
     )
     .await;
@@ -374,7 +380,7 @@ async fn privileged_reactions_move_scores_and_vomits_suspend_the_author() {
     }
     let one = article(&app, &author, "One").await;
     let two = article(&app, &author, "Two").await;
-    let react = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted reactionCounts { category count } } }";
+    let react = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     let score = |id: String| {
         let app = &app;
         async move {
@@ -463,7 +469,7 @@ async fn blocked_members_vanish_from_comments_and_notifications_and_cannot_comme
     let rant = comment(&app, &troll, &cyds, "A rant").await;
     app.ok(
         Some(&cyd),
-        "mutation($a: ID!, $p: ID!, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id } }",
+        "mutation($a: ID!, $p: ID!, $b: String!) { createComment(input: { articleId: $a, parentId: $p, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }",
         json!({ "a": cyds, "p": rant["id"], "b": "A reply to the rant" }),
     )
     .await;
@@ -472,7 +478,7 @@ async fn blocked_members_vanish_from_comments_and_notifications_and_cannot_comme
     let troll_id = user_id(&app, "troll").await;
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { blockUser(id: $id) }",
+        "mutation($id: ID!) { blockUser(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": troll_id }),
     )
     .await;
@@ -517,13 +523,13 @@ async fn blocked_members_vanish_from_comments_and_notifications_and_cannot_comme
     let ada_id = user_id(&app, "ada").await;
     app.ok(
         Some(&troll),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": ada_id }),
     )
     .await;
     app.ok(
         Some(&troll),
-        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"like\" }) { userErrors { field message code } reacted } }",
         json!({ "id": adas }),
     )
     .await;
@@ -558,7 +564,7 @@ async fn spam_trigger_terms_report_and_score_down() {
             json!({ "i": { "title": "CHEAP PILLS for developers", "bodyMarkdown": "x", "published": true } }),
         )
         .await;
-    assert_eq!(data["createArticle"]["score"], -50, "{data}");
+    assert_eq!(data["createArticle"]["article"]["score"], -50, "{data}");
     let clean = article(&app, &reader, "A clean title").await;
     let spam = comment(&app, &author, &clean, "Buy cheap pills at my shop").await;
     assert_eq!(spam["score"], -50);
@@ -611,10 +617,10 @@ async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
     let draft = app
         .ok(
             Some(&author),
-            "mutation { createArticle(input: { title: \"Shared\", bodyMarkdown: \"x\" }) { id previewToken } }",
+            "mutation { createArticle(input: { title: \"Shared\", bodyMarkdown: \"x\" }) { userErrors { field message code } article { id previewToken } } }",
             json!({}),
         )
-        .await["createArticle"]
+        .await["createArticle"]["article"]
         .clone();
     let id = draft["id"].as_str().unwrap().to_owned();
     let preview = draft["previewToken"].as_str().unwrap().to_owned();
@@ -626,7 +632,7 @@ async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
     assert_eq!(seen["article"]["id"], id.as_str());
     app.ok(
         Some(&moderator),
-        "mutation($id: ID!) { moderateArticle(id: $id, reason: \"doxxing\") }",
+        "mutation($id: ID!) { moderateArticle(input: { id: $id, reason: \"doxxing\" }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": id }),
     )
     .await;
@@ -655,7 +661,7 @@ async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
     );
     app.fails(
         Some(&author),
-        "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+        "mutation($id: ID!) { publishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
         json!({ "id": id }),
         "FORBIDDEN",
     )
@@ -664,11 +670,10 @@ async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
     // A comment a moderator hid stays hidden whatever the article's author toggles.
     let live = article(&app, &author, "Live one").await;
     let c = comment(&app, &reader, &live, "rude words").await;
-    let hide =
-        "mutation($id: ID!, $h: Boolean!) { hideComment(id: $id, hidden: $h) { id isHidden } }";
+    let hide = "mutation($id: ID!, $h: Boolean!) { hideComment(input: { id: $id, hidden: $h }) { userErrors { field message code } comment { id isHidden } } }";
     app.ok(
         Some(&moderator),
-        "mutation($id: ID!) { moderateComment(id: $id, action: HIDE, reason: \"rude\") }",
+        "mutation($id: ID!) { moderateComment(input: { id: $id, action: HIDE, reason: \"rude\" }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": c["id"] }),
     )
     .await;
@@ -690,16 +695,16 @@ async fn takedowns_and_moderator_hides_cannot_be_undone_by_authors() {
             json!({ "id": other["id"], "h": false }),
         )
         .await;
-    assert_eq!(shown["hideComment"]["isHidden"], false);
+    assert_eq!(shown["hideComment"]["comment"]["isHidden"], false);
     // The moderator can show it again.
     app.ok(
         Some(&moderator),
-        "mutation($id: ID!) { moderateComment(id: $id, action: UNHIDE, reason: \"ok\") }",
+        "mutation($id: ID!) { moderateComment(input: { id: $id, action: UNHIDE, reason: \"ok\" }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": c["id"] }),
     )
     .await;
     let shown = app
         .ok(Some(&author), hide, json!({ "id": c["id"], "h": false }))
         .await;
-    assert_eq!(shown["hideComment"]["isHidden"], false);
+    assert_eq!(shown["hideComment"]["comment"]["isHidden"], false);
 }

@@ -43,7 +43,7 @@ async fn node_refetches_every_node_type_for_whom_may_see_it() {
     let key = id(
         &app.ok(
             Some(&ada),
-            "mutation { createApiKey(description: \"ci\") { apiKey { id } } }",
+            "mutation { createApiKey(input: { description: \"ci\" }) { userErrors { field message code } apiKey { id } } }",
             json!({}),
         )
         .await,
@@ -52,7 +52,7 @@ async fn node_refetches_every_node_type_for_whom_may_see_it() {
     let (status, body) = app
         .upload(
             Some(&ada),
-            "mutation($file: Upload!) { uploadImage(file: $file) { id } }",
+            "mutation($file: Upload!) { uploadImage(input: { file: $file }) { userErrors { field message code } image { id } } }",
             json!({ "file": null }),
             "file",
             "a.png",
@@ -60,24 +60,24 @@ async fn node_refetches_every_node_type_for_whom_may_see_it() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let image = id(&body, "/data/uploadImage/id");
+    let image = id(&body, "/data/uploadImage/image/id");
     let article = id(
         &app.ok(
             Some(&ada),
-            "mutation { createArticle(input: { title: \"Nodes\", bodyMarkdown: \"Text.\", published: true }) { id } }",
+            "mutation { createArticle(input: { title: \"Nodes\", bodyMarkdown: \"Text.\", published: true }) { userErrors { field message code } article { id } } }",
             json!({}),
         )
         .await,
-        "/createArticle/id",
+        "/createArticle/article/id",
     );
     let comment = id(
         &app.ok(
             Some(&bob),
-            "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Hello\") { id } }",
+            "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"Hello\" }) { userErrors { field message code } comment { id } } }",
             json!({ "a": article }),
         )
         .await,
-        "/createComment/id",
+        "/createComment/comment/id",
     );
     app.drain_jobs().await;
     let notification = id(
@@ -92,15 +92,15 @@ async fn node_refetches_every_node_type_for_whom_may_see_it() {
     let report = id(
         &app.ok(
             Some(&ada),
-            "mutation($s: ID!) { report(subjectId: $s, category: SPAM) { id } }",
+            "mutation($s: ID!) { report(input: { subjectId: $s, category: SPAM }) { userErrors { field message code } report { id } } }",
             json!({ "s": comment }),
         )
         .await,
-        "/report/id",
+        "/report/report/id",
     );
     app.ok(
         Some(&cleo),
-        "mutation($r: ID!) { resolveReport(id: $r, action: DISMISS) { id } }",
+        "mutation($r: ID!) { resolveReport(input: { id: $r, action: DISMISS }) { userErrors { field message code } report { id } } }",
         json!({ "r": report }),
     )
     .await;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, WsClient, spawn_app};
+use crate::helpers::{Options, TestApp, WsClient, code, spawn_app};
 
 const INBOX: &str = "query($u: Boolean) { viewer { unreadNotificationsCount notifications(unreadOnly: $u) { edges { node { id kind message actorsCount read actors { username } article { title } comment { bodyMarkdown } } } } } }";
 
@@ -30,15 +30,15 @@ async fn comments_replies_mentions_reactions_and_followers() {
     let bob = app.member("bob").await;
     let eve = app.member("eve").await;
     let carl = app.member("carl").await;
-    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Notify me\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
-    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id } }";
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Notify me\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({})).await["createArticle"]["article"]["id"].clone();
+    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(input: { articleId: $a, parentId: $p, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
     let bobs = app
         .ok(
             Some(&bob),
             comment,
             json!({ "a": article, "b": "Nice one" }),
         )
-        .await["createComment"]["id"]
+        .await["createComment"]["comment"]["id"]
         .clone();
     app.ok(
         Some(&ada),
@@ -70,7 +70,7 @@ async fn comments_replies_mentions_reactions_and_followers() {
     );
 
     // Reactions on one item in a day share one notification; each member counts once.
-    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     for (token, category) in [
         (&bob, "like"),
         (&bob, "unicorn"),
@@ -105,7 +105,7 @@ async fn comments_replies_mentions_reactions_and_followers() {
     for token in [&bob, &eve] {
         app.ok(
             Some(token),
-            "mutation($id: ID!) { follow(id: $id) }",
+            "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
             json!({ "id": ada_id }),
         )
         .await;
@@ -128,11 +128,19 @@ async fn comments_replies_mentions_reactions_and_followers() {
     let data = app
         .ok(
             Some(&ada),
-            "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }",
+            "mutation($ids: [ID!]!) { markNotificationsRead(input: { ids: $ids }) { userErrors { field message code } markedCount notifications { id read } viewer { unreadNotificationsCount } } }",
             json!({ "ids": [one] }),
         )
         .await;
-    assert_eq!(data["markNotificationsRead"], 1);
+    assert_eq!(
+        data["markNotificationsRead"],
+        json!({
+            "userErrors": [],
+            "markedCount": 1,
+            "notifications": [{ "id": one, "read": true }],
+            "viewer": { "unreadNotificationsCount": 2 },
+        })
+    );
     assert_eq!(
         app.ok(Some(&ada), INBOX, json!({ "u": true })).await["viewer"]["notifications"]["edges"]
             .as_array()
@@ -145,19 +153,23 @@ async fn comments_replies_mentions_reactions_and_followers() {
     let data = app
         .ok(
             Some(&ada),
-            "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }",
+            "mutation($ids: [ID!]!) { markNotificationsRead(input: { ids: $ids }) { userErrors { field message code } markedCount notifications { id } } }",
             json!({ "ids": [bob_notification] }),
         )
         .await;
-    assert_eq!(data["markNotificationsRead"], 0);
+    assert_eq!(
+        data["markNotificationsRead"],
+        json!({ "userErrors": [], "markedCount": 0, "notifications": [] }),
+        "another's notification is neither changed nor shown"
+    );
     assert_eq!(
         app.ok(
             Some(&ada),
-            "mutation { markAllNotificationsRead }",
+            "mutation { markAllNotificationsRead { markedCount viewer { unreadNotificationsCount } } }",
             json!({})
         )
         .await["markAllNotificationsRead"],
-        2
+        json!({ "markedCount": 2, "viewer": { "unreadNotificationsCount": 0 } })
     );
     assert_eq!(
         app.ok(Some(&ada), INBOX, json!({})).await["viewer"]["unreadNotificationsCount"],
@@ -179,11 +191,11 @@ async fn comments_replies_mentions_reactions_and_followers() {
     let (_, body) = app
         .graphql_as(
             Some(&ada),
-            "mutation { markNotificationsRead(ids: [\"nope\"]) }",
+            "mutation { markNotificationsRead(input: { ids: [\"nope\"] }) { userErrors { field message code } markedCount } }",
             json!({}),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
 }
 
 #[tokio::test]
@@ -191,31 +203,34 @@ async fn muted_kinds_and_vanished_content_make_nothing_and_old_read_ones_are_pur
     let app = spawn_app().await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
-    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Quiet\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Quiet\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({})).await["createArticle"]["article"]["id"].clone();
     let data = app
         .ok(
             Some(&ada),
-            "mutation { updateMutedNotifications(muted: [REACTION]) }",
+            "mutation { updateMutedNotifications(input: { muted: [REACTION] }) { userErrors { field message code } muted viewer { mutedNotifications } } }",
             json!({}),
         )
         .await;
-    assert_eq!(data["updateMutedNotifications"], json!(["REACTION"]));
+    assert_eq!(
+        data["updateMutedNotifications"],
+        json!({ "userErrors": [], "muted": ["REACTION"], "viewer": { "mutedNotifications": ["REACTION"] } })
+    );
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }",
+        "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"like\" }) { userErrors { field message code } reacted } }",
         json!({ "id": article }),
     )
     .await;
     // A comment whose article goes back to draft before the worker runs tells nobody.
     app.ok(
         Some(&bob),
-        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"hi\") { id } }",
+        "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"hi\" }) { userErrors { field message code } comment { id } } }",
         json!({ "a": article }),
     )
     .await;
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        "mutation($id: ID!) { unpublishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
         json!({ "id": article }),
     )
     .await;
@@ -233,7 +248,7 @@ async fn muted_kinds_and_vanished_content_make_nothing_and_old_read_ones_are_pur
         .clone();
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": bob_id }),
     )
     .await;
@@ -258,7 +273,7 @@ async fn notifications_are_pushed_to_the_member_on_any_node() {
     let b = a.second_node(Options::default()).await;
     let ada = a.member("ada").await;
     let bob = a.member("bob").await;
-    let article = a.ok(Some(&ada), "mutation { createArticle(input: { title: \"Push\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let article = a.ok(Some(&ada), "mutation { createArticle(input: { title: \"Push\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({})).await["createArticle"]["article"]["id"].clone();
 
     let (socket, _) = crate::helpers::ws_handshake(&b.ws_url(), "graphql-transport-ws", None)
         .await
@@ -289,7 +304,7 @@ async fn notifications_are_pushed_to_the_member_on_any_node() {
     }
     a.ok(
         Some(&bob),
-        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Live!\") { id } }",
+        "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"Live!\" }) { userErrors { field message code } comment { id } } }",
         json!({ "a": article }),
     )
     .await;
@@ -320,14 +335,14 @@ async fn notifications_about_content_gone_from_view_are_not_listed() {
     let app = spawn_app().await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
-    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Soon gone\", bodyMarkdown: \"x\", published: true }) { id } }", json!({})).await["createArticle"]["id"].clone();
+    let article = app.ok(Some(&ada), "mutation { createArticle(input: { title: \"Soon gone\", bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({})).await["createArticle"]["article"]["id"].clone();
     let comment = app
         .ok(
             Some(&bob),
-            "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"Hello\") { id } }",
+            "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"Hello\" }) { userErrors { field message code } comment { id } } }",
             json!({ "a": article }),
         )
-        .await["createComment"]["id"]
+        .await["createComment"]["comment"]["id"]
         .clone();
     app.drain_jobs().await;
     assert_eq!(
@@ -336,7 +351,7 @@ async fn notifications_about_content_gone_from_view_are_not_listed() {
     );
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
+        "mutation($id: ID!) { hideComment(input: { id: $id }) { userErrors { field message code } comment { isHidden } } }",
         json!({ "id": comment }),
     )
     .await;

@@ -41,7 +41,7 @@ async fn metrics_need_the_token_and_count_requests_operations_and_state() {
         .graphql("query Broken { node(id: \"nope\") { id } }", json!({}))
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
-    let login = "mutation SignIn($i: LoginInput!) { login(input: $i) { token } }";
+    let login = "mutation SignIn($i: LoginInput!) { login(input: $i) { userErrors { field message code } token } }";
     for _ in 0..2 {
         app.graphql(
             login,

@@ -85,7 +85,7 @@ async fn automatic_persisted_queries_register_then_run_by_hash_on_every_node() {
     assert_eq!(body["data"]["health"]["app"], "UP", "{body}");
 
     // A persisted mutation is still not run by GET.
-    let mutation = "mutation { logout }";
+    let mutation = "mutation { logout { endedSessionId } }";
     let mutation_hash = sha(mutation);
     post(
         &app,

@@ -6,13 +6,13 @@ use crate::helpers::{
     Options, TestApp, code, field, spawn_app, spawn_app_with, spawn_counting_app,
 };
 
-const CREATE: &str = "mutation($i: ArticleFields!) { createArticle(input: $i) { id title slug path status publishedAt editedAt description readingTimeMinutes tagList coverImageUrl canonicalUrl bodyHtml previewToken series { title } } }";
-const UPDATE: &str = "mutation($id: ID!, $i: ArticleFields!) { updateArticle(id: $id, input: $i) { id title status publishedAt editedAt description tagList } }";
+const CREATE: &str = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id title slug path status publishedAt editedAt description readingTimeMinutes tagList coverImageUrl canonicalUrl bodyHtml previewToken series { title } } } }";
+const UPDATE: &str = "mutation($i: UpdateArticleInput!) { updateArticle(input: $i) { userErrors { field message code } article { id title status publishedAt editedAt description tagList } } }";
 const BY_ID: &str =
     "query($id: ID!, $p: String) { article(id: $id, previewToken: $p) { id title status } }";
 
 async fn create(app: &TestApp, token: &str, input: Value) -> Value {
-    app.ok(Some(token), CREATE, json!({ "i": input })).await["createArticle"].clone()
+    app.ok(Some(token), CREATE, json!({ "i": input })).await["createArticle"]["article"].clone()
 }
 
 async fn publish(app: &TestApp, token: &str, title: &str, tags: &[&str]) -> String {
@@ -119,10 +119,10 @@ async fn front_matter_drafts_previews_and_publication() {
     let published = app
         .ok(
             Some(&ada),
-            "mutation($id: ID!) { publishArticle(id: $id) { status publishedAt editedAt } }",
+            "mutation($id: ID!) { publishArticle(input: { id: $id }) { userErrors { field message code } article { status publishedAt editedAt } } }",
             json!({ "id": id }),
         )
-        .await["publishArticle"]
+        .await["publishArticle"]["article"]
         .clone();
     assert_eq!(published["status"], "PUBLISHED");
     assert!(published["editedAt"].is_null());
@@ -133,15 +133,15 @@ async fn front_matter_drafts_previews_and_publication() {
         .ok(
             Some(&ada),
             UPDATE,
-            json!({ "id": id, "i": { "title": "A New Title" } }),
+            json!({ "i": { "id": id, "title": "A New Title" } }),
         )
-        .await["updateArticle"]
+        .await["updateArticle"]["article"]
         .clone();
     assert!(edited["editedAt"].is_string());
     assert_eq!(edited["publishedAt"], first_published_at);
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        "mutation($id: ID!) { unpublishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
         json!({ "id": id }),
     )
     .await;
@@ -149,11 +149,14 @@ async fn front_matter_drafts_previews_and_publication() {
     let again = app
         .ok(
             Some(&ada),
-            "mutation($id: ID!) { publishArticle(id: $id) { publishedAt } }",
+            "mutation($id: ID!) { publishArticle(input: { id: $id }) { userErrors { field message code } article { publishedAt } } }",
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(again["publishArticle"]["publishedAt"], first_published_at);
+    assert_eq!(
+        again["publishArticle"]["article"]["publishedAt"],
+        first_published_at
+    );
 
     // Reading time and the default description.
     let long = create(
@@ -361,20 +364,20 @@ async fn only_authors_edit_and_moderators_unpublish() {
     app.fails(
         Some(&bob),
         UPDATE,
-        json!({ "id": id, "i": { "title": "Yours" } }),
+        json!({ "i": { "id": id, "title": "Yours" } }),
         "FORBIDDEN",
     )
     .await;
     app.fails(
         Some(&bob),
-        "mutation($id: ID!) { deleteArticle(id: $id) }",
+        "mutation($id: ID!) { deleteArticle(input: { id: $id }) { userErrors { field message code } deletedArticleId } }",
         json!({ "id": id }),
         "FORBIDDEN",
     )
     .await;
     app.fails(
         Some(&bob),
-        "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+        "mutation($id: ID!) { unpublishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
         json!({ "id": id }),
         "FORBIDDEN",
     )
@@ -386,15 +389,15 @@ async fn only_authors_edit_and_moderators_unpublish() {
     let data = app
         .ok(
             Some(&bob),
-            "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+            "mutation($id: ID!) { unpublishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
             json!({ "id": id }),
         )
         .await;
     // A moderator's takedown is its own state, which the author cannot undo.
-    assert_eq!(data["unpublishArticle"]["status"], "REMOVED");
+    assert_eq!(data["unpublishArticle"]["article"]["status"], "REMOVED");
     for attempt in [
-        "mutation($id: ID!) { publishArticle(id: $id) { status } }",
-        "mutation($id: ID!) { updateArticle(id: $id, input: { published: true }) { status } }",
+        "mutation($id: ID!) { publishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
+        "mutation($id: ID!) { updateArticle(input: { id: $id, published: true }) { userErrors { field message code } article { status } } }",
     ] {
         let (_, body) = app
             .graphql_as(Some(&ada), attempt, json!({ "id": id }))
@@ -405,33 +408,33 @@ async fn only_authors_edit_and_moderators_unpublish() {
     let data = app
         .ok(
             Some(&ada),
-            "mutation($id: ID!) { updateArticle(id: $id, input: { title: \"Edited\" }) { status removalReason } }",
+            "mutation($id: ID!) { updateArticle(input: { id: $id, title: \"Edited\" }) { userErrors { field message code } article { status removalReason } } }",
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(data["updateArticle"]["status"], "REMOVED");
+    assert_eq!(data["updateArticle"]["article"]["status"], "REMOVED");
     let data = app
         .ok(
             Some(&ada),
-            "mutation($id: ID!) { unpublishArticle(id: $id) { status } }",
+            "mutation($id: ID!) { unpublishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(data["unpublishArticle"]["status"], "REMOVED");
+    assert_eq!(data["unpublishArticle"]["article"]["status"], "REMOVED");
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { moderateArticle(id: $id, reason: \"fixed\", action: RESTORE) }",
+        "mutation($id: ID!) { moderateArticle(input: { id: $id, reason: \"fixed\", action: RESTORE }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": id }),
     )
     .await;
     let data = app
         .ok(
             Some(&ada),
-            "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+            "mutation($id: ID!) { publishArticle(input: { id: $id }) { userErrors { field message code } article { status } } }",
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(data["publishArticle"]["status"], "PUBLISHED");
+    assert_eq!(data["publishArticle"]["article"]["status"], "PUBLISHED");
     sqlx::query(
         "UPDATE users SET role = 'suspended', suspended_reason = 'spam' WHERE username = 'ada'",
     )
@@ -447,7 +450,7 @@ async fn only_authors_edit_and_moderators_unpublish() {
     .await;
     app.fails(
         Some(&ada),
-        "mutation { createArticle(input: { title: \"x\" }) { id } }",
+        "mutation { createArticle(input: { title: \"x\" }) { userErrors { field message code } article { id } } }",
         json!({}),
         "FORBIDDEN",
     )
@@ -455,7 +458,7 @@ async fn only_authors_edit_and_moderators_unpublish() {
     app.fails(
         Some(&ada),
         UPDATE,
-        json!({ "id": "QXJ0aWNsZTpub3Bl", "i": {} }),
+        json!({ "i": { "id": "QXJ0aWNsZTpub3Bl" } }),
         "BAD_USER_INPUT",
     )
     .await;
@@ -483,7 +486,7 @@ async fn series_keep_their_order() {
     );
 }
 
-const COMMENT: &str = "mutation($a: ID!, $p: ID, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id depth bodyHtml author { username } } }";
+const COMMENT: &str = "mutation($a: ID!, $p: ID, $b: String!) { createComment(input: { articleId: $a, parentId: $p, bodyMarkdown: $b }) { userErrors { field message code } comment { id depth bodyHtml author { username } } } }";
 
 async fn comment(
     app: &TestApp,
@@ -499,7 +502,10 @@ async fn comment(
             json!({ "a": article, "p": parent, "b": body }),
         )
         .await;
-    data["createComment"]["id"].as_str().unwrap().to_owned()
+    data["createComment"]["comment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -586,25 +592,25 @@ async fn comment_threads_with_deletion_hiding_and_their_rules() {
     // Editing: the author only.
     app.fails(
         Some(&eve),
-        "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"mine now\") { id } }",
+        "mutation($id: ID!) { updateComment(input: { id: $id, bodyMarkdown: \"mine now\" }) { userErrors { field message code } comment { id } } }",
         json!({ "id": root }),
         "FORBIDDEN",
     )
     .await;
-    let data = app.ok(Some(&bob), "mutation($id: ID!) { updateComment(id: $id, bodyMarkdown: \"First, edited\") { bodyMarkdown editedAt } }", json!({ "id": root })).await;
-    assert!(data["updateComment"]["editedAt"].is_string());
+    let data = app.ok(Some(&bob), "mutation($id: ID!) { updateComment(input: { id: $id, bodyMarkdown: \"First, edited\" }) { userErrors { field message code } comment { bodyMarkdown editedAt } } }", json!({ "id": root })).await;
+    assert!(data["updateComment"]["comment"]["editedAt"].is_string());
 
     // Hiding: the article's author only; others see that it is hidden, not its text.
     app.fails(
         Some(&bob),
-        "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
+        "mutation($id: ID!) { hideComment(input: { id: $id }) { userErrors { field message code } comment { isHidden } } }",
         json!({ "id": second }),
         "FORBIDDEN",
     )
     .await;
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { hideComment(id: $id) { isHidden } }",
+        "mutation($id: ID!) { hideComment(input: { id: $id }) { userErrors { field message code } comment { isHidden } } }",
         json!({ "id": second }),
     )
     .await;
@@ -627,14 +633,14 @@ async fn comment_threads_with_deletion_hiding_and_their_rules() {
     // Deleting keeps the place in the thread.
     app.fails(
         Some(&eve),
-        "mutation($id: ID!) { deleteComment(id: $id) { id } }",
+        "mutation($id: ID!) { deleteComment(input: { id: $id }) { userErrors { field message code } comment { id } } }",
         json!({ "id": root }),
         "FORBIDDEN",
     )
     .await;
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { deleteComment(id: $id) { isDeleted } }",
+        "mutation($id: ID!) { deleteComment(input: { id: $id }) { userErrors { field message code } comment { isDeleted } } }",
         json!({ "id": root }),
     )
     .await;
@@ -660,7 +666,7 @@ async fn comment_threads_with_deletion_hiding_and_their_rules() {
         .unwrap();
     app.ok(
         Some(&eve),
-        "mutation($id: ID!) { deleteComment(id: $id) { isDeleted } }",
+        "mutation($id: ID!) { deleteComment(input: { id: $id }) { userErrors { field message code } comment { isDeleted } } }",
         json!({ "id": deep }),
     )
     .await;
@@ -672,14 +678,17 @@ async fn reactions_bookmarks_and_concurrent_clicks() {
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     let article = publish(&app, &ada, "React to me", &[]).await;
-    let toggle = "mutation($id: ID!, $c: String!, $r: Boolean) { toggleReaction(reactableId: $id, category: $c, reacted: $r) { reacted reactionCounts { category count } } }";
+    let toggle = "mutation($id: ID!, $c: String!, $r: Boolean) { toggleReaction(input: { reactableId: $id, category: $c, reacted: $r }) { userErrors { field message code } reacted article { reactionCounts { category count } viewerReactions } } }";
     let data = app
         .ok(Some(&bob), toggle, json!({ "id": article, "c": "unicorn" }))
         .await;
     assert_eq!(data["toggleReaction"]["reacted"], true);
     assert_eq!(
-        data["toggleReaction"]["reactionCounts"],
-        json!([{ "category": "unicorn", "count": 1 }])
+        data["toggleReaction"]["article"],
+        json!({
+            "reactionCounts": [{ "category": "unicorn", "count": 1 }],
+            "viewerReactions": ["unicorn"],
+        })
     );
     app.ok(
         Some(&bob),
@@ -780,7 +789,7 @@ async fn counters_match_the_rows_under_concurrent_writes() {
     for i in 0..12 {
         tokens.push(app.member(&format!("reader{i}")).await);
     }
-    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     let mut work = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         for category in ["like", "fire", "unicorn"] {
@@ -838,14 +847,18 @@ async fn following_members_and_tags() {
         .await;
     let (ada_id, rust_id) = (ids["user"]["id"].clone(), ids["tag"]["id"].clone());
     for id in [&ada_id, &rust_id, &ada_id] {
-        assert_eq!(
-            app.ok(
+        let followed = &app
+            .ok(
                 Some(&bob),
-                "mutation($id: ID!) { follow(id: $id) }",
-                json!({ "id": id })
+                "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } user { viewerIsFollowing followersCount } tag { viewerIsFollowing followersCount } } }",
+                json!({ "id": id }),
             )
-            .await["follow"],
-            true
+            .await["follow"];
+        let target = if id == &ada_id { "user" } else { "tag" };
+        assert_eq!(
+            followed[target],
+            json!({ "viewerIsFollowing": true, "followersCount": 1 }),
+            "{followed}"
         );
     }
     let data = app
@@ -891,14 +904,14 @@ async fn following_members_and_tags() {
         .clone();
     app.fails_on(
         Some(&bob),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": me }),
         ("BAD_USER_INPUT", "id"),
     )
     .await;
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { unfollow(id: $id) }",
+        "mutation($id: ID!) { unfollow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": ada_id }),
     )
     .await;
@@ -943,7 +956,7 @@ async fn tags_are_listed_by_popularity_or_name_and_described_by_moderators() {
         json!([{ "node": { "name": "go" } }, { "node": { "name": "rust" } }, { "node": { "name": "web" } }])
     );
 
-    let update = "mutation { updateTag(name: \"rust\", description: \"Fearless\", color: \"#DEA584\") { description color } }";
+    let update = "mutation { updateTag(input: { name: \"rust\", description: \"Fearless\", color: \"#DEA584\" }) { userErrors { field message code } tag { description color } } }";
     assert_eq!(
         code(&app.graphql_as(Some(&ada), update, json!({})).await.1),
         "FORBIDDEN"
@@ -954,12 +967,12 @@ async fn tags_are_listed_by_popularity_or_name_and_described_by_moderators() {
         .unwrap();
     let data = app.ok(Some(&ada), update, json!({})).await;
     assert_eq!(
-        data["updateTag"],
+        data["updateTag"]["tag"],
         json!({ "description": "Fearless", "color": "#dea584" })
     );
     app.fails_on(
         Some(&ada),
-        "mutation { updateTag(name: \"rust\", color: \"red\") { color } }",
+        "mutation { updateTag(input: { name: \"rust\", color: \"red\" }) { userErrors { field message code } tag { color } } }",
         json!({}),
         ("BAD_USER_INPUT", "color"),
     )
@@ -976,7 +989,7 @@ async fn tags_are_listed_by_popularity_or_name_and_described_by_moderators() {
         .clone();
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { deleteArticle(id: $id) }",
+        "mutation($id: ID!) { deleteArticle(input: { id: $id }) { userErrors { field message code } deletedArticleId } }",
         json!({ "id": id }),
     )
     .await;
@@ -1027,7 +1040,7 @@ async fn pages_of_articles_and_threads_cost_a_fixed_number_of_statements() {
         )
         .await;
         if i % 3 == 0 {
-            app.ok(Some(&bob), "mutation($id: ID!) { toggleReaction(reactableId: $id, category: \"like\") { reacted } }", json!({ "id": id })).await;
+            app.ok(Some(&bob), "mutation($id: ID!) { toggleReaction(input: { reactableId: $id, category: \"like\" }) { userErrors { field message code } reacted } }", json!({ "id": id })).await;
         }
         if first_article.is_empty() {
             first_article = id;
@@ -1298,7 +1311,7 @@ async fn a_deleted_account_takes_its_content_and_leaves_threads_and_counters_rig
         "Bob replying to Ada",
     )
     .await;
-    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(reactableId: $id, category: $c) { reacted } }";
+    let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     app.ok(Some(&ada), toggle, json!({ "id": bobs, "c": "like" }))
         .await;
     app.ok(
@@ -1318,13 +1331,13 @@ async fn a_deleted_account_takes_its_content_and_leaves_threads_and_counters_rig
         .await;
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": ids["user"]["id"] }),
     )
     .await;
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": ids["tag"]["id"] }),
     )
     .await;
@@ -1334,14 +1347,14 @@ async fn a_deleted_account_takes_its_content_and_leaves_threads_and_counters_rig
         .clone();
     app.ok(
         Some(&bob),
-        "mutation($id: ID!) { follow(id: $id) }",
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { field message code } clientMutationId } }",
         json!({ "id": ada_id }),
     )
     .await;
 
     app.ok(
         Some(&ada),
-        "mutation { deleteAccount(password: \"correct horse battery\") }",
+        "mutation { deleteAccount(input: { password: \"correct horse battery\" }) { userErrors { field message code } deletedUserId } }",
         json!({}),
     )
     .await;

@@ -25,20 +25,20 @@ async fn pages_render_articles_threads_profiles_and_tags_escaped() {
     let app = spawn_app().await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
-    let create = "mutation($i: ArticleFields!) { createArticle(input: $i) { id path } }";
+    let create = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id path } } }";
     let article = app
         .ok(Some(&ada), create, json!({ "i": { "title": "<script>alert(1)</script> & Rust", "bodyMarkdown": "Hello **world**", "tags": ["rust"], "description": "About \"Rust\"", "published": true } }))
-        .await["createArticle"]
+        .await["createArticle"]["article"]
         .clone();
     let path = article["path"].as_str().unwrap().to_owned();
-    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(articleId: $a, parentId: $p, bodyMarkdown: $b) { id } }";
+    let comment = "mutation($a: ID!, $p: ID, $b: String!) { createComment(input: { articleId: $a, parentId: $p, bodyMarkdown: $b }) { userErrors { field message code } comment { id } } }";
     let root = app
         .ok(
             Some(&bob),
             comment,
             json!({ "a": article["id"], "b": "Great <b>post</b>" }),
         )
-        .await["createComment"]["id"]
+        .await["createComment"]["comment"]["id"]
         .clone();
     app.ok(
         Some(&ada),
@@ -52,7 +52,7 @@ async fn pages_render_articles_threads_profiles_and_tags_escaped() {
             create,
             json!({ "i": { "title": "Secret draft", "bodyMarkdown": "x" } }),
         )
-        .await["createArticle"]["path"]
+        .await["createArticle"]["article"]["path"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -109,7 +109,7 @@ async fn the_home_page_pages_with_keyset_cursors() {
     let app = spawn_app().await;
     let ada = app.member("ada").await;
     for i in 0..23 {
-        app.ok(Some(&ada), "mutation($t: String!) { createArticle(input: { title: $t, bodyMarkdown: \"x\", published: true }) { id } }", json!({ "t": format!("Post number {i}") })).await;
+        app.ok(Some(&ada), "mutation($t: String!) { createArticle(input: { title: $t, bodyMarkdown: \"x\", published: true }) { userErrors { field message code } article { id } } }", json!({ "t": format!("Post number {i}") })).await;
     }
     let (_, first) = html(&app, "/", None).await;
     assert_eq!(first.matches("class=\"card\"").count(), 20);
@@ -177,7 +177,7 @@ async fn seed_fills_a_database_with_consistent_demo_content() {
     assert_eq!(app.count("SELECT count(*) FROM tags t WHERE articles_count <> (SELECT count(*) FROM article_tags x WHERE x.tag_id = t.id)").await, 0);
     // Seeded members can sign in, and the pages show the content.
     let (_, body) = app
-        .graphql("mutation { login(input: { login: \"nobody\", password: \"vibecoding-demo\" }) { token } }", json!({}))
+        .graphql("mutation { login(input: { login: \"nobody\", password: \"vibecoding-demo\" }) { userErrors { field message code } token } }", json!({}))
         .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     let username: String = sqlx::query_scalar("SELECT username::text FROM users LIMIT 1")
@@ -185,7 +185,7 @@ async fn seed_fills_a_database_with_consistent_demo_content() {
         .await
         .unwrap();
     let (_, body) = app
-        .graphql("mutation($l: String!) { login(input: { login: $l, password: \"vibecoding-demo\" }) { token } }", json!({ "l": username }))
+        .graphql("mutation($l: String!) { login(input: { login: $l, password: \"vibecoding-demo\" }) { userErrors { field message code } token } }", json!({ "l": username }))
         .await;
     assert!(body["data"]["login"]["token"].is_string(), "{body}");
     let (status, home) = html(&app, "/", None).await;
@@ -212,12 +212,12 @@ async fn pages_fit_the_default_query_budget() {
     .await;
     let ada = app.member("ada").await;
     let article = app
-        .ok(Some(&ada), "mutation($i: ArticleFields!) { createArticle(input: $i) { id path } }", json!({ "i": { "title": "Budget", "bodyMarkdown": "x", "tags": ["rust"], "published": true } }))
-        .await["createArticle"]
+        .ok(Some(&ada), "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id path } } }", json!({ "i": { "title": "Budget", "bodyMarkdown": "x", "tags": ["rust"], "published": true } }))
+        .await["createArticle"]["article"]
         .clone();
     app.ok(
         Some(&ada),
-        "mutation($a: ID!) { createComment(articleId: $a, bodyMarkdown: \"first\") { id } }",
+        "mutation($a: ID!) { createComment(input: { articleId: $a, bodyMarkdown: \"first\" }) { userErrors { field message code } comment { id } } }",
         json!({ "a": article["id"] }),
     )
     .await;

@@ -74,7 +74,68 @@ fn findings(sdl: &str) -> Vec<String> {
             relay_connection(&mut found, name, connection, &fields_of);
         }
     }
+    let inputs: HashMap<&str, &Vec<_>> = types
+        .iter()
+        .filter_map(|t| match &t.kind {
+            TypeKind::InputObject(i) => Some((t.name.node.as_str(), &i.fields)),
+            _ => None,
+        })
+        .collect();
+    mutation_shape(&mut found, &fields_of, &inputs);
     found
+}
+
+/// Relay's mutation rules, and ours: `name(input: NameInput!): NamePayload!`, the input
+/// carrying `clientMutationId: String`, the payload returning it and `userErrors`.
+fn mutation_shape(
+    found: &mut Vec<String>,
+    fields_of: &HashMap<&str, &Vec<async_graphql::Positioned<FieldDefinition>>>,
+    inputs: &HashMap<&str, &Vec<async_graphql::Positioned<InputValueDefinition>>>,
+) {
+    let Some(mutations) = fields_of.get("Mutation") else {
+        return;
+    };
+    for m in mutations.iter() {
+        let name = m.node.name.node.as_str();
+        let pascal = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
+        let (input, payload) = (format!("{pascal}Input"), format!("{pascal}Payload"));
+        let arguments: Vec<String> = m
+            .node
+            .arguments
+            .iter()
+            .map(|a| format!("{}: {}", a.node.name.node, a.node.ty.node))
+            .collect();
+        if arguments != [format!("input: {input}!")] {
+            found.push(format!(
+                "Mutation.{name} takes {arguments:?}, not input: {input}!"
+            ));
+        }
+        let has_id = inputs.get(input.as_str()).is_some_and(|fields| {
+            fields.iter().any(|f| {
+                f.node.name.node == "clientMutationId" && f.node.ty.node.to_string() == "String"
+            })
+        });
+        if !has_id {
+            found.push(format!("{input} has no clientMutationId: String"));
+        }
+        if m.node.ty.node.to_string() != format!("{payload}!") {
+            found.push(format!("Mutation.{name} does not return {payload}!"));
+        }
+        let field_type = |field: &str| {
+            fields_of.get(payload.as_str()).and_then(|fields| {
+                fields
+                    .iter()
+                    .find(|f| f.node.name.node == field)
+                    .map(|f| f.node.ty.node.to_string())
+            })
+        };
+        if field_type("clientMutationId").as_deref() != Some("String") {
+            found.push(format!("{payload}.clientMutationId is not String"));
+        }
+        if field_type("userErrors").as_deref() != Some("[UserError!]!") {
+            found.push(format!("{payload}.userErrors is not [UserError!]!"));
+        }
+    }
 }
 
 fn check_fields(
@@ -167,6 +228,7 @@ fn every_type_field_argument_and_value_is_described_and_connections_follow_relay
 fn the_rules_find_what_they_look_for() {
     let sdl = r#"
         type Query { things(first: Int): ThingConnection! id: ID! }
+        type Mutation { paint(colour: Colour): Boolean! }
         type ThingConnection { edges: [Thing!]! }
         type Thing { id: ID! }
         enum Colour { RED }
@@ -182,6 +244,10 @@ fn the_rules_find_what_they_look_for() {
         "ThingConnection.pageInfo is not PageInfo!",
         "ThingEdge has no node",
         "Colour.RED has no description",
+        "Mutation.paint takes [\"colour: Colour\"], not input: PaintInput!",
+        "PaintInput has no clientMutationId: String",
+        "Mutation.paint does not return PaintPayload!",
+        "PaintPayload.userErrors is not [UserError!]!",
     ] {
         assert!(
             found.iter().any(|f| f == expected),

@@ -28,7 +28,7 @@ async fn articles_rank_by_title_tags_body_and_members_and_tags_match_loosely() {
     let app = spawn_app().await;
     let ada = app.member("ada").await;
     let mallory = app.member("mallory").await;
-    let create = "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }";
+    let create = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }";
     for (token, title, body, tags, published) in [
         (
             &ada,
@@ -154,10 +154,10 @@ async fn articles_rank_by_title_tags_body_and_members_and_tags_match_loosely() {
 async fn publish(app: &TestApp, token: &str, title: &str, body: &str, tags: &[&str]) -> String {
     app.ok(
         Some(token),
-        "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }",
+        "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }",
         json!({ "i": { "title": title, "bodyMarkdown": body, "tags": tags, "published": true } }),
     )
-    .await["createArticle"]["id"]
+    .await["createArticle"]["article"]["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -259,8 +259,8 @@ async fn every_node_index_follows_writes_and_rebuilds_on_request() {
     }
     app.ok(
         Some(&ada),
-        "mutation($id: ID!, $i: ArticleFields!) { updateArticle(id: $id, input: $i) { id } }",
-        json!({ "id": id, "i": { "title": "Zig generics explained" } }),
+        "mutation($i: UpdateArticleInput!) { updateArticle(input: $i) { userErrors { field message code } article { id } } }",
+        json!({ "i": { "id": id, "title": "Zig generics explained" } }),
     )
     .await;
     other.state.search.caught_up(&other.state.db).await.unwrap();
@@ -280,7 +280,7 @@ async fn every_node_index_follows_writes_and_rebuilds_on_request() {
 
     app.ok(
         Some(&ada),
-        "mutation($id: ID!) { unpublishArticle(id: $id) { id } }",
+        "mutation($id: ID!) { unpublishArticle(input: { id: $id }) { userErrors { field message code } article { id } } }",
         json!({ "id": id }),
     )
     .await;

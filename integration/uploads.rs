@@ -11,9 +11,9 @@ use sha1::{Digest as _, Sha1};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Options, TestApp, code, field, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, code, field, message, spawn_app, spawn_app_with};
 
-const UPLOAD: &str = "mutation($file: Upload!, $purpose: ImagePurpose) { uploadImage(file: $file, purpose: $purpose) { id url width height format size purpose variants { name url width height } } }";
+const UPLOAD: &str = "mutation($file: Upload!, $purpose: ImagePurpose) { uploadImage(input: { file: $file, purpose: $purpose }) { userErrors { field message code } image { id url width height format size purpose variants { name url width height } } } }";
 
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
@@ -132,7 +132,7 @@ async fn uploads_are_judged_by_their_bytes_and_refusals_store_nothing() {
     // A PNG named .gif is a PNG.
     let (status, body) = upload(&app, Some(&ada), "holiday.gif", png(64, 48), "ARTICLE").await;
     assert_eq!(status, 200, "{body}");
-    let image = &body["data"]["uploadImage"];
+    let image = &body["data"]["uploadImage"]["image"];
     assert_eq!(image["format"], "PNG", "{body}");
     assert_eq!(
         (image["width"].as_i64(), image["height"].as_i64()),
@@ -188,7 +188,7 @@ async fn uploads_are_judged_by_their_bytes_and_refusals_store_nothing() {
         assert_eq!(status, 200, "{name}: {body}");
         assert_eq!(code(&body), "BAD_USER_INPUT", "{name}: {body}");
         assert_eq!(field(&body), "file", "{name}: {body}");
-        let message = body["errors"][0]["message"].as_str().unwrap();
+        let message = message(&body);
         assert!(message.contains(reason), "{name}: {message}");
     }
     // Past the body limit of the upload itself: refused before it is read.
@@ -198,7 +198,10 @@ async fn uploads_are_judged_by_their_bytes_and_refusals_store_nothing() {
 
     // 500 frames pass.
     let (_, body) = upload(&app, Some(&ada), "anim.gif", gif(500), "ARTICLE").await;
-    assert_eq!(body["data"]["uploadImage"]["format"], "GIF", "{body}");
+    assert_eq!(
+        body["data"]["uploadImage"]["image"]["format"], "GIF",
+        "{body}"
+    );
 
     assert_eq!(app.count("SELECT count(*) FROM images").await, 2);
     let files = std::fs::read_dir(&app.state.settings.uploads.dir)
@@ -238,7 +241,7 @@ async fn exif_and_gps_are_stripped() {
     let original = jpeg_with_gps();
     assert!(contains(&original, b"Exif") && contains(&original, b"GPSSecretPlace"));
     let (_, body) = upload(&app, Some(&ada), "photo.jpeg", original, "ARTICLE").await;
-    let image = &body["data"]["uploadImage"];
+    let image = &body["data"]["uploadImage"]["image"];
     assert_eq!(image["format"], "JPEG", "{body}");
     assert!(image["url"].as_str().unwrap().ends_with(".jpg"));
     let stored = app
@@ -262,14 +265,14 @@ async fn avatars_and_covers_get_resized_copies() {
     let (_, body) = app
         .upload(
             Some(&ada),
-            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { name avatarUrl } }",
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { userErrors { field message code } user { name avatarUrl } } }",
             json!({ "i": { "avatar": null, "name": "Ada L." } }),
             "i.avatar",
             "me.png",
             png(600, 400),
         )
         .await;
-    let profile = &body["data"]["updateProfile"];
+    let profile = &body["data"]["updateProfile"]["user"];
     assert_eq!(profile["name"], "Ada L.", "{body}");
     let avatar = profile["avatarUrl"].as_str().unwrap();
     assert!(avatar.contains("-medium."), "{avatar}");
@@ -278,7 +281,7 @@ async fn avatars_and_covers_get_resized_copies() {
     assert_eq!((decoded.width(), decoded.height()), (320, 320));
 
     let (_, body) = upload(&app, Some(&ada), "cover.png", png(1600, 900), "COVER").await;
-    let image = &body["data"]["uploadImage"];
+    let image = &body["data"]["uploadImage"]["image"];
     let variant = &image["variants"][0];
     assert_eq!(variant["name"], "cover", "{body}");
     assert_eq!(
@@ -294,7 +297,7 @@ async fn avatars_and_covers_get_resized_copies() {
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (1000, 420));
 
-    let create = "mutation($i: ArticleFields!) { createArticle(input: $i) { coverImageUrl } }";
+    let create = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { coverImageUrl } } }";
     let data = app
         .ok(
             Some(&ada),
@@ -302,7 +305,10 @@ async fn avatars_and_covers_get_resized_copies() {
             json!({ "i": { "title": "With a cover", "bodyMarkdown": "Hi", "coverImageId": image["id"] } }),
         )
         .await;
-    assert_eq!(data["createArticle"]["coverImageUrl"], variant["url"]);
+    assert_eq!(
+        data["createArticle"]["article"]["coverImageUrl"],
+        variant["url"]
+    );
     // Someone else's image is not yours to use.
     let body = app.fails(Some(&bob),
             create,
@@ -354,7 +360,7 @@ async fn cloudinary_receives_signed_uploads_and_its_errors_store_nothing() {
         .mount(&cloudinary)
         .await;
     let (_, body) = upload(&app, Some(&ada), "me.png", png(400, 300), "AVATAR").await;
-    let image = &body["data"]["uploadImage"];
+    let image = &body["data"]["uploadImage"]["image"];
     assert_eq!(
         image["url"], "https://res.cloudinary.com/demo/image/upload/v1700000000/abc123.png",
         "{body}"
@@ -411,7 +417,7 @@ async fn a_deleted_account_takes_its_images_with_it() {
     let (_, body) = app
         .upload(
             Some(&ada),
-            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { avatarUrl } }",
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { userErrors { field message code } user { avatarUrl } } }",
             json!({ "i": { "avatar": null, "websiteUrl": "not a url" } }),
             "i.avatar",
             "me.png",
@@ -424,14 +430,14 @@ async fn a_deleted_account_takes_its_images_with_it() {
     let (_, body) = app
         .upload(
             Some(&ada),
-            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { avatarUrl } }",
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { userErrors { field message code } user { avatarUrl } } }",
             json!({ "i": { "avatar": null } }),
             "i.avatar",
             "me.png",
             png(200, 200),
         )
         .await;
-    let avatar = body["data"]["updateProfile"]["avatarUrl"]
+    let avatar = body["data"]["updateProfile"]["user"]["avatarUrl"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -447,7 +453,7 @@ async fn a_deleted_account_takes_its_images_with_it() {
 
     app.ok(
         Some(&ada),
-        "mutation($p: String!) { deleteAccount(password: $p) }",
+        "mutation($p: String!) { deleteAccount(input: { password: $p }) { userErrors { field message code } deletedUserId } }",
         json!({ "p": "correct horse battery" }),
     )
     .await;
@@ -480,7 +486,7 @@ async fn webp_keeps_its_kind_of_compression() {
     for (sent, chunk) in [(lossy, b"VP8 "), (lossless, b"VP8L")] {
         let size = sent.len();
         let (_, body) = upload(&app, Some(&ada), "photo.webp", sent, "ARTICLE").await;
-        let image = &body["data"]["uploadImage"];
+        let image = &body["data"]["uploadImage"]["image"];
         assert_eq!(image["format"], "WEBP", "{body}");
         let stored = app
             .get(&local_path(image["url"].as_str().unwrap()))

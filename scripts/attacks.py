@@ -50,7 +50,7 @@ def bomb(levels):
     for a, b in zip(names, names[1:]):
         y += f"{b}: &{b} [" + ",".join([f"*{a}"] * 10) + "]\n"
     return f"---\n{y}title: bomb\n---\nbody"
-C = "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }"
+C = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { article { id } userErrors { field message code } } }"
 for levels in ([] if ONLY else [6, 7]):
     before = rss()
     t, out = post({"query": C, "variables": {"i": {"bodyMarkdown": bomb(levels)}}}, token, timeout=120)
@@ -79,7 +79,7 @@ if proc.poll() is None:
         gif += bytes([0x2c]) + struct.pack("<HHHH", 0, 0, 1, 1) + bytes([0]) + bytes([2, 2, 0x4c, 0x01, 0])
     gif += b";"
     boundary = "XyZ"
-    ops = json.dumps({"query": "mutation($f: Upload!) { uploadImage(file: $f, purpose: ARTICLE) { id } }", "variables": {"f": None}})
+    ops = json.dumps({"query": "mutation($f: Upload!) { uploadImage(input: { file: $f, purpose: ARTICLE }) { image { id } userErrors { field message code } } }", "variables": {"f": None}})
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{ops}\r\n"
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.f\"]}}\r\n"
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"b.gif\"\r\nContent-Type: image/gif\r\n\r\n").encode() + gif + f"\r\n--{boundary}--\r\n".encode()

@@ -41,12 +41,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    /// A rule on an input was broken; `field` names the input when there is one.
-    #[error("{message}")]
-    BadUserInput {
-        field: Option<String>,
-        message: String,
-    },
+    /// Rules on the input were broken: one entry per field, never empty.
+    #[error("{}", invalid_message(.0))]
+    BadUserInput(Vec<Invalid>),
     #[error("{message}")]
     RateLimited { message: String, retry_after: u64 },
     /// Anything the client cannot act on. The cause is logged, never shown.
@@ -69,11 +66,18 @@ impl AppError {
         }
     }
 
+    /// `field` broke a rule: [`Problem::Invalid`].
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadUserInput {
+        Self::invalid(field, Problem::Invalid, message)
+    }
+
+    /// `field` broke a rule of the kind `problem`.
+    pub fn invalid(field: impl Into<String>, problem: Problem, message: impl Into<String>) -> Self {
+        Self::BadUserInput(vec![Invalid {
             field: Some(field.into()),
+            problem,
             message: message.into(),
-        }
+        }])
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
@@ -88,6 +92,87 @@ impl AppError {
         }
     }
 }
+
+/// What kind of rule an input broke, for clients that branch on it (a form shows "taken"
+/// differently from "too long").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// Missing or empty where a value is required.
+    Blank,
+    /// Shorter than the rule allows.
+    TooShort,
+    /// Longer (or more of them) than the rule allows.
+    TooLong,
+    /// Already used by someone or something else.
+    Taken,
+    /// Any other rule: a format, a state the subject is not in, a reference to nothing.
+    Invalid,
+}
+
+/// One input field that broke a rule.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    /// The input field's name as the schema spells it, when the rule is about one.
+    pub field: Option<String>,
+    pub problem: Problem,
+    /// A sentence for the person who filled the field in.
+    pub message: String,
+}
+
+fn invalid_message(all: &[Invalid]) -> String {
+    all.iter()
+        .map(|i| i.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Checks several inputs and reports every one that is invalid, not just the first: a tuple
+/// of results becomes a result of the tuple. Input errors are gathered; any other error
+/// (internal, forbidden) wins at once, as it would alone.
+///
+/// ```ignore
+/// let (email, username) = (EmailAddress::parse(e), Username::parse(u)).all_valid()?;
+/// ```
+pub trait AllValid {
+    type Valid;
+    fn all_valid(self) -> AppResult<Self::Valid>;
+}
+
+/// Keeps `result`'s value, or adds its input errors to `invalid`; any other error is returned.
+fn gather<T>(result: AppResult<T>, invalid: &mut Vec<Invalid>) -> AppResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(AppError::BadUserInput(mut found)) => {
+            invalid.append(&mut found);
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+macro_rules! all_valid_tuple {
+    ($($t:ident $v:ident $i:tt),+) => {
+        impl<$($t),+> AllValid for ($(AppResult<$t>,)+) {
+            type Valid = ($($t,)+);
+            fn all_valid(self) -> AppResult<Self::Valid> {
+                let mut invalid = Vec::new();
+                $(let $v = gather(self.$i, &mut invalid)?;)+
+                match ($($v,)+) {
+                    ($(Some($v),)+) => Ok(($($v,)+)),
+                    _ => Err(AppError::BadUserInput(invalid)),
+                }
+            }
+        }
+    };
+}
+
+all_valid_tuple!(A a 0, B b 1);
+all_valid_tuple!(A a 0, B b 1, C c 2);
+all_valid_tuple!(A a 0, B b 1, C c 2, D d 3);
+all_valid_tuple!(A a 0, B b 1, C c 2, D d 3, E e 4);
+all_valid_tuple!(A a 0, B b 1, C c 2, D d 3, E e 4, F f 5);
+all_valid_tuple!(A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6);
+all_valid_tuple!(A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6, H h 7);
 
 /// Postgres' code for a statement cancelled by `statement_timeout`.
 const QUERY_CANCELED: &str = "57014";
@@ -118,7 +203,7 @@ impl From<sqlx::Error> for AppError {
                     .iter()
                     .find(|(name, _, _)| db.constraint() == Some(*name)) =>
             {
-                Self::bad_input(*field, *message)
+                Self::invalid(*field, Problem::Taken, *message)
             }
             other => Self::Internal(other.into()),
         }
@@ -172,3 +257,48 @@ impl From<redis::RedisError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(field: &str, ok: bool) -> AppResult<&str> {
+        if ok {
+            Ok(field)
+        } else {
+            Err(AppError::invalid(
+                field,
+                Problem::TooLong,
+                format!("{field} is too long"),
+            ))
+        }
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported_and_other_errors_win() {
+        let Err(AppError::BadUserInput(all)) = (
+            check("title", false),
+            check("tags", true),
+            check("body", false),
+        )
+            .all_valid()
+        else {
+            panic!("two fields are invalid");
+        };
+        let fields: Vec<_> = all.iter().map(|i| i.field.as_deref().unwrap()).collect();
+        assert_eq!(fields, ["title", "body"]);
+        assert_eq!(
+            AppError::BadUserInput(all).to_string(),
+            "title is too long; body is too long"
+        );
+        assert!(matches!(
+            (check("a", true), check("b", true)).all_valid(),
+            Ok(("a", "b"))
+        ));
+        let forbidden: AppResult<()> = Err(AppError::Forbidden("no".into()));
+        assert!(matches!(
+            (check("a", false), forbidden).all_valid(),
+            Err(AppError::Forbidden(_))
+        ));
+    }
+}

@@ -146,6 +146,18 @@ impl Smoke {
                 error["message"].as_str().unwrap_or("")
             ));
         }
+        // A mutation that refused its input answers with `userErrors` in its payload.
+        let refused = body["data"].as_object().and_then(|data| {
+            data.values()
+                .find_map(|payload| payload["userErrors"].get(0).cloned())
+        });
+        if let Some(error) = refused {
+            return Err(format!(
+                "{}: {}",
+                error["code"].as_str().unwrap_or("INVALID"),
+                error["message"].as_str().unwrap_or("")
+            ));
+        }
         Ok(body["data"].clone())
     }
 
@@ -410,7 +422,8 @@ async fn timings(smoke: &mut Smoke, samples: u32) {
 const REGISTER: &str =
     "mutation($i: RegisterInput!) { register(input: $i) { token user { username } } }";
 const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { token } }";
-const DELETE_ACCOUNT: &str = "mutation($p: String!) { deleteAccount(password: $p) }";
+const DELETE_ACCOUNT: &str =
+    "mutation($p: String!) { deleteAccount(input: { password: $p }) { deletedUserId } }";
 
 async fn writes(smoke: &mut Smoke, args: &SmokeArgs) {
     let suffix = &super::secret()[..10];
@@ -477,17 +490,21 @@ async fn writes(smoke: &mut Smoke, args: &SmokeArgs) {
         .step(
             "create a draft",
             token,
-            "mutation($i: ArticleFields!) { createArticle(input: $i) { id } }",
+            "mutation($i: CreateArticleInput!) { createArticle(input: $i) { article { id } } }",
             json!({ "i": { "title": format!("Smoke test {suffix}"), "bodyMarkdown": "Written by `vibecoding smoke`; deleted at once." } }),
         )
         .await;
-    let article = created.and_then(|d| d["createArticle"]["id"].as_str().map(str::to_owned));
+    let article = created.and_then(|d| {
+        d["createArticle"]["article"]["id"]
+            .as_str()
+            .map(str::to_owned)
+    });
     if let Some(id) = &article {
         smoke
             .step(
                 "publish an article",
                 token,
-                "mutation($id: ID!) { publishArticle(id: $id) { status } }",
+                "mutation($id: ID!) { publishArticle(input: { id: $id }) { article { status } } }",
                 json!({ "id": id }),
             )
             .await;
@@ -498,7 +515,7 @@ async fn writes(smoke: &mut Smoke, args: &SmokeArgs) {
             .step(
                 "delete the article",
                 token,
-                "mutation($id: ID!) { deleteArticle(id: $id) }",
+                "mutation($id: ID!) { deleteArticle(input: { id: $id }) { deletedArticleId } }",
                 json!({ "id": id }),
             )
             .await;
@@ -508,7 +525,7 @@ async fn writes(smoke: &mut Smoke, args: &SmokeArgs) {
             .step(
                 "delete the image",
                 token,
-                "mutation($id: ID!) { deleteImage(id: $id) }",
+                "mutation($id: ID!) { deleteImage(input: { id: $id }) { deletedImageId } }",
                 json!({ "id": id }),
             )
             .await;
@@ -527,7 +544,7 @@ fn tiny_png() -> Vec<u8> {
 async fn upload(smoke: &mut Smoke, token: Option<&str>) -> Option<String> {
     let started = Instant::now();
     let operations = json!({
-        "query": "mutation($f: Upload!) { uploadImage(file: $f) { id url } }",
+        "query": "mutation($f: Upload!) { uploadImage(input: { file: $f }) { image { id url } } }",
         "variables": { "f": null },
     });
     let part = reqwest::multipart::Part::bytes(tiny_png()).file_name("smoke.png");
@@ -560,7 +577,7 @@ async fn upload(smoke: &mut Smoke, token: Option<&str>) -> Option<String> {
             return None;
         }
     };
-    let image = &body["data"]["uploadImage"];
+    let image = &body["data"]["uploadImage"]["image"];
     let (Some(id), Some(url)) = (image["id"].as_str(), image["url"].as_str()) else {
         smoke.record(
             "image upload",

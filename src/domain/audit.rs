@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{ArticleId, AuditEntryId, CommentId, TagId, UserId};
 
 pub const MAX_REASON: usize = 500;
@@ -14,11 +14,16 @@ pub const MAX_REASON: usize = 500;
 pub fn parse_reason(raw: &str) -> AppResult<String> {
     let text = raw.trim();
     if text.is_empty() {
-        return Err(AppError::bad_input("reason", "reason is required"));
+        return Err(AppError::invalid(
+            "reason",
+            Problem::Blank,
+            "reason is required",
+        ));
     }
     if text.chars().count() > MAX_REASON {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             "reason",
+            Problem::TooLong,
             format!("reason must be at most {MAX_REASON} characters"),
         ));
     }

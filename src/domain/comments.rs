@@ -14,7 +14,7 @@ use crate::domain::blocks;
 use crate::domain::markdown;
 use crate::domain::page::capped_count_sql;
 use crate::domain::spam;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{ArticleId, CommentId, UserId};
 
 pub const MAX_BODY: usize = 25_000;
@@ -84,8 +84,13 @@ fn parse_body(raw: &str) -> AppResult<(String, String, Vec<u8>)> {
     let body = raw.trim();
     let length = body.chars().count();
     if length == 0 || length > MAX_BODY {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             "bodyMarkdown",
+            if length == 0 {
+                Problem::Blank
+            } else {
+                Problem::TooLong
+            },
             format!("a comment must be 1 to {MAX_BODY} characters long"),
         ));
     }

@@ -14,7 +14,7 @@ pub use crate::domain::audit::{
 };
 use crate::domain::comments;
 use crate::domain::page::{PageRequest, capped_count_sql};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{ArticleId, AuditEntryId, CommentId, ReportId, UserId};
 
 pub const MAX_MESSAGE: usize = 1_000;
@@ -100,11 +100,16 @@ pub struct Report {
 fn bounded(field: &str, raw: &str, max: usize, required: bool) -> AppResult<String> {
     let text = raw.trim();
     if required && text.is_empty() {
-        return Err(AppError::bad_input(field, format!("{field} is required")));
+        return Err(AppError::invalid(
+            field,
+            Problem::Blank,
+            format!("{field} is required"),
+        ));
     }
     if text.chars().count() > max {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             field,
+            Problem::TooLong,
             format!("{field} must be at most {max} characters"),
         ));
     }

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use crate::domain::accounts::model::bounded_text;
 use crate::domain::accounts::{Role, Viewer};
 use crate::domain::page::{PageRequest, capped_count_sql};
-use crate::error::{AppError, AppResult};
+use crate::error::{AllValid as _, AppError, AppResult};
 use crate::ids::{ArticleId, TagId};
 
 pub const COLUMNS: &str =
@@ -148,7 +148,7 @@ pub async fn update(
     viewer.require_role(Role::Moderator)?;
     let description = description
         .map(|d| bounded_text("description", &d, 500))
-        .transpose()?;
+        .transpose();
     let color = color
         .map(|c| {
             let c = c.trim().to_ascii_lowercase();
@@ -163,7 +163,8 @@ pub async fn update(
                 Err(AppError::bad_input("color", "color must be #rrggbb"))
             }
         })
-        .transpose()?;
+        .transpose();
+    let (description, color) = (description, color).all_valid()?;
     let mut tx = db.begin().await?;
     let tag = sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
         "UPDATE tags SET description = COALESCE($2, description),

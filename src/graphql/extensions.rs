@@ -43,9 +43,11 @@ pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>, operati
                         "internal error"
                     );
                 }
-                AppError::BadUserInput {
-                    field: Some(field), ..
-                } => set_extension(error, "field", field.as_str()),
+                AppError::BadUserInput(invalid) => {
+                    if let Some(field) = invalid.iter().find_map(|i| i.field.as_deref()) {
+                        set_extension(error, "field", field);
+                    }
+                }
                 AppError::RateLimited { retry_after, .. } => {
                     set_extension(error, "retryAfter", *retry_after);
                 }

@@ -191,7 +191,7 @@ async fn caller(
                 retry = Some(*retry_after);
                 StatusCode::TOO_MANY_REQUESTS
             }
-            AppError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+            AppError::BadUserInput(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::UNAUTHORIZED,
             AppError::Internal(cause) => {

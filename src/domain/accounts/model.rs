@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{ApiKeyId, SessionId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -181,8 +181,18 @@ impl Username {
     pub fn parse(raw: &str) -> AppResult<Self> {
         let name = raw.trim().to_ascii_lowercase();
         let field = |m: &str| AppError::bad_input("username", m);
-        if !(3..=30).contains(&name.chars().count()) {
-            return Err(field("username must be 3 to 30 characters long"));
+        let length = name.chars().count();
+        if !(3..=30).contains(&length) {
+            let problem = match length {
+                0 => Problem::Blank,
+                1..3 => Problem::TooShort,
+                _ => Problem::TooLong,
+            };
+            return Err(AppError::invalid(
+                "username",
+                problem,
+                "username must be 3 to 30 characters long",
+            ));
         }
         if !name
             .bytes()
@@ -193,7 +203,11 @@ impl Username {
             ));
         }
         if RESERVED_USERNAMES.contains(&name.as_str()) {
-            return Err(field("this username is reserved"));
+            return Err(AppError::invalid(
+                "username",
+                Problem::Taken,
+                "this username is reserved",
+            ));
         }
         Ok(Self(name))
     }
@@ -256,8 +270,13 @@ impl NewPassword {
         let text = raw.expose_secret();
         let length = text.chars().count();
         if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
-            return Err(AppError::bad_input(
+            return Err(AppError::invalid(
                 field,
+                if length < MIN_PASSWORD {
+                    Problem::TooShort
+                } else {
+                    Problem::TooLong
+                },
                 format!("password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long"),
             ));
         }
@@ -284,8 +303,9 @@ pub fn parse_name(raw: &str) -> AppResult<String> {
 pub fn bounded_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let text = raw.trim();
     if text.chars().count() > max {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             field,
+            Problem::TooLong,
             format!("{field} must be at most {max} characters long"),
         ));
     }
@@ -304,8 +324,9 @@ pub fn parse_http_url(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let invalid =
         || AppError::bad_input(field, format!("{field} must be an http:// or https:// URL"));
     if url.chars().count() > max {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             field,
+            Problem::TooLong,
             format!("{field} must be at most {max} characters long"),
         ));
     }

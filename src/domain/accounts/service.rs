@@ -13,7 +13,7 @@ use super::repo::{self, Authenticated, NewSession, NewUser};
 use super::{passwords, tokens};
 use crate::cache::Cache;
 use crate::config::Settings;
-use crate::error::{AppError, AppResult};
+use crate::error::{AllValid as _, AppError, AppResult, Problem};
 use crate::ids::{ApiKeyId, SessionId, UserId};
 use crate::jobs::{self, Job};
 
@@ -32,8 +32,8 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// Parses the username, the email and the name, then the password (which may not
-    /// repeat the username or the email): BAD_USER_INPUT naming the first field at fault.
+    /// Parses the username, the email, the name and the password (which may not repeat
+    /// the username or the email): BAD_USER_INPUT naming every field at fault.
     pub fn parse(
         email: &str,
         username: &str,
@@ -41,15 +41,13 @@ impl Registration {
         name: &str,
         owner_secret: Option<SecretString>,
     ) -> AppResult<Self> {
-        let username = Username::parse(username)?;
-        let email = EmailAddress::parse(email)?;
-        let name = parse_name(name)?;
-        let password = NewPassword::parse(
-            "password",
-            password,
-            username.as_str(),
-            Some(email.as_str()),
-        )?;
+        let (username, email, name, password) = (
+            Username::parse(username),
+            EmailAddress::parse(email),
+            parse_name(name),
+            NewPassword::parse("password", password, username.trim(), Some(email.trim())),
+        )
+            .all_valid()?;
         Ok(Self {
             email,
             username,
@@ -515,8 +513,13 @@ pub async fn change_password(
     current: &SecretString,
     new: &SecretString,
 ) -> AppResult<()> {
-    let user = check_password(db, settings, viewer, "currentPassword", current).await?;
-    let password = NewPassword::parse("newPassword", new, &user.username, user.email.as_deref())?;
+    let checked = check_password(db, settings, viewer, "currentPassword", current).await;
+    let (username, email) = checked
+        .as_ref()
+        .map(|u| (u.username.as_str(), u.email.as_deref()))
+        .unwrap_or(("", None));
+    let password = NewPassword::parse("newPassword", new, username, email);
+    let (user, password) = (checked, password).all_valid()?;
     let hash = passwords::hash(password.secret(), &settings.auth).await?;
     let mut tx = db.begin().await?;
     repo::set_password(&mut tx, user.id, &hash).await?;
@@ -550,8 +553,9 @@ pub async fn change_email(
         .await?
         .is_some()
     {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             "newEmail",
+            Problem::Taken,
             "this email is already registered",
         ));
     }
@@ -601,24 +605,27 @@ pub async fn update_profile(
     change: ProfileChange,
 ) -> AppResult<User> {
     viewer.require_writer()?;
-    let name = change.name.as_deref().map(parse_name).transpose()?;
-    let bio = change
-        .bio
-        .as_deref()
-        .map(|b| bounded_text("bio", b, 200))
-        .transpose()?;
-    let location = change
-        .location
-        .as_deref()
-        .map(|l| bounded_text("location", l, 100))
-        .transpose()?;
-    let website = optional(change.website_url, |u| parse_http_url("websiteUrl", u, 200))?;
-    let github = optional(change.github_username, |h| {
-        parse_handle("githubUsername", h, 39, '-')
-    })?;
-    let twitter = optional(change.twitter_username, |h| {
-        parse_handle("twitterUsername", h, 15, '_')
-    })?;
+    let (name, bio, location, website, github, twitter) = (
+        change.name.as_deref().map(parse_name).transpose(),
+        change
+            .bio
+            .as_deref()
+            .map(|b| bounded_text("bio", b, 200))
+            .transpose(),
+        change
+            .location
+            .as_deref()
+            .map(|l| bounded_text("location", l, 100))
+            .transpose(),
+        optional(change.website_url, |u| parse_http_url("websiteUrl", u, 200)),
+        optional(change.github_username, |h| {
+            parse_handle("githubUsername", h, 39, '-')
+        }),
+        optional(change.twitter_username, |h| {
+            parse_handle("twitterUsername", h, 15, '_')
+        }),
+    )
+        .all_valid()?;
     sqlx::query(
         "UPDATE users SET
             name = COALESCE($2, name),

@@ -3,7 +3,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 
 use crate::domain::accounts::Viewer;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{ArticleId, UserId};
 
 pub const MAX_TITLE: usize = 128;
@@ -158,8 +158,13 @@ pub fn parse_title(raw: &str) -> AppResult<String> {
     let title = raw.trim();
     let length = title.chars().count();
     if length == 0 || length > MAX_TITLE {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             "title",
+            if length == 0 {
+                Problem::Blank
+            } else {
+                Problem::TooLong
+            },
             format!("title must be 1 to {MAX_TITLE} characters long"),
         ));
     }
@@ -193,8 +198,9 @@ pub fn parse_tags(raw: &[String]) -> AppResult<Vec<String>> {
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(AppError::bad_input(
+        return Err(AppError::invalid(
             "tags",
+            Problem::TooLong,
             format!("at most {MAX_TAGS} tags"),
         ));
     }
@@ -207,7 +213,11 @@ pub fn parse_public_url(field: &str, raw: &str) -> AppResult<String> {
     let url = raw.trim();
     let invalid = |why: &str| AppError::bad_input(field, format!("{field} {why}"));
     if url.len() > MAX_URL {
-        return Err(invalid("is too long"));
+        return Err(AppError::invalid(
+            field,
+            Problem::TooLong,
+            format!("{field} is too long"),
+        ));
     }
     let rest = url
         .strip_prefix("https://")

@@ -8,7 +8,7 @@ use super::model::{MAX_TITLE, make_slug};
 use crate::domain::accounts::Viewer;
 use crate::domain::accounts::model::bounded_text;
 use crate::domain::page::{PageRequest, capped_count_sql};
-use crate::error::{AppError, AppResult};
+use crate::error::{AllValid as _, AppError, AppResult, Problem};
 use crate::ids::{SeriesId, UserId};
 
 const COLUMNS: &str = "s.id, s.user_id, s.title, s.slug, s.description, s.created_at";
@@ -102,14 +102,19 @@ pub async fn update(
         .map(|t| {
             let t = bounded_text("title", t, MAX_TITLE)?;
             if t.is_empty() {
-                return Err(AppError::bad_input("title", "title is required"));
+                return Err(AppError::invalid(
+                    "title",
+                    Problem::Blank,
+                    "title is required",
+                ));
             }
             Ok(t)
         })
-        .transpose()?;
+        .transpose();
     let description = description
         .map(|d| bounded_text("description", d, MAX_DESCRIPTION))
-        .transpose()?;
+        .transpose();
+    let (title, description) = (title, description).all_valid()?;
     sqlx::query_as::<_, Series>(sqlx::AssertSqlSafe(format!(
         "UPDATE series s SET title = COALESCE($3, title), description = COALESCE($4, description)
          WHERE s.id = $1 AND s.user_id = $2 RETURNING {COLUMNS}"

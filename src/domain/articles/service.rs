@@ -17,7 +17,7 @@ use crate::domain::accounts::{Role, Viewer};
 use crate::domain::audit::{self, Subject};
 use crate::domain::markdown;
 use crate::domain::spam;
-use crate::error::{AppError, AppResult};
+use crate::error::{AllValid as _, AppError, AppResult, Problem};
 use crate::ids::{ArticleId, ImageId, UserId};
 use crate::jobs::{self, Job};
 
@@ -41,7 +41,7 @@ pub struct ArticleInput {
 /// The input merged with the front matter and validated.
 struct Draft {
     title: Option<String>,
-    body: Option<(String, String, i32, String)>,
+    body: Option<Body>,
     tags: Option<Vec<String>>,
     published: Option<bool>,
     cover_image_url: Option<Option<String>>,
@@ -70,63 +70,78 @@ async fn prepare(input: ArticleInput) -> AppResult<Draft> {
         .map_err(AppError::internal)?
 }
 
+/// The body rendered: its Markdown, HTML, reading time and the text a description is
+/// derived from.
+type Body = (String, String, i32, String);
+
+/// Splits off the front matter and renders the rest.
+fn parse_body(markdown: &str) -> AppResult<(FrontMatter, Body)> {
+    if markdown.len() > MAX_BODY_BYTES {
+        return Err(AppError::invalid(
+            "bodyMarkdown",
+            Problem::TooLong,
+            "bodyMarkdown must be at most 800 KB",
+        ));
+    }
+    let (fm, content) = front_matter::split(markdown)?;
+    let html = markdown::render(content)
+        .map_err(|refused| AppError::bad_input("bodyMarkdown", refused.to_string()))?;
+    let text = markdown::plain_text(&html);
+    if markdown::mentions(content).len() > MAX_MENTIONS {
+        return Err(AppError::bad_input(
+            "bodyMarkdown",
+            format!("at most {MAX_MENTIONS} @mentions"),
+        ));
+    }
+    let derived: String = text.chars().take(100).collect();
+    let body = (
+        markdown.to_owned(),
+        html,
+        markdown::reading_time(&text),
+        derived,
+    );
+    Ok((fm, body))
+}
+
+/// Checks every field (a field given wins over the front matter's) and reports every one
+/// that is invalid.
 fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
-    let (fm, body) = match &input.body_markdown {
-        Some(markdown) => {
-            if markdown.len() > MAX_BODY_BYTES {
-                return Err(AppError::bad_input(
-                    "bodyMarkdown",
-                    "bodyMarkdown must be at most 800 KB",
-                ));
-            }
-            let (fm, content) = front_matter::split(markdown)?;
-            let html = markdown::render(content)
-                .map_err(|refused| AppError::bad_input("bodyMarkdown", refused.to_string()))?;
-            let text = markdown::plain_text(&html);
-            if markdown::mentions(content).len() > MAX_MENTIONS {
-                return Err(AppError::bad_input(
-                    "bodyMarkdown",
-                    format!("at most {MAX_MENTIONS} @mentions"),
-                ));
-            }
-            let derived: String = text.chars().take(100).collect();
-            (
-                fm,
-                Some((
-                    markdown.clone(),
-                    html,
-                    markdown::reading_time(&text),
-                    derived,
-                )),
-            )
-        }
-        None => (FrontMatter::default(), None),
+    let (fm, body) = match input.body_markdown.as_deref().map(parse_body).transpose() {
+        Ok(Some((fm, body))) => (fm, Ok(Some(body))),
+        Ok(None) => (FrontMatter::default(), Ok(None)),
+        Err(e) => (FrontMatter::default(), Err(e)),
     };
-    let title = input
-        .title
-        .or(fm.title)
-        .map(|t| parse_title(&t))
-        .transpose()?;
-    let tags = input.tags.or(fm.tags).map(|t| parse_tags(&t)).transpose()?;
-    let description = input
-        .description
-        .or(fm.description)
-        .map(|d| bounded_text("description", &d, MAX_DESCRIPTION))
-        .transpose()?;
-    let series = input
-        .series
-        .or(fm.series)
-        .map(|s| {
-            let s = bounded_text("series", &s, 128)?;
-            Ok::<_, AppError>(Some(s).filter(|s| !s.is_empty()))
-        })
-        .transpose()?;
+    let (body, title, tags, description, series, cover_image_url, canonical_url) = (
+        body,
+        input
+            .title
+            .or(fm.title)
+            .map(|t| parse_title(&t))
+            .transpose(),
+        input.tags.or(fm.tags).map(|t| parse_tags(&t)).transpose(),
+        input
+            .description
+            .or(fm.description)
+            .map(|d| bounded_text("description", &d, MAX_DESCRIPTION))
+            .transpose(),
+        input
+            .series
+            .or(fm.series)
+            .map(|s| {
+                let s = bounded_text("series", &s, 128)?;
+                Ok::<_, AppError>(Some(s).filter(|s| !s.is_empty()))
+            })
+            .transpose(),
+        optional_url("coverImageUrl", input.cover_image_url.or(fm.cover_image)),
+        optional_url("canonicalUrl", input.canonical_url.or(fm.canonical_url)),
+    )
+        .all_valid()?;
     Ok(Draft {
         title,
         tags,
         published: input.published.or(fm.published),
-        cover_image_url: optional_url("coverImageUrl", input.cover_image_url.or(fm.cover_image))?,
-        canonical_url: optional_url("canonicalUrl", input.canonical_url.or(fm.canonical_url))?,
+        cover_image_url,
+        canonical_url,
         description,
         series,
         published_at: input.published_at.or(fm.date),

@@ -213,6 +213,12 @@ where
             .collect())
     }
 
+    /// Forgets every loaded value: after a write, the next load reads the database again.
+    /// Batches in flight finish as they were.
+    pub fn forget(&self) {
+        self.inner.lock().cache.clear();
+    }
+
     /// Puts values in the cache, as if loaded (a list read them already).
     pub fn feed_many(&self, values: impl IntoIterator<Item = (K, L::Value)>) {
         let mut state = self.inner.lock();

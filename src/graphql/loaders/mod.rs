@@ -107,6 +107,30 @@ where
 }
 
 impl Loaders {
+    /// Forgets everything loaded so far: a mutation calls it after its write, so the nodes
+    /// its payload returns (and a later mutation's in the same document) read the new state.
+    pub fn forget_all(&self) {
+        self.users.forget();
+        self.articles.forget();
+        self.articles_with.forget();
+        self.tags.forget();
+        self.article_tags.forget();
+        self.replies.forget();
+        self.comments.forget();
+        self.reaction_counts.forget();
+        self.viewer_reactions.forget();
+        self.following.forget();
+        self.series.forget();
+        self.blocks.forget();
+        self.counts.forget();
+        self.sessions.forget();
+        self.api_keys.forget();
+        self.notifications.forget();
+        self.images.forget();
+        self.reports.forget();
+        self.audit_entries.forget();
+    }
+
     /// Puts what a list read with its articles (see [`Includes`]) where the articles'
     /// fields look for it, so they send no statement of their own.
     pub fn prime(&self, articles: &[(&Article, &Extras)]) {

@@ -1,4 +1,4 @@
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use crate::domain::articles::series;
@@ -6,14 +6,13 @@ use crate::domain::articles::service::{self, ArticleInput};
 use crate::domain::follows::{self, Followable};
 use crate::domain::reactions::{self, Reactable};
 use crate::domain::{blocks, comments, tags};
-use crate::error::AppError;
+use crate::error::{AllValid as _, AppError, AppResult};
 use crate::events;
 use crate::graphql::context::{ContextExt as _, limit};
+use crate::graphql::mutation::payload::{mutation_input, mutation_payload, respond};
 use crate::graphql::node::{self, NodeType as _};
-use crate::graphql::types::accounts::UserNode;
-use crate::graphql::types::content::{
-    ArticleNode, CommentNode, ReactionCount, SeriesNode, TagNode,
-};
+use crate::graphql::types::accounts::{UserNode, ViewerNode, load_user, load_viewer};
+use crate::graphql::types::content::{ArticleNode, CommentNode, SeriesNode, TagNode};
 use crate::graphql::types::media::ImageNode;
 use crate::limits::Action;
 
@@ -68,31 +67,288 @@ impl TryFrom<ArticleFields> for ArticleInput {
     }
 }
 
-#[derive(SimpleObject)]
-/// The state of one reaction after `toggleReaction`.
-pub struct ReactionResult {
-    /// Whether the viewer's reaction is now on.
-    pub reacted: bool,
-    /// The category toggled.
-    pub category: String,
-    /// The item's public reactions per category, after the change.
-    pub reaction_counts: Vec<ReactionCount>,
+mutation_input! {
+    /// A new article.
+    CreateArticleInput {
+        /// The article's fields.
+        #[graphql(flatten)]
+        fields: ArticleFields,
+    }
 }
 
-/// Tells subscribers about an article that just went live.
-async fn announce(ctx: &Context<'_>, saved: service::Saved) -> ArticleNode {
+mutation_input! {
+    /// Changes to one of your articles.
+    UpdateArticleInput {
+        /// The article's global ID.
+        id: ID,
+        /// The fields to change.
+        #[graphql(flatten)]
+        fields: ArticleFields,
+    }
+}
+
+/// Declares inputs that name one node by its global ID.
+macro_rules! id_inputs {
+    ($($name:ident: $what:literal, $id:literal);+ $(;)?) => {$(
+        mutation_input! {
+            #[doc = $what]
+            $name {
+                #[doc = $id]
+                id: ID,
+            }
+        }
+    )+};
+}
+
+id_inputs! {
+    PublishArticleInput: "An article of yours to publish.", "The article's global ID.";
+    UnpublishArticleInput: "An article to take back to draft.", "The article's global ID.";
+    DeleteArticleInput: "An article of yours to delete.", "The article's global ID.";
+    DeleteCommentInput: "A comment to delete.", "The comment's global ID.";
+    FollowInput: "A member or a tag to follow.", "The global ID of a member or a tag.";
+    UnfollowInput: "A member or a tag to stop following.", "The global ID of a member or a tag.";
+    BlockUserInput: "A member to block.", "The member's global ID.";
+    UnblockUserInput: "A member to unblock.", "The member's global ID.";
+}
+
+/// Declares the payloads of mutations that change an article.
+macro_rules! article_payloads {
+    ($($name:ident: $what:literal),+ $(,)?) => {$(
+        mutation_payload! {
+            #[doc = $what]
+            $name {
+                /// The article as it is now.
+                article: Option<ArticleNode>,
+                /// Its author, with `articlesCount` as it is now.
+                author: Option<UserNode>,
+            }
+        }
+    )+};
+}
+
+article_payloads! {
+    CreateArticlePayload: "A new article.",
+    UpdateArticlePayload: "An edited article.",
+    PublishArticlePayload: "A published (or scheduled) article.",
+    UnpublishArticlePayload: "An article back to draft.",
+}
+
+mutation_payload! {
+    /// A deleted article.
+    DeleteArticlePayload {
+        /// The deleted article's ID, to drop it from cached lists.
+        deleted_article_id: Option<ID>,
+        /// Its author, with `articlesCount` as it is now.
+        author: Option<UserNode>,
+    }
+}
+
+mutation_input! {
+    /// A new comment.
+    CreateCommentInput {
+        /// The global ID of a live article.
+        article_id: ID,
+        /// The comment replied to, on the same article; left out for a comment on the
+        /// article.
+        parent_id: Option<ID>,
+        /// The comment in Markdown (1 to 25,000 characters).
+        body_markdown: String,
+    }
+}
+
+mutation_payload! {
+    /// A new comment, with what it changed.
+    CreateCommentPayload {
+        /// The comment.
+        comment: Option<CommentNode>,
+        /// Its article, with `commentsCount` as it is now.
+        article: Option<ArticleNode>,
+        /// The comment it replies to, with `repliesCount` as it is now; null for a comment
+        /// on the article.
+        parent: Option<CommentNode>,
+    }
+}
+
+mutation_input! {
+    /// A new text for one of your comments.
+    UpdateCommentInput {
+        /// The comment's global ID.
+        id: ID,
+        /// The new Markdown (1 to 25,000 characters).
+        body_markdown: String,
+    }
+}
+
+mutation_payload! {
+    /// An edited comment.
+    UpdateCommentPayload {
+        /// The comment as it is now, with its `editedAt`.
+        comment: Option<CommentNode>,
+    }
+}
+
+mutation_payload! {
+    /// A deleted comment: it stays in its thread as "[deleted]".
+    DeleteCommentPayload {
+        /// The comment as it is now.
+        comment: Option<CommentNode>,
+        /// Its article, with `commentsCount` as it is now.
+        article: Option<ArticleNode>,
+        /// The comment it replied to, with `repliesCount` as it is now; null for a comment
+        /// on the article.
+        parent: Option<CommentNode>,
+    }
+}
+
+mutation_input! {
+    /// A comment on your article to hide or show.
+    HideCommentInput {
+        /// The comment's global ID.
+        id: ID,
+        /// true hides it, false shows it again.
+        #[graphql(default = true)]
+        hidden: bool,
+    }
+}
+
+mutation_payload! {
+    /// A comment hidden or shown again.
+    HideCommentPayload {
+        /// The comment as it is now.
+        comment: Option<CommentNode>,
+    }
+}
+
+mutation_input! {
+    /// A reaction to turn on or off.
+    ToggleReactionInput {
+        /// The global ID of an article or a comment.
+        reactable_id: ID,
+        /// A configured category name (see `reactionCategories`), e.g. `like` or
+        /// `readinglist`.
+        category: String,
+        /// The state to set; left out, the reaction flips.
+        reacted: Option<bool>,
+    }
+}
+
+mutation_payload! {
+    /// The state of one reaction after `toggleReaction`.
+    ToggleReactionPayload {
+        /// Whether the viewer's reaction is now on.
+        reacted: Option<bool>,
+        /// The category toggled.
+        category: Option<String>,
+        /// The article reacted to, with its counts and `viewerReactions` as they are now;
+        /// null when a comment was.
+        article: Option<ArticleNode>,
+        /// The comment reacted to, with its counts and `viewerReactions` as they are now;
+        /// null when an article was.
+        comment: Option<CommentNode>,
+    }
+}
+
+/// Declares the payloads of `follow` and `unfollow`.
+macro_rules! follow_payloads {
+    ($($name:ident: $what:literal),+ $(,)?) => {$(
+        mutation_payload! {
+            #[doc = $what]
+            $name {
+                /// The member, with `viewerIsFollowing` and `followersCount` as they are now;
+                /// null when the target is a tag.
+                user: Option<UserNode>,
+                /// The tag, with `viewerIsFollowing` and `followersCount` as they are now;
+                /// null when the target is a member.
+                tag: Option<TagNode>,
+                /// The signed-in member (`viewer.user.followingCount`, `followedTags`).
+                viewer: Option<ViewerNode>,
+            }
+        }
+    )+};
+}
+
+follow_payloads! {
+    FollowPayload: "A member or tag followed.",
+    UnfollowPayload: "A member or tag no longer followed.",
+}
+
+/// Declares the payloads of `blockUser` and `unblockUser`.
+macro_rules! block_payloads {
+    ($($name:ident: $what:literal),+ $(,)?) => {$(
+        mutation_payload! {
+            #[doc = $what]
+            $name {
+                /// The member, with `viewerHasBlocked` as it is now.
+                user: Option<UserNode>,
+            }
+        }
+    )+};
+}
+
+block_payloads! {
+    BlockUserPayload: "A member blocked.",
+    UnblockUserPayload: "A member no longer blocked.",
+}
+
+mutation_input! {
+    /// Changes to one of your series.
+    UpdateSeriesInput {
+        /// The series' global ID.
+        id: ID,
+        /// A new title (1 to 128 characters); left out, it stays.
+        title: Option<String>,
+        /// A new description (at most 1,000 characters); left out, it stays.
+        description: Option<String>,
+    }
+}
+
+mutation_payload! {
+    /// A renamed or redescribed series.
+    UpdateSeriesPayload {
+        /// The series as it is now.
+        series: Option<SeriesNode>,
+    }
+}
+
+mutation_input! {
+    /// A tag's description and colour, set by moderators.
+    UpdateTagInput {
+        /// The tag's name.
+        name: String,
+        /// What belongs under the tag; left out, it stays as it is.
+        description: Option<String>,
+        /// A colour as `#rrggbb`; left out, it stays as it is.
+        color: Option<String>,
+    }
+}
+
+mutation_payload! {
+    /// A tag as moderators described it.
+    UpdateTagPayload {
+        /// The tag as it is now.
+        tag: Option<TagNode>,
+    }
+}
+
+/// Tells subscribers about an article that just went live; answers with the article and
+/// its author as they are now.
+async fn announce(
+    ctx: &Context<'_>,
+    saved: service::Saved,
+) -> async_graphql::Result<(Option<ArticleNode>, Option<UserNode>)> {
     if saved.went_live {
         events::publish(&ctx.state().pubsub, events::ARTICLES, saved.article.id).await;
     }
-    ArticleNode(saved.article)
+    let author = load_user(ctx, saved.article.user_id).await?;
+    Ok((Some(ArticleNode(saved.article)), author))
 }
 
-fn article_id(id: &ID) -> async_graphql::Result<crate::ids::ArticleId> {
-    Ok(node::decode_as::<ArticleNode>(id)?)
+fn article_id(id: &ID, field: &str) -> AppResult<crate::ids::ArticleId> {
+    node::decode_field::<ArticleNode>(id, field)
 }
 
-fn comment_id(id: &ID) -> async_graphql::Result<crate::ids::CommentId> {
-    Ok(node::decode_as::<CommentNode>(id)?)
+fn comment_id(id: &ID, field: &str) -> AppResult<crate::ids::CommentId> {
+    node::decode_field::<CommentNode>(id, field)
 }
 
 /// Tells the article's thread subscribers that `comment` changed.
@@ -105,21 +361,43 @@ pub(crate) async fn announce_change(
     events::publish_change(&ctx.state().pubsub, &channel, comment.id, change).await;
 }
 
-async fn comment_node(
+/// A comment's node, with its article's as it is now.
+pub(crate) async fn comment_and_article(
     ctx: &Context<'_>,
     comment: comments::Comment,
-) -> async_graphql::Result<CommentNode> {
+) -> async_graphql::Result<(CommentNode, ArticleNode)> {
     let article = ctx
         .loaders()
         .articles
         .load_one(comment.article_id)
         .await?
         .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
-    Ok(CommentNode {
+    let node = CommentNode {
         comment,
         thread: None,
         article_author: article.user_id,
-    })
+    };
+    Ok((node, ArticleNode(article)))
+}
+
+/// The comment `comment` replies to, as it is now; None for a root comment.
+async fn parent_node(
+    ctx: &Context<'_>,
+    comment: &CommentNode,
+) -> async_graphql::Result<Option<CommentNode>> {
+    let Some(parent) = comment.comment.parent_id else {
+        return Ok(None);
+    };
+    Ok(ctx
+        .loaders()
+        .comments
+        .load_one(parent)
+        .await?
+        .map(|parent| CommentNode {
+            comment: parent,
+            thread: None,
+            article_author: comment.article_author,
+        }))
 }
 
 #[derive(Default)]
@@ -127,175 +405,249 @@ pub struct ContentMutation;
 
 #[Object]
 impl ContentMutation {
-    /// Writes an article: a draft unless `published` is true. Returns it.
+    /// Writes an article: a draft unless `published` is true.
     async fn create_article(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The article's fields; `title` is required here or in the front matter.")]
-        input: ArticleFields,
-    ) -> async_graphql::Result<ArticleNode> {
-        let young = (input.published == Some(true)).then_some(Action::NewMemberArticle);
-        limit(ctx, Action::ArticleCreate, young).await?;
-        let state = ctx.state();
-        let article = service::create(
-            &state.db,
-            &state.settings,
-            ctx.require_viewer()?,
-            input.try_into()?,
-        )
-        .await?;
-        Ok(announce(ctx, article).await)
+        input: CreateArticleInput,
+    ) -> async_graphql::Result<CreateArticlePayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let young = (input.fields.published == Some(true)).then_some(Action::NewMemberArticle);
+            limit(ctx, Action::ArticleCreate, young).await?;
+            let state = ctx.state();
+            let saved = service::create(
+                &state.db,
+                &state.settings,
+                ctx.require_viewer()?,
+                input.fields.try_into()?,
+            )
+            .await?;
+            let (article, author) = announce(ctx, saved).await?;
+            Ok(CreateArticlePayload {
+                article,
+                author,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
-    /// Edits one of your articles; fields left out keep their value. Returns it.
+    /// Edits one of your articles; fields left out keep their value.
     async fn update_article(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The article's global ID.")] id: ID,
-        #[graphql(desc = "The fields to change.")] input: ArticleFields,
-    ) -> async_graphql::Result<ArticleNode> {
-        let young = (input.published == Some(true)).then_some(Action::NewMemberArticle);
-        limit(ctx, Action::ArticleUpdate, young).await?;
-        let state = ctx.state();
-        let article = service::update(
-            &state.db,
-            &state.settings,
-            ctx.require_viewer()?,
-            article_id(&id)?,
-            input.try_into()?,
-        )
-        .await?;
-        Ok(announce(ctx, article).await)
+        #[graphql(desc = "The article and the fields to change.")] input: UpdateArticleInput,
+    ) -> async_graphql::Result<UpdateArticlePayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let young = (input.fields.published == Some(true)).then_some(Action::NewMemberArticle);
+            limit(ctx, Action::ArticleUpdate, young).await?;
+            let state = ctx.state();
+            let id = article_id(&input.id, "id");
+            let saved = service::update(
+                &state.db,
+                &state.settings,
+                ctx.require_viewer()?,
+                id?,
+                input.fields.try_into()?,
+            )
+            .await?;
+            let (article, author) = announce(ctx, saved).await?;
+            Ok(UpdateArticlePayload {
+                article,
+                author,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Publishes now, or at the article's future `publishedAt`.
     async fn publish_article(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The article's global ID.")] id: ID,
-    ) -> async_graphql::Result<ArticleNode> {
-        limit(ctx, Action::ArticleUpdate, Some(Action::NewMemberArticle)).await?;
-        let state = ctx.state();
-        let article = service::set_published(
-            &state.db,
-            &state.settings,
-            ctx.require_viewer()?,
-            article_id(&id)?,
-            true,
-        )
-        .await?;
-        Ok(announce(ctx, article).await)
+        #[graphql(desc = "The article to publish.")] input: PublishArticleInput,
+    ) -> async_graphql::Result<PublishArticlePayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            limit(ctx, Action::ArticleUpdate, Some(Action::NewMemberArticle)).await?;
+            let state = ctx.state();
+            let saved = service::set_published(
+                &state.db,
+                &state.settings,
+                ctx.require_viewer()?,
+                article_id(&input.id, "id")?,
+                true,
+            )
+            .await?;
+            let (article, author) = announce(ctx, saved).await?;
+            Ok(PublishArticlePayload {
+                article,
+                author,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Back to draft: by its author, or by a moderator or admin.
     async fn unpublish_article(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The article's global ID.")] id: ID,
-    ) -> async_graphql::Result<ArticleNode> {
-        let state = ctx.state();
-        let article = service::set_published(
-            &state.db,
-            &state.settings,
-            ctx.require_viewer()?,
-            article_id(&id)?,
-            false,
-        )
-        .await?;
-        Ok(announce(ctx, article).await)
+        #[graphql(desc = "The article to unpublish.")] input: UnpublishArticleInput,
+    ) -> async_graphql::Result<UnpublishArticlePayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let state = ctx.state();
+            let saved = service::set_published(
+                &state.db,
+                &state.settings,
+                ctx.require_viewer()?,
+                article_id(&input.id, "id")?,
+                false,
+            )
+            .await?;
+            let (article, author) = announce(ctx, saved).await?;
+            Ok(UnpublishArticlePayload {
+                article,
+                author,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
-    /// Deletes one of your articles with its comments and reactions; answers true, or
-    /// NOT_FOUND when there is no such article of yours.
+    /// Deletes one of your articles with its comments and reactions; NOT_FOUND when there
+    /// is no such article of yours.
     async fn delete_article(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The article's global ID.")] id: ID,
-    ) -> async_graphql::Result<bool> {
-        service::delete(&ctx.state().db, ctx.require_viewer()?, article_id(&id)?).await?;
-        Ok(true)
+        #[graphql(desc = "The article to delete.")] input: DeleteArticleInput,
+    ) -> async_graphql::Result<DeleteArticlePayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let viewer = ctx.require_viewer()?;
+            let id = article_id(&input.id, "id")?;
+            service::delete(&ctx.state().db, viewer, id).await?;
+            Ok(DeleteArticlePayload {
+                deleted_article_id: Some(input.id.clone()),
+                author: load_user(ctx, viewer.user_id).await?,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
-    /// Comments on a live article, or replies to a comment on it. Returns the comment.
+    /// Comments on a live article, or replies to a comment on it.
     async fn create_comment(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The global ID of a live article.")] article_id: ID,
-        #[graphql(
-            desc = "The comment replied to, on the same article; left out for a comment on the article."
-        )]
-        parent_id: Option<ID>,
-        #[graphql(desc = "The comment in Markdown (1 to 25,000 characters).")]
-        body_markdown: String,
-    ) -> async_graphql::Result<CommentNode> {
-        let article = self::article_id(&article_id)?;
-        let parent = parent_id.as_ref().map(comment_id).transpose()?;
-        limit(ctx, Action::CommentCreate, Some(Action::NewMemberComment)).await?;
-        let comment = comments::create(
-            &ctx.state().db,
-            &ctx.state().settings,
-            ctx.require_viewer()?,
-            article,
-            parent,
-            &body_markdown,
-        )
-        .await?;
-        events::publish(&ctx.state().pubsub, &events::comments(article), comment.id).await;
-        comment_node(ctx, comment).await
+        #[graphql(desc = "Where the comment goes and what it says.")] input: CreateCommentInput,
+    ) -> async_graphql::Result<CreateCommentPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let (article, parent) = (
+                article_id(&input.article_id, "articleId"),
+                input
+                    .parent_id
+                    .as_ref()
+                    .map(|id| comment_id(id, "parentId"))
+                    .transpose(),
+            )
+                .all_valid()?;
+            limit(ctx, Action::CommentCreate, Some(Action::NewMemberComment)).await?;
+            let comment = comments::create(
+                &ctx.state().db,
+                &ctx.state().settings,
+                ctx.require_viewer()?,
+                article,
+                parent,
+                &input.body_markdown,
+            )
+            .await?;
+            events::publish(&ctx.state().pubsub, &events::comments(article), comment.id).await;
+            let (comment, article) = comment_and_article(ctx, comment).await?;
+            Ok(CreateCommentPayload {
+                parent: parent_node(ctx, &comment).await?,
+                comment: Some(comment),
+                article: Some(article),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
-    /// Edits one of your comments; sets its `editedAt`. Returns it.
+    /// Edits one of your comments; sets its `editedAt`.
     async fn update_comment(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The comment's global ID.")] id: ID,
-        #[graphql(desc = "The new Markdown (1 to 25,000 characters).")] body_markdown: String,
-    ) -> async_graphql::Result<CommentNode> {
-        let comment = comments::update(
-            &ctx.state().db,
-            ctx.require_viewer()?,
-            comment_id(&id)?,
-            &body_markdown,
-        )
-        .await?;
-        announce_change(ctx, &comment, events::Change::Edited).await;
-        comment_node(ctx, comment).await
+        #[graphql(desc = "The comment and its new text.")] input: UpdateCommentInput,
+    ) -> async_graphql::Result<UpdateCommentPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let comment = comments::update(
+                &ctx.state().db,
+                ctx.require_viewer()?,
+                comment_id(&input.id, "id")?,
+                &input.body_markdown,
+            )
+            .await?;
+            announce_change(ctx, &comment, events::Change::Edited).await;
+            Ok(UpdateCommentPayload {
+                comment: Some(comment_and_article(ctx, comment).await?.0),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// By its author, or a moderator or admin; it stays in the thread as "[deleted]".
     async fn delete_comment(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The comment's global ID.")] id: ID,
-    ) -> async_graphql::Result<CommentNode> {
-        let comment =
-            comments::delete(&ctx.state().db, ctx.require_viewer()?, comment_id(&id)?).await?;
-        announce_change(ctx, &comment, events::Change::Deleted).await;
-        comment_node(ctx, comment).await
+        #[graphql(desc = "The comment to delete.")] input: DeleteCommentInput,
+    ) -> async_graphql::Result<DeleteCommentPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let comment = comments::delete(
+                &ctx.state().db,
+                ctx.require_viewer()?,
+                comment_id(&input.id, "id")?,
+            )
+            .await?;
+            announce_change(ctx, &comment, events::Change::Deleted).await;
+            let (comment, article) = comment_and_article(ctx, comment).await?;
+            Ok(DeleteCommentPayload {
+                parent: parent_node(ctx, &comment).await?,
+                comment: Some(comment),
+                article: Some(article),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// By the article's author: the comment shows as hidden to others.
     async fn hide_comment(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The comment's global ID.")] id: ID,
-        #[graphql(default = true, desc = "true hides it, false shows it again.")] hidden: bool,
-    ) -> async_graphql::Result<CommentNode> {
-        let comment = comments::set_hidden(
-            &ctx.state().db,
-            ctx.require_viewer()?,
-            comment_id(&id)?,
-            hidden,
-        )
-        .await?;
-        // What the comment now is decides the event.
-        let change = if comment.hidden_at.is_some() {
-            events::Change::Hidden
-        } else {
-            events::Change::Shown
-        };
-        announce_change(ctx, &comment, change).await;
-        comment_node(ctx, comment).await
+        #[graphql(desc = "The comment, and whether to hide or show it.")] input: HideCommentInput,
+    ) -> async_graphql::Result<HideCommentPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let comment = comments::set_hidden(
+                &ctx.state().db,
+                ctx.require_viewer()?,
+                comment_id(&input.id, "id")?,
+                input.hidden,
+            )
+            .await?;
+            // What the comment now is decides the event.
+            let change = if comment.hidden_at.is_some() {
+                events::Change::Hidden
+            } else {
+                events::Change::Shown
+            };
+            announce_change(ctx, &comment, change).await;
+            Ok(HideCommentPayload {
+                comment: Some(comment_and_article(ctx, comment).await?.0),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Turns a reaction on an article or comment on or off. With `reacted`, sets that
@@ -303,73 +655,97 @@ impl ContentMutation {
     async fn toggle_reaction(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The global ID of an article or a comment.")] reactable_id: ID,
-        #[graphql(desc = "A configured category name, e.g. `like` or `readinglist`.")]
-        category: String,
-        #[graphql(desc = "The state to set; left out, the reaction flips.")] reacted: Option<bool>,
-    ) -> async_graphql::Result<ReactionResult> {
-        let item = match node::decode(&reactable_id)? {
-            (t, id) if t == ArticleNode::TYPE_NAME => Reactable::Article(id.into()),
-            (t, id) if t == CommentNode::TYPE_NAME => Reactable::Comment(id.into()),
-            _ => {
-                return Err(AppError::bad_input(
-                    "reactableId",
-                    "only articles and comments take reactions",
-                )
-                .into());
+        #[graphql(desc = "The item, the category and the state wanted.")]
+        input: ToggleReactionInput,
+    ) -> async_graphql::Result<ToggleReactionPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let only =
+                || AppError::bad_input("reactableId", "only articles and comments take reactions");
+            let item = match node::decode(&input.reactable_id).map_err(|_| only())? {
+                (t, id) if t == ArticleNode::TYPE_NAME => Reactable::Article(id.into()),
+                (t, id) if t == CommentNode::TYPE_NAME => Reactable::Comment(id.into()),
+                _ => return Err(only().into()),
+            };
+            limit(ctx, Action::Reaction, None).await?;
+            let state = ctx.state();
+            let on = reactions::toggle(
+                &state.db,
+                &state.settings,
+                ctx.require_viewer()?,
+                item,
+                &input.category,
+                input.reacted,
+            )
+            .await?;
+            let public =
+                reactions::category(&state.settings, &input.category).is_ok_and(|c| !c.private);
+            let mut payload = ToggleReactionPayload {
+                reacted: Some(on),
+                category: Some(input.category.clone()),
+                ..Default::default()
+            };
+            match item {
+                Reactable::Article(article) => {
+                    if public {
+                        events::publish(&state.pubsub, &events::reactions(article), article).await;
+                    }
+                    payload.article = ctx
+                        .loaders()
+                        .articles
+                        .load_one(article)
+                        .await?
+                        .map(ArticleNode);
+                }
+                Reactable::Comment(comment) => {
+                    if let Some(comment) = ctx.loaders().comments.load_one(comment).await? {
+                        payload.comment = Some(comment_and_article(ctx, comment).await?.0);
+                    }
+                }
             }
-        };
-        limit(ctx, Action::Reaction, None).await?;
-        let state = ctx.state();
-        let on = reactions::toggle(
-            &state.db,
-            &state.settings,
-            ctx.require_viewer()?,
-            item,
-            &category,
-            reacted,
-        )
-        .await?;
-        let public = reactions::category(&state.settings, &category).is_ok_and(|c| !c.private);
-        if let (Reactable::Article(article), true) = (item, public) {
-            events::publish(&state.pubsub, &events::reactions(article), article).await;
-        }
-        let counts = reactions::counts(&state.db, &state.settings, &[item]).await?;
-        let mut reaction_counts: Vec<ReactionCount> = counts
-            .get(&item)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(category, count)| ReactionCount { category, count })
-            .collect();
-        reaction_counts.sort_by(|a, b| a.category.cmp(&b.category));
-        Ok(ReactionResult {
-            reacted: on,
-            category,
-            reaction_counts,
+            Ok(payload)
         })
+        .await
     }
 
     /// Follows a member or a tag (by ID). Following again changes nothing.
     async fn follow(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The global ID of a member or a tag.")] id: ID,
-    ) -> async_graphql::Result<bool> {
-        let target = followable(&id)?;
-        limit(ctx, Action::Follow, None).await?;
-        Ok(follows::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
+        #[graphql(desc = "The member or tag to follow.")] input: FollowInput,
+    ) -> async_graphql::Result<FollowPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let target = followable(&input.id)?;
+            limit(ctx, Action::Follow, None).await?;
+            follows::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?;
+            let (user, tag, viewer) = followed(ctx, target).await?;
+            Ok(FollowPayload {
+                user,
+                tag,
+                viewer,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Stops following a member or a tag. Unfollowing again changes nothing.
     async fn unfollow(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The global ID of a member or a tag.")] id: ID,
-    ) -> async_graphql::Result<bool> {
-        let target = followable(&id)?;
-        follows::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
-        Ok(false)
+        #[graphql(desc = "The member or tag to stop following.")] input: UnfollowInput,
+    ) -> async_graphql::Result<UnfollowPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let target = followable(&input.id)?;
+            follows::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
+            let (user, tag, viewer) = followed(ctx, target).await?;
+            Ok(UnfollowPayload {
+                user,
+                tag,
+                viewer,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Stops seeing a member: their articles leave your feeds, their actions stop
@@ -377,73 +753,106 @@ impl ContentMutation {
     async fn block_user(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The member's global ID.")] id: ID,
-    ) -> async_graphql::Result<bool> {
-        let target = node::decode_as::<UserNode>(&id)?;
-        Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?)
+        #[graphql(desc = "The member to block.")] input: BlockUserInput,
+    ) -> async_graphql::Result<BlockUserPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let target = node::decode_as::<UserNode>(&input.id)?;
+            blocks::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?;
+            Ok(BlockUserPayload {
+                user: load_user(ctx, target).await?,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Lifts a block; their content and events reach you again.
     async fn unblock_user(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The member's global ID.")] id: ID,
-    ) -> async_graphql::Result<bool> {
-        let target = node::decode_as::<UserNode>(&id)?;
-        Ok(blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?)
+        #[graphql(desc = "The member to unblock.")] input: UnblockUserInput,
+    ) -> async_graphql::Result<UnblockUserPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let target = node::decode_as::<UserNode>(&input.id)?;
+            blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
+            Ok(UnblockUserPayload {
+                user: load_user(ctx, target).await?,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
-    /// Renames one of your series or rewrites its description; its slug stays. Returns it.
+    /// Renames one of your series or rewrites its description; its slug stays.
     async fn update_series(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The series' global ID.")] id: ID,
-        #[graphql(desc = "A new title (1 to 128 characters); left out, it stays.")] title: Option<
-            String,
-        >,
-        #[graphql(desc = "A new description (at most 1,000 characters); left out, it stays.")]
-        description: Option<String>,
-    ) -> async_graphql::Result<SeriesNode> {
-        limit(ctx, Action::ArticleUpdate, None).await?;
-        let id = node::decode_as::<SeriesNode>(&id)?;
-        let series = series::update(
-            &ctx.state().db,
-            ctx.require_viewer()?,
-            id,
-            title.as_deref(),
-            description.as_deref(),
-        )
-        .await?;
-        Ok(SeriesNode(series))
+        #[graphql(desc = "The series and what to change.")] input: UpdateSeriesInput,
+    ) -> async_graphql::Result<UpdateSeriesPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            limit(ctx, Action::ArticleUpdate, None).await?;
+            let id = node::decode_as::<SeriesNode>(&input.id)?;
+            let series = series::update(
+                &ctx.state().db,
+                ctx.require_viewer()?,
+                id,
+                input.title.as_deref(),
+                input.description.as_deref(),
+            )
+            .await?;
+            Ok(UpdateSeriesPayload {
+                series: Some(SeriesNode(series)),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Moderators describe a tag.
     async fn update_tag(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The tag's name.")] name: String,
-        #[graphql(desc = "What belongs under the tag; left out, it stays as it is.")]
-        description: Option<String>,
-        #[graphql(desc = "A colour as `#rrggbb`; left out, it stays as it is.")] color: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<TagNode> {
-        let tag = tags::update(
-            &ctx.state().db,
-            ctx.require_viewer()?,
-            &name,
-            description,
-            color,
-        )
-        .await?;
-        Ok(TagNode(tag))
+        #[graphql(desc = "The tag and what to change.")] input: UpdateTagInput,
+    ) -> async_graphql::Result<UpdateTagPayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let tag = tags::update(
+                &ctx.state().db,
+                ctx.require_viewer()?,
+                &input.name,
+                input.description.clone(),
+                input.color.clone(),
+            )
+            .await?;
+            Ok(UpdateTagPayload {
+                tag: Some(TagNode(tag)),
+                ..Default::default()
+            })
+        })
+        .await
     }
 }
 
 fn followable(id: &ID) -> async_graphql::Result<Followable> {
-    match node::decode(id)? {
+    let only = || AppError::bad_input("id", "only members and tags can be followed");
+    match node::decode(id).map_err(|_| only())? {
         (t, id) if t == UserNode::TYPE_NAME => Ok(Followable::User(id.into())),
         (t, id) if t == TagNode::TYPE_NAME => Ok(Followable::Tag(id.into())),
-        _ => Err(AppError::bad_input("id", "only members and tags can be followed").into()),
+        _ => Err(only().into()),
     }
+}
+
+/// What following or unfollowing `target` changed: the member or the tag, and the viewer.
+async fn followed(
+    ctx: &Context<'_>,
+    target: Followable,
+) -> async_graphql::Result<(Option<UserNode>, Option<TagNode>, Option<ViewerNode>)> {
+    let viewer = load_viewer(ctx).await?;
+    Ok(match target {
+        Followable::User(id) => (load_user(ctx, id).await?, None, viewer),
+        Followable::Tag(id) => (
+            None,
+            ctx.loaders().tags.load_one(id).await?.map(TagNode),
+            viewer,
+        ),
+    })
 }

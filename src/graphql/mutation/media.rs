@@ -3,6 +3,7 @@ use async_graphql::{Context, ID, Object, Upload};
 use crate::domain::media::{self, Purpose};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{ContextExt as _, limit};
+use crate::graphql::mutation::payload::{mutation_input, mutation_payload, respond};
 use crate::graphql::types::media::{ImageNode, ImagePurpose};
 use crate::limits::Action;
 
@@ -32,6 +33,40 @@ pub async fn store_upload(
     .await
 }
 
+mutation_input! {
+    /// An image file to upload.
+    UploadImageInput {
+        /// The image file, as a GraphQL multipart request part.
+        file: Upload,
+        /// What the image is for; decides the copies made. ARTICLE when left out.
+        purpose: Option<ImagePurpose>,
+    }
+}
+
+mutation_payload! {
+    /// An uploaded image.
+    UploadImagePayload {
+        /// The image, with its URL and copies.
+        image: Option<ImageNode>,
+    }
+}
+
+mutation_input! {
+    /// One of your images.
+    DeleteImageInput {
+        /// The image's global ID.
+        id: ID,
+    }
+}
+
+mutation_payload! {
+    /// A deleted image.
+    DeleteImagePayload {
+        /// The deleted image's ID, to drop it from `viewer.images`.
+        deleted_image_id: Option<ID>,
+    }
+}
+
 #[derive(Default)]
 pub struct MediaMutation;
 
@@ -43,13 +78,17 @@ impl MediaMutation {
     async fn upload_image(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The image file, as a GraphQL multipart request part.")] file: Upload,
-        #[graphql(desc = "What the image is for; decides the copies made.")] purpose: Option<
-            ImagePurpose,
-        >,
-    ) -> async_graphql::Result<ImageNode> {
-        let purpose = purpose.unwrap_or(ImagePurpose::Article);
-        Ok(ImageNode(store_upload(ctx, &file, purpose.into()).await?))
+        #[graphql(desc = "The file and what it is for.")] input: UploadImageInput,
+    ) -> async_graphql::Result<UploadImagePayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let purpose = input.purpose.unwrap_or(ImagePurpose::Article);
+            let image = store_upload(ctx, &input.file, purpose.into()).await?;
+            Ok(UploadImagePayload {
+                image: Some(ImageNode(image)),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Deletes one of your images and its stored copies. Articles that show it keep the
@@ -57,11 +96,17 @@ impl MediaMutation {
     async fn delete_image(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The image's global ID.")] id: ID,
-    ) -> async_graphql::Result<bool> {
-        let id = crate::graphql::node::decode_as::<ImageNode>(&id)?;
-        let state = ctx.state();
-        media::delete(&state.db, &state.storage, ctx.require_viewer()?, id).await?;
-        Ok(true)
+        #[graphql(desc = "The image to delete.")] input: DeleteImageInput,
+    ) -> async_graphql::Result<DeleteImagePayload> {
+        respond(ctx, input.client_mutation_id.clone(), async {
+            let id = crate::graphql::node::decode_as::<ImageNode>(&input.id)?;
+            let state = ctx.state();
+            media::delete(&state.db, &state.storage, ctx.require_viewer()?, id).await?;
+            Ok(DeleteImagePayload {
+                deleted_image_id: Some(input.id.clone()),
+                ..Default::default()
+            })
+        })
+        .await
     }
 }

@@ -2,3 +2,4 @@ pub mod accounts;
 pub mod content;
 pub mod media;
 pub mod moderation;
+pub mod payload;

@@ -13,15 +13,7 @@ pub struct AccountsQuery;
 impl AccountsQuery {
     /// The signed-in member's account; null when signed out.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ViewerNode>> {
-        let Some(viewer) = ctx.viewer() else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .loaders()
-            .users
-            .load_one(viewer.user_id)
-            .await?
-            .map(ViewerNode))
+        crate::graphql::types::accounts::load_viewer(ctx).await
     }
 
     /// A member by username (any case).

@@ -1,4 +1,4 @@
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::domain::accounts::repo::{ApiKeyRow, SessionRow};
@@ -501,22 +501,23 @@ impl ApiKeyNode {
     }
 }
 
-/// A new session: the token (also set as an HttpOnly cookie) and its member.
-#[derive(SimpleObject)]
-pub struct AuthPayload {
-    /// Send it as `Authorization: Bearer <token>`; it is shown only now.
-    pub token: String,
-    /// When the session ends.
-    pub expires_at: DateTime<Utc>,
-    /// The signed-in member.
-    pub user: UserNode,
+/// The signed-in member's account as it is now; null when signed out.
+pub async fn load_viewer(ctx: &Context<'_>) -> async_graphql::Result<Option<ViewerNode>> {
+    let Some(viewer) = ctx.viewer() else {
+        return Ok(None);
+    };
+    Ok(ctx
+        .loaders()
+        .users
+        .load_one(viewer.user_id)
+        .await?
+        .map(ViewerNode))
 }
 
-#[derive(SimpleObject)]
-/// A new API key, with its secret shown this once.
-pub struct CreatedApiKey {
-    /// Send it in the `api-key` header; it is shown only now.
-    pub key: String,
-    /// The key's record, as `viewer.apiKeys` lists it.
-    pub api_key: ApiKeyNode,
+/// A member as they are now; null when there is no such member.
+pub async fn load_user(
+    ctx: &Context<'_>,
+    id: crate::ids::UserId,
+) -> async_graphql::Result<Option<UserNode>> {
+    Ok(ctx.loaders().users.load_one(id).await?.map(UserNode))
 }
