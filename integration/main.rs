@@ -21,6 +21,7 @@ mod layers;
 mod limits;
 mod live;
 mod moderation;
+mod mutations;
 mod nodes;
 mod notifications;
 mod observability;

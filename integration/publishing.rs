@@ -1303,7 +1303,7 @@ async fn a_deleted_account_takes_its_content_and_leaves_threads_and_counters_rig
     let bobs = publish(&app, &bob, "Bob's article", &["rust"]).await;
     comment(&app, &bob, &adas, None, "Bob on Ada's").await;
     let adas_comment = comment(&app, &ada, &bobs, None, "Ada on Bob's").await;
-    comment(
+    let bobs_reply = comment(
         &app,
         &bob,
         &bobs,
@@ -1311,6 +1311,7 @@ async fn a_deleted_account_takes_its_content_and_leaves_threads_and_counters_rig
         "Bob replying to Ada",
     )
     .await;
+    comment(&app, &ada, &bobs, Some(&bobs_reply), "Ada answering Bob").await;
     let toggle = "mutation($id: ID!, $c: String!) { toggleReaction(input: { reactableId: $id, category: $c }) { userErrors { field message code } reacted } }";
     app.ok(Some(&ada), toggle, json!({ "id": bobs, "c": "like" }))
         .await;
@@ -1373,6 +1374,17 @@ async fn a_deleted_account_takes_its_content_and_leaves_threads_and_counters_rig
             article["reactionsCount"].clone()
         ),
         (json!(1), json!(0))
+    );
+    let reply = app
+        .ok(
+            None,
+            "query($id: ID!) { node(id: $id) { ... on Comment { repliesCount } } }",
+            json!({ "id": bobs_reply }),
+        )
+        .await;
+    assert_eq!(
+        reply["node"]["repliesCount"], 0,
+        "Ada's answer no longer counts"
     );
     assert_eq!(article["reactionCounts"], json!([]));
     let kept = &article["comments"]["edges"][0]["node"];

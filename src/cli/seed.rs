@@ -415,7 +415,7 @@ pub async fn recount(db: &PgPool, settings: &Settings) -> anyhow::Result<()> {
         "UPDATE articles a SET comments_count = c.n FROM (
             SELECT article_id, count(*) AS n FROM comments WHERE deleted_at IS NULL GROUP BY 1) c WHERE c.article_id = a.id",
         "UPDATE comments p SET replies_count = c.n FROM (
-            SELECT parent_id, count(*) AS n FROM comments WHERE parent_id IS NOT NULL GROUP BY 1) c WHERE c.parent_id = p.id",
+            SELECT parent_id, count(*) AS n FROM comments WHERE parent_id IS NOT NULL AND deleted_at IS NULL GROUP BY 1) c WHERE c.parent_id = p.id",
         "UPDATE users u SET articles_count = a.n FROM (
             SELECT user_id, count(*) AS n FROM articles WHERE status = 'published' GROUP BY 1) a WHERE a.user_id = u.id",
         "UPDATE users u SET followers_count = f.n FROM (

@@ -294,6 +294,13 @@ pub async fn delete_in(
         .bind(comment.article_id)
         .execute(&mut *tx)
         .await?;
+    // `repliesCount` counts live replies, as `commentsCount` counts live comments.
+    if let Some(parent) = comment.parent_id {
+        sqlx::query("UPDATE comments SET replies_count = replies_count - 1 WHERE id = $1")
+            .bind(parent)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(comment)
 }
 

@@ -142,7 +142,10 @@ pub async fn erase_member_content(
         .await?;
     // Their comments elsewhere: kept as "[deleted]", text erased.
     sqlx::query(
-        "WITH gone AS (UPDATE comments SET deleted_at = now() WHERE user_id = $1 AND deleted_at IS NULL RETURNING article_id)
+        "WITH gone AS (UPDATE comments SET deleted_at = now() WHERE user_id = $1 AND deleted_at IS NULL RETURNING article_id, parent_id),
+         parents AS (UPDATE comments p SET replies_count = p.replies_count - g.n
+             FROM (SELECT parent_id, count(*)::int AS n FROM gone WHERE parent_id IS NOT NULL GROUP BY 1) g
+             WHERE p.id = g.parent_id)
          UPDATE articles a SET comments_count = a.comments_count - g.n
          FROM (SELECT article_id, count(*)::int AS n FROM gone GROUP BY 1) g WHERE a.id = g.article_id",
     )

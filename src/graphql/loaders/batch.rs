@@ -213,6 +213,11 @@ where
             .collect())
     }
 
+    /// The loader this batches for.
+    pub fn loader(&self) -> &L {
+        &self.inner.loader
+    }
+
     /// Forgets every loaded value: after a write, the next load reads the database again.
     /// Batches in flight finish as they were.
     pub fn forget(&self) {

@@ -184,8 +184,47 @@ pub struct FollowingLoader {
     pub db: PgPool,
     pub viewer: Option<UserId>,
     /// Everything the viewer follows, read at the first question when it is a short list
-    /// (`None` inside when it is not): later batches of the request need no statement.
-    pub all: tokio::sync::OnceCell<Option<HashSet<Followable>>>,
+    /// (`Some(None)` when it is not): later batches of the request need no statement.
+    /// Emptied by [`FollowingLoader::forget`] after a write.
+    pub all: std::sync::Mutex<Option<Arc<Option<HashSet<Followable>>>>>,
+}
+
+impl FollowingLoader {
+    pub fn new(db: PgPool, viewer: Option<UserId>) -> Self {
+        Self {
+            db,
+            viewer,
+            all: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Forgets the follows read so far: the next question reads them again.
+    pub fn forget(&self) {
+        *self
+            .all
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    async fn all_followed(
+        &self,
+        viewer: UserId,
+    ) -> Result<Arc<Option<HashSet<Followable>>>, AppError> {
+        let known = self
+            .all
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(all) = known {
+            return Ok(all);
+        }
+        let all = Arc::new(follows::all_followed(&self.db, viewer, ALL_FOLLOWED_CAP).await?);
+        *self
+            .all
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(all.clone());
+        Ok(all)
+    }
 }
 
 /// Above this many follows, the loader asks about the keys of each batch instead.
@@ -199,12 +238,8 @@ impl Loader<Followable> for FollowingLoader {
         let Some(viewer) = self.viewer else {
             return Ok(keys.iter().map(|k| (*k, false)).collect());
         };
-        let all = self
-            .all
-            .get_or_try_init(|| follows::all_followed(&self.db, viewer, ALL_FOLLOWED_CAP))
-            .await
-            .map_err(shared)?;
-        let followed: HashSet<Followable> = match all {
+        let all = self.all_followed(viewer).await.map_err(shared)?;
+        let followed: HashSet<Followable> = match all.as_ref() {
             Some(all) => keys.iter().copied().filter(|k| all.contains(k)).collect(),
             None => follows::followed_by(&self.db, viewer, keys)
                 .await

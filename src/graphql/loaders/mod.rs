@@ -120,6 +120,7 @@ impl Loaders {
         self.reaction_counts.forget();
         self.viewer_reactions.forget();
         self.following.forget();
+        self.following.loader().forget();
         self.series.forget();
         self.blocks.forget();
         self.counts.forget();
@@ -184,11 +185,7 @@ impl Loaders {
                 db: db.clone(),
                 viewer,
             }),
-            following: Batch::new(content::FollowingLoader {
-                db: db.clone(),
-                viewer,
-                all: tokio::sync::OnceCell::new(),
-            }),
+            following: Batch::new(content::FollowingLoader::new(db.clone(), viewer)),
             series: Batch::new(content::SeriesLoader(db.clone())),
             blocks: Batch::new(content::BlockLoader {
                 db: db.clone(),
