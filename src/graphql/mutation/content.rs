@@ -343,6 +343,24 @@ async fn announce(
     Ok((Some(ArticleNode(saved.article)), author))
 }
 
+/// Publishes (or schedules) or unpublishes article `id`; answers as [`announce`] does.
+async fn set_published(
+    ctx: &Context<'_>,
+    id: &ID,
+    published: bool,
+) -> async_graphql::Result<(Option<ArticleNode>, Option<UserNode>)> {
+    let state = ctx.state();
+    let saved = service::set_published(
+        &state.db,
+        &state.settings,
+        ctx.require_viewer()?,
+        article_id(id, "id")?,
+        published,
+    )
+    .await?;
+    announce(ctx, saved).await
+}
+
 fn article_id(id: &ID, field: &str) -> AppResult<crate::ids::ArticleId> {
     node::decode_field::<ArticleNode>(id, field)
 }
@@ -470,16 +488,7 @@ impl ContentMutation {
     ) -> async_graphql::Result<PublishArticlePayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             limit(ctx, Action::ArticleUpdate, Some(Action::NewMemberArticle)).await?;
-            let state = ctx.state();
-            let saved = service::set_published(
-                &state.db,
-                &state.settings,
-                ctx.require_viewer()?,
-                article_id(&input.id, "id")?,
-                true,
-            )
-            .await?;
-            let (article, author) = announce(ctx, saved).await?;
+            let (article, author) = set_published(ctx, &input.id, true).await?;
             Ok(PublishArticlePayload {
                 article,
                 author,
@@ -496,16 +505,7 @@ impl ContentMutation {
         #[graphql(desc = "The article to unpublish.")] input: UnpublishArticleInput,
     ) -> async_graphql::Result<UnpublishArticlePayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
-            let state = ctx.state();
-            let saved = service::set_published(
-                &state.db,
-                &state.settings,
-                ctx.require_viewer()?,
-                article_id(&input.id, "id")?,
-                false,
-            )
-            .await?;
-            let (article, author) = announce(ctx, saved).await?;
+            let (article, author) = set_published(ctx, &input.id, false).await?;
             Ok(UnpublishArticlePayload {
                 article,
                 author,
