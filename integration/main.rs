@@ -33,5 +33,6 @@ mod pubsub;
 mod reading;
 mod schema_rules;
 mod search;
+mod syndication;
 mod uploads;
 mod websocket;

@@ -22,4 +22,5 @@ pub mod ranking;
 pub mod reactions;
 pub mod search;
 pub mod spam;
+pub mod syndication;
 pub mod tags;

@@ -41,6 +41,7 @@ pub struct Mutation(
     mutation::media::MediaMutation,
     mutation::moderation::ModerationMutation,
     query::notifications::NotificationsMutation,
+    mutation::syndication::SyndicationMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -9,6 +9,7 @@ pub mod pages;
 pub mod reading;
 pub mod request_id;
 pub mod shared_pages;
+pub mod syndication;
 pub mod ws;
 pub mod ws_limits;
 
@@ -50,6 +51,27 @@ pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Res
 pub fn routes(state: AppState, api: Api) -> impl Endpoint<Output = Response> {
     let mut route = Route::new()
         .at("/", get(reading::home))
+        .at("/feed.xml", get(syndication::site))
+        .at("/feed.atom", get(syndication::site))
+        .at("/feed.json", get(syndication::site))
+        .at("/t/:tag/feed.xml", get(syndication::tag))
+        .at("/t/:tag/feed.atom", get(syndication::tag))
+        .at("/t/:tag/feed.json", get(syndication::tag))
+        .at("/:username/feed.xml", get(syndication::member))
+        .at("/:username/feed.atom", get(syndication::member))
+        .at("/:username/feed.json", get(syndication::member))
+        .at(
+            "/feeds/following/:token/feed.xml",
+            get(syndication::following),
+        )
+        .at(
+            "/feeds/following/:token/feed.atom",
+            get(syndication::following),
+        )
+        .at(
+            "/feeds/following/:token/feed.json",
+            get(syndication::following),
+        )
         .at("/t/:tag", get(reading::tag_page))
         .at("/:username", get(reading::profile_page))
         .at("/:username/:slug", get(reading::article_page))

@@ -149,6 +149,21 @@ fn page(
     image: Option<&str>,
     body: Markup,
 ) -> Response {
+    page_with_feeds(status, title, description, canonical, image, None, body)
+}
+
+/// [`page`], announcing the feeds under `feeds` (`""` for the instance's, `/ada`,
+/// `/t/rust`) to feed readers with `<link rel="alternate">`.
+fn page_with_feeds(
+    status: StatusCode,
+    title: &str,
+    description: &str,
+    canonical: Option<&str>,
+    image: Option<&str>,
+    feeds: Option<&str>,
+    body: Markup,
+) -> Response {
+    use crate::http::syndication::Format;
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -164,6 +179,11 @@ fn page(
                 meta property="og:site_name" content="Vibecoding Community";
                 @if let Some(image) = image { meta property="og:image" content=(image); }
                 @if let Some(canonical) = canonical { link rel="canonical" href=(canonical); }
+                @if let Some(base) = feeds {
+                    @for format in Format::ALL {
+                        link rel="alternate" type=(format.media_type()) title=(format!("{title} ({})", format.label())) href=(format!("{base}/{}", format.file()));
+                    }
+                }
                 style { (PreEscaped(STYLE)) }
             }
             body {
@@ -238,12 +258,13 @@ pub async fn home(
         Ok(d) => d,
         Err(response) => return response,
     };
-    page(
+    page_with_feeds(
         StatusCode::OK,
         "Latest articles",
         "Vibecoding Community: developers writing, discussing and reacting.",
         Some(&format!("{}/", state.settings.public_origin())),
         None,
+        Some(""),
         html! { h1 { "Latest articles" } (article_list(&data["articles"], "/")) },
     )
 }
@@ -339,7 +360,7 @@ pub async fn profile_page(
     } else {
         s(u, "name")
     };
-    page(
+    page_with_feeds(
         StatusCode::OK,
         name,
         s(u, "bio"),
@@ -349,6 +370,7 @@ pub async fn profile_page(
             s(u, "path")
         )),
         None,
+        Some(s(u, "path")),
         html! {
             h1 { (name) } p.meta { "@" (s(u, "username")) @if !s(u, "location").is_empty() { " · " (s(u, "location")) } }
             @if !s(u, "bio").is_empty() { p { (s(u, "bio")) } }
@@ -377,7 +399,7 @@ pub async fn tag_page(
         Err(response) => return response,
     };
     let title = format!("#{}", s(t, "name"));
-    page(
+    page_with_feeds(
         StatusCode::OK,
         &title,
         s(t, "description"),
@@ -387,6 +409,7 @@ pub async fn tag_page(
             s(t, "path")
         )),
         None,
+        Some(s(t, "path")),
         html! {
             h1 { (title) }
             @if !s(t, "description").is_empty() { p { (s(t, "description")) } }

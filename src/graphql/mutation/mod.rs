@@ -3,3 +3,4 @@ pub mod content;
 pub mod media;
 pub mod moderation;
 pub mod payload;
+pub mod syndication;
