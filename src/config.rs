@@ -118,6 +118,7 @@ pub struct Settings {
     /// The reaction categories members can use, each with its score.
     pub reactions: Vec<ReactionCategory>,
     pub feeds: FeedSettings,
+    pub outbound: OutboundSettings,
     pub rate_limits: RateLimitSettings,
     pub uploads: UploadSettings,
     pub search: SearchSettings,
@@ -225,6 +226,19 @@ pub struct ModerationSettings {
     /// A member whose articles collect more than this many `vomit` reactions from trusted
     /// members is suspended automatically.
     pub vomits_before_suspension: i64,
+}
+
+/// Requests to URLs members give (see [`crate::outbound`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Also allow plain http:// (development only: receivers must be https in production).
+    pub allow_http: bool,
+    /// Networks requests may reach although they are private (CIDRs), e.g. a test's local
+    /// receiver. Empty in production.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// How long a request may take, connection included, in seconds.
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -679,6 +693,11 @@ impl Default for Settings {
                 lockout_minutes: 10,
                 argon2_memory_kib: 19_456,
                 argon2_iterations: 2,
+            },
+            outbound: OutboundSettings {
+                allow_http: false,
+                allowed_networks: Vec::new(),
+                timeout_secs: 10,
             },
             feeds: FeedSettings {
                 latest_min_score: -20,

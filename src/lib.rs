@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod outbound;
 pub mod pubsub;
 pub mod startup;
 pub mod state;

@@ -246,26 +246,9 @@ pub fn parse_public_url(field: &str, raw: &str) -> AppResult<String> {
             .iter()
             .any(|suffix| host.ends_with(suffix))
         || !host.contains('.') && host.parse::<IpAddr>().is_err();
-    let internal_ip = host.parse::<IpAddr>().is_ok_and(|ip| match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-                || v4.octets()[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
-        }
-    });
+    let internal_ip = host
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| !crate::outbound::is_public(ip));
     if internal_name || internal_ip {
         return Err(invalid("must point to a public host"));
     }
