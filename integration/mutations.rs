@@ -724,3 +724,74 @@ async fn moderation_and_media_mutations_answer_with_their_subjects() {
     .await;
     assert_eq!(deleted["deletedImageId"], uploaded["image"]["id"]);
 }
+
+#[tokio::test]
+async fn a_document_of_several_mutations_sees_each_write_and_stops_being_signed_in_when_it_signs_out()
+ {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let article = payload(
+        &app,
+        Some(&ada),
+        "mutation { createArticle(input: { title: \"Talk\", bodyMarkdown: \"x\", published: true }) { article { id } } }",
+        json!({}),
+    )
+    .await["article"]["id"]
+        .clone();
+    let both = app
+        .ok(
+            Some(&ada),
+            "mutation($a: ID!) {
+                one: createComment(input: { articleId: $a, bodyMarkdown: \"One\" }) { comment { article { commentsCount } } }
+                two: createComment(input: { articleId: $a, bodyMarkdown: \"Two\" }) { article { commentsCount } }
+            }",
+            json!({ "a": article }),
+        )
+        .await;
+    assert_eq!(both["one"]["comment"]["article"]["commentsCount"], 1);
+    assert_eq!(both["two"]["article"]["commentsCount"], 2, "{both}");
+
+    // Nothing is written in the name of an account deleted earlier in the document.
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            "mutation {
+                deleteAccount(input: { password: \"correct horse battery\" }) { deletedUserId }
+                createArticle(input: { title: \"After\", published: true }) { article { id } }
+            }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        body["data"]["deleteAccount"]["deletedUserId"].is_string(),
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM articles WHERE title = 'After'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn dates_past_any_calendar_are_the_writers_mistake_not_ours() {
+    let app = spawn_app().await;
+    let ada = app.member("ada").await;
+    let create = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { article { id } userErrors { field message code } } }";
+    for input in [
+        json!({ "title": "Far", "publishedAt": "-5000-01-01T00:00:00Z" }),
+        json!({ "title": "Old", "publishedAt": "1066-10-14T09:00:00Z" }),
+        json!({ "bodyMarkdown": "---\ntitle: Front\ndate: 1800-01-01\n---\nx" }),
+    ] {
+        let refused = refused(&app, Some(&ada), create, json!({ "i": input.clone() })).await;
+        assert_eq!(
+            refused,
+            pairs(&[("input.publishedAt", "INVALID")]),
+            "{input}"
+        );
+    }
+}

@@ -51,6 +51,16 @@ pub enum AppError {
     Internal(#[source] anyhow::Error),
 }
 
+/// The [`AppError`] behind an error the engine carries, whether the resolver returned it
+/// as is or shared it (a loader's `Arc<AppError>`).
+pub fn app_error(source: &(dyn std::any::Any + Send + Sync)) -> Option<&AppError> {
+    source.downcast_ref::<AppError>().or_else(|| {
+        source
+            .downcast_ref::<std::sync::Arc<AppError>>()
+            .map(|shared| shared.as_ref())
+    })
+}
+
 /// The message clients see for every internal error.
 pub const INTERNAL_MESSAGE: &str = "Internal server error";
 
@@ -69,6 +79,27 @@ impl AppError {
     /// `field` broke a rule: [`Problem::Invalid`].
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::invalid(field, Problem::Invalid, message)
+    }
+
+    /// The same error, with input field `from` called `to` (a rule shared by mutations
+    /// whose inputs name the field differently).
+    pub fn renaming(mut self, from: &str, to: &str) -> Self {
+        if let Self::BadUserInput(all) = &mut self {
+            for invalid in all.iter_mut().filter(|i| i.field.as_deref() == Some(from)) {
+                invalid.field = Some(to.to_owned());
+                invalid.message = invalid.message.replacen(from, to, 1);
+            }
+        }
+        self
+    }
+
+    /// A rule about the input as a whole (no one field) was broken.
+    pub fn input_rule(message: impl Into<String>) -> Self {
+        Self::BadUserInput(vec![Invalid {
+            field: None,
+            problem: Problem::Invalid,
+            message: message.into(),
+        }])
     }
 
     /// `field` broke a rule of the kind `problem`.
@@ -245,7 +276,7 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ),
     (
         "series_user_slug_key",
-        "title",
+        "series",
         "a series of yours was given the same address at the same moment; try again",
     ),
 ];

@@ -13,9 +13,17 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Default)]
 pub struct Auth(pub Option<Viewer>);
 
+/// Set when a mutation of the request ended its credential (`logout`, `logoutEverywhere`,
+/// `deleteAccount`): the rest of the document runs signed out, so nothing is written in
+/// the name of an account that is gone. Request data.
+#[derive(Debug, Default)]
+pub struct CredentialEnded(std::sync::atomic::AtomicBool);
+
 pub trait ContextExt {
     fn state(&self) -> &AppState;
     fn viewer(&self) -> Option<&Viewer>;
+    /// The rest of this request runs signed out (see [`CredentialEnded`]).
+    fn end_credential(&self);
     /// The signed-in member, or UNAUTHENTICATED.
     fn require_viewer(&self) -> AppResult<&Viewer>;
     fn client(&self) -> ClientInfo;
@@ -36,7 +44,19 @@ impl ContextExt for Context<'_> {
     }
 
     fn viewer(&self) -> Option<&Viewer> {
+        let ended = self
+            .data_opt::<CredentialEnded>()
+            .is_some_and(|e| e.0.load(std::sync::atomic::Ordering::Acquire));
+        if ended {
+            return None;
+        }
         self.data_opt::<Auth>().and_then(|a| a.0.as_ref())
+    }
+
+    fn end_credential(&self) {
+        if let Some(ended) = self.data_opt::<CredentialEnded>() {
+            ended.0.store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 
     fn require_viewer(&self) -> AppResult<&Viewer> {

@@ -31,7 +31,7 @@ pub fn classify(error: &mut ServerError, request_id: Option<&RequestId>, operati
     let app = error.source.clone();
     let code = match (
         app.is_some(),
-        app.as_deref().and_then(|s| s.downcast_ref::<AppError>()),
+        app.as_deref().and_then(crate::error::app_error),
     ) {
         (_, Some(app)) => {
             match app {

@@ -290,6 +290,7 @@ fn attach(
         .data(transport)
         .data(report.clone())
         .data(caller.auth.clone())
+        .data(crate::graphql::context::CredentialEnded::default())
         .data(caller.client.clone())
         .data(Loaders::new(
             &state.db,

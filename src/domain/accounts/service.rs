@@ -299,8 +299,7 @@ pub async fn authenticate_api_key(db: &PgPool, key: &str) -> AppResult<Viewer> {
 pub async fn logout(db: &PgPool, viewer: &Viewer) -> AppResult<bool> {
     match viewer.session_id {
         Some(id) => Ok(repo::delete_session(db, viewer.user_id, id).await?),
-        None => Err(AppError::bad_input(
-            "session",
+        None => Err(AppError::input_rule(
             "this request was not made with a session",
         )),
     }
@@ -415,10 +414,7 @@ pub async fn resend_confirmation(
         .await?
         .ok_or_else(|| AppError::Unauthenticated("The account no longer exists".to_owned()))?;
     if user.email_confirmed_at.is_some() && user.pending_email.is_none() {
-        return Err(AppError::bad_input(
-            "email",
-            "your email is already confirmed",
-        ));
+        return Err(AppError::input_rule("your email is already confirmed"));
     }
     crate::limits::check(
         cache,

@@ -103,6 +103,19 @@ fn parse_body(markdown: &str) -> AppResult<(FrontMatter, Body)> {
     Ok((fm, body))
 }
 
+/// A publication date within the years a calendar of ours holds (the database refuses
+/// years past 294276, and a date before 1970 or after 9999 is a typing mistake).
+fn parse_date(date: Option<DateTime<Utc>>) -> AppResult<Option<DateTime<Utc>>> {
+    use chrono::Datelike as _;
+    match date {
+        Some(d) if !(1970..=9999).contains(&d.year()) => Err(AppError::bad_input(
+            "publishedAt",
+            "publishedAt must be between the years 1970 and 9999",
+        )),
+        date => Ok(date),
+    }
+}
+
 /// Checks every field (a field given wins over the front matter's) and reports every one
 /// that is invalid.
 fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
@@ -111,7 +124,7 @@ fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
         Ok(None) => (FrontMatter::default(), Ok(None)),
         Err(e) => (FrontMatter::default(), Err(e)),
     };
-    let (body, title, tags, description, series, cover_image_url, canonical_url) = (
+    let (body, title, tags, description, series, cover_image_url, canonical_url, published_at) = (
         body,
         input
             .title
@@ -134,6 +147,7 @@ fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
             .transpose(),
         optional_url("coverImageUrl", input.cover_image_url.or(fm.cover_image)),
         optional_url("canonicalUrl", input.canonical_url.or(fm.canonical_url)),
+        parse_date(input.published_at.or(fm.date)),
     )
         .all_valid()?;
     Ok(Draft {
@@ -144,7 +158,7 @@ fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
         canonical_url,
         description,
         series,
-        published_at: input.published_at.or(fm.date),
+        published_at,
         body,
     })
 }
@@ -470,8 +484,9 @@ pub async fn create(
 ) -> AppResult<Saved> {
     let draft = writer_draft(db, viewer, input).await?;
     let title = draft.title.clone().ok_or_else(|| {
-        AppError::bad_input(
+        AppError::invalid(
             "title",
+            Problem::Blank,
             "title is required (as a field or in the front matter)",
         )
     })?;

@@ -116,8 +116,8 @@ mutation_payload! {
 mutation_payload! {
     /// This session, ended.
     LogoutPayload {
-        /// The ended session's ID (see `Session`); null when the request was signed in
-        /// with an API key.
+        /// The ended session's ID (see `Session`). A request signed in with an API key has
+        /// no session to end: revoke the key instead.
         ended_session_id: Option<ID>,
     }
 }
@@ -425,6 +425,7 @@ impl AccountsMutation {
             let viewer = ctx.require_viewer()?;
             let ended = service::logout(&ctx.state().db, viewer).await?;
             ctx.append_http_header("set-cookie", ctx.state().settings.clear_session_cookie());
+            ctx.end_credential();
             Ok(LogoutPayload {
                 ended_session_id: viewer
                     .session_id
@@ -447,6 +448,7 @@ impl AccountsMutation {
             let viewer = ctx.require_viewer()?;
             let ended = service::logout_everywhere(&ctx.state().db, viewer).await?;
             ctx.append_http_header("set-cookie", ctx.state().settings.clear_session_cookie());
+            ctx.end_credential();
             Ok(LogoutEverywherePayload {
                 ended_sessions_count: Some(i32::try_from(ended).unwrap_or(i32::MAX)),
                 ..Default::default()
@@ -628,7 +630,11 @@ impl AccountsMutation {
             let viewer = ctx.require_viewer()?;
             limit(ctx, Action::ProfileUpdate, None).await?;
             let avatar = match &input.avatar {
-                Some(file) => Some(store_upload(ctx, file, media::Purpose::Avatar).await?),
+                Some(file) => Some(
+                    store_upload(ctx, file, media::Purpose::Avatar)
+                        .await
+                        .map_err(|e| e.renaming("file", "avatar"))?,
+                ),
                 None => None,
             };
             let state = ctx.state();
@@ -682,6 +688,7 @@ impl AccountsMutation {
             )
             .await?;
             ctx.append_http_header("set-cookie", state.settings.clear_session_cookie());
+            ctx.end_credential();
             Ok(DeleteAccountPayload {
                 deleted_user_id: Some(UserNode::global_id(viewer.user_id)),
                 ..Default::default()

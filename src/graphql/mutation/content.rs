@@ -50,7 +50,7 @@ impl TryFrom<ArticleFields> for ArticleInput {
         let cover_image_id = f
             .cover_image_id
             .as_ref()
-            .map(node::decode_as::<ImageNode>)
+            .map(|id| node::decode_field::<ImageNode>(id, "coverImageId"))
             .transpose()?;
         Ok(Self {
             cover_image_id,

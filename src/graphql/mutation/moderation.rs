@@ -37,14 +37,17 @@ pub enum CommentModeration {
 }
 
 fn subject(id: &ID) -> Result<Subject, AppError> {
-    match node::decode(id)? {
+    let only = || {
+        AppError::bad_input(
+            "subjectId",
+            "only articles, comments and members can be reported",
+        )
+    };
+    match node::decode(id).map_err(|_| only())? {
         (t, id) if t == ArticleNode::TYPE_NAME => Ok(Subject::Article(id.into())),
         (t, id) if t == CommentNode::TYPE_NAME => Ok(Subject::Comment(id.into())),
         (t, id) if t == UserNode::TYPE_NAME => Ok(Subject::User(id.into())),
-        _ => Err(AppError::bad_input(
-            "subjectId",
-            "only articles, comments and members can be reported",
-        )),
+        _ => Err(only()),
     }
 }
 

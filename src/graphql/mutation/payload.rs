@@ -76,15 +76,15 @@ pub async fn respond<P: Payload>(
     client_mutation_id: Option<String>,
     body: impl Future<Output = async_graphql::Result<P>>,
 ) -> async_graphql::Result<P> {
+    // What earlier fields of the document (an earlier mutation's payload) loaded is older
+    // than this write, and what this one loads before its write is older than what it
+    // leaves: the loaders forget before and after.
+    ctx.loaders().forget_all();
     let outcome = body.await;
     ctx.loaders().forget_all();
     match outcome {
         Ok(payload) => Ok(payload.finish(client_mutation_id, Vec::new())),
-        Err(error) => match error
-            .source
-            .as_deref()
-            .and_then(|s| s.downcast_ref::<AppError>())
-        {
+        Err(error) => match error.source.as_deref().and_then(crate::error::app_error) {
             Some(AppError::BadUserInput(invalid)) => Ok(P::default().finish(
                 client_mutation_id,
                 invalid.iter().cloned().map(UserError::from).collect(),
