@@ -15,7 +15,7 @@ const TOP: &[&[&str]] = &[
     &["state"],
     &["domain"],
     &["jobs", "events", "limits", "storage"],
-    &["mail", "pubsub", "images", "health", "db"],
+    &["mail", "pubsub", "images", "health", "db", "outbound"],
     &["cache", "metrics", "telemetry"],
     &["config", "error", "ids", "text"],
 ];
@@ -26,7 +26,14 @@ const DOMAIN: &[&[&str]] = &[
     &["moderation", "search", "feeds"],
     &["comments"],
     &["articles"],
-    &["tags", "media", "follows", "blocks", "notifications"],
+    &[
+        "tags",
+        "media",
+        "follows",
+        "blocks",
+        "notifications",
+        "syndication",
+    ],
     &["accounts", "spam"],
     &["audit", "ranking", "markdown", "page"],
 ];

@@ -228,7 +228,7 @@ pub struct ModerationSettings {
     pub vomits_before_suspension: i64,
 }
 
-/// Requests to URLs members give (see [`crate::outbound`]).
+/// Requests to URLs members give: webhook receivers, feeds to import.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundSettings {
