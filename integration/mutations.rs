@@ -152,6 +152,28 @@ async fn every_invalid_field_of_a_request_is_reported_together_and_nothing_is_wr
     );
 
     // What is not about the input stays a top-level error with its code.
+    // and comes first: who asks is checked before what they sent.
+    let (_, body) = app
+        .graphql(
+            "mutation { createComment(input: { articleId: \"nonsense\", bodyMarkdown: \"\" }) { comment { id } userErrors { field } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            "mutation { suspendMember(input: { id: \"nonsense\", reason: \"\" }) { user { id } userErrors { field } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
     let (_, body) = app
         .graphql(create, json!({ "i": { "title": "Signed out" } }))
         .await;

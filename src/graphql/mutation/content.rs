@@ -542,6 +542,8 @@ impl ContentMutation {
         #[graphql(desc = "Where the comment goes and what it says.")] input: CreateCommentInput,
     ) -> async_graphql::Result<CreateCommentPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let (article, parent) = (
                 article_id(&input.article_id, "articleId"),
                 input
@@ -580,6 +582,8 @@ impl ContentMutation {
         #[graphql(desc = "The comment and its new text.")] input: UpdateCommentInput,
     ) -> async_graphql::Result<UpdateCommentPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let comment = comments::update(
                 &ctx.state().db,
                 ctx.require_viewer()?,
@@ -603,6 +607,8 @@ impl ContentMutation {
         #[graphql(desc = "The comment to delete.")] input: DeleteCommentInput,
     ) -> async_graphql::Result<DeleteCommentPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let comment = comments::delete(
                 &ctx.state().db,
                 ctx.require_viewer()?,
@@ -628,6 +634,8 @@ impl ContentMutation {
         #[graphql(desc = "The comment, and whether to hide or show it.")] input: HideCommentInput,
     ) -> async_graphql::Result<HideCommentPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let comment = comments::set_hidden(
                 &ctx.state().db,
                 ctx.require_viewer()?,
@@ -659,6 +667,8 @@ impl ContentMutation {
         input: ToggleReactionInput,
     ) -> async_graphql::Result<ToggleReactionPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let only =
                 || AppError::bad_input("reactableId", "only articles and comments take reactions");
             let item = match node::decode(&input.reactable_id).map_err(|_| only())? {
@@ -714,6 +724,8 @@ impl ContentMutation {
         #[graphql(desc = "The member or tag to follow.")] input: FollowInput,
     ) -> async_graphql::Result<FollowPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let target = followable(&input.id)?;
             limit(ctx, Action::Follow, None).await?;
             follows::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?;
@@ -735,6 +747,8 @@ impl ContentMutation {
         #[graphql(desc = "The member or tag to stop following.")] input: UnfollowInput,
     ) -> async_graphql::Result<UnfollowPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let target = followable(&input.id)?;
             follows::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
             let (user, tag, viewer) = followed(ctx, target).await?;
@@ -756,6 +770,8 @@ impl ContentMutation {
         #[graphql(desc = "The member to block.")] input: BlockUserInput,
     ) -> async_graphql::Result<BlockUserPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let target = node::decode_as::<UserNode>(&input.id)?;
             blocks::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?;
             Ok(BlockUserPayload {
@@ -773,6 +789,8 @@ impl ContentMutation {
         #[graphql(desc = "The member to unblock.")] input: UnblockUserInput,
     ) -> async_graphql::Result<UnblockUserPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let target = node::decode_as::<UserNode>(&input.id)?;
             blocks::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
             Ok(UnblockUserPayload {
@@ -815,6 +833,8 @@ impl ContentMutation {
         #[graphql(desc = "The tag and what to change.")] input: UpdateTagInput,
     ) -> async_graphql::Result<UpdateTagPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let tag = tags::update(
                 &ctx.state().db,
                 ctx.require_viewer()?,

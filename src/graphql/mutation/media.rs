@@ -99,6 +99,7 @@ impl MediaMutation {
         #[graphql(desc = "The image to delete.")] input: DeleteImageInput,
     ) -> async_graphql::Result<DeleteImagePayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            ctx.require_viewer()?;
             let id = crate::graphql::node::decode_as::<ImageNode>(&input.id)?;
             let state = ctx.state();
             media::delete(&state.db, &state.storage, ctx.require_viewer()?, id).await?;

@@ -1,9 +1,10 @@
 use async_graphql::{Context, Enum, ID, Object};
 
+use crate::domain::accounts::Role;
 use crate::domain::articles::service as articles;
 use crate::domain::comments;
 use crate::domain::moderation::{self, Resolution, Subject, SubjectType};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::graphql::context::{ContextExt as _, limit};
 use crate::graphql::mutation::payload::{mutation_input, mutation_payload, respond};
@@ -200,6 +201,8 @@ impl ModerationMutation {
         #[graphql(desc = "What is reported, and why.")] input: ReportInput,
     ) -> async_graphql::Result<ReportPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            // Who asks comes before what they sent.
+            ctx.require_viewer()?;
             let subject = subject(&input.subject_id)?;
             limit(ctx, Action::Report, None).await?;
             let report = moderation::report(
@@ -226,6 +229,7 @@ impl ModerationMutation {
         #[graphql(desc = "The report and the action.")] input: ResolveReportInput,
     ) -> async_graphql::Result<ResolveReportPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            moderator(ctx)?;
             let id = node::decode_as::<ReportNode>(&input.id)?;
             let report = moderation::resolve(
                 &ctx.state().db,
@@ -259,6 +263,7 @@ impl ModerationMutation {
         #[graphql(desc = "The article, the action and why.")] input: ModerateArticleInput,
     ) -> async_graphql::Result<ModerateArticlePayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            moderator(ctx)?;
             let id = node::decode_as::<ArticleNode>(&input.id)?;
             let (db, viewer) = (&ctx.state().db, ctx.require_viewer()?);
             match input.action {
@@ -284,6 +289,7 @@ impl ModerationMutation {
         #[graphql(desc = "The comment, the action and why.")] input: ModerateCommentInput,
     ) -> async_graphql::Result<ModerateCommentPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            moderator(ctx)?;
             let id = node::decode_as::<CommentNode>(&input.id)?;
             let (resolution, change) = match input.action {
                 CommentModeration::Hide => (Resolution::HideComment, events::Change::Hidden),
@@ -314,6 +320,7 @@ impl ModerationMutation {
         #[graphql(desc = "The article, its new tags and why.")] input: ModerateArticleTagsInput,
     ) -> async_graphql::Result<ModerateArticleTagsPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            moderator(ctx)?;
             let id = node::decode_as::<ArticleNode>(&input.id)?;
             let article = articles::moderate_tags(
                 &ctx.state().db,
@@ -338,6 +345,7 @@ impl ModerationMutation {
         #[graphql(desc = "The member and why.")] input: SuspendMemberInput,
     ) -> async_graphql::Result<SuspendMemberPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            moderator(ctx)?;
             let id = node::decode_as::<UserNode>(&input.id)?;
             moderation::suspend(&ctx.state().db, ctx.require_viewer()?, id, &input.reason).await?;
             Ok(SuspendMemberPayload {
@@ -355,6 +363,7 @@ impl ModerationMutation {
         #[graphql(desc = "The member and why.")] input: UnsuspendMemberInput,
     ) -> async_graphql::Result<UnsuspendMemberPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
+            moderator(ctx)?;
             let id = node::decode_as::<UserNode>(&input.id)?;
             moderation::unsuspend(&ctx.state().db, ctx.require_viewer()?, id, &input.reason)
                 .await?;
@@ -365,6 +374,12 @@ impl ModerationMutation {
         })
         .await
     }
+}
+
+/// UNAUTHENTICATED or FORBIDDEN unless a moderator or admin asks: checked before the
+/// input, so others learn nothing from input errors.
+fn moderator(ctx: &Context<'_>) -> AppResult<()> {
+    ctx.require_viewer()?.require_role(Role::Moderator)
 }
 
 /// Tells the thread's subscribers that a moderator changed comment `id`; answers with the
