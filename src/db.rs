@@ -86,6 +86,11 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::R
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
         .await
         .context("cannot connect to Postgres to create the database")?;
+    // Setting up is not serving: the requests' statement timeout does not apply (a first
+    // catalog lookup on a cold server can take longer than a short one).
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut admin)
+        .await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)
