@@ -12,6 +12,18 @@ pub use crate::telemetry::RequestId;
 
 pub const HEADER: &str = "x-request-id";
 
+/// A path as it may be logged: the private token of a FOLLOWING feed address is not.
+fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
+    const PRIVATE: &str = "/feeds/following/";
+    match path.strip_prefix(PRIVATE) {
+        Some(rest) => {
+            let file = rest.split_once('/').map_or("", |(_, file)| file);
+            format!("{PRIVATE}[token]/{file}").into()
+        }
+        None => path.into(),
+    }
+}
+
 /// The outermost middleware: opens the request's span, and logs its end.
 pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let id = req
@@ -26,7 +38,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
         "request",
         request_id = %id.as_str(),
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %loggable(req.uri().path()),
     );
     async move {
         let started = Instant::now();
@@ -43,4 +55,16 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn feed_tokens_are_not_logged() {
+        assert_eq!(
+            super::loggable("/feeds/following/s3cr3t-token/feed.xml"),
+            "/feeds/following/[token]/feed.xml"
+        );
+        assert_eq!(super::loggable("/ada/feed.xml"), "/ada/feed.xml");
+    }
 }
