@@ -250,6 +250,8 @@ async fn connection_auth(
         viewer.as_ref().map(|v| v.user_id),
     ));
     data.insert(Auth(viewer));
+    // A mutation over the socket that ends its credential signs the whole connection out.
+    data.insert(crate::graphql::context::CredentialEnded::default());
     shared.initialised.store(true, Ordering::Release);
     Ok(data)
 }
