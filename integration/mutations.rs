@@ -151,6 +151,35 @@ async fn every_invalid_field_of_a_request_is_reported_together_and_nothing_is_wr
         ])
     );
 
+    let email = "mutation($i: ChangeEmailInput!) { changeEmail(input: $i) { viewer { email } userErrors { field message code } } }";
+    assert_eq!(
+        refused(
+            &app,
+            Some(&ada),
+            email,
+            json!({ "i": { "password": "wrong guess", "newEmail": "not an address" } }),
+        )
+        .await,
+        pairs(&[("input.password", "INVALID"), ("input.newEmail", "INVALID")])
+    );
+    // A refused profile stores no picture.
+    let (status, body) = app
+        .upload(
+            Some(&ada),
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { user { avatarUrl } userErrors { field code } } }",
+            json!({ "i": { "avatar": null, "bio": "b".repeat(201) } }),
+            "i.avatar",
+            "me.png",
+            crate::uploads::png(64, 64),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["updateProfile"]["userErrors"],
+        json!([{ "field": ["input", "bio"], "code": "TOO_LONG" }])
+    );
+    assert_eq!(app.count("SELECT count(*) FROM images").await, 0);
+
     // What is not about the input stays a top-level error with its code.
     // and comes first: who asks is checked before what they sent.
     let (_, body) = app
@@ -677,6 +706,16 @@ async fn moderation_and_media_mutations_answer_with_their_subjects() {
     )
     .await;
     assert_eq!(shown["comment"]["isHidden"], false);
+    assert_eq!(
+        refused(
+            &app,
+            Some(&mo),
+            "mutation($id: ID!) { moderateArticleTags(input: { id: $id, tags: [\"a\", \"b\", \"c\", \"d\", \"e\"], reason: \" \" }) { article { id } userErrors { field message code } } }",
+            json!({ "id": article }),
+        )
+        .await,
+        pairs(&[("input.reason", "BLANK"), ("input.tags", "TOO_LONG")])
+    );
     let retagged = payload(
         &app,
         Some(&mo),

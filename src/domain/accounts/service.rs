@@ -535,9 +535,14 @@ pub async fn change_email(
     settings: &Settings,
     viewer: &Viewer,
     password: &SecretString,
-    new_email: &EmailAddress,
+    new_email: &str,
 ) -> AppResult<()> {
-    let user = check_password(db, settings, viewer, "password", password).await?;
+    let (user, new_email) = (
+        check_password(db, settings, viewer, "password", password).await,
+        EmailAddress::parse_field("newEmail", new_email),
+    )
+        .all_valid()?;
+    let new_email = &new_email;
     if user.email.as_deref() == Some(new_email.as_str()) {
         return Err(AppError::bad_input(
             "newEmail",
@@ -571,8 +576,6 @@ pub async fn change_email(
 /// A profile change: `None` leaves a field as it is; an empty string clears it.
 #[derive(Debug, Default)]
 pub struct ProfileChange {
-    /// An uploaded avatar's URL (set by the upload, never typed in).
-    pub avatar_url: Option<String>,
     pub name: Option<String>,
     pub bio: Option<String>,
     pub location: Option<String>,
@@ -595,33 +598,70 @@ fn optional(
     .transpose()
 }
 
+/// A [`ProfileChange`] whose every field passed its rules.
+#[derive(Debug)]
+pub struct CheckedProfile {
+    name: Option<String>,
+    bio: Option<String>,
+    location: Option<String>,
+    website: Option<Option<String>>,
+    github: Option<Option<String>>,
+    twitter: Option<Option<String>>,
+}
+
+impl ProfileChange {
+    /// Checks the change for `viewer`, reporting every invalid field; before anything is
+    /// stored (an avatar upload included).
+    pub fn check(self, viewer: &Viewer) -> AppResult<CheckedProfile> {
+        viewer.require_writer()?;
+        let change = self;
+        let (name, bio, location, website, github, twitter) = (
+            change.name.as_deref().map(parse_name).transpose(),
+            change
+                .bio
+                .as_deref()
+                .map(|b| bounded_text("bio", b, 200))
+                .transpose(),
+            change
+                .location
+                .as_deref()
+                .map(|l| bounded_text("location", l, 100))
+                .transpose(),
+            optional(change.website_url, |u| parse_http_url("websiteUrl", u, 200)),
+            optional(change.github_username, |h| {
+                parse_handle("githubUsername", h, 39, '-')
+            }),
+            optional(change.twitter_username, |h| {
+                parse_handle("twitterUsername", h, 15, '_')
+            }),
+        )
+            .all_valid()?;
+        Ok(CheckedProfile {
+            name,
+            bio,
+            location,
+            website,
+            github,
+            twitter,
+        })
+    }
+}
+
+/// Saves a checked profile, with the URL of a new avatar when one was uploaded.
 pub async fn update_profile(
     db: &PgPool,
     viewer: &Viewer,
-    change: ProfileChange,
+    profile: CheckedProfile,
+    avatar_url: Option<String>,
 ) -> AppResult<User> {
-    viewer.require_writer()?;
-    let (name, bio, location, website, github, twitter) = (
-        change.name.as_deref().map(parse_name).transpose(),
-        change
-            .bio
-            .as_deref()
-            .map(|b| bounded_text("bio", b, 200))
-            .transpose(),
-        change
-            .location
-            .as_deref()
-            .map(|l| bounded_text("location", l, 100))
-            .transpose(),
-        optional(change.website_url, |u| parse_http_url("websiteUrl", u, 200)),
-        optional(change.github_username, |h| {
-            parse_handle("githubUsername", h, 39, '-')
-        }),
-        optional(change.twitter_username, |h| {
-            parse_handle("twitterUsername", h, 15, '_')
-        }),
-    )
-        .all_valid()?;
+    let CheckedProfile {
+        name,
+        bio,
+        location,
+        website,
+        github,
+        twitter,
+    } = profile;
     sqlx::query(
         "UPDATE users SET
             name = COALESCE($2, name),
@@ -643,7 +683,7 @@ pub async fn update_profile(
     .bind(github.flatten())
     .bind(twitter.is_some())
     .bind(twitter.flatten())
-    .bind(change.avatar_url)
+    .bind(avatar_url)
     .execute(db)
     .await?;
     repo::find_by_id(db, viewer.user_id)

@@ -410,8 +410,7 @@ pub async fn moderate_tags(
     reason: &str,
 ) -> AppResult<Article> {
     viewer.require_role(Role::Moderator)?;
-    let reason = audit::parse_reason(reason)?;
-    let tags = model::parse_tags(tags)?;
+    let (reason, tags) = (audit::parse_reason(reason), model::parse_tags(tags)).all_valid()?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
     retag(&mut tx, &before, &tags).await?;

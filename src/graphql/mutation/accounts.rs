@@ -2,7 +2,6 @@ use async_graphql::{Context, ID, Object, Upload};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use crate::domain::accounts::model::EmailAddress;
 use crate::domain::accounts::service::{self, ProfileChange, Registration, SignedIn};
 use crate::domain::media;
 use crate::graphql::context::{ContextExt as _, limit, limit_address};
@@ -601,14 +600,13 @@ impl AccountsMutation {
             limit(ctx, Action::EmailChange, None).await?;
             limit_address(ctx, Action::AccountChange).await?;
             let viewer = ctx.require_viewer()?;
-            let new_email = EmailAddress::parse_field("newEmail", &input.new_email)?;
             let state = ctx.state();
             service::change_email(
                 &state.db,
                 &state.settings,
                 viewer,
                 &secret(input.password),
-                &new_email,
+                &input.new_email,
             )
             .await?;
             Ok(ChangeEmailPayload {
@@ -629,6 +627,16 @@ impl AccountsMutation {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
             limit(ctx, Action::ProfileUpdate, None).await?;
+            // The fields first: a refused profile stores no picture.
+            let profile = ProfileChange {
+                name: input.name,
+                bio: input.bio,
+                location: input.location,
+                website_url: input.website_url,
+                github_username: input.github_username,
+                twitter_username: input.twitter_username,
+            }
+            .check(viewer)?;
             let avatar = match &input.avatar {
                 Some(file) => Some(
                     store_upload(ctx, file, media::Purpose::Avatar)
@@ -641,20 +649,13 @@ impl AccountsMutation {
             let updated = service::update_profile(
                 &state.db,
                 viewer,
-                ProfileChange {
-                    avatar_url: avatar.as_ref().map(media::avatar_url),
-                    name: input.name,
-                    bio: input.bio,
-                    location: input.location,
-                    website_url: input.website_url,
-                    github_username: input.github_username,
-                    twitter_username: input.twitter_username,
-                },
+                profile,
+                avatar.as_ref().map(media::avatar_url),
             )
             .await;
             let user = match (updated, avatar) {
                 (Ok(user), _) => user,
-                // A refused profile keeps no new avatar.
+                // A profile that could not be saved keeps no new avatar.
                 (Err(e), Some(image)) => {
                     media::delete(&state.db, &state.storage, viewer, image.id).await?;
                     return Err(e.into());
