@@ -69,8 +69,9 @@ pub trait Payload: Default {
 }
 
 /// Runs a mutation's `body` and shapes its outcome: input errors become `userErrors` on an
-/// otherwise empty payload, other errors stay errors. After the body, the request's loaders
-/// forget what they read, so the payload's nodes show the state the mutation left.
+/// otherwise empty payload, other errors stay errors. Before and after the body the
+/// request's loaders forget what they read, so the payload's nodes show the state the
+/// mutation left.
 pub async fn respond<P: Payload>(
     ctx: &Context<'_>,
     client_mutation_id: Option<String>,
