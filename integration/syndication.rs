@@ -40,6 +40,14 @@ async fn fetch(
         "{path}: {headers:?}"
     );
     assert!(headers.contains_key("etag"), "{path}");
+    if let Some(modified) = headers.get("last-modified") {
+        // IMF-fixdate: "Wed, 02 Dec 2026 13:13:01 GMT".
+        let modified = modified.to_str().unwrap();
+        assert!(
+            modified.len() == 29 && modified.ends_with(" GMT"),
+            "{path}: {modified}"
+        );
+    }
     (headers, response.text().await.unwrap())
 }
 

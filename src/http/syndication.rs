@@ -95,12 +95,9 @@ struct Channel {
 /// The instance's latest articles.
 #[handler]
 pub async fn site(req: &Request, Data(api): Data<&Api>, Data(state): Data<&AppState>) -> Response {
-    let Some(format) = Format::of(req) else {
-        return not_found();
-    };
     let query = format!("{{ articles(first: {ITEMS}) {{ nodes {{ {ITEM_FIELDS} }} }} }}");
-    let data = match run(api, state, None, &query, json!({})).await {
-        Ok(data) => data,
+    let (format, data) = match fetch(req, api, state, None, &query, json!({})).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let origin = state.settings.public_origin();
@@ -122,14 +119,12 @@ pub async fn member(
     Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let Some(format) = Format::of(req) else {
-        return not_found();
-    };
     let query = format!(
         "query($u: String!) {{ user(username: $u) {{ username name bio url articles(first: {ITEMS}) {{ nodes {{ {ITEM_FIELDS} }} }} }} }}"
     );
-    let data = match run(api, state, None, &query, json!({ "u": username })).await {
-        Ok(data) => data,
+    let (format, data) = match fetch(req, api, state, None, &query, json!({ "u": username })).await
+    {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let user = &data["user"];
@@ -161,14 +156,11 @@ pub async fn tag(
     Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let Some(format) = Format::of(req) else {
-        return not_found();
-    };
     let query = format!(
         "query($t: String!) {{ tag(name: $t) {{ name description url }} articles(tag: $t, first: {ITEMS}) {{ nodes {{ {ITEM_FIELDS} }} }} }}"
     );
-    let data = match run(api, state, None, &query, json!({ "t": name })).await {
-        Ok(data) => data,
+    let (format, data) = match fetch(req, api, state, None, &query, json!({ "t": name })).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let tag = &data["tag"];
@@ -196,9 +188,6 @@ pub async fn following(
     Data(api): Data<&Api>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let Some(format) = Format::of(req) else {
-        return not_found();
-    };
     let reader = match crate::domain::syndication::reader(&state.db, &token).await {
         Ok(Some(reader)) => reader,
         Ok(None) => return not_found(),
@@ -207,8 +196,8 @@ pub async fn following(
     let query = format!(
         "{{ viewer {{ user {{ username name }} }} feed(type: FOLLOWING, first: {ITEMS}) {{ nodes {{ {ITEM_FIELDS} }} }} }}"
     );
-    let data = match run(api, state, Some(reader), &query, json!({})).await {
-        Ok(data) => data,
+    let (format, data) = match fetch(req, api, state, Some(reader), &query, json!({})).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let user = &data["viewer"]["user"];
@@ -221,6 +210,20 @@ pub async fn following(
         private: true,
     };
     answer(req, format, &channel, &data["feed"]["nodes"])
+}
+
+/// The format the address asks for and the `data` of the feed's query, run as `reader`
+/// (anonymous when None); or the answer to give instead (404, or an error page).
+async fn fetch(
+    req: &Request,
+    api: &Api,
+    state: &AppState,
+    reader: Option<Viewer>,
+    query: &str,
+    variables: Value,
+) -> Result<(Format, Value), Response> {
+    let format = Format::of(req).ok_or_else(not_found)?;
+    Ok((format, run(api, state, reader, query, variables).await?))
 }
 
 /// Runs a feed's query as `reader` (anonymous when None): its `data`, or an error page.
@@ -297,9 +300,10 @@ fn answer(req: &Request, format: Format, channel: &Channel, items: &Value) -> Re
         .header(header::CACHE_CONTROL, cache)
         .header(header::VARY, "Accept-Encoding");
     if let Some(t) = last_modified {
+        // IMF-fixdate (RFC 9110 5.6.7): a two-digit day, always GMT.
         builder = builder.header(
             header::LAST_MODIFIED,
-            t.to_rfc2822().replace("+0000", "GMT"),
+            t.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
         );
     }
     if current(req.headers(), &etag, last_modified) {

@@ -654,14 +654,6 @@ pub async fn update_profile(
     profile: CheckedProfile,
     avatar_url: Option<String>,
 ) -> AppResult<User> {
-    let CheckedProfile {
-        name,
-        bio,
-        location,
-        website,
-        github,
-        twitter,
-    } = profile;
     sqlx::query(
         "UPDATE users SET
             name = COALESCE($2, name),
@@ -674,15 +666,15 @@ pub async fn update_profile(
          WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(viewer.user_id)
-    .bind(name)
-    .bind(bio)
-    .bind(location)
-    .bind(website.is_some())
-    .bind(website.flatten())
-    .bind(github.is_some())
-    .bind(github.flatten())
-    .bind(twitter.is_some())
-    .bind(twitter.flatten())
+    .bind(profile.name)
+    .bind(profile.bio)
+    .bind(profile.location)
+    .bind(profile.website.is_some())
+    .bind(profile.website.flatten())
+    .bind(profile.github.is_some())
+    .bind(profile.github.flatten())
+    .bind(profile.twitter.is_some())
+    .bind(profile.twitter.flatten())
     .bind(avatar_url)
     .execute(db)
     .await?;
