@@ -317,4 +317,17 @@ async fn the_following_feed_is_private_to_its_token_and_a_new_token_ends_the_old
             .status(),
         404
     );
+
+    // A deleted account's feed address stops working with it.
+    let current =
+        path(&app.ok(Some(&bob), create, json!({})).await["createFollowingFeedToken"]["rssUrl"]);
+    assert_eq!(app.get(&current).await.status(), 200);
+    app.ok(
+        Some(&bob),
+        "mutation { deleteAccount(input: { password: \"correct horse battery\" }) { deletedUserId } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(app.get(&current).await.status(), 404);
+    assert_eq!(app.count("SELECT count(*) FROM feed_tokens").await, 0);
 }
