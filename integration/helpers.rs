@@ -398,7 +398,8 @@ impl TestApp {
     }
 
     pub fn worker(&self) -> vibecoding::worker::Worker {
-        vibecoding::worker::Worker::new(self.state.job_context())
+        let render = vibecoding::graphql::webhook_payload::Renderer::new(self.state.clone());
+        vibecoding::worker::Worker::new(self.state.job_context(), std::sync::Arc::new(render))
     }
 
     /// Runs every due job, as the worker would.

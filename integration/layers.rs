@@ -22,6 +22,7 @@ const TOP: &[&[&str]] = &[
 
 /// The domain's areas, top layer first.
 const DOMAIN: &[&[&str]] = &[
+    &["webhooks"],
     &["erasure", "reactions"],
     &["moderation", "search", "feeds"],
     &["comments"],
@@ -35,7 +36,7 @@ const DOMAIN: &[&[&str]] = &[
         "syndication",
     ],
     &["accounts", "spam"],
-    &["audit", "ranking", "markdown", "page"],
+    &["outbox", "audit", "ranking", "markdown", "page"],
 ];
 
 /// The modules a source file names, from `prefix` paths (`crate::x`, `crate::{x, y::z}`).

@@ -35,4 +35,5 @@ mod schema_rules;
 mod search;
 mod syndication;
 mod uploads;
+mod webhooks;
 mod websocket;

@@ -119,6 +119,7 @@ pub struct Settings {
     pub reactions: Vec<ReactionCategory>,
     pub feeds: FeedSettings,
     pub outbound: OutboundSettings,
+    pub webhooks: WebhookSettings,
     pub rate_limits: RateLimitSettings,
     pub uploads: UploadSettings,
     pub search: SearchSettings,
@@ -239,6 +240,23 @@ pub struct OutboundSettings {
     pub allowed_networks: Vec<ipnet::IpNet>,
     /// How long a request may take, connection included, in seconds.
     pub timeout_secs: u64,
+}
+
+/// Webhook deliveries: how they are retried, and when a failing webhook is turned off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The first retry waits this many seconds; each next one twice as long.
+    pub retry_base_secs: u64,
+    /// No retry waits longer than this.
+    pub retry_max_secs: u64,
+    /// Attempts per delivery before it is given up.
+    pub max_attempts: i32,
+    /// A webhook whose deliveries have all failed for this many hours is disabled and its
+    /// owner told by email.
+    pub disable_after_hours: i64,
+    /// The most webhooks one member may have.
+    pub max_per_member: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -698,6 +716,13 @@ impl Default for Settings {
                 allow_http: false,
                 allowed_networks: Vec::new(),
                 timeout_secs: 10,
+            },
+            webhooks: WebhookSettings {
+                retry_base_secs: 30,
+                retry_max_secs: 3600,
+                max_attempts: 30,
+                disable_after_hours: 24,
+                max_per_member: 20,
             },
             feeds: FeedSettings {
                 latest_min_score: -20,

@@ -86,6 +86,37 @@ impl Application {
         })
     }
 
+    /// What a worker process runs its jobs with: the state a server would have, minus
+    /// what serves requests (no listener; the search index is never opened, as no job
+    /// searches).
+    pub async fn worker_state(
+        settings: Settings,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<AppState> {
+        settings.validate()?;
+        let db = db::connect(&settings, db::Purpose::Background).await?;
+        let cache = Cache::connect(&settings)?;
+        let pubsub = PubSub::start(&settings, &cache)?;
+        let search = Arc::new(SearchIndex::new(
+            settings.search.index_dir.clone(),
+            pubsub.search_changes(),
+        ));
+        let mailer = Arc::new(Mailer::from_settings(&settings)?);
+        let settings = Arc::new(settings);
+        Ok(AppState {
+            storage: crate::storage::Storage::from_settings(&settings)?,
+            search,
+            recent_credentials: Arc::default(),
+            settings,
+            db,
+            cache,
+            pubsub,
+            shutdown,
+            connections: TaskTracker::new(),
+            mailer,
+        })
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -150,7 +181,12 @@ impl Application {
             // Jobs get the worker's statement timeout, on a pool of their own.
             let mut ctx = state.job_context();
             ctx.db = db::connect(&state.settings, db::Purpose::Background).await?;
-            Some(tokio::spawn(Worker::new(ctx).run(state.shutdown.clone())))
+            let render = Arc::new(crate::graphql::webhook_payload::Renderer::new(
+                state.clone(),
+            ));
+            Some(tokio::spawn(
+                Worker::new(ctx, render).run(state.shutdown.clone()),
+            ))
         } else {
             None
         };

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
+use crate::domain::webhooks::{self, Render};
 use crate::domain::{articles, notifications};
 use crate::events;
 use crate::jobs::{Job, JobContext, JobError, KINDS, queue, schedules};
@@ -38,8 +39,32 @@ pub enum Outcome {
     },
 }
 
-async fn handle(ctx: &JobContext, job: Job) -> Result<(), JobError> {
+async fn handle(ctx: &JobContext, render: &dyn Render, job: Job) -> Result<(), JobError> {
     match job {
+        Job::DispatchWebhooks {
+            event_id,
+            event,
+            subject_type,
+            subject,
+            owners,
+            detail,
+            occurred_at,
+        } => {
+            let dispatch = webhooks::Dispatch {
+                event_id,
+                event,
+                subject: (subject_type, subject),
+                owners,
+                detail,
+                occurred_at,
+            };
+            webhooks::dispatch(ctx, render, dispatch).await
+        }
+        Job::DeliverWebhook {
+            delivery_id,
+            attempt,
+        } => webhooks::deliver(ctx, delivery_id, attempt).await,
+        Job::MailWebhookDisabled { webhook_id } => webhooks::mail_disabled(ctx, webhook_id).await,
         Job::SendWelcome { user_id } => mailing::send_welcome(ctx, user_id).await,
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,
         Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,
@@ -154,18 +179,20 @@ pub fn backoff(settings: &Settings, attempts: i32) -> Duration {
 
 pub struct Worker {
     ctx: JobContext,
+    /// Renders webhook payloads (through the API, which sits beside the worker).
+    render: Arc<dyn Render>,
     id: String,
 }
 
 impl Worker {
-    pub fn new(ctx: JobContext) -> Self {
+    pub fn new(ctx: JobContext, render: Arc<dyn Render>) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
         let id = format!(
             "{host}:{}:{}",
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        Self { ctx, id }
+        Self { ctx, render, id }
     }
 
     pub fn id(&self) -> &str {
@@ -195,7 +222,7 @@ impl Worker {
             Ok(job) => {
                 // A panicking handler is a failed attempt like any other: retried, and
                 // the worker loop lives on.
-                let run = guarded(handle(&self.ctx, job));
+                let run = guarded(handle(&self.ctx, self.render.as_ref(), job));
                 tokio::pin!(run);
                 let mut heartbeat = tokio::time::interval(lease / 3);
                 heartbeat.tick().await;

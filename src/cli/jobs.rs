@@ -5,29 +5,24 @@ use std::sync::Arc;
 use super::JobsCommand;
 use crate::config::Settings;
 use crate::db;
-use crate::jobs::{JobContext, queue};
-use crate::mail::Mailer;
-use crate::startup::shutdown_signal;
+use crate::graphql::webhook_payload::Renderer;
+use crate::jobs::queue;
+use crate::startup::{Application, shutdown_signal};
 use crate::worker::Worker;
 
 /// `worker`: runs jobs until a shutdown signal.
 pub async fn worker(settings: Settings) -> anyhow::Result<()> {
-    let db = db::connect(&settings, db::Purpose::Background).await?;
-    let cache = crate::cache::Cache::connect(&settings)?;
-    let ctx = JobContext {
-        db,
-        mailer: Arc::new(Mailer::from_settings(&settings)?),
-        pubsub: crate::pubsub::PubSub::start(&settings, &cache)?,
-        settings: Arc::new(settings),
-    };
-    tracing::info!(mail = ctx.mailer.transport_name(), "worker starting");
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let state = Application::worker_state(settings, stopped.clone()).await?;
+    let ctx = state.job_context();
+    tracing::info!(mail = ctx.mailer.transport_name(), "worker starting");
     let signal = shutdown_signal();
     tokio::spawn(async move {
         signal.await;
         stop.send_replace(true);
     });
-    Worker::new(ctx).run(stopped).await
+    let render = Arc::new(Renderer::new(state));
+    Worker::new(ctx, render).run(stopped).await
 }
 
 /// `jobs ...`: counts, dead jobs, retries.

@@ -12,6 +12,7 @@ use crate::domain::articles::ArticleStatus;
 use crate::domain::audit::{self, Subject};
 use crate::domain::blocks;
 use crate::domain::markdown;
+use crate::domain::outbox::{self, WebhookEvent};
 use crate::domain::page::capped_count_sql;
 use crate::domain::spam;
 use crate::error::{AppError, AppResult, Problem};
@@ -201,6 +202,7 @@ pub async fn create(
         },
     )
     .await?;
+    announce(&mut tx, WebhookEvent::CommentCreated, &comment, author).await?;
     tx.commit().await?;
     if flagged {
         // The stored score moved after the insert returned the row.
@@ -213,7 +215,7 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: CommentId, body: &str) -> 
     viewer.require_writer()?;
     let (markdown, html, hash) = parse_body(body)?;
     let mut tx = db.begin().await?;
-    let comment = lock(&mut tx, id).await?;
+    let (comment, article_author) = lock_with_article(&mut tx, id).await?;
     if comment.user_id != viewer.user_id {
         return Err(AppError::Forbidden(
             "Only its author can edit a comment".to_owned(),
@@ -233,8 +235,34 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: CommentId, body: &str) -> 
     .fetch_one(&mut *tx)
     .await
     .map_err(AppError::from)?;
+    announce(
+        &mut tx,
+        WebhookEvent::CommentUpdated,
+        &comment,
+        article_author,
+    )
+    .await?;
     tx.commit().await?;
     Ok(comment)
+}
+
+/// Tells the webhooks of the comment's author, of its article's author and of the
+/// instance what happened to it.
+async fn announce(
+    tx: &mut sqlx::PgConnection,
+    event: WebhookEvent,
+    comment: &Comment,
+    article_author: UserId,
+) -> AppResult<()> {
+    outbox::record(
+        tx,
+        event,
+        (outbox::Subject::Comment, comment.id.into()),
+        &[comment.user_id, article_author],
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// By its author, or by a moderator or admin. The comment stays in the thread as "[deleted]".
@@ -266,7 +294,7 @@ pub async fn delete_in(
     id: CommentId,
     moderating: Option<&str>,
 ) -> AppResult<Comment> {
-    let (comment, _) = lock_with_article(tx, id).await?;
+    let (comment, article_author) = lock_with_article(tx, id).await?;
     if comment.deleted_at.is_some() {
         return Err(AppError::NotFound("No such comment".to_owned()));
     }
@@ -301,6 +329,7 @@ pub async fn delete_in(
             .execute(&mut *tx)
             .await?;
     }
+    announce(tx, WebhookEvent::CommentDeleted, &comment, article_author).await?;
     Ok(comment)
 }
 

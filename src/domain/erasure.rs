@@ -190,6 +190,10 @@ pub async fn delete_account(
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM webhooks WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM feed_tokens WHERE user_id = $1")
         .bind(user.id)
         .execute(&mut *tx)

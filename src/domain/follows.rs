@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::accounts::Viewer;
+use crate::domain::outbox::{self, WebhookEvent};
 use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult};
 use crate::ids::{TagId, UserId};
@@ -91,6 +92,19 @@ pub async fn set(
                 followed,
             };
             crate::jobs::enqueue(&mut tx, &job).await?;
+            let followed_name: String =
+                sqlx::query_scalar("SELECT username::text FROM users WHERE id = $1")
+                    .bind(followed)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            outbox::record(
+                &mut tx,
+                WebhookEvent::FollowerGained,
+                (outbox::Subject::User, viewer.user_id.into()),
+                &[followed],
+                serde_json::json!({ "followed": { "username": followed_name } }),
+            )
+            .await?;
         }
         if let Followable::User(_) = target {
             sqlx::query("UPDATE users SET following_count = following_count + $2 WHERE id = $1")

@@ -2,8 +2,9 @@
 //!
 //! Its areas form layers too; each uses only those listed after it (checked by the
 //! layering test in `lib.rs`):
-//! erasure, reactions, moderation, search, feeds, comments, articles, tags, media,
-//! follows, blocks, notifications, accounts, spam, audit, ranking, markdown, page.
+//! webhooks, erasure, reactions, moderation, search, feeds, comments, articles, tags,
+//! media, follows, blocks, notifications, syndication, accounts, spam, outbox, audit,
+//! ranking, markdown, page.
 
 pub mod accounts;
 pub mod articles;
@@ -17,6 +18,7 @@ pub mod markdown;
 pub mod media;
 pub mod moderation;
 pub mod notifications;
+pub mod outbox;
 pub mod page;
 pub mod ranking;
 pub mod reactions;
@@ -24,3 +26,4 @@ pub mod search;
 pub mod spam;
 pub mod syndication;
 pub mod tags;
+pub mod webhooks;

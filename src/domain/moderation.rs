@@ -13,6 +13,7 @@ pub use crate::domain::audit::{
     AuditAction, AuditEntry, MAX_REASON, Subject, SubjectType, audit, parse_reason,
 };
 use crate::domain::comments;
+use crate::domain::outbox::{self, WebhookEvent};
 use crate::domain::page::{PageRequest, capped_count_sql};
 use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{ArticleId, AuditEntryId, CommentId, ReportId, UserId};
@@ -166,6 +167,14 @@ pub async fn report(
     .bind(category)
     .bind(&message)
     .fetch_one(&mut *tx)
+    .await?;
+    outbox::record(
+        &mut tx,
+        WebhookEvent::ReportCreated,
+        (outbox::Subject::Report, report.id.into()),
+        &[],
+        serde_json::json!({}),
+    )
     .await?;
     tx.commit().await?;
     Ok(report)

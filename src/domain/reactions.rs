@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::config::{ReactionCategory, Settings};
 use crate::domain::accounts::{Role, Viewer};
+use crate::domain::outbox::{self, WebhookEvent};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, CommentId, UserId};
 
@@ -176,6 +177,19 @@ pub async fn toggle(
             item: item.id(),
         };
         crate::jobs::enqueue(&mut tx, &job).await?;
+        let subject = match item {
+            Reactable::Article(id) => (outbox::Subject::Article, id.into()),
+            Reactable::Comment(id) => (outbox::Subject::Comment, id.into()),
+        };
+        let detail = serde_json::json!({ "category": category.name });
+        outbox::record(
+            &mut tx,
+            WebhookEvent::ReactionCreated,
+            subject,
+            &[author],
+            detail,
+        )
+        .await?;
     }
     if on && category.name == VOMIT && matches!(item, Reactable::Article(_)) {
         crate::domain::moderation::check_vomits(&mut tx, settings, author).await?;

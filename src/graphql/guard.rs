@@ -214,6 +214,21 @@ pub async fn admit(
     Ok(admitted)
 }
 
+/// The guard's checks of the text and the document alone (2 to 4 above), for documents
+/// the server composes from parts a member gave (a webhook's selection).
+pub fn check_composed(request: &mut Request, limits: &Limits) -> ServerResult<()> {
+    check_text_size(&request.query, limits)?;
+    let variables = std::mem::take(&mut request.variables);
+    let checked = (|| {
+        let document = request.parsed_query()?;
+        check_variables(&variables, &variable_uses(document), limits)?;
+        check_literals(document, limits)?;
+        check_document(document, &variables, limits).map(|_| ())
+    })();
+    request.variables = variables;
+    checked
+}
+
 /// Puts the text of a persisted query in place, or refuses the request.
 async fn resolve_persisted(
     state: &crate::state::AppState,

@@ -15,6 +15,7 @@ pub mod persisted;
 pub mod query;
 pub mod subscription;
 pub mod types;
+pub mod webhook_payload;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
@@ -42,6 +43,7 @@ pub struct Mutation(
     mutation::moderation::ModerationMutation,
     query::notifications::NotificationsMutation,
     mutation::syndication::SyndicationMutation,
+    mutation::webhooks::WebhooksMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -99,6 +99,8 @@ pub enum Node {
     Report(crate::graphql::types::moderation::ReportNode),
     AuditEntry(crate::graphql::types::moderation::AuditEntryNode),
     Series(crate::graphql::types::content::SeriesNode),
+    Webhook(crate::graphql::types::webhooks::WebhookNode),
+    WebhookDelivery(crate::graphql::types::webhooks::WebhookDeliveryNode),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -115,6 +117,7 @@ pub(crate) async fn resolve(
     use crate::graphql::types::media::ImageNode;
     use crate::graphql::types::moderation::{AuditEntryNode, ReportNode};
     use crate::graphql::types::notifications::NotificationNode;
+    use crate::graphql::types::webhooks::{WebhookDeliveryNode, WebhookNode};
     let loaders = ctx.loaders();
     let viewer = ctx.viewer();
     let holds = |role: Role| viewer.is_some_and(|v| v.require_role(role).is_ok());
@@ -160,6 +163,16 @@ pub(crate) async fn resolve(
             .load_one(id.into())
             .await?
             .map(|i| Node::Image(ImageNode(i))),
+        WebhookNode::TYPE_NAME => loaders
+            .webhooks
+            .load_one(id)
+            .await?
+            .map(|w| Node::Webhook(WebhookNode(w))),
+        WebhookDeliveryNode::TYPE_NAME => loaders
+            .webhook_deliveries
+            .load_one(id)
+            .await?
+            .map(|d| Node::WebhookDelivery(WebhookDeliveryNode(d))),
         ReportNode::TYPE_NAME if holds(Role::Moderator) => loaders
             .reports
             .load_one(id.into())

@@ -64,6 +64,24 @@ pub enum Job {
     /// Removes stored image files (a deleted account's uploads): each storage key with
     /// the URLs of its resized copies.
     DeleteStoredImages { images: Vec<(String, Vec<String>)> },
+    /// Hands an event to the webhooks that want it: renders each one's payload as its
+    /// owner sees the subject and queues a delivery. `event_id` makes it idempotent.
+    DispatchWebhooks {
+        event_id: Uuid,
+        event: String,
+        /// The subject's type (`Article`, `Comment`, `User`, `Report`) and id.
+        subject_type: String,
+        subject: Uuid,
+        /// The members whose own webhooks hear of it (instance webhooks always do).
+        owners: Vec<UserId>,
+        /// Facts the subject does not carry (a reaction's category).
+        detail: serde_json::Value,
+        occurred_at: DateTime<Utc>,
+    },
+    /// Sends one attempt of a webhook delivery; a failure worth retrying queues the next.
+    DeliverWebhook { delivery_id: Uuid, attempt: i32 },
+    /// Tells a webhook's owner by email that it was disabled after failing for a day.
+    MailWebhookDisabled { webhook_id: Uuid },
 }
 
 impl Job {
@@ -146,7 +164,7 @@ mod tests {
             assert_eq!(payload["kind"], job.kind());
             assert!(KINDS.contains(&job.kind()));
         }
-        assert_eq!(KINDS.len(), 12);
+        assert_eq!(KINDS.len(), 15);
         assert!(KINDS.contains(&"purge_search_changes"));
     }
 }

@@ -96,3 +96,29 @@ pub fn password_reset(to: &str, name: &str, username: &str, origin: &str, token:
         template: "password_reset",
     }
 }
+
+pub fn webhook_disabled(to: &str, name: &str, username: &str, url: &str, reason: &str) -> Email {
+    let who = greeting(name, username);
+    Email {
+        to: to.to_owned(),
+        subject: "A webhook of yours was disabled".to_owned(),
+        text: format!(
+            "Hi {who},\n\nYour webhook for {url} was disabled: {reason}.\n\
+             Its deliveries are kept; fix the receiver, then turn the webhook on again \
+             (updateWebhook with active: true) and redeliver what it missed.\n"
+        ),
+        html: html_page(
+            "A webhook of yours was disabled",
+            &format!(
+                "<p>Hi {},</p><p>Your webhook for <code>{}</code> was disabled: {}.</p>\
+                 <p>Its deliveries are kept; fix the receiver, then turn the webhook on again \
+                 (<code>updateWebhook</code> with <code>active: true</code>) and redeliver \
+                 what it missed.</p>",
+                escape(&who),
+                escape(url),
+                escape(reason)
+            ),
+        ),
+        template: "webhook_disabled",
+    }
+}

@@ -13,6 +13,7 @@ use super::repo::{self, Authenticated, NewSession, NewUser};
 use super::{passwords, tokens};
 use crate::cache::Cache;
 use crate::config::Settings;
+use crate::domain::outbox::{self, WebhookEvent};
 use crate::error::{AllValid as _, AppError, AppResult, Problem};
 use crate::ids::{ApiKeyId, SessionId, UserId};
 use crate::jobs::{self, Job};
@@ -133,6 +134,14 @@ pub async fn register(
     .await?;
     jobs::enqueue(&mut tx, &Job::SendConfirmation { user_id: user.id }).await?;
     jobs::enqueue(&mut tx, &Job::SendWelcome { user_id: user.id }).await?;
+    outbox::record(
+        &mut tx,
+        WebhookEvent::MemberJoined,
+        (outbox::Subject::User, user.id.into()),
+        &[],
+        serde_json::json!({}),
+    )
+    .await?;
     let signed_in = open_session(&mut tx, settings, user, client).await?;
     tx.commit().await?;
     tracing::info!(user_id = %signed_in.user.id, owner = claims_owner, "member registered");
@@ -261,6 +270,43 @@ fn viewer_of(row: Authenticated, session: bool) -> Viewer {
         api_key_id: (!session).then_some(ApiKeyId(row.credential_id)),
         expires_at: row.expires_at,
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct Member {
+    id: UserId,
+    role: Role,
+    suspended_reason: Option<String>,
+    email_confirmed: bool,
+    created_at: DateTime<Utc>,
+}
+
+/// Reads a member with no credential, as work done on their behalf sees them (a feed read
+/// through its token, a webhook's payload); `None` when `from_where` finds no live member.
+/// `from_where` is SQL naming the member's row `u`, with `$1` bound to `key`.
+pub async fn as_member<'k, K>(db: &PgPool, from_where: &str, key: K) -> AppResult<Option<Viewer>>
+where
+    K: 'k + sqlx::Encode<'k, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+{
+    let sql = format!(
+        "SELECT u.id, u.role, u.suspended_reason, u.email_confirmed_at IS NOT NULL AS email_confirmed,
+                u.created_at
+         {from_where} AND u.deleted_at IS NULL"
+    );
+    let row = sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| Viewer {
+        user_id: r.id,
+        role: r.role,
+        email_confirmed: r.email_confirmed,
+        suspended_reason: r.suspended_reason,
+        member_since: r.created_at,
+        session_id: None,
+        api_key_id: None,
+        expires_at: None,
+    }))
 }
 
 /// How stale `last_seen_at` may get before a request refreshes it.

@@ -16,6 +16,7 @@ use crate::domain::accounts::model::bounded_text;
 use crate::domain::accounts::{Role, Viewer};
 use crate::domain::audit::{self, Subject};
 use crate::domain::markdown;
+use crate::domain::outbox::{self, WebhookEvent};
 use crate::domain::spam;
 use crate::error::{AllValid as _, AppError, AppResult, Problem};
 use crate::ids::{ArticleId, ImageId, UserId};
@@ -327,6 +328,24 @@ fn next_state(
 }
 
 /// Writes status changes and what follows from them: counters, the scheduled job.
+/// Tells the author's and the instance's webhooks what happened to `article`.
+async fn announce(
+    conn: &mut PgConnection,
+    event: WebhookEvent,
+    article: &Article,
+    detail: serde_json::Value,
+) -> AppResult<()> {
+    outbox::record(
+        conn,
+        event,
+        (outbox::Subject::Article, article.id.into()),
+        &[article.user_id],
+        detail,
+    )
+    .await?;
+    Ok(())
+}
+
 async fn transition(
     conn: &mut PgConnection,
     before: &Article,
@@ -353,6 +372,12 @@ async fn transition(
             if is_live { 1 } else { -1 },
         )
         .await?;
+        let event = if is_live {
+            WebhookEvent::ArticlePublished
+        } else {
+            WebhookEvent::ArticleUnpublished
+        };
+        announce(conn, event, before, serde_json::json!({})).await?;
     }
     if is_live {
         crate::domain::ranking::refresh_one(&mut *conn, before.id).await?;
@@ -657,6 +682,15 @@ pub async fn update(
         spam::flag_spam(&mut tx, settings, Subject::Article(id), title).await?;
     }
     let article = lock(&mut tx, id).await?;
+    if before.is_live() && article.is_live() {
+        announce(
+            &mut tx,
+            WebhookEvent::ArticleUpdated,
+            &article,
+            serde_json::json!({}),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(Saved {
         went_live: !before.is_live() && article.is_live(),
@@ -712,6 +746,8 @@ pub async fn delete(db: &PgPool, viewer: &Viewer, id: ArticleId) -> AppResult<()
     may_edit(&article, viewer)?;
     if article.is_live() {
         count_live(&mut tx, article.user_id, &article.tag_names, -1).await?;
+        let deleted = serde_json::json!({ "deleted": true });
+        announce(&mut tx, WebhookEvent::ArticleUnpublished, &article, deleted).await?;
     }
     // Reactions point at their item by id, without a foreign key: remove them with it.
     sqlx::query(

@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sqlx::PgPool;
 use tracing::Instrument as _;
+use uuid::Uuid;
 
 use self::batch::Batch;
 use self::records::Records;
@@ -23,6 +24,7 @@ use crate::domain::articles::listing::{Extras, Includes};
 use crate::domain::media::{self, Image};
 use crate::domain::moderation::{self, AuditEntry, Report};
 use crate::domain::notifications::{self, Notification};
+use crate::domain::webhooks;
 use crate::ids::{
     ApiKeyId, ArticleId, AuditEntryId, CommentId, ImageId, NotificationId, ReportId, SessionId,
     TagId, UserId,
@@ -68,6 +70,10 @@ pub struct Loaders {
     pub reports: Batch<ReportId, Records<ReportId, Report>>,
     /// Audit entries by id (the caller checks the viewer is an admin).
     pub audit_entries: Batch<AuditEntryId, Records<AuditEntryId, AuditEntry>>,
+    /// The viewer's own webhooks.
+    pub webhooks: Batch<Uuid, Records<Uuid, webhooks::Webhook>>,
+    /// The deliveries of the viewer's own webhooks.
+    pub webhook_deliveries: Batch<Uuid, Records<Uuid, webhooks::Delivery>>,
 }
 
 /// Loaders shared by every subscription of this process, without a cache: when one event
@@ -130,6 +136,8 @@ impl Loaders {
         self.images.forget();
         self.reports.forget();
         self.audit_entries.forget();
+        self.webhooks.forget();
+        self.webhook_deliveries.forget();
     }
 
     /// Puts what a list read with its articles (see [`Includes`]) where the articles'
@@ -224,6 +232,20 @@ impl Loaders {
                 viewer,
                 |db, user, ids| {
                     Box::pin(async move { media::find_many_owned(&db, user, &ids).await })
+                },
+                |row| row.id,
+            )),
+            webhooks: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| Box::pin(async move { webhooks::find_many(&db, user, &ids).await }),
+                |row| row.id,
+            )),
+            webhook_deliveries: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move { webhooks::find_deliveries(&db, user, &ids).await })
                 },
                 |row| row.id,
             )),

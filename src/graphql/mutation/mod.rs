@@ -4,3 +4,4 @@ pub mod media;
 pub mod moderation;
 pub mod payload;
 pub mod syndication;
+pub mod webhooks;

@@ -421,6 +421,19 @@ impl ViewerNode {
         let total = Total::later(async move { blocks::blocked_count(&db, user).await });
         Ok(users_page(ctx, page, rows).await?.counted(total))
     }
+    /// The member's webhooks, newest first: at most `webhooks.max_per_member` (20), a
+    /// plain list.
+    async fn webhooks(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::webhooks::WebhookNode>> {
+        let viewer = ctx.require_viewer()?;
+        let rows = crate::domain::webhooks::list(&ctx.state().db, viewer.user_id).await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::webhooks::WebhookNode)
+            .collect())
+    }
     /// Personal API keys, newest first (their secrets are never shown again): at most
     /// 100, a plain list (a member has few).
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyNode>> {

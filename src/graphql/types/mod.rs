@@ -4,3 +4,4 @@ pub mod jobs;
 pub mod media;
 pub mod moderation;
 pub mod notifications;
+pub mod webhooks;
