@@ -753,8 +753,18 @@ async fn users_are_nodes_fetched_in_one_batch() {
 
 #[tokio::test]
 async fn deleting_an_account_removes_personal_data_and_credentials() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Default::default(), |s| {
+        s.outbound.allow_http = true;
+        s.outbound.allowed_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
     let token = app.member("lamarr").await;
+    app.ok(
+        Some(&token),
+        "mutation { createWebhook(input: { url: \"http://127.0.0.1:9/hook\", events: [COMMENT_CREATED] }) { userErrors { field message code } webhook { id } } }",
+        json!({}),
+    )
+    .await;
     let (_, body) = app
         .graphql_as(
             Some(&token),
@@ -799,7 +809,8 @@ async fn deleting_an_account_removes_personal_data_and_credentials() {
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email IS NOT NULL OR name <> '' OR password_hash IS NOT NULL").await, 0);
     assert_eq!(
         app.count("SELECT count(*) FROM sessions").await
-            + app.count("SELECT count(*) FROM api_keys").await,
+            + app.count("SELECT count(*) FROM api_keys").await
+            + app.count("SELECT count(*) FROM webhooks").await,
         0
     );
     assert_eq!(

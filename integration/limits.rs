@@ -21,6 +21,7 @@ fn strict(s: &mut Settings) {
     l.follow = two;
     l.confirmation_email = two;
     l.report = two;
+    l.webhook = two;
     l.new_member_article = Rule::new(1, 300);
     l.new_member_comment = Rule::new(1, 300);
     l.registration_per_ip = Rule::new(10, 3_600);
@@ -170,6 +171,19 @@ async fn every_member_limit_refuses_with_retry_after() {
             .1;
     }
     third(&last, "image uploads");
+
+    // Webhook changes count refused attempts too: each may resolve a host name.
+    for _ in 0..3 {
+        last = app
+            .graphql_as(
+                Some(&ada),
+                "mutation { createWebhook(input: { url: \"https://127.0.0.1/hook\", events: [ARTICLE_PUBLISHED] }) { userErrors { field message code } webhook { id } } }",
+                json!({}),
+            )
+            .await
+            .1;
+    }
+    third(&last, "webhooks");
 
     // Confirmation emails: a fresh, unconfirmed account.
     let eve = app.register("eve").await;

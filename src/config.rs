@@ -181,6 +181,9 @@ pub struct RateLimitSettings {
     pub password_reset_per_email: Rule,
     /// Automatic persisted queries an address may register.
     pub persisted_query_per_ip: Rule,
+    /// Webhook creations, changes, pings and redeliveries per member (each may send a
+    /// request to an address the member chose).
+    pub webhook: Rule,
     /// Query complexity a member (or, signed out, an address) may spend per window.
     pub complexity_per_member: Rule,
     pub complexity_per_ip: Rule,
@@ -767,6 +770,7 @@ impl Default for Settings {
                 password_reset_per_ip: Rule::new(10, 3_600),
                 password_reset_per_email: Rule::new(3, 3_600),
                 persisted_query_per_ip: Rule::new(100, 600),
+                webhook: Rule::new(30, 3_600),
                 // Twenty of the most expensive documents a minute, or thousands of cheap ones.
                 complexity_per_member: Rule::new(100_000, 60),
                 complexity_per_ip: Rule::new(50_000, 60),

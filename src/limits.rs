@@ -32,6 +32,8 @@ pub enum Action {
     PasswordReset,
     PasswordResetEmail,
     PersistedQuery,
+    /// Creating, changing, pinging and redelivering webhooks.
+    Webhook,
 }
 
 impl Action {
@@ -57,6 +59,7 @@ impl Action {
             Self::PasswordReset => "password_reset_per_ip",
             Self::PasswordResetEmail => "password_reset_per_email",
             Self::PersistedQuery => "persisted_query_per_ip",
+            Self::Webhook => "webhook",
         }
     }
 
@@ -83,6 +86,7 @@ impl Action {
             Self::PasswordReset => limits.password_reset_per_ip,
             Self::PasswordResetEmail => limits.password_reset_per_email,
             Self::PersistedQuery => limits.persisted_query_per_ip,
+            Self::Webhook => limits.webhook,
         }
     }
 
@@ -108,6 +112,7 @@ impl Action {
             Self::PasswordReset => "password-reset requests from one address",
             Self::PasswordResetEmail => "password-reset emails to one address",
             Self::PersistedQuery => "persisted-query registrations from one address",
+            Self::Webhook => "webhook changes, pings and redeliveries",
         }
     }
 }

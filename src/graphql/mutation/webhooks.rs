@@ -3,13 +3,14 @@ use async_graphql::{Context, ID, MaybeUndefined, Object};
 use crate::domain::outbox;
 use crate::domain::webhooks::{self, Change, Draft};
 use crate::error::{AllValid as _, AppError, AppResult};
-use crate::graphql::context::ContextExt as _;
+use crate::graphql::context::{ContextExt as _, limit};
 use crate::graphql::mutation::payload::{mutation_input, mutation_payload, respond};
 use crate::graphql::node::{self, NodeType as _};
 use crate::graphql::types::webhooks::{
     WebhookDeliveryNode, WebhookEvent, WebhookNode, WebhookScope,
 };
 use crate::graphql::webhook_payload;
+use crate::limits::Action;
 
 mutation_input! {
     /// A new webhook.
@@ -166,6 +167,7 @@ impl WebhooksMutation {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
             viewer.require_writer()?;
+            limit(ctx, Action::Webhook, None).await?;
             let instance = input.scope == WebhookScope::Instance;
             let events = events(&input.events);
             let selection = input.selection.as_deref();
@@ -203,6 +205,7 @@ impl WebhooksMutation {
     ) -> async_graphql::Result<UpdateWebhookPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            limit(ctx, Action::Webhook, None).await?;
             let id = node::decode_as::<WebhookNode>(&input.id)?;
             let db = &ctx.state().db;
             let hook = webhooks::owned(db, viewer, id).await?;
@@ -265,6 +268,7 @@ impl WebhooksMutation {
     ) -> async_graphql::Result<PingWebhookPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            limit(ctx, Action::Webhook, None).await?;
             let id = node::decode_as::<WebhookNode>(&input.id)?;
             let delivery = webhooks::ping(&ctx.state().db, &global_id, viewer, id).await?;
             Ok(PingWebhookPayload {
@@ -284,6 +288,7 @@ impl WebhooksMutation {
     ) -> async_graphql::Result<RedeliverWebhookDeliveryPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            limit(ctx, Action::Webhook, None).await?;
             let id = node::decode_field::<WebhookDeliveryNode>(&input.delivery_id, "deliveryId")?;
             let delivery = webhooks::redeliver(&ctx.state().db, viewer, id)
                 .await
