@@ -22,7 +22,7 @@ const TOP: &[&[&str]] = &[
 
 /// The domain's areas, top layer first.
 const DOMAIN: &[&[&str]] = &[
-    &["webhooks"],
+    &["webhooks", "imports"],
     &["erasure", "reactions"],
     &["moderation", "search", "feeds"],
     &["comments"],

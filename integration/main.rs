@@ -16,6 +16,7 @@ mod graphql_http;
 mod health;
 mod helpers;
 mod http_layer;
+mod imports;
 mod jobs;
 mod layers;
 mod limits;

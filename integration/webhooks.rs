@@ -282,6 +282,19 @@ async fn selections_are_checked_when_saved() {
     let body =
         attempt(json!({ "url": url, "events": ["ARTICLE_PUBLISHED"], "selection": deep })).await;
     assert_eq!(field(&body), "selection", "{body}");
+    // Brackets nested to exhaust the parser's recursion: refused before it runs.
+    let nested = format!("{{ title(a: {}", "[".repeat(3_980));
+    let body =
+        attempt(json!({ "url": url, "events": ["ARTICLE_PUBLISHED"], "selection": nested })).await;
+    assert_eq!(field(&body), "selection", "{body}");
+    assert!(message(&body).contains("nests"), "{body}");
+    // More work than a payload may cost, though a query may cost it.
+    let costly =
+        "{ author { articles(first: 100) { nodes { comments(first: 100) { nodes { id } } } } } }";
+    let body =
+        attempt(json!({ "url": url, "events": ["ARTICLE_PUBLISHED"], "selection": costly })).await;
+    assert_eq!(field(&body), "selection", "{body}");
+    assert!(message(&body).to_lowercase().contains("complex"), "{body}");
     // One selection on Article cannot serve a reaction, whose subject may be a comment.
     let body = attempt(json!({ "url": url, "events": ["REACTION_CREATED"], "selection": "fragment on Article { title }" })).await;
     assert_eq!(field(&body), "selection", "{body}");

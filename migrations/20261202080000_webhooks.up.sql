@@ -17,6 +17,8 @@ CREATE TABLE webhooks (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhooks_by_owner ON webhooks (user_id, created_at DESC, id DESC);
+-- Every write asks whether an instance webhook wants its event.
+CREATE INDEX webhooks_instance ON webhooks (id) WHERE instance AND active;
 
 -- One event sent to one webhook: the body as first rendered (a redelivery sends it again),
 -- and its latest attempt.

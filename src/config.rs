@@ -120,6 +120,7 @@ pub struct Settings {
     pub feeds: FeedSettings,
     pub outbound: OutboundSettings,
     pub webhooks: WebhookSettings,
+    pub feed_import: FeedImportSettings,
     pub rate_limits: RateLimitSettings,
     pub uploads: UploadSettings,
     pub search: SearchSettings,
@@ -184,6 +185,8 @@ pub struct RateLimitSettings {
     /// Webhook creations, changes, pings and redeliveries per member (each may send a
     /// request to an address the member chose).
     pub webhook: Rule,
+    /// Feed sources added or refreshed per member (each fetches an address they chose).
+    pub feed_source: Rule,
     /// Query complexity a member (or, signed out, an address) may spend per window.
     pub complexity_per_member: Rule,
     pub complexity_per_ip: Rule,
@@ -260,6 +263,20 @@ pub struct WebhookSettings {
     pub disable_after_hours: i64,
     /// The most webhooks one member may have.
     pub max_per_member: i64,
+}
+
+/// Feeds members import as articles.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedImportSettings {
+    /// Each source is fetched again this many minutes after its last fetch.
+    pub interval_minutes: i64,
+    /// The most sources one member may have.
+    pub max_sources_per_member: i64,
+    /// A larger feed is refused part-way, unread.
+    pub max_feed_bytes: usize,
+    /// The most new entries one fetch turns into articles (the rest wait for the next).
+    pub max_entries_per_fetch: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -695,7 +712,9 @@ impl Default for Settings {
                 lease_secs: 60,
                 poll_interval_ms: 500,
                 default_concurrency: 2,
-                concurrency: std::collections::BTreeMap::new(),
+                // A slow receiver holds a delivery for up to `outbound.timeout_secs`: more
+                // of them run at once, so one receiver does not hold up the others.
+                concurrency: std::collections::BTreeMap::from([("deliver_webhook".to_owned(), 8)]),
                 backoff_base_secs: 5,
                 backoff_max_secs: 3_600,
                 shutdown_timeout_secs: 20,
@@ -726,6 +745,12 @@ impl Default for Settings {
                 max_attempts: 30,
                 disable_after_hours: 24,
                 max_per_member: 20,
+            },
+            feed_import: FeedImportSettings {
+                interval_minutes: 60,
+                max_sources_per_member: 10,
+                max_feed_bytes: 2 * 1024 * 1024,
+                max_entries_per_fetch: 20,
             },
             feeds: FeedSettings {
                 latest_min_score: -20,
@@ -771,6 +796,7 @@ impl Default for Settings {
                 password_reset_per_email: Rule::new(3, 3_600),
                 persisted_query_per_ip: Rule::new(100, 600),
                 webhook: Rule::new(30, 3_600),
+                feed_source: Rule::new(20, 3_600),
                 // Twenty of the most expensive documents a minute, or thousands of cheap ones.
                 complexity_per_member: Rule::new(100_000, 60),
                 complexity_per_ip: Rule::new(50_000, 60),

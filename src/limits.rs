@@ -34,6 +34,8 @@ pub enum Action {
     PersistedQuery,
     /// Creating, changing, pinging and redelivering webhooks.
     Webhook,
+    /// Adding and refreshing feed sources.
+    FeedSource,
 }
 
 impl Action {
@@ -60,6 +62,7 @@ impl Action {
             Self::PasswordResetEmail => "password_reset_per_email",
             Self::PersistedQuery => "persisted_query_per_ip",
             Self::Webhook => "webhook",
+            Self::FeedSource => "feed_source",
         }
     }
 
@@ -87,6 +90,7 @@ impl Action {
             Self::PasswordResetEmail => limits.password_reset_per_email,
             Self::PersistedQuery => limits.persisted_query_per_ip,
             Self::Webhook => limits.webhook,
+            Self::FeedSource => limits.feed_source,
         }
     }
 
@@ -113,6 +117,7 @@ impl Action {
             Self::PasswordResetEmail => "password-reset emails to one address",
             Self::PersistedQuery => "persisted-query registrations from one address",
             Self::Webhook => "webhook changes, pings and redeliveries",
+            Self::FeedSource => "feed sources added or refreshed",
         }
     }
 }

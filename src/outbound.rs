@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult};
 /// Networks no request leaves for, unless allowed by name.
 const FORBIDDEN: &[&str] = &[
     "0.0.0.0/8",
+    "64:ff9b:1::/48",
     "10.0.0.0/8",
     "100.64.0.0/10",
     "127.0.0.0/8",

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
 use crate::domain::webhooks::{self, Render};
-use crate::domain::{articles, notifications};
+use crate::domain::{articles, imports, notifications};
 use crate::events;
 use crate::jobs::{Job, JobContext, JobError, KINDS, queue, schedules};
 
@@ -65,6 +65,13 @@ async fn handle(ctx: &JobContext, render: &dyn Render, job: Job) -> Result<(), J
             attempt,
         } => webhooks::deliver(ctx, delivery_id, attempt).await,
         Job::MailWebhookDisabled { webhook_id } => webhooks::mail_disabled(ctx, webhook_id).await,
+        Job::PurgeWebhookDeliveries {} => {
+            let purged = webhooks::purge_deliveries(&ctx.db).await?;
+            tracing::info!(purged, "old webhook deliveries deleted");
+            Ok(())
+        }
+        Job::FetchDueFeeds {} => imports::queue_due(ctx).await,
+        Job::FetchFeed { source_id } => imports::fetch(ctx, source_id).await,
         Job::SendWelcome { user_id } => mailing::send_welcome(ctx, user_id).await,
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,
         Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,

@@ -2,7 +2,7 @@
 //!
 //! Its areas form layers too; each uses only those listed after it (checked by the
 //! layering test in `lib.rs`):
-//! webhooks, erasure, reactions, moderation, search, feeds, comments, articles, tags,
+//! webhooks, imports, erasure, reactions, moderation, search, feeds, comments, articles, tags,
 //! media, follows, blocks, notifications, syndication, accounts, spam, outbox, audit,
 //! ranking, markdown, page.
 
@@ -14,6 +14,7 @@ pub mod comments;
 pub mod erasure;
 pub mod feeds;
 pub mod follows;
+pub mod imports;
 pub mod markdown;
 pub mod media;
 pub mod moderation;

@@ -102,8 +102,9 @@ pub async fn record(
         "INSERT INTO jobs (id, kind, payload, run_at)
          SELECT $1, $2, $3, now()
          WHERE EXISTS (SELECT 1 FROM webhooks w
-                       WHERE w.active AND $4 = ANY(w.events)
-                         AND (w.instance OR w.user_id = ANY($5)))",
+                       WHERE w.instance AND w.active AND $4 = ANY(w.events))
+            OR EXISTS (SELECT 1 FROM webhooks w
+                       WHERE w.user_id = ANY($5) AND w.active AND $4 = ANY(w.events))",
     )
     .bind(Uuid::now_v7())
     .bind(job.kind())

@@ -59,6 +59,9 @@ impl Webhook {
 
 const COLUMNS: &str = "id, user_id, instance, url, events, selection, active, disabled_reason, \
                        failing_since, created_at, updated_at";
+/// [`COLUMNS`] of a webhook named `w`.
+const W_COLUMNS: &str = "w.id, w.user_id, w.instance, w.url, w.events, w.selection, w.active, \
+                         w.disabled_reason, w.failing_since, w.created_at, w.updated_at";
 
 /// How a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,23 +423,38 @@ pub async fn dispatch(
         job.subject.1,
     );
     let hooks = sqlx::query_as::<_, Webhook>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhooks w
-         WHERE active AND $1 = ANY(events) AND (instance OR user_id = ANY($2))
+        "SELECT {W_COLUMNS} FROM webhooks w JOIN users u ON u.id = w.user_id
+         WHERE w.active AND $1 = ANY(w.events) AND (w.instance OR w.user_id = ANY($2))
+           -- The owner as they stand now: a suspended member's webhooks hear nothing, an
+           -- instance webhook only while its owner is an admin.
+           AND u.deleted_at IS NULL AND u.suspended_reason IS NULL
+           AND (NOT w.instance OR u.role = 'admin')
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.event_id = $3)
-         ORDER BY id"
+         ORDER BY w.id"
     )))
     .bind(event.as_str())
     .bind(&job.owners)
     .bind(job.event_id)
     .fetch_all(&ctx.db)
     .await?;
+    // A webhook whose payload cannot be rendered now does not hold up the others: the job
+    // fails after trying them all, and its next run skips those delivered already.
+    let mut failed = None;
     for hook in hooks {
         let Some(owner) = owner(&ctx.db, hook.user_id).await? else {
             continue;
         };
-        let (data, errors) = render
+        let (data, errors) = match render
             .render(&owner, hook.selection.as_deref(), subject)
-            .await?;
+            .await
+        {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                tracing::warn!(webhook = %hook.id, error = %e.public_message(), "a webhook payload could not be rendered");
+                failed = Some(e);
+                continue;
+            }
+        };
         let id = Uuid::now_v7();
         let body = Envelope {
             delivery: id,
@@ -451,7 +469,10 @@ pub async fn dispatch(
         .body(&|t, id| render.global_id(t, id));
         queue_delivery(&ctx.db, id, &hook, job.event_id, event, &body).await?;
     }
-    Ok(())
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Stores a delivery and queues its first attempt, together; nothing when the webhook has
@@ -562,6 +583,21 @@ pub async fn redeliver(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Deli
     .await?;
     tx.commit().await?;
     Ok(delivery)
+}
+
+/// How long finished deliveries are kept.
+pub const KEEP_DELIVERIES_DAYS: i32 = 30;
+
+/// Deletes finished deliveries older than [`KEEP_DELIVERIES_DAYS`].
+pub async fn purge_deliveries(db: &PgPool) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM webhook_deliveries
+         WHERE status IN ('succeeded', 'failed') AND created_at < now() - make_interval(days => $1)",
+    )
+    .bind(KEEP_DELIVERIES_DAYS)
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, Stripe's scheme.

@@ -44,6 +44,7 @@ pub struct Mutation(
     query::notifications::NotificationsMutation,
     mutation::syndication::SyndicationMutation,
     mutation::webhooks::WebhooksMutation,
+    mutation::imports::ImportsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -68,13 +69,42 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 /// run it through [`api::Api`], which guards each request and codes its errors.
 pub fn build(state: AppState) -> AppSchema {
     let settings = state.settings.clone();
+    build_with(Some(state), &settings, settings.graphql.max_complexity)
+}
+
+/// The schema webhook payloads are rendered with: the server's, with a smaller complexity
+/// budget (a payload is rendered once per webhook per event, unasked).
+pub fn build_for_payloads(state: AppState) -> AppSchema {
+    let settings = state.settings.clone();
+    build_with(Some(state), &settings, payload_complexity(&settings))
+}
+
+/// The payload schema without state, for checking selections: validation only.
+pub fn payload_validator(settings: &crate::config::Settings) -> AppSchema {
+    build_with(None, settings, payload_complexity(settings))
+}
+
+/// The most complexity a webhook's selection may have.
+pub fn payload_complexity(settings: &crate::config::Settings) -> usize {
+    settings.graphql.max_complexity.min(500)
+}
+
+/// The schema with `settings`' limits and `complexity`; with `state` it can run requests.
+fn build_with(
+    state: Option<AppState>,
+    settings: &crate::config::Settings,
+    complexity: usize,
+) -> AppSchema {
     let limits = &settings.graphql;
-    pagination::count_default_page(limits.default_page_size);
-    let event_loaders = std::sync::Arc::new(loaders::EventLoaders::new(&state.db, &settings));
-    let mut builder = builder()
-        .data(state)
-        .data(event_loaders)
-        .limit_complexity(limits.max_complexity)
+    let mut builder = builder();
+    if let Some(state) = state {
+        pagination::count_default_page(limits.default_page_size);
+        let event_loaders =
+            std::sync::Arc::new(loaders::EventLoaders::new(&state.db, &state.settings));
+        builder = builder.data(state).data(event_loaders);
+    }
+    builder = builder
+        .limit_complexity(complexity)
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(64);
     if !settings.introspection_enabled() {

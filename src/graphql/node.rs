@@ -101,6 +101,7 @@ pub enum Node {
     Series(crate::graphql::types::content::SeriesNode),
     Webhook(crate::graphql::types::webhooks::WebhookNode),
     WebhookDelivery(crate::graphql::types::webhooks::WebhookDeliveryNode),
+    FeedSource(crate::graphql::types::imports::FeedSourceNode),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -114,6 +115,7 @@ pub(crate) async fn resolve(
     use crate::graphql::context::ContextExt as _;
     use crate::graphql::types::accounts::{ApiKeyNode, SessionNode, UserNode};
     use crate::graphql::types::content::{ArticleNode, CommentNode, SeriesNode, TagNode};
+    use crate::graphql::types::imports::FeedSourceNode;
     use crate::graphql::types::media::ImageNode;
     use crate::graphql::types::moderation::{AuditEntryNode, ReportNode};
     use crate::graphql::types::notifications::NotificationNode;
@@ -163,6 +165,11 @@ pub(crate) async fn resolve(
             .load_one(id.into())
             .await?
             .map(|i| Node::Image(ImageNode(i))),
+        FeedSourceNode::TYPE_NAME => loaders
+            .feed_sources
+            .load_one(id)
+            .await?
+            .map(|s| Node::FeedSource(FeedSourceNode(s))),
         WebhookNode::TYPE_NAME => loaders
             .webhooks
             .load_one(id)

@@ -81,8 +81,18 @@ fn split(text: &str) -> AppResult<(Option<&str>, &str)> {
     Ok((condition, set))
 }
 
+/// How deep brackets may nest in a selection, counted before anything parses it.
+const MAX_NESTING: usize = 32;
+
 /// The document that runs `selection` on a subject of one of `subjects`' types.
 fn compose(selection: Option<&str>, subjects: &[Subject], skip: bool) -> AppResult<String> {
+    if let Some(text) = selection
+        && guard::nesting(text) > MAX_NESTING
+    {
+        return Err(refuse(format!(
+            "the selection nests brackets more than {MAX_NESTING} deep"
+        )));
+    }
     let (condition, set) = match selection {
         Some(text) => split(text)?,
         None => match subjects {
@@ -127,7 +137,7 @@ pub async fn check(settings: &Settings, selection: &str, events: &[WebhookEvent]
         return Err(AppError::invalid(
             "selection",
             Problem::TooLong,
-            format!("selection is longer than {MAX_SELECTION} characters"),
+            format!("selection is longer than {MAX_SELECTION} bytes"),
         ));
     }
     if let Some(c) = crate::text::forbidden_char(selection) {
@@ -138,11 +148,7 @@ pub async fn check(settings: &Settings, selection: &str, events: &[WebhookEvent]
     }
     let (condition, _) = split(selection)?;
     let limits = Limits::from_settings(settings);
-    let schema = super::builder()
-        .limit_complexity(settings.graphql.max_complexity)
-        .limit_directives(settings.graphql.max_directives)
-        .limit_recursive_depth(64)
-        .finish();
+    let schema = super::payload_validator(settings);
     let mut checked = std::collections::HashSet::new();
     for event in events {
         // Without a type, the selection applies to each subject type on its own.
@@ -184,7 +190,7 @@ pub struct Renderer {
 impl Renderer {
     pub fn new(state: AppState) -> Self {
         Self {
-            schema: super::build(state.clone()),
+            schema: super::build_for_payloads(state.clone()),
             limits: Limits::from_settings(&state.settings),
             state,
         }
@@ -278,6 +284,9 @@ mod tests {
         let extra = "{ title } fragment Other on Article { id }";
         assert!(compose(Some(extra), &[Subject::Article], false).is_err());
         assert!(compose(Some("{ title }"), &[Subject::Article], false).is_ok());
+        // Nesting is refused before the parser, whose recursion it would exhaust.
+        let deep = format!("{{ f(a: {}", "[".repeat(3_990));
+        assert!(compose(Some(&deep), &[Subject::Article], false).is_err());
         for subject in [
             Subject::Article,
             Subject::Comment,

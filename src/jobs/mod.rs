@@ -82,6 +82,12 @@ pub enum Job {
     DeliverWebhook { delivery_id: Uuid, attempt: i32 },
     /// Tells a webhook's owner by email that it was disabled after failing for a day.
     MailWebhookDisabled { webhook_id: Uuid },
+    /// Deletes finished webhook deliveries older than 30 days (their bodies hold content).
+    PurgeWebhookDeliveries {},
+    /// Queues a fetch of every feed source whose time has come.
+    FetchDueFeeds {},
+    /// Fetches one feed source and imports its new entries.
+    FetchFeed { source_id: Uuid },
 }
 
 impl Job {
@@ -111,6 +117,12 @@ pub fn schedules() -> Vec<(&'static str, &'static str, Job)> {
             "purge_notifications",
             "0 41 3 * * *",
             Job::PurgeNotifications {},
+        ),
+        ("fetch_due_feeds", "0 */5 * * * *", Job::FetchDueFeeds {}),
+        (
+            "purge_webhook_deliveries",
+            "0 53 4 * * *",
+            Job::PurgeWebhookDeliveries {},
         ),
         (
             "purge_search_changes",
@@ -164,7 +176,7 @@ mod tests {
             assert_eq!(payload["kind"], job.kind());
             assert!(KINDS.contains(&job.kind()));
         }
-        assert_eq!(KINDS.len(), 15);
+        assert_eq!(KINDS.len(), 18);
         assert!(KINDS.contains(&"purge_search_changes"));
     }
 }

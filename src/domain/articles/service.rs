@@ -327,7 +327,6 @@ fn next_state(
     (status, Some(at))
 }
 
-/// Writes status changes and what follows from them: counters, the scheduled job.
 /// Tells the author's and the instance's webhooks what happened to `article`.
 async fn announce(
     conn: &mut PgConnection,
@@ -346,6 +345,8 @@ async fn announce(
     Ok(())
 }
 
+/// Writes status changes and what follows from them: counters, the scheduled job, the
+/// webhooks' events.
 async fn transition(
     conn: &mut PgConnection,
     before: &Article,
@@ -506,6 +507,27 @@ pub async fn create(
     viewer: &Viewer,
     input: ArticleInput,
 ) -> AppResult<Saved> {
+    create_and(db, settings, viewer, input, None).await
+}
+
+/// Work done in a new article's own transaction, once it is stored (an import records the
+/// feed entry it came from, so an entry is imported once and never lost).
+pub type Also = Box<
+    dyn for<'c> FnOnce(
+            &'c mut PgConnection,
+            ArticleId,
+        ) -> futures_util::future::BoxFuture<'c, AppResult<()>>
+        + Send,
+>;
+
+/// [`create`], with `also` in the same transaction.
+pub async fn create_and(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    input: ArticleInput,
+    also: Option<Also>,
+) -> AppResult<Saved> {
     let draft = writer_draft(db, viewer, input).await?;
     let title = draft.title.clone().ok_or_else(|| {
         AppError::invalid(
@@ -563,6 +585,9 @@ pub async fn create(
         transition(&mut tx, &article, status, at).await?;
     }
     spam::flag_spam(&mut tx, settings, Subject::Article(id), &title).await?;
+    if let Some(also) = also {
+        also(&mut tx, id).await?;
+    }
     let article = lock(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Saved {
@@ -682,7 +707,13 @@ pub async fn update(
         spam::flag_spam(&mut tx, settings, Subject::Article(id), title).await?;
     }
     let article = lock(&mut tx, id).await?;
-    if before.is_live() && article.is_live() {
+    let changed = before.title != article.title
+        || before.body_markdown != article.body_markdown
+        || before.tag_names != article.tag_names
+        || before.description != article.description
+        || before.cover_image_url != article.cover_image_url
+        || before.canonical_url != article.canonical_url;
+    if before.is_live() && article.is_live() && changed {
         announce(
             &mut tx,
             WebhookEvent::ArticleUpdated,

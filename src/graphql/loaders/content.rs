@@ -359,3 +359,24 @@ impl Loader<UserId> for BlockLoader {
             .collect())
     }
 }
+
+/// The articles each feed source made, newest first (at most 20 per source), in one
+/// statement for all the sources asked for.
+pub struct SourceArticlesLoader(pub PgPool);
+
+impl Loader<uuid::Uuid> for SourceArticlesLoader {
+    type Value = Vec<ArticleId>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[uuid::Uuid]) -> LoadResult<uuid::Uuid, Vec<ArticleId>> {
+        let rows = crate::domain::imports::articles_of(&self.0, keys, 20)
+            .await
+            .map_err(shared)?;
+        let mut out: HashMap<uuid::Uuid, Vec<ArticleId>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (source, article) in rows {
+            out.entry(source).or_default().push(article);
+        }
+        Ok(out)
+    }
+}

@@ -24,7 +24,7 @@ use crate::domain::articles::listing::{Extras, Includes};
 use crate::domain::media::{self, Image};
 use crate::domain::moderation::{self, AuditEntry, Report};
 use crate::domain::notifications::{self, Notification};
-use crate::domain::webhooks;
+use crate::domain::{imports, webhooks};
 use crate::ids::{
     ApiKeyId, ArticleId, AuditEntryId, CommentId, ImageId, NotificationId, ReportId, SessionId,
     TagId, UserId,
@@ -74,6 +74,10 @@ pub struct Loaders {
     pub webhooks: Batch<Uuid, Records<Uuid, webhooks::Webhook>>,
     /// The deliveries of the viewer's own webhooks.
     pub webhook_deliveries: Batch<Uuid, Records<Uuid, webhooks::Delivery>>,
+    /// The viewer's own feed sources.
+    pub feed_sources: Batch<Uuid, Records<Uuid, imports::Source>>,
+    /// The articles each feed source made.
+    pub source_articles: Batch<Uuid, content::SourceArticlesLoader>,
 }
 
 /// Loaders shared by every subscription of this process, without a cache: when one event
@@ -138,6 +142,8 @@ impl Loaders {
         self.audit_entries.forget();
         self.webhooks.forget();
         self.webhook_deliveries.forget();
+        self.feed_sources.forget();
+        self.source_articles.forget();
     }
 
     /// Puts what a list read with its articles (see [`Includes`]) where the articles'
@@ -235,6 +241,13 @@ impl Loaders {
                 },
                 |row| row.id,
             )),
+            feed_sources: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| Box::pin(async move { imports::find_many(&db, user, &ids).await }),
+                |row| row.id,
+            )),
+            source_articles: Batch::new(content::SourceArticlesLoader(db.clone())),
             webhooks: Batch::new(Records::new(
                 db,
                 viewer,

@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod content;
+pub mod imports;
 pub mod media;
 pub mod moderation;
 pub mod payload;

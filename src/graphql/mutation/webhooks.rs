@@ -205,6 +205,7 @@ impl WebhooksMutation {
     ) -> async_graphql::Result<UpdateWebhookPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            viewer.require_writer()?;
             limit(ctx, Action::Webhook, None).await?;
             let id = node::decode_as::<WebhookNode>(&input.id)?;
             let db = &ctx.state().db;
@@ -216,8 +217,19 @@ impl WebhooksMutation {
                 MaybeUndefined::Null => None,
                 MaybeUndefined::Value(s) => Some(s.clone()),
             };
+            // Turning a webhook off needs no right to its scope (an admin no longer may
+            // still silence an instance webhook of theirs).
+            let only_off = input.url.is_none()
+                && input.events.is_none()
+                && input.selection.is_undefined()
+                && input.active == Some(false);
+            let scope = if only_off {
+                Ok(())
+            } else {
+                webhooks::check_scope(viewer, hook.instance, &after_events)
+            };
             let (_, url, _) = (
-                webhooks::check_scope(viewer, hook.instance, &after_events),
+                scope,
                 check_url(ctx, input.url.as_deref()).await,
                 check_selection(ctx, after_selection.as_deref(), &after_events).await,
             )
@@ -268,6 +280,7 @@ impl WebhooksMutation {
     ) -> async_graphql::Result<PingWebhookPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            viewer.require_writer()?;
             limit(ctx, Action::Webhook, None).await?;
             let id = node::decode_as::<WebhookNode>(&input.id)?;
             let delivery = webhooks::ping(&ctx.state().db, &global_id, viewer, id).await?;
@@ -288,6 +301,7 @@ impl WebhooksMutation {
     ) -> async_graphql::Result<RedeliverWebhookDeliveryPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            viewer.require_writer()?;
             limit(ctx, Action::Webhook, None).await?;
             let id = node::decode_field::<WebhookDeliveryNode>(&input.delivery_id, "deliveryId")?;
             let delivery = webhooks::redeliver(&ctx.state().db, viewer, id)

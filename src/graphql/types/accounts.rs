@@ -421,6 +421,19 @@ impl ViewerNode {
         let total = Total::later(async move { blocks::blocked_count(&db, user).await });
         Ok(users_page(ctx, page, rows).await?.counted(total))
     }
+    /// The feeds the member imports, newest first: at most
+    /// `feed_import.max_sources_per_member` (10), a plain list.
+    async fn feed_sources(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::imports::FeedSourceNode>> {
+        let viewer = ctx.require_viewer()?;
+        let rows = crate::domain::imports::list(&ctx.state().db, viewer.user_id).await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::imports::FeedSourceNode)
+            .collect())
+    }
     /// The member's webhooks, newest first: at most `webhooks.max_per_member` (20), a
     /// plain list.
     async fn webhooks(

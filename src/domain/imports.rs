@@ -1,0 +1,632 @@
+//! Feeds in: a member's RSS, Atom or JSON feeds, fetched by the worker on a schedule with
+//! conditional GET through the outbound guard, each new entry made an article of theirs
+//! (Markdown from its HTML, tags from its categories, the canonical URL when asked), once:
+//! entries are remembered by GUID per source, and an entry whose link is already the
+//! canonical URL of one of the member's articles is skipped.
+//!
+//! A feed that is too large, slow, malformed, redirected or hostile fails that fetch with
+//! its reason in `last_error`, and nothing else: the source is tried again at its next
+//! turn, other sources and jobs are untouched. The XML parser expands no entity it does
+//! not know (no billion laughs) and keeps no tree; the HTML of an entry is bounded in size
+//! and nesting before it is converted.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::accounts::Viewer;
+use super::articles::model::{MAX_BODY_BYTES, MAX_TAG_LEN, MAX_TAGS, MAX_TITLE, parse_public_url};
+use super::articles::service::{self as articles, ArticleInput};
+use crate::config::Settings;
+use crate::error::{AppError, AppResult, Problem};
+use crate::ids::{ArticleId, UserId};
+use crate::jobs::{self, Job, JobContext, JobError};
+use crate::outbound;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Source {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub url: String,
+    pub mark_canonical: bool,
+    pub publish: bool,
+    pub last_fetched_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub next_fetch_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, user_id, url, mark_canonical, publish, last_fetched_at, last_error, \
+                       next_fetch_at, created_at";
+
+/// Adds a source (its URL checked through the outbound guard) and queues its first fetch.
+pub async fn add(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    url: &str,
+    mark_canonical: bool,
+    publish: bool,
+) -> AppResult<Source> {
+    viewer.require_writer()?;
+    if publish {
+        viewer.require_publisher(settings.auth.require_confirmed_email)?;
+    }
+    let target = outbound::check(&settings.outbound, "url", url).await?;
+    let url = target.url.to_string();
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(viewer.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM feed_sources WHERE user_id = $1")
+        .bind(viewer.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if count >= settings.feed_import.max_sources_per_member {
+        return Err(AppError::input_rule(format!(
+            "a member may import at most {} feeds; remove one first",
+            settings.feed_import.max_sources_per_member
+        )));
+    }
+    let source = sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO feed_sources (id, user_id, url, mark_canonical, publish)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, url) DO NOTHING RETURNING {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(viewer.user_id)
+    .bind(&url)
+    .bind(mark_canonical)
+    .bind(publish)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::invalid("url", Problem::Taken, "you import this feed already"))?;
+    jobs::enqueue(
+        &mut tx,
+        &Job::FetchFeed {
+            source_id: source.id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(source)
+}
+
+/// Removes a source; the articles it made stay.
+pub async fn remove(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    let done = sqlx::query("DELETE FROM feed_sources WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(viewer.user_id)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::NotFound("No such feed source".to_owned()));
+    }
+    Ok(())
+}
+
+/// Queues a fetch of one of the viewer's sources now.
+pub async fn refresh(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Source> {
+    let mut tx = db.begin().await?;
+    let source = sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(format!(
+        "UPDATE feed_sources SET next_fetch_at = now() WHERE id = $1 AND user_id = $2
+         RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(viewer.user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such feed source".to_owned()))?;
+    jobs::enqueue(&mut tx, &Job::FetchFeed { source_id: id }).await?;
+    tx.commit().await?;
+    Ok(source)
+}
+
+/// The member's sources, newest first (at most `feed_import.max_sources_per_member`).
+pub async fn list(db: &PgPool, user: UserId) -> AppResult<Vec<Source>> {
+    Ok(sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM feed_sources WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+    )))
+    .bind(user)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Sources by id, those of `user` only.
+pub async fn find_many(db: &PgPool, user: UserId, ids: &[Uuid]) -> AppResult<Vec<Source>> {
+    Ok(sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM feed_sources WHERE id = ANY($1) AND user_id = $2"
+    )))
+    .bind(ids)
+    .bind(user)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The articles each of `sources` made that still exist, newest first, at most `limit` per
+/// source: one statement for them all.
+pub async fn articles_of(
+    db: &PgPool,
+    sources: &[Uuid],
+    limit: i64,
+) -> AppResult<Vec<(Uuid, ArticleId)>> {
+    Ok(sqlx::query_as(
+        "SELECT s.id, e.article_id FROM unnest($1::uuid[]) AS s(id)
+         CROSS JOIN LATERAL (
+             SELECT article_id FROM feed_entries
+             WHERE source_id = s.id AND article_id IS NOT NULL
+             ORDER BY created_at DESC LIMIT $2) e",
+    )
+    .bind(sources)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Queues a fetch of every source whose time has come, and sets its next time, together.
+pub async fn queue_due(ctx: &JobContext) -> Result<(), JobError> {
+    let mut tx = ctx.db.begin().await?;
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE feed_sources SET next_fetch_at = now() + make_interval(mins => $1::int)
+         WHERE id IN (SELECT id FROM feed_sources WHERE next_fetch_at <= now()
+                      ORDER BY next_fetch_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+         RETURNING id",
+    )
+    .bind(i32::try_from(ctx.settings.feed_import.interval_minutes).unwrap_or(60))
+    .fetch_all(&mut *tx)
+    .await?;
+    for source_id in &due {
+        jobs::enqueue(
+            &mut tx,
+            &Job::FetchFeed {
+                source_id: *source_id,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(feeds = due.len(), "feed fetches queued");
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Fetching {
+    user_id: UserId,
+    url: String,
+    mark_canonical: bool,
+    publish: bool,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// What one fetch came to, as `last_error` tells it (`None`: all went well).
+#[derive(Debug, Default, Serialize)]
+struct Outcome {
+    error: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// Fetches source `id` and imports what is new. A feed's failure is recorded, not raised:
+/// the job succeeds, and the source waits for its next turn.
+pub async fn fetch(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
+    let row = sqlx::query_as::<_, Fetching>(
+        "SELECT user_id, url, mark_canonical, publish, etag, last_modified
+         FROM feed_sources WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some(row) = row else {
+        return Ok(()); // Removed since.
+    };
+    let Some(owner) =
+        super::accounts::service::as_member(&ctx.db, "FROM users u WHERE u.id = $1", row.user_id)
+            .await?
+    else {
+        return Ok(());
+    };
+    let outcome = match download(&ctx.settings, &row).await {
+        Ok(Downloaded::NotModified) => Outcome {
+            etag: row.etag.clone(),
+            last_modified: row.last_modified.clone(),
+            ..Outcome::default()
+        },
+        Ok(Downloaded::Feed {
+            body,
+            etag,
+            last_modified,
+        }) => {
+            let error = import(ctx, id, &row, &owner, &body).await?;
+            Outcome {
+                error,
+                etag,
+                last_modified,
+            }
+        }
+        Err(error) => Outcome {
+            error: Some(error),
+            etag: row.etag.clone(),
+            last_modified: row.last_modified.clone(),
+        },
+    };
+    if let Some(error) = &outcome.error {
+        tracing::info!(source = %id, error, "a feed fetch failed");
+    }
+    sqlx::query(
+        "UPDATE feed_sources SET last_fetched_at = now(), last_error = $2, etag = $3,
+                last_modified = $4
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&outcome.error)
+    .bind(&outcome.etag)
+    .bind(&outcome.last_modified)
+    .execute(&ctx.db)
+    .await?;
+    Ok(())
+}
+
+enum Downloaded {
+    NotModified,
+    Feed {
+        body: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+/// A conditional GET, bounded in time and size, to a public address only, following no
+/// redirect.
+async fn download(settings: &Settings, row: &Fetching) -> Result<Downloaded, String> {
+    let target = outbound::check(&settings.outbound, "url", &row.url)
+        .await
+        .map_err(|e| e.public_message())?;
+    let client = outbound::client(&settings.outbound, &target).map_err(|e| e.public_message())?;
+    let mut request = client.get(target.url.clone()).header(
+        "accept",
+        "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, */*;q=0.5",
+    );
+    if let Some(etag) = &row.etag {
+        request = request.header("if-none-match", etag);
+    }
+    if let Some(modified) = &row.last_modified {
+        request = request.header("if-modified-since", modified);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| outbound::Failure::of(&settings.outbound, &e).to_string())?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(Downloaded::NotModified);
+    }
+    if status.is_redirection() {
+        let to = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("elsewhere")
+            .chars()
+            .take(200)
+            .collect::<String>();
+        return Err(format!(
+            "the feed redirects ({status}) to {to}: redirects are not followed; add the feed's final address instead"
+        ));
+    }
+    if !status.is_success() {
+        return Err(format!("the feed answered {status}"));
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 200)
+            .map(str::to_owned)
+    };
+    let etag = header("etag");
+    let last_modified = header("last-modified");
+    let body = outbound::read_capped(
+        &settings.outbound,
+        response,
+        settings.feed_import.max_feed_bytes,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Downloaded::Feed {
+        body,
+        etag,
+        last_modified,
+    })
+}
+
+/// Imports the new entries of a downloaded feed, oldest first; the error to record, if any.
+async fn import(
+    ctx: &JobContext,
+    source: Uuid,
+    row: &Fetching,
+    owner: &Viewer,
+    body: &[u8],
+) -> Result<Option<String>, JobError> {
+    let feed = match feed_rs::parser::parse(body) {
+        Ok(feed) => feed,
+        Err(e) => {
+            let reason = e.to_string().chars().take(300).collect::<String>();
+            return Ok(Some(format!(
+                "the address did not give an RSS, Atom or JSON feed ({reason})"
+            )));
+        }
+    };
+    let mut entries = feed.entries;
+    // Oldest first, so articles are made in the order they were written.
+    entries.sort_by_key(|e| e.published.or(e.updated));
+    let mut skipped = Vec::new();
+    let mut made = 0;
+    for entry in entries {
+        if made >= ctx.settings.feed_import.max_entries_per_fetch {
+            break;
+        }
+        let guid: String = entry.id.chars().take(500).collect();
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM feed_entries WHERE source_id = $1 AND guid = $2)",
+        )
+        .bind(source)
+        .bind(&guid)
+        .fetch_one(&ctx.db)
+        .await?;
+        if known {
+            continue;
+        }
+        let link = entry
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .and_then(|l| parse_public_url("canonicalUrl", &l.href).ok());
+        if let Some(link) = &link {
+            let duplicate: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM articles WHERE user_id = $1 AND canonical_url = $2)",
+            )
+            .bind(row.user_id)
+            .bind(link)
+            .fetch_one(&ctx.db)
+            .await?;
+            if duplicate {
+                remember(&ctx.db, source, &guid, None).await?;
+                continue;
+            }
+        }
+        let title = entry
+            .title
+            .as_ref()
+            .map(|t| collapse(&t.content))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "Untitled".to_owned());
+        let title: String = title.chars().take(MAX_TITLE).collect();
+        let html = entry
+            .content
+            .as_ref()
+            .and_then(|c| c.body.clone())
+            .or_else(|| entry.summary.as_ref().map(|s| s.content.clone()))
+            .unwrap_or_default();
+        let markdown = markdown_of(&html);
+        if markdown.len() > MAX_BODY_BYTES {
+            skipped.push(format!("\"{title}\" is longer than an article may be"));
+            remember(&ctx.db, source, &guid, None).await?;
+            continue;
+        }
+        let tags = tags_of(entry.categories.iter().map(|c| c.term.as_str()));
+        let published_at = entry
+            .published
+            .or(entry.updated)
+            .filter(|at| *at <= Utc::now());
+        let input = ArticleInput {
+            title: Some(title.clone()),
+            body_markdown: Some(if markdown.trim().is_empty() {
+                link.clone().unwrap_or_else(|| title.clone())
+            } else {
+                markdown
+            }),
+            tags: Some(tags),
+            published: Some(row.publish),
+            canonical_url: link.clone().filter(|_| row.mark_canonical),
+            published_at: published_at.filter(|_| row.publish),
+            ..ArticleInput::default()
+        };
+        let recorded_guid = guid.clone();
+        let also: articles::Also = Box::new(move |conn, article| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO feed_entries (source_id, guid, article_id) VALUES ($1, $2, $3)",
+                )
+                .bind(source)
+                .bind(recorded_guid)
+                .bind(article)
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+        });
+        match articles::create_and(&ctx.db, &ctx.settings, owner, input, Some(also)).await {
+            Ok(_) => made += 1,
+            // What the entry holds breaks a rule for articles: skipped, and said.
+            Err(AppError::BadUserInput(invalid)) => {
+                let why = invalid
+                    .first()
+                    .map(|i| i.message.clone())
+                    .unwrap_or_default();
+                skipped.push(format!("\"{title}\": {why}"));
+                remember(&ctx.db, source, &guid, None).await?;
+            }
+            Err(AppError::Forbidden(why)) => {
+                return Ok(Some(format!("articles cannot be made now: {why}")));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok((!skipped.is_empty()).then(|| {
+        let mut said = format!("skipped {}: ", skipped.len());
+        said.push_str(&skipped.join("; "));
+        said.chars().take(1_000).collect()
+    }))
+}
+
+/// Remembers an entry that made no article, so it is not tried again.
+async fn remember(
+    db: &PgPool,
+    source: Uuid,
+    guid: &str,
+    article: Option<ArticleId>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO feed_entries (source_id, guid, article_id) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(source)
+    .bind(guid)
+    .bind(article)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Whitespace runs made single spaces, control characters dropped.
+fn collapse(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+/// Tags from an entry's categories: letters and digits kept, lower-cased, at most four.
+fn tags_of<'a>(categories: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for category in categories {
+        let tag: String = category
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .take(MAX_TAG_LEN)
+            .collect();
+        if !tag.is_empty() && !tags.contains(&tag) {
+            tags.push(tag);
+        }
+        if tags.len() == MAX_TAGS {
+            break;
+        }
+    }
+    tags
+}
+
+/// The most HTML an entry may hold to be converted; more is cut at a character boundary.
+const MAX_HTML: usize = 512 * 1024;
+/// Elements nested deeper than this are not converted as a tree: the text alone is kept.
+const MAX_NESTING: usize = 100;
+
+/// Markdown from an entry's HTML. The converter walks the document tree recursively, so
+/// HTML nested deeper than [`MAX_NESTING`] (measured on the text first, in one pass) keeps
+/// its text only; the result is rendered and sanitised like any article when stored.
+pub fn markdown_of(html: &str) -> String {
+    let mut end = html.len().min(MAX_HTML);
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    let html = &html[..end];
+    if nesting(html) > MAX_NESTING {
+        return text_of(html);
+    }
+    let converter = htmd::HtmlToMarkdown::builder()
+        .skip_tags(vec![
+            "script", "style", "iframe", "object", "embed", "form", "head",
+        ])
+        .build();
+    converter.convert(html).unwrap_or_else(|_| text_of(html))
+}
+
+/// Elements that need no end tag, or whose end tag HTML parsers supply.
+const UNNESTED: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr", "p", "li", "dt", "dd", "option", "tr", "td", "th",
+];
+
+/// How deep elements nest, read off the text in one pass (an upper bound for what a
+/// parser would build).
+fn nesting(html: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        if let Some(after) = rest.strip_prefix('/') {
+            depth = depth.saturating_sub(1);
+            rest = after;
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if name.is_empty() || UNNESTED.contains(&name.as_str()) {
+            continue;
+        }
+        let self_closing = rest.find('>').is_some_and(|end| rest[..end].ends_with('/'));
+        if !self_closing {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+    }
+    deepest
+}
+
+/// The text of some HTML, tags dropped, entities left as they are.
+fn text_of(html: &str) -> String {
+    let mut text = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    collapse(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_markdown_and_deep_nesting_only_text() {
+        let md = markdown_of(
+            "<h2>Hi</h2><p>Some <strong>bold</strong> <a href=\"https://x.example\">link</a></p><script>alert(1)</script>",
+        );
+        assert!(md.contains("## Hi"), "{md}");
+        assert!(md.contains("**bold**"), "{md}");
+        assert!(md.contains("[link](https://x.example)"), "{md}");
+        assert!(!md.contains("alert"), "{md}");
+        let deep = format!(
+            "{}deep{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        assert_eq!(markdown_of(&deep), "deep");
+        assert_eq!(
+            nesting("<p>a<p>b<br><img src=x/><div><span>c</span></div>"),
+            2
+        );
+    }
+
+    #[test]
+    fn categories_become_at_most_four_tags() {
+        let tags = tags_of(["Rust", "Web Dev", "rust", "C++", "a", "b", "c"].into_iter());
+        assert_eq!(tags, ["rust", "webdev", "c", "a"]);
+    }
+}
