@@ -22,7 +22,7 @@ const TOP: &[&[&str]] = &[
 
 /// The domain's areas, top layer first.
 const DOMAIN: &[&[&str]] = &[
-    &["webhooks", "imports"],
+    &["webhooks", "imports", "notification_mail"],
     &["erasure", "reactions"],
     &["moderation", "search", "feeds"],
     &["comments"],

@@ -24,6 +24,7 @@ mod live;
 mod moderation;
 mod mutations;
 mod nodes;
+mod notification_mail;
 mod notifications;
 mod observability;
 mod persisted;

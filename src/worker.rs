@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
 use crate::domain::webhooks::{self, Render};
-use crate::domain::{articles, imports, notifications};
+use crate::domain::{articles, imports, notification_mail, notifications};
 use crate::events;
 use crate::jobs::{Job, JobContext, JobError, KINDS, queue, schedules};
 
@@ -71,6 +71,9 @@ async fn handle(ctx: &JobContext, render: &dyn Render, job: Job) -> Result<(), J
             Ok(())
         }
         Job::FetchDueFeeds {} => imports::queue_due(ctx).await,
+        Job::MailNotifications { user_id } => notification_mail::send_batch(ctx, user_id).await,
+        Job::QueueDigests {} => notification_mail::queue_digests(ctx).await,
+        Job::SendDigest { user_id } => notification_mail::send_digest(ctx, user_id).await,
         Job::FetchFeed { source_id } => imports::fetch(ctx, source_id).await,
         Job::SendWelcome { user_id } => mailing::send_welcome(ctx, user_id).await,
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,

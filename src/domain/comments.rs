@@ -203,6 +203,14 @@ pub async fn create(
     )
     .await?;
     announce(&mut tx, WebhookEvent::CommentCreated, &comment, author).await?;
+    crate::domain::notifications::subscribe(
+        &mut tx,
+        viewer.user_id,
+        article_id,
+        crate::domain::notifications::ThreadLevel::RepliesAndMentions,
+        true,
+    )
+    .await?;
     tx.commit().await?;
     if flagged {
         // The stored score moved after the insert returned the row.

@@ -190,6 +190,14 @@ pub async fn delete_account(
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM thread_subscriptions WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM notification_mail_queue WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM webhooks WHERE user_id = $1")
         .bind(user.id)
         .execute(&mut *tx)

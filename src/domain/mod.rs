@@ -2,7 +2,7 @@
 //!
 //! Its areas form layers too; each uses only those listed after it (checked by the
 //! layering test in `lib.rs`):
-//! webhooks, imports, erasure, reactions, moderation, search, feeds, comments, articles, tags,
+//! webhooks, imports, notification_mail, erasure, reactions, moderation, search, feeds, comments, articles, tags,
 //! media, follows, blocks, notifications, syndication, accounts, spam, outbox, audit,
 //! ranking, markdown, page.
 
@@ -18,6 +18,7 @@ pub mod imports;
 pub mod markdown;
 pub mod media;
 pub mod moderation;
+pub mod notification_mail;
 pub mod notifications;
 pub mod outbox;
 pub mod page;

@@ -70,6 +70,7 @@ async fn record(
     if recipient == actor {
         return Ok(None);
     }
+    let mut tx = db.begin().await?;
     let changed = sqlx::query(
         "INSERT INTO notifications (id, user_id, kind, group_key, actor_ids, article_id, comment_id)
          SELECT $1, $2, $3, $4, ARRAY[$5::uuid], $6, $7
@@ -88,10 +89,132 @@ async fn record(
     .bind(actor)
     .bind(article)
     .bind(comment)
-    .execute(db)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if changed > 0 && kind.emailable() {
+        queue_mail(&mut tx, recipient, kind).await?;
+    }
+    tx.commit().await?;
     Ok((changed > 0).then_some(recipient))
+}
+
+/// How long notifications wait to be mailed together: replies in these minutes make one
+/// message, and what is read in the app meanwhile is not mailed.
+pub const MAIL_BATCH_MINUTES: i32 = 10;
+
+/// The kinds mailed unless the member says otherwise.
+pub const DEFAULT_EMAIL_KINDS: &[NotificationKind] = &[
+    NotificationKind::Comment,
+    NotificationKind::Reply,
+    NotificationKind::Mention,
+];
+
+impl NotificationKind {
+    /// Whether notifications of this kind can go by email (reactions and followers are
+    /// in-app only).
+    pub fn emailable(self) -> bool {
+        DEFAULT_EMAIL_KINDS.contains(&self)
+    }
+}
+
+/// Starts a batch of mail for `user` unless one is waiting: its job runs when the batch
+/// closes. Only for a kind they get by email, at a confirmed address.
+async fn queue_mail(
+    tx: &mut sqlx::PgConnection,
+    user: UserId,
+    kind: NotificationKind,
+) -> AppResult<()> {
+    let due: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "INSERT INTO notification_mail_queue (user_id, due_at)
+         SELECT $1, now() + make_interval(mins => $3)
+         WHERE $2 = ANY(COALESCE((SELECT email_kinds FROM notification_settings WHERE user_id = $1),
+                                 '{comment,reply,mention}'))
+           AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL
+                       AND email IS NOT NULL AND email_confirmed_at IS NOT NULL)
+         ON CONFLICT (user_id) DO NOTHING
+         RETURNING due_at",
+    )
+    .bind(user)
+    .bind(kind)
+    .bind(MAIL_BATCH_MINUTES)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(due) = due {
+        crate::jobs::enqueue_at(
+            tx,
+            &crate::jobs::Job::MailNotifications { user_id: user },
+            Some(due),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// How much a member wants to hear of one article's thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ThreadLevel {
+    /// Every comment.
+    All,
+    /// Replies to their comments, and mentions.
+    RepliesAndMentions,
+    /// Nothing from this thread.
+    Muted,
+}
+
+crate::text_enum!(ThreadLevel {
+    All = "all",
+    RepliesAndMentions = "replies_and_mentions",
+    Muted = "muted",
+});
+
+/// A member's level for a thread, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ThreadSubscription {
+    pub article_id: ArticleId,
+    pub user_id: UserId,
+    pub level: ThreadLevel,
+}
+
+/// Sets `user`'s level for `article`'s thread; with `only_new`, keeps a level they chose.
+/// Authors start at ALL, commenters at REPLIES_AND_MENTIONS.
+pub async fn subscribe(
+    conn: &mut sqlx::PgConnection,
+    user: UserId,
+    article: ArticleId,
+    level: ThreadLevel,
+    only_new: bool,
+) -> AppResult<()> {
+    let sql = if only_new {
+        "INSERT INTO thread_subscriptions (user_id, article_id, level) VALUES ($1, $2, $3)
+         ON CONFLICT (article_id, user_id) DO NOTHING"
+    } else {
+        "INSERT INTO thread_subscriptions (user_id, article_id, level) VALUES ($1, $2, $3)
+         ON CONFLICT (article_id, user_id) DO UPDATE SET level = EXCLUDED.level"
+    };
+    sqlx::query(sql)
+        .bind(user)
+        .bind(article)
+        .bind(level)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `user`'s levels for `articles` (those they have one for).
+pub async fn subscriptions(
+    db: &PgPool,
+    user: UserId,
+    articles: &[ArticleId],
+) -> AppResult<Vec<ThreadSubscription>> {
+    Ok(sqlx::query_as::<_, ThreadSubscription>(
+        "SELECT article_id, user_id, level FROM thread_subscriptions
+         WHERE user_id = $1 AND article_id = ANY($2)",
+    )
+    .bind(user)
+    .bind(articles)
+    .fetch_all(db)
+    .await?)
 }
 
 /// A new comment: its article's author, the author of the comment it answers, and the
@@ -111,11 +234,34 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
     if !live {
         return Ok(Vec::new());
     }
+    let levels: std::collections::HashMap<UserId, ThreadLevel> =
+        sqlx::query_as::<_, (UserId, ThreadLevel)>(
+            "SELECT user_id, level FROM thread_subscriptions WHERE article_id = $1",
+        )
+        .bind(article)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .collect();
+    // Without a level of their own: the author hears of every comment, anyone else of
+    // replies and mentions.
+    let level = |user: UserId| {
+        levels
+            .get(&user)
+            .copied()
+            .unwrap_or(if user == article_author {
+                ThreadLevel::All
+            } else {
+                ThreadLevel::RepliesAndMentions
+            })
+    };
     let mut notified = Vec::new();
+    let mut told = std::collections::HashSet::from([actor]);
     let mut push = |r: Option<UserId>| notified.extend(r);
     // The author of the comment answered hears of a reply; the article's author of a
     // comment, unless they are the one answered.
-    if let Some(parent) = parent_author {
+    if let Some(parent) = parent_author.filter(|p| level(*p) != ThreadLevel::Muted) {
+        told.insert(parent);
         push(
             record(
                 db,
@@ -129,7 +275,8 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
             .await?,
         );
     }
-    if parent_author != Some(article_author) {
+    if parent_author != Some(article_author) && level(article_author) == ThreadLevel::All {
+        told.insert(article_author);
         push(
             record(
                 db,
@@ -152,7 +299,8 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
         .fetch_all(db)
         .await?;
         for user in mentioned {
-            if user != article_author && Some(user) != parent_author {
+            if !told.contains(&user) && level(user) != ThreadLevel::Muted {
+                told.insert(user);
                 push(
                     record(
                         db,
@@ -166,6 +314,23 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
                     .await?,
                 );
             }
+        }
+    }
+    // Whoever asked for every comment of the thread.
+    for (user, _) in levels.iter().filter(|(_, l)| **l == ThreadLevel::All) {
+        if told.insert(*user) {
+            push(
+                record(
+                    db,
+                    *user,
+                    actor,
+                    NotificationKind::Comment,
+                    &format!("comment:{comment_id}"),
+                    Some(article),
+                    Some(comment_id),
+                )
+                .await?,
+            );
         }
     }
     Ok(notified)

@@ -45,6 +45,7 @@ pub struct Mutation(
     mutation::syndication::SyndicationMutation,
     mutation::webhooks::WebhooksMutation,
     mutation::imports::ImportsMutation,
+    mutation::notification_mail::NotificationMailMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -72,6 +72,10 @@ pub fn routes(state: AppState, api: Api) -> impl Endpoint<Output = Response> {
             "/feeds/following/:token/feed.json",
             get(syndication::following),
         )
+        .at(
+            "/unsubscribe/:token",
+            get(reading::unsubscribe_page).post(reading::unsubscribe),
+        )
         .at("/t/:tag", get(reading::tag_page))
         .at("/:username", get(reading::profile_page))
         .at("/:username/:slug", get(reading::article_page))

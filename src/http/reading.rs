@@ -418,3 +418,64 @@ pub async fn tag_page(
         },
     )
 }
+
+/// `GET /unsubscribe/{token}`: what the address in an email stops, and a button that
+/// stops it. A GET never unsubscribes (mail scanners follow links); no sign-in is needed.
+#[handler]
+pub async fn unsubscribe_page(Path(token): Path<String>, Data(state): Data<&AppState>) -> Response {
+    use crate::domain::notification_mail;
+    let Some((_, scope)) = notification_mail::verify(&state.settings, &token) else {
+        return not_found();
+    };
+    page(
+        StatusCode::OK,
+        "Unsubscribe",
+        "",
+        None,
+        None,
+        html! {
+            h1 { "Unsubscribe" }
+            p { "Stop " (scope.describe()) " from the Vibecoding Community?" }
+            form method="post" action=(format!("/unsubscribe/{token}")) {
+                input type="hidden" name="List-Unsubscribe" value="One-Click";
+                button type="submit" { "Unsubscribe" }
+            }
+            p { "Signed in, you can choose each kind of notification with "
+                code { "updateNotificationChannel" } " and the digest with "
+                code { "updateEmailDigest" } " (see " a href="/graphiql" { "GraphiQL" } ")." }
+        },
+    )
+}
+
+/// `POST /unsubscribe/{token}`: one-click unsubscribe (RFC 8058: mail clients POST
+/// `List-Unsubscribe=One-Click`), or the page's button. The token is signed; nothing else
+/// is needed.
+#[handler]
+pub async fn unsubscribe(Path(token): Path<String>, Data(state): Data<&AppState>) -> Response {
+    use crate::domain::notification_mail;
+    match notification_mail::unsubscribe(&state.db, &state.settings, &token).await {
+        Ok(scope) => page(
+            StatusCode::OK,
+            "Unsubscribed",
+            "",
+            None,
+            None,
+            html! {
+                h1 { "Unsubscribed" }
+                p { "You will no longer receive " (scope.describe()) "." }
+            },
+        ),
+        Err(crate::error::AppError::NotFound(_)) => not_found(),
+        Err(e) => {
+            tracing::warn!(error = %e.public_message(), "an unsubscribe failed");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "",
+                None,
+                None,
+                html! { h1 { "That did not work." } p { "Please try again in a moment." } },
+            )
+        }
+    }
+}

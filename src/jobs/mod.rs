@@ -88,6 +88,12 @@ pub enum Job {
     FetchDueFeeds {},
     /// Fetches one feed source and imports its new entries.
     FetchFeed { source_id: Uuid },
+    /// Mails a member the notifications of a batch they have not read in the app.
+    MailNotifications { user_id: UserId },
+    /// Queues the weekly digest of each member whose Monday morning has come.
+    QueueDigests {},
+    /// Mails one member their weekly digest.
+    SendDigest { user_id: UserId },
 }
 
 impl Job {
@@ -119,6 +125,7 @@ pub fn schedules() -> Vec<(&'static str, &'static str, Job)> {
             Job::PurgeNotifications {},
         ),
         ("fetch_due_feeds", "0 */5 * * * *", Job::FetchDueFeeds {}),
+        ("queue_digests", "0 7 * * * *", Job::QueueDigests {}),
         (
             "purge_webhook_deliveries",
             "0 53 4 * * *",
@@ -176,7 +183,7 @@ mod tests {
             assert_eq!(payload["kind"], job.kind());
             assert!(KINDS.contains(&job.kind()));
         }
-        assert_eq!(KINDS.len(), 18);
+        assert_eq!(KINDS.len(), 21);
         assert!(KINDS.contains(&"purge_search_changes"));
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -24,6 +25,9 @@ pub struct Email {
     pub html: String,
     /// The template's name, for logs (which never carry the address).
     pub template: &'static str,
+    /// A one-click unsubscribe address: sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+    pub unsubscribe: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,9 +105,19 @@ impl Mailer {
             .to
             .parse()
             .map_err(|_| MailError::Permanent("the recipient address is not valid".to_owned()))?;
-        Message::builder()
-            .from(from.clone())
-            .to(to)
+        let mut builder = Message::builder().from(from.clone()).to(to);
+        if let Some(url) = &email.unsubscribe {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        builder
             .subject(&email.subject)
             .multipart(MultiPart::alternative_plain_html(
                 email.text.clone(),
@@ -120,7 +134,7 @@ impl Mailer {
                 api_key,
                 from,
             } => {
-                let body = json!({
+                let mut body = json!({
                     "personalizations": [{ "to": [{ "email": email.to }] }],
                     "from": { "email": from.email.to_string(), "name": from.name.clone().unwrap_or_default() },
                     "subject": email.subject,
@@ -129,6 +143,12 @@ impl Mailer {
                         { "type": "text/html", "value": email.html },
                     ],
                 });
+                if let Some(url) = &email.unsubscribe {
+                    body["headers"] = json!({
+                        "List-Unsubscribe": format!("<{url}>"),
+                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                    });
+                }
                 let response = client
                     .post(format!("{base_url}/v3/mail/send"))
                     .bearer_auth(api_key.expose_secret())

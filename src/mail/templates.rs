@@ -44,6 +44,7 @@ pub fn welcome(to: &str, name: &str, username: &str, origin: &str) -> Email {
             ),
         ),
         template: "welcome",
+        unsubscribe: None,
     }
 }
 
@@ -68,6 +69,7 @@ pub fn confirmation(to: &str, name: &str, username: &str, origin: &str, token: &
             ),
         ),
         template: "confirmation",
+        unsubscribe: None,
     }
 }
 
@@ -94,6 +96,7 @@ pub fn password_reset(to: &str, name: &str, username: &str, origin: &str, token:
             ),
         ),
         template: "password_reset",
+        unsubscribe: None,
     }
 }
 
@@ -120,5 +123,128 @@ pub fn webhook_disabled(to: &str, name: &str, username: &str, url: &str, reason:
             ),
         ),
         template: "webhook_disabled",
+        unsubscribe: None,
+    }
+}
+
+/// One line of a notification or digest message.
+pub struct Notice {
+    pub what: String,
+    pub excerpt: String,
+    pub url: String,
+}
+
+fn notices_text(items: &[Notice]) -> String {
+    items
+        .iter()
+        .map(|n| {
+            let excerpt = if n.excerpt.is_empty() {
+                String::new()
+            } else {
+                format!("\n  {}", n.excerpt.replace('\n', " "))
+            };
+            format!("- {}{excerpt}\n  {}\n", n.what, n.url)
+        })
+        .collect()
+}
+
+fn notices_html(items: &[Notice]) -> String {
+    let lines: String = items
+        .iter()
+        .map(|n| {
+            let excerpt = if n.excerpt.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<br><span style=\"color:#555\">{}</span>",
+                    escape(&n.excerpt)
+                )
+            };
+            format!(
+                "<li><a href=\"{}\">{}</a>{excerpt}</li>",
+                escape(&n.url),
+                escape(&n.what)
+            )
+        })
+        .collect();
+    format!("<ul>{lines}</ul>")
+}
+
+fn footer_text(unsubscribe: &str, what: &str) -> String {
+    format!(
+        "\nYou get this because of your notification settings. To stop {what}, open \
+         {unsubscribe}\n"
+    )
+}
+
+fn footer_html(unsubscribe: &str, what: &str) -> String {
+    format!(
+        "<p style=\"color:#666;font-size:small\">You get this because of your notification \
+         settings. <a href=\"{}\">Stop {}</a>.</p>",
+        escape(unsubscribe),
+        escape(what)
+    )
+}
+
+/// Notifications a member has not read in the app, in one message.
+pub fn notifications(
+    to: &str,
+    name: &str,
+    username: &str,
+    items: &[Notice],
+    unsubscribe: &str,
+) -> Email {
+    let who = greeting(name, username);
+    let subject = match items {
+        [one] => one.what.clone(),
+        _ => format!("{} new comments, replies and mentions", items.len()),
+    };
+    let what = "these emails";
+    Email {
+        to: to.to_owned(),
+        subject: subject.clone(),
+        text: format!(
+            "Hi {who},\n\n{}{}",
+            notices_text(items),
+            footer_text(unsubscribe, what)
+        ),
+        html: html_page(
+            &subject,
+            &format!(
+                "<p>Hi {},</p>{}{}",
+                escape(&who),
+                notices_html(items),
+                footer_html(unsubscribe, what)
+            ),
+        ),
+        template: "notifications",
+        unsubscribe: Some(unsubscribe.to_owned()),
+    }
+}
+
+/// The weekly digest: top articles in what the member follows.
+pub fn digest(to: &str, name: &str, username: &str, items: &[Notice], unsubscribe: &str) -> Email {
+    let who = greeting(name, username);
+    let subject = "Your week on the Vibecoding Community".to_owned();
+    let what = "the weekly digest";
+    Email {
+        to: to.to_owned(),
+        subject: subject.clone(),
+        text: format!(
+            "Hi {who},\n\nThe week's top articles from the people and tags you follow:\n\n{}{}",
+            notices_text(items),
+            footer_text(unsubscribe, what)
+        ),
+        html: html_page(
+            &subject,
+            &format!(
+                "<p>Hi {},</p><p>The week's top articles from the people and tags you follow:</p>{}{}",
+                escape(&who),
+                notices_html(items),
+                footer_html(unsubscribe, what)
+            ),
+        ),
+        template: "digest",
+        unsubscribe: Some(unsubscribe.to_owned()),
     }
 }

@@ -585,6 +585,14 @@ pub async fn create_and(
         transition(&mut tx, &article, status, at).await?;
     }
     spam::flag_spam(&mut tx, settings, Subject::Article(id), &title).await?;
+    crate::domain::notifications::subscribe(
+        &mut tx,
+        viewer.user_id,
+        id,
+        crate::domain::notifications::ThreadLevel::All,
+        true,
+    )
+    .await?;
     if let Some(also) = also {
         also(&mut tx, id).await?;
     }

@@ -74,6 +74,8 @@ pub struct Loaders {
     pub webhooks: Batch<Uuid, Records<Uuid, webhooks::Webhook>>,
     /// The deliveries of the viewer's own webhooks.
     pub webhook_deliveries: Batch<Uuid, Records<Uuid, webhooks::Delivery>>,
+    /// The viewer's levels for article threads.
+    pub thread_levels: Batch<ArticleId, Records<ArticleId, notifications::ThreadSubscription>>,
     /// The viewer's own feed sources.
     pub feed_sources: Batch<Uuid, Records<Uuid, imports::Source>>,
     /// The articles each feed source made.
@@ -142,6 +144,7 @@ impl Loaders {
         self.audit_entries.forget();
         self.webhooks.forget();
         self.webhook_deliveries.forget();
+        self.thread_levels.forget();
         self.feed_sources.forget();
         self.source_articles.forget();
     }
@@ -240,6 +243,14 @@ impl Loaders {
                     Box::pin(async move { media::find_many_owned(&db, user, &ids).await })
                 },
                 |row| row.id,
+            )),
+            thread_levels: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move { notifications::subscriptions(&db, user, &ids).await })
+                },
+                |row| row.article_id,
             )),
             feed_sources: Batch::new(Records::new(
                 db,

@@ -3,6 +3,7 @@ pub mod content;
 pub mod imports;
 pub mod media;
 pub mod moderation;
+pub mod notification_mail;
 pub mod payload;
 pub mod syndication;
 pub mod webhooks;

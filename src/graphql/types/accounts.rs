@@ -380,6 +380,44 @@ impl ViewerNode {
         let count = notifications::unread_count(&ctx.state().db, self.0.id).await?;
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
+    /// Where each kind of notification goes (in the app, by email too, or nowhere).
+    async fn notification_channels(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::notifications::NotificationChannelSetting>>
+    {
+        let viewer = ctx.require_viewer()?;
+        let channels =
+            crate::domain::notification_mail::channels(&ctx.state().db, viewer.user_id).await?;
+        Ok(channels
+            .into_iter()
+            .map(|(kind, channel)| {
+                crate::graphql::types::notifications::NotificationChannelSetting {
+                    kind: kind.into(),
+                    channel: channel.into(),
+                }
+            })
+            .collect())
+    }
+    /// Whether they get the weekly digest of top articles in what they follow (by email,
+    /// Monday at 8 in `timeZone`).
+    async fn weekly_digest(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_viewer()?;
+        Ok(
+            crate::domain::notification_mail::digest(&ctx.state().db, viewer.user_id)
+                .await?
+                .0,
+        )
+    }
+    /// The IANA time zone their digest is sent in (UTC until they set one).
+    async fn time_zone(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let viewer = ctx.require_viewer()?;
+        Ok(
+            crate::domain::notification_mail::digest(&ctx.state().db, viewer.user_id)
+                .await?
+                .1,
+        )
+    }
     /// The kinds of notification they muted: no notification of these kinds is created.
     async fn muted_notifications(
         &self,

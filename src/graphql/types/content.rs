@@ -286,6 +286,27 @@ impl ArticleNode {
             .iter()
             .any(|r| r == crate::domain::reactions::READING_LIST))
     }
+    /// How much the signed-in member hears of this article's comments (see
+    /// `setThreadSubscription`); null when signed out.
+    async fn viewer_subscription(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::types::notifications::ThreadSubscriptionLevel>>
+    {
+        use crate::domain::notifications::ThreadLevel;
+        let Some(viewer) = ctx.viewer() else {
+            return Ok(None);
+        };
+        let chosen = ctx.loaders().thread_levels.load_one(self.0.id).await?;
+        let level = chosen
+            .map(|s| s.level)
+            .unwrap_or(if self.0.user_id == viewer.user_id {
+                ThreadLevel::All
+            } else {
+                ThreadLevel::RepliesAndMentions
+            });
+        Ok(Some(level.into()))
+    }
     /// A link that shows a draft to anyone who has it; the author's alone to see.
     async fn preview_token(&self, ctx: &Context<'_>) -> Option<&str> {
         self.0

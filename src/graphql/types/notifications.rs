@@ -25,6 +25,41 @@ pub enum NotificationKind {
     Follower,
 }
 
+/// Where notifications of a kind go.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::notification_mail::Channel")]
+pub enum NotificationChannel {
+    /// Nowhere: none are created (the kind is muted).
+    Off,
+    /// In the app (the notifications list and `notificationReceived`).
+    InApp,
+    /// In the app, and by email when not read there within ten minutes (several in that
+    /// time make one message). Comments, replies and mentions only.
+    InAppAndEmail,
+}
+
+/// The channel of one kind of notification.
+#[derive(async_graphql::SimpleObject)]
+pub struct NotificationChannelSetting {
+    /// The kind.
+    pub kind: NotificationKind,
+    /// Where it goes.
+    pub channel: NotificationChannel,
+}
+
+/// How much a member hears of one article's comments.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "notifications::ThreadLevel")]
+pub enum ThreadSubscriptionLevel {
+    /// Every comment (authors start here).
+    All,
+    /// Replies to their comments, and mentions (commenters start here; anyone else's
+    /// level until they choose).
+    RepliesAndMentions,
+    /// Nothing from this thread, not even replies and mentions.
+    Muted,
+}
+
 /// The most actors a notification names.
 const SHOWN_ACTORS: usize = 5;
 
