@@ -4,7 +4,7 @@
 use chrono::TimeZone as _;
 use serde_json::json;
 
-use crate::helpers::{Mail, TestApp, code, field, spawn_app};
+use crate::helpers::{Mail, TestApp, code, field, spawn_app, spawn_app_with};
 
 const PUBLISH: &str = "mutation($i: CreateArticleInput!) { createArticle(input: $i) { userErrors { field message code } article { id } } }";
 const COMMENT: &str = "mutation($a: ID!, $b: String!, $p: ID) { createComment(input: { articleId: $a, bodyMarkdown: $b, parentId: $p }) { userErrors { field message code } comment { id } } }";
@@ -286,7 +286,10 @@ async fn channels_and_thread_levels_decide_who_hears() {
 
 #[tokio::test]
 async fn the_weekly_digest_is_opt_in_and_sent_on_monday_morning_locally() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Default::default(), |s| {
+        s.mail.settings_url = Some("https://app.example/settings/notifications".to_owned());
+    })
+    .await;
     let ada = app.member("ada").await;
     let bob = app.member("bob").await;
     publish(&app, &bob, "Rust This Week", &["rust"]).await;
@@ -348,6 +351,12 @@ async fn the_weekly_digest_is_opt_in_and_sent_on_monday_morning_locally() {
     assert!(mails[0].text.contains("Rust This Week"));
     assert!(!mails[0].text.contains("Unrelated"));
     assert!(unsubscribe_url(&mails[0]).contains(".digest."));
+    assert!(
+        mails[0]
+            .text
+            .contains("https://app.example/settings/notifications"),
+        "a link to the settings"
+    );
     // Bob never asked for one.
     assert!(notices(&app, "bob@example.com").is_empty());
 

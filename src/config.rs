@@ -381,6 +381,10 @@ pub struct MailSettings {
     pub sendgrid_base_url: String,
     /// Where the development outbox writes `.eml` files, when neither SendGrid nor SMTP is set.
     pub outbox_dir: PathBuf,
+    /// The page where members change their notification settings (a client app's), linked
+    /// from every notification and digest email; without it the link opens the message's
+    /// own unsubscribe page.
+    pub settings_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -724,6 +728,7 @@ impl Default for Settings {
                 from: "Vibecoding Community <community@vibecoding.community>".to_owned(),
                 sendgrid_base_url: "https://api.sendgrid.com".to_owned(),
                 outbox_dir: PathBuf::from("tmp/outbox"),
+                settings_url: None,
             },
             auth: AuthSettings {
                 session_days: 30,

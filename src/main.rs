@@ -56,8 +56,11 @@ fn main() -> ExitCode {
 
     // Sentry first, before the runtime, so it sees panics on every thread.
     let _sentry = telemetry::init_sentry(&settings);
+    // 8 MiB stacks: an unoptimised build polls deep async state machines with all their
+    // locals on the stack (see .cargo/config.toml); untouched pages cost nothing.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
     {
         Ok(rt) => rt,

@@ -232,8 +232,9 @@ impl Worker {
             Ok(job) => {
                 // A panicking handler is a failed attempt like any other: retried, and
                 // the worker loop lives on.
-                let run = guarded(handle(&self.ctx, self.render.as_ref(), job));
-                tokio::pin!(run);
+                // On the heap: the handlers' futures are large, and the worker's stack is
+                // not the place for them.
+                let mut run = Box::pin(guarded(handle(&self.ctx, self.render.as_ref(), job)));
                 let mut heartbeat = tokio::time::interval(lease / 3);
                 heartbeat.tick().await;
                 loop {

@@ -448,7 +448,14 @@ async fn import(
                 Ok(())
             })
         });
-        match articles::create_and(&ctx.db, &ctx.settings, owner, input, Some(also)).await {
+        let created = Box::pin(articles::create_and(
+            &ctx.db,
+            &ctx.settings,
+            owner,
+            input,
+            Some(also),
+        ));
+        match created.await {
             Ok(_) => made += 1,
             // What the entry holds breaks a rule for articles: skipped, and said.
             Err(AppError::BadUserInput(invalid)) => {

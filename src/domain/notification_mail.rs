@@ -236,6 +236,15 @@ pub async fn unsubscribe(db: &PgPool, settings: &Settings, token: &str) -> AppRe
     Ok(scope)
 }
 
+/// A message's footer links: its unsubscribe address, and the settings page
+/// (`mail.settings_url`, or the unsubscribe page when there is none).
+fn links<'a>(settings: &'a Settings, unsubscribe: &'a str) -> templates::Links<'a> {
+    templates::Links {
+        unsubscribe,
+        settings: settings.mail.settings_url.as_deref().unwrap_or(unsubscribe),
+    }
+}
+
 fn mail_error(e: MailError) -> JobError {
     match e {
         MailError::Transient(m) => JobError::Retry(anyhow::anyhow!(m)),
@@ -322,12 +331,13 @@ pub async fn send_batch(ctx: &JobContext, user: UserId) -> Result<(), JobError> 
             url: format!("{origin}{}", r.path),
         })
         .collect();
+    let unsubscribe = unsubscribe_url(&ctx.settings, user, Scope::Notifications);
     let email = templates::notifications(
         &to.email,
         &to.name,
         &to.username,
         &items,
-        &unsubscribe_url(&ctx.settings, user, Scope::Notifications),
+        &links(&ctx.settings, &unsubscribe),
     );
     ctx.mailer.send(&email).await.map_err(mail_error)?;
     let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
@@ -416,12 +426,13 @@ pub async fn send_digest(ctx: &JobContext, user: UserId) -> Result<(), JobError>
             url: format!("{origin}{}", t.path),
         })
         .collect();
+    let unsubscribe = unsubscribe_url(&ctx.settings, user, Scope::Digest);
     let email = templates::digest(
         &to.email,
         &to.name,
         &to.username,
         &items,
-        &unsubscribe_url(&ctx.settings, user, Scope::Digest),
+        &links(&ctx.settings, &unsubscribe),
     );
     ctx.mailer.send(&email).await.map_err(mail_error)
 }

@@ -34,6 +34,17 @@ pub struct Query(
     query::moderation::ModerationQuery,
 );
 
+/// The mutations that reach outside (feeds, webhooks, imports, email), merged on their own so
+/// that resolving a mutation walks a short chain of merged objects (each link is a frame on
+/// the stack while it runs).
+#[derive(MergedObject, Default)]
+pub struct OutsideMutation(
+    mutation::syndication::SyndicationMutation,
+    mutation::webhooks::WebhooksMutation,
+    mutation::imports::ImportsMutation,
+    mutation::notification_mail::NotificationMailMutation,
+);
+
 #[derive(MergedObject, Default)]
 /// What can be changed. Signed-in operations take a session cookie, an `Authorization: Bearer` token or an `api-key` header; mutations are never accepted over GET.
 pub struct Mutation(
@@ -42,10 +53,7 @@ pub struct Mutation(
     mutation::media::MediaMutation,
     mutation::moderation::ModerationMutation,
     query::notifications::NotificationsMutation,
-    mutation::syndication::SyndicationMutation,
-    mutation::webhooks::WebhooksMutation,
-    mutation::imports::ImportsMutation,
-    mutation::notification_mail::NotificationMailMutation,
+    OutsideMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -170,18 +170,26 @@ fn notices_html(items: &[Notice]) -> String {
     format!("<ul>{lines}</ul>")
 }
 
-fn footer_text(unsubscribe: &str, what: &str) -> String {
+/// Where a message's footer links: one-click unsubscribe, and the settings page.
+pub struct Links<'a> {
+    pub unsubscribe: &'a str,
+    pub settings: &'a str,
+}
+
+fn footer_text(links: &Links<'_>, what: &str) -> String {
     format!(
-        "\nYou get this because of your notification settings. To stop {what}, open \
-         {unsubscribe}\n"
+        "\nYou get this because of your notification settings ({}). To stop {what}, open \
+         {}\n",
+        links.settings, links.unsubscribe
     )
 }
 
-fn footer_html(unsubscribe: &str, what: &str) -> String {
+fn footer_html(links: &Links<'_>, what: &str) -> String {
     format!(
-        "<p style=\"color:#666;font-size:small\">You get this because of your notification \
-         settings. <a href=\"{}\">Stop {}</a>.</p>",
-        escape(unsubscribe),
+        "<p style=\"color:#666;font-size:small\">You get this because of your \
+         <a href=\"{}\">notification settings</a>. <a href=\"{}\">Stop {}</a>.</p>",
+        escape(links.settings),
+        escape(links.unsubscribe),
         escape(what)
     )
 }
@@ -192,7 +200,7 @@ pub fn notifications(
     name: &str,
     username: &str,
     items: &[Notice],
-    unsubscribe: &str,
+    links: &Links<'_>,
 ) -> Email {
     let who = greeting(name, username);
     let subject = match items {
@@ -206,7 +214,7 @@ pub fn notifications(
         text: format!(
             "Hi {who},\n\n{}{}",
             notices_text(items),
-            footer_text(unsubscribe, what)
+            footer_text(links, what)
         ),
         html: html_page(
             &subject,
@@ -214,16 +222,16 @@ pub fn notifications(
                 "<p>Hi {},</p>{}{}",
                 escape(&who),
                 notices_html(items),
-                footer_html(unsubscribe, what)
+                footer_html(links, what)
             ),
         ),
         template: "notifications",
-        unsubscribe: Some(unsubscribe.to_owned()),
+        unsubscribe: Some(links.unsubscribe.to_owned()),
     }
 }
 
 /// The weekly digest: top articles in what the member follows.
-pub fn digest(to: &str, name: &str, username: &str, items: &[Notice], unsubscribe: &str) -> Email {
+pub fn digest(to: &str, name: &str, username: &str, items: &[Notice], links: &Links<'_>) -> Email {
     let who = greeting(name, username);
     let subject = "Your week on the Vibecoding Community".to_owned();
     let what = "the weekly digest";
@@ -233,7 +241,7 @@ pub fn digest(to: &str, name: &str, username: &str, items: &[Notice], unsubscrib
         text: format!(
             "Hi {who},\n\nThe week's top articles from the people and tags you follow:\n\n{}{}",
             notices_text(items),
-            footer_text(unsubscribe, what)
+            footer_text(links, what)
         ),
         html: html_page(
             &subject,
@@ -241,10 +249,10 @@ pub fn digest(to: &str, name: &str, username: &str, items: &[Notice], unsubscrib
                 "<p>Hi {},</p><p>The week's top articles from the people and tags you follow:</p>{}{}",
                 escape(&who),
                 notices_html(items),
-                footer_html(unsubscribe, what)
+                footer_html(links, what)
             ),
         ),
         template: "digest",
-        unsubscribe: Some(unsubscribe.to_owned()),
+        unsubscribe: Some(links.unsubscribe.to_owned()),
     }
 }

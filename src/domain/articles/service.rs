@@ -507,7 +507,8 @@ pub async fn create(
     viewer: &Viewer,
     input: ArticleInput,
 ) -> AppResult<Saved> {
-    create_and(db, settings, viewer, input, None).await
+    // Boxed: the whole creation is one large future, kept off the caller's stack.
+    Box::pin(create_and(db, settings, viewer, input, None)).await
 }
 
 /// Work done in a new article's own transaction, once it is stored (an import records the
