@@ -19,6 +19,15 @@ fn has_code(error: &ServerError) -> bool {
         .is_some_and(|e| e.get("code").is_some())
 }
 
+/// The code an error carries (see [`classify`]), if any.
+pub fn code_of(error: &ServerError) -> Option<ErrorCode> {
+    let code = error.extensions.as_ref()?.get("code")?;
+    let Value::String(code) = code else {
+        return None;
+    };
+    ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
+}
+
 /// Sets the code of one error. Errors the engine raises itself (syntax, validation,
 /// limits, argument coercion) carry no source and are the client's to fix; errors from
 /// resolvers carry an [`AppError`]; anything else is internal.

@@ -22,7 +22,7 @@ use crate::config::Settings;
 use crate::domain::accounts::Viewer;
 use crate::domain::outbox::{Subject, WebhookEvent};
 use crate::domain::webhooks::Render;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, ErrorCode, Problem};
 use crate::graphql::context::Auth;
 use crate::graphql::guard::{self, Limits, Transport};
 use crate::graphql::loaders::Loaders;
@@ -228,14 +228,9 @@ impl Render for Renderer {
             let mut messages = Vec::new();
             for error in &mut response.errors {
                 crate::graphql::extensions::classify(error, None, Some("Webhook"));
-                let code = error
-                    .extensions
-                    .as_ref()
-                    .and_then(|x| x.get("code"))
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let code = crate::graphql::extensions::code_of(error);
                 // Our failure, not the selection's: the job tries again later.
-                if code.contains("INTERNAL_SERVER_ERROR") || code.contains("RATE_LIMITED") {
+                if matches!(code, Some(ErrorCode::Internal | ErrorCode::RateLimited)) {
                     return Err(AppError::internal(anyhow::anyhow!(
                         "rendering a webhook payload failed: {}",
                         error.message

@@ -245,14 +245,9 @@ async fn run(
         .data(Transport::Internal);
     let response = api.execute(request).await;
     if let Some(error) = response.errors.first() {
-        let code = error
-            .extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .map(ToString::to_string)
-            .unwrap_or_default();
         // A name no member or tag can have is simply not there.
-        if code.contains("BAD_USER_INPUT") {
+        if crate::graphql::extensions::code_of(error) == Some(crate::error::ErrorCode::BadUserInput)
+        {
             return Err(not_found());
         }
         return Err(failed(&error.message));
