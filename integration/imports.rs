@@ -112,7 +112,10 @@ async fn a_feed_becomes_articles_once_each() {
     assert!(listed[0]["lastFetchedAt"].is_string());
     let articles = listed[0]["articles"].as_array().unwrap();
     assert_eq!(articles.len(), 2);
-    let second = &articles[0];
+    // Entries of one date are made in the feed's order read as newest first: the first
+    // item last.
+    assert_eq!(articles[0]["title"], "First Post");
+    let second = &articles[1];
     assert_eq!(second["title"], "Second Post");
     assert_eq!(second["status"], "DRAFT");
     assert_eq!(second["canonicalUrl"], "https://blog.example.com/second");
@@ -158,11 +161,32 @@ async fn a_feed_becomes_articles_once_each() {
         .iter()
         .map(|a| a["title"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(titles, ["Fourth Post", "Second Post", "First Post"]);
+    assert_eq!(titles, ["Fourth Post", "First Post", "Second Post"]);
     assert_eq!(
         app.count("SELECT count(*) FROM articles").await,
         4,
         "three imported once each, and hers"
+    );
+
+    // An entry with neither a GUID nor a link is known again by its title.
+    let anonymous = "<rss version=\"2.0\"><channel><title>t</title><item><title>No Id</title><description>x</description></item></channel></rss>";
+    Mock::given(method("GET"))
+        .and(path("/anonymous.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(anonymous, "application/rss+xml"))
+        .mount(&server)
+        .await;
+    app.ok(
+        Some(&ada),
+        ADD,
+        json!({ "i": { "url": format!("{}/anonymous.xml", server.uri()) } }),
+    )
+    .await;
+    app.drain_jobs().await;
+    fetch_all(&app).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM articles WHERE title = 'No Id'")
+            .await,
+        1
     );
 
     // The same feed twice is refused; another member may import it too.
@@ -192,6 +216,20 @@ async fn published_imports_keep_their_dates_and_go_live() {
         .await;
     let app = app().await;
     let ada = app.member("ada").await;
+    // A new member's imports wait as drafts.
+    let bob = app.member("bob").await;
+    app.ok(
+        Some(&bob),
+        ADD,
+        json!({ "i": { "url": format!("{}/atom", server.uri()), "publish": "PUBLISH" } }),
+    )
+    .await;
+    app.drain_jobs().await;
+    assert_eq!(
+        sources(&app, &bob).await[0]["articles"][0]["status"],
+        "DRAFT"
+    );
+    app.age_member("ada").await;
     app.ok(
         Some(&ada),
         ADD,

@@ -335,15 +335,16 @@ async fn the_weekly_digest_is_opt_in_and_sent_on_monday_morning_locally() {
                 .unwrap();
         }
     };
-    // Monday 08:00 in UTC is 17:00 in Tokyo: not yet hers.
-    let utc_monday_8 = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap();
-    run(utc_monday_8).await;
+    // Sunday 22:00 UTC is Monday 07:00 in Tokyo: not yet.
+    let tokyo_monday_7 = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 22, 0, 0).unwrap();
+    run(tokyo_monday_7).await;
     app.drain_jobs().await;
     assert!(notices(&app, "ada@example.com").is_empty());
-    // Monday 08:00 in Tokyo is Sunday 23:00 UTC.
+    // Monday 08:05 in Tokyo; then again, and at 17:00 there (08:00 UTC): once.
     let tokyo_monday_8 = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 23, 5, 0).unwrap();
     run(tokyo_monday_8).await;
     run(tokyo_monday_8).await;
+    run(chrono::Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap()).await;
     app.drain_jobs().await;
     let mails = notices(&app, "ada@example.com");
     assert_eq!(mails.len(), 1, "once: {mails:?}");

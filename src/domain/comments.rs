@@ -203,14 +203,13 @@ pub async fn create(
     )
     .await?;
     announce(&mut tx, WebhookEvent::CommentCreated, &comment, author).await?;
-    crate::domain::notifications::subscribe(
-        &mut tx,
-        viewer.user_id,
-        article_id,
-        crate::domain::notifications::ThreadLevel::RepliesAndMentions,
-        true,
-    )
-    .await?;
+    let level = if viewer.user_id == author {
+        crate::domain::notifications::ThreadLevel::All
+    } else {
+        crate::domain::notifications::ThreadLevel::RepliesAndMentions
+    };
+    crate::domain::notifications::subscribe(&mut tx, viewer.user_id, article_id, level, true)
+        .await?;
     tx.commit().await?;
     if flagged {
         // The stored score moved after the insert returned the row.

@@ -190,6 +190,10 @@ pub async fn delete_account(
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM feed_sources WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM thread_subscriptions WHERE user_id = $1")
         .bind(user.id)
         .execute(&mut *tx)

@@ -106,15 +106,23 @@ pub async fn remove(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-/// Queues a fetch of one of the viewer's sources now.
-pub async fn refresh(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Source> {
+/// Queues a fetch of one of the viewer's sources now (the scheduled one moves to an
+/// interval from now).
+pub async fn refresh(
+    db: &PgPool,
+    viewer: &Viewer,
+    id: Uuid,
+    interval_minutes: i64,
+) -> AppResult<Source> {
     let mut tx = db.begin().await?;
     let source = sqlx::query_as::<_, Source>(sqlx::AssertSqlSafe(format!(
-        "UPDATE feed_sources SET next_fetch_at = now() WHERE id = $1 AND user_id = $2
+        "UPDATE feed_sources SET next_fetch_at = now() + make_interval(mins => $3::int)
+         WHERE id = $1 AND user_id = $2
          RETURNING {COLUMNS}"
     )))
     .bind(id)
     .bind(viewer.user_id)
+    .bind(i32::try_from(interval_minutes).unwrap_or(60))
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound("No such feed source".to_owned()))?;
@@ -227,6 +235,17 @@ pub async fn fetch(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
     else {
         return Ok(());
     };
+    // One fetch of a source at a time (a refresh and the schedule may queue two): the
+    // other finds the lock taken and leaves it.
+    let mut lock = ctx.db.begin().await?;
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("feed_source:{id}"))
+            .fetch_one(&mut *lock)
+            .await?;
+    if !locked {
+        return Ok(());
+    }
     let outcome = match download(&ctx.settings, &row).await {
         Ok(Downloaded::NotModified) => Outcome {
             etag: row.etag.clone(),
@@ -238,9 +257,16 @@ pub async fn fetch(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
             etag,
             last_modified,
         }) => {
-            let error = import(ctx, id, &row, &owner, &body).await?;
+            let imported = import(ctx, id, &row, &owner, &body).await?;
+            // Entries left for later must come back in full: the validators are kept
+            // as they were, so the next request is not answered 304.
+            let (etag, last_modified) = if imported.complete {
+                (etag, last_modified)
+            } else {
+                (row.etag.clone(), row.last_modified.clone())
+            };
             Outcome {
-                error,
+                error: imported.error,
                 etag,
                 last_modified,
             }
@@ -251,7 +277,13 @@ pub async fn fetch(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
             last_modified: row.last_modified.clone(),
         },
     };
-    if let Some(error) = &outcome.error {
+    let error = outcome.error.as_deref().map(|e| {
+        e.chars()
+            .filter(|c| !c.is_control())
+            .take(1_000)
+            .collect::<String>()
+    });
+    if let Some(error) = &error {
         tracing::info!(source = %id, error, "a feed fetch failed");
     }
     sqlx::query(
@@ -260,11 +292,12 @@ pub async fn fetch(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
          WHERE id = $1",
     )
     .bind(id)
-    .bind(&outcome.error)
+    .bind(&error)
     .bind(&outcome.etag)
     .bind(&outcome.last_modified)
     .execute(&ctx.db)
     .await?;
+    lock.commit().await?;
     Ok(())
 }
 
@@ -342,33 +375,92 @@ async fn download(settings: &Settings, row: &Fetching) -> Result<Downloaded, Str
     })
 }
 
-/// Imports the new entries of a downloaded feed, oldest first; the error to record, if any.
+/// What importing a downloaded feed came to.
+struct Imported {
+    /// The error to record, if any.
+    error: Option<String>,
+    /// Every entry of the feed was handled (none left for a later fetch).
+    complete: bool,
+}
+
+/// The most entries of one feed looked at, newest first: a feed of tens of thousands of
+/// tiny entries costs no more than this.
+const MAX_ENTRIES_READ: usize = 200;
+/// The most articles one member's feeds make in a day.
+pub const MAX_ARTICLES_PER_DAY: i64 = 50;
+
+/// A stable id for an entry that has none of its own: from its links and title (the
+/// parser's default would be random, and the entry would come back at every fetch).
+fn entry_id(
+    links: &[feed_rs::model::Link],
+    title: &Option<feed_rs::model::Text>,
+    _: Option<&str>,
+) -> String {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    for link in links {
+        hash.update(link.href.as_bytes());
+        hash.update([0]);
+    }
+    if let Some(title) = title {
+        hash.update(title.content.as_bytes());
+    }
+    format!("generated:{}", hex::encode(hash.finalize()))
+}
+
+/// How an entry is remembered: the SHA-256 of its id (ids may be long or hold any
+/// character).
+fn entry_key(id: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(id.as_bytes()))
+}
+
+/// Imports the new entries of a downloaded feed, oldest first.
 async fn import(
     ctx: &JobContext,
     source: Uuid,
     row: &Fetching,
     owner: &Viewer,
     body: &[u8],
-) -> Result<Option<String>, JobError> {
-    let feed = match feed_rs::parser::parse(body) {
+) -> Result<Imported, JobError> {
+    let failed = |error: String| Imported {
+        error: Some(error),
+        complete: true,
+    };
+    let parser = feed_rs::parser::Builder::new()
+        .id_generator(entry_id)
+        .build();
+    let feed = match parser.parse(body) {
         Ok(feed) => feed,
         Err(e) => {
             let reason = e.to_string().chars().take(300).collect::<String>();
-            return Ok(Some(format!(
+            return Ok(failed(format!(
                 "the address did not give an RSS, Atom or JSON feed ({reason})"
             )));
         }
     };
     let mut entries = feed.entries;
-    // Oldest first, so articles are made in the order they were written.
-    entries.sort_by_key(|e| e.published.or(e.updated));
+    // The newest first, to keep the newest when there are too many; then the oldest
+    // first, so articles are made in the order they were written.
+    entries.sort_by_key(|e| std::cmp::Reverse(e.published.or(e.updated)));
+    entries.truncate(MAX_ENTRIES_READ);
+    entries.reverse();
+    // A new member's imports wait as drafts, like their other articles would.
+    let young = Utc::now() - owner.member_since
+        < chrono::TimeDelta::days(ctx.settings.rate_limits.new_member_days);
+    let publish = row.publish && !young;
+    let made_today: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM feed_entries e JOIN feed_sources s ON s.id = e.source_id
+         WHERE s.user_id = $1 AND e.article_id IS NOT NULL AND e.created_at > now() - interval '1 day'",
+    )
+    .bind(row.user_id)
+    .fetch_one(&ctx.db)
+    .await?;
     let mut skipped = Vec::new();
     let mut made = 0;
+    let mut complete = true;
     for entry in entries {
-        if made >= ctx.settings.feed_import.max_entries_per_fetch {
-            break;
-        }
-        let guid: String = entry.id.chars().take(500).collect();
+        let guid = entry_key(&entry.id);
         let known: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM feed_entries WHERE source_id = $1 AND guid = $2)",
         )
@@ -378,6 +470,13 @@ async fn import(
         .await?;
         if known {
             continue;
+        }
+        if made >= ctx.settings.feed_import.max_entries_per_fetch
+            || made_today + i64::try_from(made).unwrap_or(i64::MAX) >= MAX_ARTICLES_PER_DAY
+        {
+            // The rest wait for a later fetch.
+            complete = false;
+            break;
         }
         let link = entry
             .links
@@ -393,7 +492,7 @@ async fn import(
             .fetch_one(&ctx.db)
             .await?;
             if duplicate {
-                remember(&ctx.db, source, &guid, None).await?;
+                remember(&ctx.db, source, &guid).await?;
                 continue;
             }
         }
@@ -410,10 +509,12 @@ async fn import(
             .and_then(|c| c.body.clone())
             .or_else(|| entry.summary.as_ref().map(|s| s.content.clone()))
             .unwrap_or_default();
-        let markdown = markdown_of(&html);
+        let markdown = tokio::task::spawn_blocking(move || markdown_of(&html))
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("converting an entry failed: {e}")))?;
         if markdown.len() > MAX_BODY_BYTES {
             skipped.push(format!("\"{title}\" is longer than an article may be"));
-            remember(&ctx.db, source, &guid, None).await?;
+            remember(&ctx.db, source, &guid).await?;
             continue;
         }
         let tags = tags_of(entry.categories.iter().map(|c| c.term.as_str()));
@@ -429,9 +530,9 @@ async fn import(
                 markdown
             }),
             tags: Some(tags),
-            published: Some(row.publish),
+            published: Some(publish),
             canonical_url: link.clone().filter(|_| row.mark_canonical),
-            published_at: published_at.filter(|_| row.publish),
+            published_at: published_at.filter(|_| publish),
             ..ArticleInput::default()
         };
         let recorded_guid = guid.clone();
@@ -457,42 +558,53 @@ async fn import(
         ));
         match created.await {
             Ok(_) => made += 1,
-            // What the entry holds breaks a rule for articles: skipped, and said.
-            Err(AppError::BadUserInput(invalid)) => {
-                let why = invalid
-                    .first()
-                    .map(|i| i.message.clone())
-                    .unwrap_or_default();
-                skipped.push(format!("\"{title}\": {why}"));
-                remember(&ctx.db, source, &guid, None).await?;
-            }
             Err(AppError::Forbidden(why)) => {
-                return Ok(Some(format!("articles cannot be made now: {why}")));
+                return Ok(Imported {
+                    error: Some(format!("articles cannot be made now: {why}")),
+                    complete: false,
+                });
             }
-            Err(other) => return Err(other.into()),
+            // What the entry holds breaks a rule for articles, or it cannot be stored:
+            // skipped, said, and not tried again (a database that is down fails the
+            // remembering too, and the job is retried).
+            Err(e) => {
+                let why = match &e {
+                    AppError::BadUserInput(invalid) => invalid
+                        .first()
+                        .map(|i| i.message.clone())
+                        .unwrap_or_default(),
+                    other => {
+                        tracing::warn!(error = %other.public_message(), "an entry could not be imported");
+                        "it could not be stored".to_owned()
+                    }
+                };
+                skipped.push(format!("\"{title}\": {why}"));
+                remember(&ctx.db, source, &guid).await?;
+            }
         }
     }
-    Ok((!skipped.is_empty()).then(|| {
-        let mut said = format!("skipped {}: ", skipped.len());
-        said.push_str(&skipped.join("; "));
-        said.chars().take(1_000).collect()
-    }))
+    let error =
+        if !complete && made_today + i64::try_from(made).unwrap_or(0) >= MAX_ARTICLES_PER_DAY {
+            Some(format!(
+                "{MAX_ARTICLES_PER_DAY} articles a day are imported at most; the rest come later"
+            ))
+        } else {
+            (!skipped.is_empty()).then(|| {
+                let mut said = format!("skipped {}: ", skipped.len());
+                said.push_str(&skipped.join("; "));
+                said
+            })
+        };
+    Ok(Imported { error, complete })
 }
 
 /// Remembers an entry that made no article, so it is not tried again.
-async fn remember(
-    db: &PgPool,
-    source: Uuid,
-    guid: &str,
-    article: Option<ArticleId>,
-) -> sqlx::Result<()> {
+async fn remember(db: &PgPool, source: Uuid, guid: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO feed_entries (source_id, guid, article_id) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO feed_entries (source_id, guid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(source)
     .bind(guid)
-    .bind(article)
     .execute(db)
     .await?;
     Ok(())
@@ -533,56 +645,117 @@ const MAX_HTML: usize = 512 * 1024;
 /// Elements nested deeper than this are not converted as a tree: the text alone is kept.
 const MAX_NESTING: usize = 100;
 
-/// Markdown from an entry's HTML. The converter walks the document tree recursively, so
-/// HTML nested deeper than [`MAX_NESTING`] (measured on the text first, in one pass) keeps
-/// its text only; the result is rendered and sanitised like any article when stored.
+/// Markdown from an entry's HTML (scripts, styles, frames and forms dropped). The
+/// converter walks the parsed tree recursively, so a tree deeper than [`MAX_NESTING`]
+/// (measured on the tree itself, without recursion) keeps its text only; the result is
+/// rendered and sanitised like any article when stored. CPU work: run it off the runtime.
 pub fn markdown_of(html: &str) -> String {
     let mut end = html.len().min(MAX_HTML);
     while !html.is_char_boundary(end) {
         end -= 1;
     }
     let html = &html[..end];
-    if nesting(html) > MAX_NESTING {
-        return text_of(html);
-    }
     let converter = htmd::HtmlToMarkdown::builder()
         .skip_tags(vec![
             "script", "style", "iframe", "object", "embed", "form", "head",
         ])
         .build();
-    converter.convert(html).unwrap_or_else(|_| text_of(html))
+    // A parser's work grows with what is open at each tag, and formatting elements left
+    // open are opened again in every block: HTML whose text says it would be deep, huge
+    // or multiplied is never parsed.
+    if !parsable(html) {
+        return text_of(html);
+    }
+    let Ok(tree) = converter.html_to_tree(html) else {
+        return text_of(html);
+    };
+    if depth(&tree) > MAX_NESTING {
+        return text_of(html);
+    }
+    converter.tree_to_markdown(&tree)
 }
 
-/// Elements that need no end tag, or whose end tag HTML parsers supply.
-const UNNESTED: &[&str] = &[
+/// Elements that never contain others, or whose end HTML parsers supply at the next one.
+const FLAT: &[&str] = &[
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
     "wbr", "p", "li", "dt", "dd", "option", "tr", "td", "th",
 ];
+/// Formatting elements: HTML parsers open again every one left open in each new block,
+/// so a few left open times many blocks make many elements.
+const FORMATTING: &[&str] = &[
+    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
+];
+/// The most start tags an entry's HTML is parsed with.
+const MAX_HTML_TAGS: usize = 10_000;
+/// The most formatting elements left open at once for the HTML to be parsed.
+const MAX_OPEN_FORMATTING: usize = 8;
 
-/// How deep elements nest, read off the text in one pass (an upper bound for what a
-/// parser would build).
-fn nesting(html: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut rest = html;
-    while let Some(at) = rest.find('<') {
-        rest = &rest[at + 1..];
-        if let Some(after) = rest.strip_prefix('/') {
+/// What the text says of the tree a parser would build, in one pass: how deep elements
+/// nest (every start tag of an element that can hold others opens a level, a `/>`
+/// included: HTML parsers ignore it; every end tag closes one), how many start tags
+/// there are, and how many formatting elements are open at most.
+fn shape(html: &str) -> (usize, usize, usize) {
+    let (mut depth, mut deepest, mut tags) = (0usize, 0usize, 0usize);
+    let (mut formatting, mut most_formatting) = (0usize, 0usize);
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        if closing {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let name = html[start..i].to_ascii_lowercase();
+        if name.is_empty() {
+            continue;
+        }
+        let is_formatting = FORMATTING.contains(&name.as_str());
+        if closing {
             depth = depth.saturating_sub(1);
-            rest = after;
+            if is_formatting {
+                formatting = formatting.saturating_sub(1);
+            }
             continue;
         }
-        let name: String = rest
-            .chars()
-            .take_while(char::is_ascii_alphanumeric)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if name.is_empty() || UNNESTED.contains(&name.as_str()) {
-            continue;
-        }
-        let self_closing = rest.find('>').is_some_and(|end| rest[..end].ends_with('/'));
-        if !self_closing {
+        tags += 1;
+        if !FLAT.contains(&name.as_str()) {
             depth += 1;
             deepest = deepest.max(depth);
+        }
+        if is_formatting {
+            formatting += 1;
+            most_formatting = most_formatting.max(formatting);
+        }
+    }
+    (deepest, tags, most_formatting)
+}
+
+/// Whether a parser would build the tree of `html` in bounded time and memory.
+fn parsable(html: &str) -> bool {
+    let (depth, tags, formatting) = shape(html);
+    depth <= MAX_NESTING && tags <= MAX_HTML_TAGS && formatting <= MAX_OPEN_FORMATTING
+}
+
+/// How deep a parsed tree is, walked with a stack of its own.
+fn depth(root: &std::rc::Rc<htmd::Node>) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(root.clone(), 0usize)];
+    while let Some((node, level)) = stack.pop() {
+        deepest = deepest.max(level);
+        if level > MAX_NESTING {
+            break;
+        }
+        // (The converter does not walk a template's contents; neither does this.)
+        for child in node.children.borrow().iter() {
+            stack.push((child.clone(), level + 1));
         }
     }
     deepest
@@ -625,10 +798,26 @@ mod tests {
             "</div>".repeat(100_000)
         );
         assert_eq!(markdown_of(&deep), "deep");
-        assert_eq!(
-            nesting("<p>a<p>b<br><img src=x/><div><span>c</span></div>"),
-            2
+        // A slash does not close a div for an HTML parser: still deep, still only text.
+        let slashed = format!("{}deep", "<div/>".repeat(50_000));
+        assert_eq!(markdown_of(&slashed), "deep");
+        let unclosed = format!("{}deep", "<b id=x>".repeat(20_000));
+        assert_eq!(markdown_of(&unclosed), "deep");
+        // No closing bracket anywhere: still one pass.
+        let open = "<a".repeat(100_000);
+        assert!(markdown_of(&open).len() < 300_000);
+        assert_eq!(shape("<div/><div><p>a<p>b</div><br><b>x</b>"), (2, 6, 1));
+        // A few formatting elements left open, then many blocks: the parser would open
+        // each again in every block. Only text.
+        let multiplied = format!(
+            "{}{}",
+            (0..50).map(|n| format!("<b id={n}>")).collect::<String>(),
+            "<p>x".repeat(5_000)
         );
+        assert!(!markdown_of(&multiplied).contains("**"));
+        // Unclosed paragraphs are siblings, not a deep tree: converted.
+        let paragraphs = "<p>line".repeat(500);
+        assert!(markdown_of(&paragraphs).contains("line\n\nline"));
     }
 
     #[test]

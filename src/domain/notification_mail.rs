@@ -252,6 +252,9 @@ fn mail_error(e: MailError) -> JobError {
     }
 }
 
+/// The most notifications one message lists.
+const MAX_PER_MESSAGE: i64 = 50;
+
 /// One notification of a batch, as the message tells it.
 #[derive(sqlx::FromRow)]
 struct Unmailed {
@@ -292,6 +295,14 @@ pub async fn send_batch(ctx: &JobContext, user: UserId) -> Result<(), JobError> 
     let Some(to) = recipient(&ctx.db, user).await? else {
         return Ok(());
     };
+    // One batch of a member's at a time (a retried job and the next batch's may meet):
+    // the other waits, then finds what this one mailed marked. A worker that dies before
+    // marking rolls back, and the job mails them on its next run.
+    let mut tx = ctx.db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("notification_mail:{user}"))
+        .execute(&mut *tx)
+        .await?;
     let rows = sqlx::query_as::<_, Unmailed>(
         "SELECT n.id, n.kind, x.username::text AS actor, a.title,
                 '/' || au.username || '/' || a.slug AS path,
@@ -302,13 +313,16 @@ pub async fn send_batch(ctx: &JobContext, user: UserId) -> Result<(), JobError> 
          JOIN users au ON au.id = a.user_id
          JOIN comments c ON c.id = n.comment_id AND c.deleted_at IS NULL AND c.hidden_at IS NULL
          WHERE n.user_id = $1 AND n.read_at IS NULL AND n.emailed_at IS NULL
+           -- Only what is new: nothing from before email was on for the kind.
+           AND n.updated_at > now() - interval '1 day'
            AND n.kind = ANY(COALESCE((SELECT email_kinds FROM notification_settings WHERE user_id = $1),
                                      '{comment,reply,mention}'))
            AND NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = n.actor_ids[1])
-         ORDER BY n.created_at LIMIT 50",
+         ORDER BY n.created_at LIMIT $2",
     )
     .bind(user)
-    .fetch_all(&ctx.db)
+    .bind(MAX_PER_MESSAGE)
+    .fetch_all(&mut *tx)
     .await?;
     if rows.is_empty() {
         tracing::info!("notification mail skipped: all read in the app");
@@ -341,10 +355,15 @@ pub async fn send_batch(ctx: &JobContext, user: UserId) -> Result<(), JobError> 
     );
     ctx.mailer.send(&email).await.map_err(mail_error)?;
     let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    if i64::try_from(rows.len()).unwrap_or(i64::MAX) >= MAX_PER_MESSAGE {
+        // More than one message holds: the next goes at once.
+        jobs::enqueue(&mut tx, &Job::MailNotifications { user_id: user }).await?;
+    }
     sqlx::query("UPDATE notifications SET emailed_at = now() WHERE id = ANY($1)")
         .bind(&ids)
-        .execute(&ctx.db)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -361,7 +380,8 @@ pub async fn queue_digests_at(ctx: &JobContext, now: DateTime<Utc>) -> Result<()
         "UPDATE notification_settings SET last_digest_at = $1
          WHERE weekly_digest
            AND extract(isodow FROM $1 AT TIME ZONE time_zone) = 1
-           AND extract(hour FROM $1 AT TIME ZONE time_zone) = 8
+           -- From 8 on (a run missed at 8 is made up later that Monday).
+           AND extract(hour FROM $1 AT TIME ZONE time_zone) >= 8
            AND (last_digest_at IS NULL OR last_digest_at < $1 - interval '6 days')
          RETURNING user_id",
     )

@@ -125,22 +125,24 @@ async fn queue_mail(
     user: UserId,
     kind: NotificationKind,
 ) -> AppResult<()> {
-    let due: Option<DateTime<Utc>> = sqlx::query_scalar(
+    let queued: Option<(DateTime<Utc>, bool)> = sqlx::query_as(
         "INSERT INTO notification_mail_queue (user_id, due_at)
          SELECT $1, now() + make_interval(mins => $3)
          WHERE $2 = ANY(COALESCE((SELECT email_kinds FROM notification_settings WHERE user_id = $1),
                                  '{comment,reply,mention}'))
            AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL
                        AND email IS NOT NULL AND email_confirmed_at IS NOT NULL)
-         ON CONFLICT (user_id) DO NOTHING
-         RETURNING due_at",
+         -- A batch waiting already: the row is locked until this commits, so a batch
+         -- closing meanwhile (it deletes the row first) sees this notification.
+         ON CONFLICT (user_id) DO UPDATE SET due_at = notification_mail_queue.due_at
+         RETURNING due_at, xmax = 0 AS inserted",
     )
     .bind(user)
     .bind(kind)
     .bind(MAIL_BATCH_MINUTES)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some(due) = due {
+    if let Some((due, true)) = queued {
         crate::jobs::enqueue_at(
             tx,
             &crate::jobs::Job::MailNotifications { user_id: user },

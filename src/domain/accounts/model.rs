@@ -132,6 +132,8 @@ impl Viewer {
 pub const RESERVED_USERNAMES: &[&str] = &[
     "admin",
     "administrator",
+    "unsubscribe",
+    "feeds",
     "api",
     "graphql",
     "graphiql",

@@ -126,7 +126,9 @@ impl ImportsMutation {
             let viewer = ctx.require_viewer()?;
             limit(ctx, Action::FeedSource, None).await?;
             let id = node::decode_as::<FeedSourceNode>(&input.id)?;
-            let source = imports::refresh(&ctx.state().db, viewer, id).await?;
+            let state = ctx.state();
+            let interval = state.settings.feed_import.interval_minutes;
+            let source = imports::refresh(&state.db, viewer, id, interval).await?;
             Ok(RefreshFeedSourcePayload {
                 feed_source: Some(FeedSourceNode(source)),
                 ..Default::default()
