@@ -283,8 +283,9 @@ pub async fn fetch(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
             .take(1_000)
             .collect::<String>()
     });
-    if let Some(error) = &error {
-        tracing::info!(source = %id, error, "a feed fetch failed");
+    if error.is_some() {
+        // The reason stays with the member (it may quote their URL, tokens and all).
+        tracing::info!(source = %id, "a feed fetch failed or skipped entries");
     }
     sqlx::query(
         "UPDATE feed_sources SET last_fetched_at = now(), last_error = $2, etag = $3,
