@@ -12,16 +12,19 @@ pub use crate::telemetry::RequestId;
 
 pub const HEADER: &str = "x-request-id";
 
-/// A path as it may be logged: the private token of a FOLLOWING feed address is not.
+/// A path as it may be logged: the private token of a FOLLOWING feed address and of an
+/// unsubscribe address are not.
 fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
     const PRIVATE: &str = "/feeds/following/";
-    match path.strip_prefix(PRIVATE) {
-        Some(rest) => {
-            let file = rest.split_once('/').map_or("", |(_, file)| file);
-            format!("{PRIVATE}[token]/{file}").into()
-        }
-        None => path.into(),
+    const UNSUBSCRIBE: &str = "/unsubscribe/";
+    if let Some(rest) = path.strip_prefix(PRIVATE) {
+        let file = rest.split_once('/').map_or("", |(_, file)| file);
+        return format!("{PRIVATE}[token]/{file}").into();
     }
+    if path.starts_with(UNSUBSCRIBE) {
+        return format!("{UNSUBSCRIBE}[token]").into();
+    }
+    path.into()
 }
 
 /// The outermost middleware: opens the request's span, and logs its end.
@@ -66,5 +69,9 @@ mod tests {
             "/feeds/following/[token]/feed.xml"
         );
         assert_eq!(super::loggable("/ada/feed.xml"), "/ada/feed.xml");
+        assert_eq!(
+            super::loggable("/unsubscribe/0193.digest.abcdef"),
+            "/unsubscribe/[token]"
+        );
     }
 }
