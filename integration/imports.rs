@@ -389,6 +389,19 @@ async fn hostile_feeds_fail_their_own_fetch_and_harm_nothing() {
         ("BAD_USER_INPUT", "url"),
         "{body}"
     );
+    // An address too long to keep is refused, not stored (it would not fit the index).
+    let (_, body) = app
+        .graphql_as(
+            Some(&ada),
+            ADD,
+            json!({ "i": { "url": format!("{}/{}", server.uri(), "x".repeat(3_000)) } }),
+        )
+        .await;
+    assert_eq!(
+        (code(&body), field(&body)),
+        ("BAD_USER_INPUT", "url"),
+        "{body}"
+    );
     // At most ten sources.
     for n in 0..4 {
         let (_, body) = app

@@ -17,6 +17,9 @@ use std::time::Duration;
 use crate::config::OutboundSettings;
 use crate::error::{AppError, AppResult};
 
+/// The longest URL a request may go to.
+pub const MAX_URL: usize = 2_000;
+
 /// Networks no request leaves for, unless allowed by name.
 const FORBIDDEN: &[&str] = &[
     "0.0.0.0/8",
@@ -94,6 +97,14 @@ pub struct Target {
 /// field when the URL may not be requested.
 pub async fn check(settings: &OutboundSettings, field: &str, raw: &str) -> AppResult<Target> {
     let refuse = |why: &str| AppError::bad_input(field, format!("{field} {why}"));
+    // Stored and indexed by those who keep it (a webhook, a feed source): bounded here.
+    if raw.len() > MAX_URL {
+        return Err(AppError::invalid(
+            field,
+            crate::error::Problem::TooLong,
+            format!("{field} is longer than {MAX_URL} bytes"),
+        ));
+    }
     let url = reqwest::Url::parse(raw.trim()).map_err(|_| refuse("is not a URL"))?;
     match url.scheme() {
         "https" => {}

@@ -27,8 +27,6 @@ use crate::jobs::{self, Job, JobContext, JobError};
 use crate::mail::MailError;
 use crate::outbound;
 
-/// The longest URL a webhook may have.
-pub const MAX_URL: usize = 2_000;
 /// How much of a receiver's answer a delivery keeps.
 pub const EXCERPT: usize = 1_024;
 
@@ -179,13 +177,6 @@ pub fn check_scope(viewer: &Viewer, instance: bool, events: &[WebhookEvent]) -> 
 
 /// Checks a receiver's URL through the outbound guard (resolved, public addresses only).
 pub async fn check_url(settings: &Settings, raw: &str) -> AppResult<CheckedUrl> {
-    if raw.len() > MAX_URL {
-        return Err(AppError::invalid(
-            "url",
-            Problem::TooLong,
-            format!("url is longer than {MAX_URL} characters"),
-        ));
-    }
     let target = outbound::check(&settings.outbound, "url", raw).await?;
     Ok(CheckedUrl(target.url.to_string()))
 }
