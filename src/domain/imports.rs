@@ -10,6 +10,8 @@
 //! not know (no billion laughs) and keeps no tree; the HTML of an entry is bounded in size
 //! and nesting before it is converted.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -460,16 +462,37 @@ async fn import(
     let mut skipped = Vec::new();
     let mut made = 0;
     let mut complete = true;
-    for entry in entries {
-        let guid = entry_key(&entry.id);
-        let known: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM feed_entries WHERE source_id = $1 AND guid = $2)",
-        )
-        .bind(source)
-        .bind(&guid)
-        .fetch_one(&ctx.db)
-        .await?;
-        if known {
+    // What is known already, for every entry at once: their keys, and their links among
+    // the member's canonical URLs.
+    let link_of = |entry: &feed_rs::model::Entry| {
+        entry
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .and_then(|l| parse_public_url("canonicalUrl", &l.href).ok())
+    };
+    let keys: Vec<String> = entries.iter().map(|e| entry_key(&e.id)).collect();
+    let links: Vec<String> = entries.iter().filter_map(link_of).collect();
+    let mut known: HashSet<String> =
+        sqlx::query_scalar("SELECT guid FROM feed_entries WHERE source_id = $1 AND guid = ANY($2)")
+            .bind(source)
+            .bind(&keys)
+            .fetch_all(&ctx.db)
+            .await?
+            .into_iter()
+            .collect();
+    let mut canonical: HashSet<String> = sqlx::query_scalar(
+        "SELECT canonical_url FROM articles WHERE user_id = $1 AND canonical_url = ANY($2)",
+    )
+    .bind(row.user_id)
+    .bind(&links)
+    .fetch_all(&ctx.db)
+    .await?
+    .into_iter()
+    .collect();
+    for (entry, guid) in entries.into_iter().zip(keys) {
+        // (An entry repeated within the feed is known after its first.)
+        if !known.insert(guid.clone()) {
             continue;
         }
         if made >= ctx.settings.feed_import.max_entries_per_fetch
@@ -479,23 +502,10 @@ async fn import(
             complete = false;
             break;
         }
-        let link = entry
-            .links
-            .iter()
-            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-            .and_then(|l| parse_public_url("canonicalUrl", &l.href).ok());
-        if let Some(link) = &link {
-            let duplicate: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM articles WHERE user_id = $1 AND canonical_url = $2)",
-            )
-            .bind(row.user_id)
-            .bind(link)
-            .fetch_one(&ctx.db)
-            .await?;
-            if duplicate {
-                remember(&ctx.db, source, &guid).await?;
-                continue;
-            }
+        let link = link_of(&entry);
+        if link.as_ref().is_some_and(|l| canonical.contains(l)) {
+            remember(&ctx.db, source, &guid).await?;
+            continue;
         }
         let title = entry
             .title
@@ -558,7 +568,12 @@ async fn import(
             Some(also),
         ));
         match created.await {
-            Ok(_) => made += 1,
+            Ok(_) => {
+                made += 1;
+                if let Some(link) = link.filter(|_| row.mark_canonical) {
+                    canonical.insert(link);
+                }
+            }
             Err(AppError::Forbidden(why)) => {
                 return Ok(Imported {
                     error: Some(format!("articles cannot be made now: {why}")),
