@@ -379,3 +379,25 @@ async fn the_weekly_digest_is_opt_in_and_sent_on_monday_morning_locally() {
     app.drain_jobs().await;
     assert_eq!(notices(&app, "ada@example.com").len(), 1);
 }
+
+#[tokio::test]
+async fn the_settings_fields_read_the_settings_once() {
+    let app = crate::helpers::spawn_counting_app().await;
+    let ada = app.member("ada").await;
+    let cost = |query: &'static str| {
+        let (app, ada) = (&app, ada.clone());
+        async move {
+            let before = app.statements();
+            app.ok(Some(&ada), query, json!({})).await;
+            app.statements() - before
+        }
+    };
+    // The first request of a session also refreshes when it was last seen.
+    cost("{ viewer { unreadNotificationsCount } }").await;
+    let one = cost("{ viewer { mutedNotifications } }").await;
+    let all = cost(
+        "{ viewer { mutedNotifications notificationChannels { kind channel } weeklyDigest timeZone } }",
+    )
+    .await;
+    assert_eq!(all, one, "four fields, one read of the settings");
+}

@@ -13,7 +13,7 @@ use hmac::{KeyInit as _, Mac as _};
 use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
 
-use super::notifications::{DEFAULT_EMAIL_KINDS, NotificationKind};
+use super::notifications::{NotificationKind, NotificationSettings};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult, Problem};
 use crate::ids::UserId;
@@ -29,26 +29,20 @@ pub enum Channel {
 }
 
 /// A member's channels for every kind, in the kinds' order.
-pub async fn channels(db: &PgPool, user: UserId) -> AppResult<Vec<(NotificationKind, Channel)>> {
-    let row: Option<(Vec<NotificationKind>, Vec<NotificationKind>)> =
-        sqlx::query_as("SELECT muted, email_kinds FROM notification_settings WHERE user_id = $1")
-            .bind(user)
-            .fetch_optional(db)
-            .await?;
-    let (muted, email) = row.unwrap_or_else(|| (Vec::new(), DEFAULT_EMAIL_KINDS.to_vec()));
-    Ok(NotificationKind::ALL
+pub fn channels(settings: &NotificationSettings) -> Vec<(NotificationKind, Channel)> {
+    NotificationKind::ALL
         .iter()
         .map(|kind| {
-            let channel = if muted.contains(kind) {
+            let channel = if settings.muted.contains(kind) {
                 Channel::Off
-            } else if email.contains(kind) {
+            } else if settings.email_kinds.contains(kind) {
                 Channel::InAppAndEmail
             } else {
                 Channel::InApp
             };
             (*kind, channel)
         })
-        .collect())
+        .collect()
 }
 
 /// Sets the channel of one kind.
@@ -89,17 +83,6 @@ pub async fn set_channel(
     .execute(db)
     .await?;
     Ok(())
-}
-
-/// Whether the member gets the weekly digest, and their time zone.
-pub async fn digest(db: &PgPool, user: UserId) -> AppResult<(bool, String)> {
-    let row: Option<(bool, String)> = sqlx::query_as(
-        "SELECT weekly_digest, time_zone FROM notification_settings WHERE user_id = $1",
-    )
-    .bind(user)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.unwrap_or_else(|| (false, "UTC".to_owned())))
 }
 
 /// Turns the weekly digest on or off, and sets the time zone it is sent in (an IANA name,

@@ -475,14 +475,46 @@ pub async fn mark_read(
     Ok(done.rows_affected())
 }
 
-pub async fn muted(db: &PgPool, user: UserId) -> AppResult<Vec<NotificationKind>> {
-    Ok(
-        sqlx::query_scalar("SELECT muted FROM notification_settings WHERE user_id = $1")
-            .bind(user)
-            .fetch_optional(db)
-            .await?
-            .unwrap_or_default(),
+/// A member's notification settings.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NotificationSettings {
+    pub user_id: UserId,
+    /// Kinds never created.
+    pub muted: Vec<NotificationKind>,
+    /// Kinds also mailed.
+    pub email_kinds: Vec<NotificationKind>,
+    pub weekly_digest: bool,
+    pub time_zone: String,
+}
+
+impl NotificationSettings {
+    /// What a member who never changed anything has.
+    pub fn defaults(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            muted: Vec::new(),
+            email_kinds: DEFAULT_EMAIL_KINDS.to_vec(),
+            weekly_digest: false,
+            time_zone: "UTC".to_owned(),
+        }
+    }
+}
+
+/// The settings of `user` if it is among `ids` and has changed any (the caller falls back
+/// to [`NotificationSettings::defaults`]); nobody else's.
+pub async fn settings(
+    db: &PgPool,
+    user: UserId,
+    ids: &[UserId],
+) -> AppResult<Vec<NotificationSettings>> {
+    Ok(sqlx::query_as::<_, NotificationSettings>(
+        "SELECT user_id, muted, email_kinds, weekly_digest, time_zone FROM notification_settings
+         WHERE user_id = $1 AND user_id = ANY($2)",
     )
+    .bind(user)
+    .bind(ids)
+    .fetch_all(db)
+    .await?)
 }
 
 pub async fn set_muted(

@@ -74,6 +74,8 @@ pub struct Loaders {
     pub webhooks: Batch<Uuid, Records<Uuid, webhooks::Webhook>>,
     /// The deliveries of the viewer's own webhooks.
     pub webhook_deliveries: Batch<Uuid, Records<Uuid, webhooks::Delivery>>,
+    /// The viewer's notification settings.
+    pub notification_settings: Batch<UserId, Records<UserId, notifications::NotificationSettings>>,
     /// The viewer's levels for article threads.
     pub thread_levels: Batch<ArticleId, Records<ArticleId, notifications::ThreadSubscription>>,
     /// The viewer's own feed sources.
@@ -144,6 +146,7 @@ impl Loaders {
         self.audit_entries.forget();
         self.webhooks.forget();
         self.webhook_deliveries.forget();
+        self.notification_settings.forget();
         self.thread_levels.forget();
         self.feed_sources.forget();
         self.source_articles.forget();
@@ -243,6 +246,14 @@ impl Loaders {
                     Box::pin(async move { media::find_many_owned(&db, user, &ids).await })
                 },
                 |row| row.id,
+            )),
+            notification_settings: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move { notifications::settings(&db, user, &ids).await })
+                },
+                |row| row.user_id,
             )),
             thread_levels: Batch::new(Records::new(
                 db,

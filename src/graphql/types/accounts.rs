@@ -386,10 +386,8 @@ impl ViewerNode {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<crate::graphql::types::notifications::NotificationChannelSetting>>
     {
-        let viewer = ctx.require_viewer()?;
-        let channels =
-            crate::domain::notification_mail::channels(&ctx.state().db, viewer.user_id).await?;
-        Ok(channels
+        let settings = notification_settings(ctx, self.0.id).await?;
+        Ok(crate::domain::notification_mail::channels(&settings)
             .into_iter()
             .map(|(kind, channel)| {
                 crate::graphql::types::notifications::NotificationChannelSetting {
@@ -402,29 +400,19 @@ impl ViewerNode {
     /// Whether they get the weekly digest of top articles in what they follow (by email,
     /// Monday at 8 in `timeZone`).
     async fn weekly_digest(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let viewer = ctx.require_viewer()?;
-        Ok(
-            crate::domain::notification_mail::digest(&ctx.state().db, viewer.user_id)
-                .await?
-                .0,
-        )
+        Ok(notification_settings(ctx, self.0.id).await?.weekly_digest)
     }
     /// The IANA time zone their digest is sent in (UTC until they set one).
     async fn time_zone(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let viewer = ctx.require_viewer()?;
-        Ok(
-            crate::domain::notification_mail::digest(&ctx.state().db, viewer.user_id)
-                .await?
-                .1,
-        )
+        Ok(notification_settings(ctx, self.0.id).await?.time_zone)
     }
     /// The kinds of notification they muted: no notification of these kinds is created.
     async fn muted_notifications(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<NotificationKind>> {
-        let muted = notifications::muted(&ctx.state().db, self.0.id).await?;
-        Ok(muted.into_iter().map(Into::into).collect())
+        let settings = notification_settings(ctx, self.0.id).await?;
+        Ok(settings.muted.into_iter().map(Into::into).collect())
     }
     /// The images they uploaded, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
@@ -563,6 +551,20 @@ impl ApiKeyNode {
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
     }
+}
+
+/// The member's notification settings, read once per request for all the fields that
+/// show them.
+async fn notification_settings(
+    ctx: &Context<'_>,
+    user: crate::ids::UserId,
+) -> async_graphql::Result<notifications::NotificationSettings> {
+    Ok(ctx
+        .loaders()
+        .notification_settings
+        .load_one(user)
+        .await?
+        .unwrap_or_else(|| notifications::NotificationSettings::defaults(user)))
 }
 
 /// The signed-in member's account as it is now; null when signed out.
