@@ -23,7 +23,7 @@ const TOP: &[&[&str]] = &[
 /// The domain's areas, top layer first.
 const DOMAIN: &[&[&str]] = &[
     &["webhooks", "imports", "notification_mail"],
-    &["erasure", "reactions"],
+    &["erasure", "reactions", "standing"],
     &["moderation", "search", "feeds"],
     &["comments"],
     &["articles"],
@@ -34,6 +34,7 @@ const DOMAIN: &[&[&str]] = &[
         "blocks",
         "notifications",
         "syndication",
+        "revisions",
     ],
     &["accounts", "spam"],
     &["outbox", "audit", "ranking", "markdown", "page"],

@@ -233,6 +233,9 @@ pub struct ModerationSettings {
     /// A member whose articles collect more than this many `vomit` reactions from trusted
     /// members is suspended automatically.
     pub vomits_before_suspension: i64,
+    /// Whether the public moderation log names the moderator of each action (moderators
+    /// and admins always see the names).
+    pub modlog_names_moderators: bool,
 }
 
 /// Requests to URLs members give: webhook receivers, feeds to import.
@@ -823,6 +826,7 @@ impl Default for Settings {
                 spam_terms: Vec::new(),
                 spam_penalty: 50,
                 vomits_before_suspension: 2,
+                modlog_names_moderators: true,
             },
         }
     }

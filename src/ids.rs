@@ -73,6 +73,16 @@ ids! {
     ImageId,
     /// An author's series of articles.
     SeriesId,
+    /// A moderator's warning to a member.
+    WarningId,
+    /// A moderators' private note on a member.
+    ModeratorNoteId,
+    /// An organization.
+    OrganizationId,
+    /// An invitation to join an organization.
+    InvitationId,
+    /// A kept earlier version of an article or a comment.
+    RevisionId,
 }
 
 /// Maps a fieldless enum to a `text` column: the variant's name is stored, and a value the

@@ -74,6 +74,11 @@ async fn handle(ctx: &JobContext, render: &dyn Render, job: Job) -> Result<(), J
         Job::MailNotifications { user_id } => notification_mail::send_batch(ctx, user_id).await,
         Job::QueueDigests {} => notification_mail::queue_digests(ctx).await,
         Job::SendDigest { user_id } => notification_mail::send_digest(ctx, user_id).await,
+        Job::LiftRestrictions { user_id } => {
+            crate::domain::moderation::lift_expired(&ctx.db, user_id)
+                .await
+                .map_err(JobError::from)
+        }
         Job::FetchFeed { source_id } => imports::fetch(ctx, source_id).await,
         Job::SendWelcome { user_id } => mailing::send_welcome(ctx, user_id).await,
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,

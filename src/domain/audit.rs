@@ -105,6 +105,13 @@ pub enum AuditAction {
     TagUpdate,
     ReportResolved,
     ReportDismissed,
+    MemberWarn,
+    CommentBan,
+    CommentUnban,
+    DiscussionLock,
+    DiscussionUnlock,
+    TagModeratorAdd,
+    TagModeratorRemove,
 }
 
 crate::text_enum!(AuditAction {
@@ -121,7 +128,36 @@ crate::text_enum!(AuditAction {
     TagUpdate = "tag.update",
     ReportResolved = "report.resolved",
     ReportDismissed = "report.dismissed",
+    MemberWarn = "member.warn",
+    CommentBan = "member.comment_ban",
+    CommentUnban = "member.comment_unban",
+    DiscussionLock = "article.lock",
+    DiscussionUnlock = "article.unlock",
+    TagModeratorAdd = "tag.moderator_add",
+    TagModeratorRemove = "tag.moderator_remove",
 });
+
+impl AuditAction {
+    /// The actions the public moderation log shows. Warnings, report outcomes (which
+    /// would tell who reported what), spam flags and role changes stay private.
+    pub const PUBLIC: &[AuditAction] = &[
+        AuditAction::ArticleUnpublish,
+        AuditAction::ArticleRestore,
+        AuditAction::ArticleRetag,
+        AuditAction::CommentHide,
+        AuditAction::CommentUnhide,
+        AuditAction::CommentDelete,
+        AuditAction::MemberSuspend,
+        AuditAction::MemberUnsuspend,
+        AuditAction::CommentBan,
+        AuditAction::CommentUnban,
+        AuditAction::DiscussionLock,
+        AuditAction::DiscussionUnlock,
+        AuditAction::TagUpdate,
+        AuditAction::TagModeratorAdd,
+        AuditAction::TagModeratorRemove,
+    ];
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEntry {

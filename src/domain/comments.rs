@@ -114,16 +114,42 @@ async fn lock(tx: &mut sqlx::PgConnection, id: CommentId) -> AppResult<Comment> 
     .ok_or_else(|| AppError::NotFound("No such comment".to_owned()))
 }
 
-/// The article's author and status, locked for the counters.
+/// What a comment needs of its article, locked for the counters; and, for a new
+/// comment, whether its writer is banned from commenting, in the same statement.
+#[derive(sqlx::FromRow)]
+struct Parent {
+    user_id: UserId,
+    status: ArticleStatus,
+    tag_names: Vec<String>,
+    /// Why the discussion is locked, when it is.
+    lock_reason: Option<String>,
+    /// Why the writer is banned from commenting, when they are (`ban_until` its end).
+    ban_reason: Option<String>,
+    ban_until: Option<DateTime<Utc>>,
+}
+
+/// `writer`: who is about to comment (their ban is read too).
 async fn article_of(
     tx: &mut sqlx::PgConnection,
     article_id: ArticleId,
-) -> AppResult<(UserId, ArticleStatus)> {
-    sqlx::query_as("SELECT user_id, status FROM articles WHERE id = $1 FOR UPDATE")
-        .bind(article_id)
-        .fetch_optional(tx)
-        .await?
-        .ok_or_else(|| AppError::NotFound("No such article".to_owned()))
+    writer: Option<UserId>,
+) -> AppResult<Parent> {
+    sqlx::query_as(
+        "SELECT a.user_id, a.status, a.tag_names,
+                CASE WHEN a.discussion_locked_at IS NOT NULL THEN COALESCE(a.discussion_lock_reason, '') END AS lock_reason,
+                b.reason AS ban_reason, b.until AS ban_until
+         FROM articles a
+         LEFT JOIN LATERAL (
+            SELECT COALESCE(u.comment_ban_reason, '') AS reason, u.comment_ban_until AS until FROM users u
+            WHERE u.id = $2 AND u.comment_banned_at IS NOT NULL
+              AND (u.comment_ban_until IS NULL OR u.comment_ban_until > now())) b ON true
+         WHERE a.id = $1 FOR UPDATE OF a",
+    )
+    .bind(article_id)
+    .bind(writer)
+    .fetch_optional(tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such article".to_owned()))
 }
 
 pub async fn create(
@@ -137,13 +163,27 @@ pub async fn create(
     viewer.require_writer()?;
     let (markdown, html, hash) = parse_body(body)?;
     let mut tx = db.begin().await?;
-    let (author, status) = article_of(&mut tx, article_id).await?;
+    let parent_article = article_of(&mut tx, article_id, Some(viewer.user_id)).await?;
+    let (author, status) = (parent_article.user_id, parent_article.status);
     if status != ArticleStatus::Published {
         return Err(if author == viewer.user_id {
             AppError::bad_input("articleId", "comments open once the article is published")
         } else {
             AppError::NotFound("No such article".to_owned())
         });
+    }
+    if let Some(reason) = &parent_article.lock_reason {
+        return Err(AppError::Forbidden(format!(
+            "The discussion on this article is locked: {reason}"
+        )));
+    }
+    if let Some(reason) = &parent_article.ban_reason {
+        return Err(AppError::Forbidden(format!(
+            "You are banned from commenting{}: {reason}",
+            parent_article
+                .ban_until
+                .map_or(String::new(), |u| format!(" until {}", u.to_rfc3339()))
+        )));
     }
     if blocks::is_blocked(&mut *tx, author, viewer.user_id).await? {
         return Err(AppError::Forbidden(
@@ -222,7 +262,8 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: CommentId, body: &str) -> 
     viewer.require_writer()?;
     let (markdown, html, hash) = parse_body(body)?;
     let mut tx = db.begin().await?;
-    let (comment, article_author) = lock_with_article(&mut tx, id).await?;
+    let (comment, parent) = lock_with_article(&mut tx, id).await?;
+    let article_author = parent.user_id;
     if comment.user_id != viewer.user_id {
         return Err(AppError::Forbidden(
             "Only its author can edit a comment".to_owned(),
@@ -231,6 +272,7 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: CommentId, body: &str) -> 
     if comment.deleted_at.is_some() {
         return Err(AppError::NotFound("No such comment".to_owned()));
     }
+    let previous = comment.body_markdown.clone();
     let comment = sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "UPDATE comments SET body_markdown = $2, body_html = $3, body_hash = $4, edited_at = now()
          WHERE id = $1 RETURNING {COLUMNS}"
@@ -242,6 +284,21 @@ pub async fn update(db: &PgPool, viewer: &Viewer, id: CommentId, body: &str) -> 
     .fetch_one(&mut *tx)
     .await
     .map_err(AppError::from)?;
+    crate::domain::revisions::record(
+        &mut tx,
+        crate::domain::revisions::Edited::Comment,
+        id.uuid(),
+        viewer.user_id,
+        &crate::domain::revisions::Version {
+            body: &previous,
+            ..Default::default()
+        },
+        &crate::domain::revisions::Version {
+            body: &comment.body_markdown,
+            ..Default::default()
+        },
+    )
+    .await?;
     announce(
         &mut tx,
         WebhookEvent::CommentUpdated,
@@ -278,14 +335,14 @@ async fn announce(
 async fn lock_with_article(
     tx: &mut sqlx::PgConnection,
     id: CommentId,
-) -> AppResult<(Comment, UserId)> {
+) -> AppResult<(Comment, Parent)> {
     let article_id: ArticleId = sqlx::query_scalar("SELECT article_id FROM comments WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| AppError::NotFound("No such comment".to_owned()))?;
-    let (author, _) = article_of(tx, article_id).await?;
-    Ok((lock(tx, id).await?, author))
+    let parent = article_of(tx, article_id, None).await?;
+    Ok((lock(tx, id).await?, parent))
 }
 
 pub async fn delete(db: &PgPool, viewer: &Viewer, id: CommentId) -> AppResult<Comment> {
@@ -301,7 +358,8 @@ pub async fn delete_in(
     id: CommentId,
     moderating: Option<&str>,
 ) -> AppResult<Comment> {
-    let (comment, article_author) = lock_with_article(tx, id).await?;
+    let (comment, parent) = lock_with_article(tx, id).await?;
+    let article_author = parent.user_id;
     if comment.deleted_at.is_some() {
         return Err(AppError::NotFound("No such comment".to_owned()));
     }
@@ -364,15 +422,16 @@ pub async fn set_hidden_in(
     moderating: Option<&str>,
 ) -> AppResult<Comment> {
     viewer.require_writer()?;
-    let (comment, author) = lock_with_article(tx, id).await?;
-    let by_moderator = author != viewer.user_id || moderating.is_some();
+    let (comment, parent) = lock_with_article(tx, id).await?;
+    let by_moderator = parent.user_id != viewer.user_id || moderating.is_some();
     if !by_moderator && comment.hidden_by_moderator {
         return Err(AppError::Forbidden(
             "A moderator hid this comment; only a moderator can show it again".to_owned(),
         ));
     }
     if by_moderator {
-        viewer.require_role(Role::Moderator)?;
+        // The instance's moderators, and the moderators of one of the article's tags.
+        crate::domain::tags::require_moderator_for(tx, viewer, &parent.tag_names).await?;
         audit::audit(
             tx,
             Some(viewer.user_id),

@@ -152,6 +152,13 @@ pub async fn erase_member_content(
     .bind(user)
     .execute(&mut *tx)
     .await?;
+    // Their comments' earlier versions go with the text.
+    sqlx::query(
+        "DELETE FROM comment_revisions r USING comments c WHERE c.id = r.comment_id AND c.user_id = $1",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE comments SET body_markdown = '', body_html = '' WHERE user_id = $1")
         .bind(user)
         .execute(&mut *tx)

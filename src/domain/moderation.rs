@@ -15,7 +15,8 @@ pub use crate::domain::audit::{
 use crate::domain::comments;
 use crate::domain::outbox::{self, WebhookEvent};
 use crate::domain::page::{PageRequest, capped_count_sql};
-use crate::error::{AppError, AppResult, Problem};
+use crate::domain::revisions;
+use crate::error::{AllValid as _, AppError, AppResult, Problem};
 use crate::ids::{ArticleId, AuditEntryId, CommentId, ReportId, UserId};
 
 pub const MAX_MESSAGE: usize = 1_000;
@@ -80,7 +81,7 @@ crate::text_enum!(ReportStatus {
 });
 
 pub const REPORT_COLUMNS: &str = "id, reporter_id, subject_type, subject_id, category, message, status, \
-     action, resolved_by, resolution_note, resolved_at, created_at";
+     action, resolved_by, resolution_note, resolved_at, created_at, snapshot";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Report {
@@ -96,6 +97,15 @@ pub struct Report {
     pub resolution_note: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The reported article's title and body, or comment's body, when it was reported.
+    pub snapshot: Option<sqlx::types::Json<Snapshot>>,
+}
+
+/// What a reported article or comment said when it was reported.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Snapshot {
+    pub title: Option<String>,
+    pub body: String,
 }
 
 fn bounded(field: &str, raw: &str, max: usize, required: bool) -> AppResult<String> {
@@ -156,9 +166,25 @@ pub async fn report(
             "you cannot report yourself",
         ));
     }
+    // What the subject says now: the moderators judge that, whatever is edited after.
+    let snapshot: Option<serde_json::Value> = match subject {
+        Subject::Article(id) => sqlx::query_scalar(
+            "SELECT jsonb_build_object('title', title, 'body', body_markdown) FROM articles WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?,
+        Subject::Comment(id) => sqlx::query_scalar(
+            "SELECT jsonb_build_object('body', body_markdown) FROM comments WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?,
+        Subject::User(_) | Subject::Tag(_) => None,
+    };
     let report = sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO reports (id, reporter_id, subject_type, subject_id, category, message)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {REPORT_COLUMNS}"
+        "INSERT INTO reports (id, reporter_id, subject_type, subject_id, category, message, snapshot)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {REPORT_COLUMNS}"
     )))
     .bind(ReportId::generate())
     .bind(viewer.user_id)
@@ -166,6 +192,7 @@ pub async fn report(
     .bind(subject.id())
     .bind(category)
     .bind(&message)
+    .bind(snapshot)
     .fetch_one(&mut *tx)
     .await?;
     outbox::record(
@@ -180,15 +207,20 @@ pub async fn report(
     Ok(report)
 }
 
-/// How many reports are in `status` (at most [`COUNT_CAP`](crate::domain::page::COUNT_CAP)); the caller has checked
-/// that the viewer moderates.
-pub async fn count(db: &PgPool, status: ReportStatus) -> AppResult<i64> {
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(
-        "FROM reports WHERE status = $1",
-    )))
-    .bind(status)
-    .fetch_one(db)
-    .await?)
+/// How many reports in `status` `viewer` handles (at most
+/// [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn count(db: &PgPool, viewer: &Viewer, status: ReportStatus) -> AppResult<i64> {
+    let scope = report_scope(db, viewer).await?;
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(&format!(
+            "FROM reports r WHERE status = $1 AND {}",
+            in_scope(2)
+        ))))
+        .bind(status)
+        .bind(scope)
+        .fetch_one(db)
+        .await?,
+    )
 }
 
 /// How many audit entries there are, of `action` only when given (at most
@@ -210,22 +242,53 @@ pub async fn list(
     status: ReportStatus,
     page: &PageRequest<ReportId>,
 ) -> AppResult<Vec<Report>> {
-    viewer.require_role(Role::Moderator)?;
+    let scope = report_scope(db, viewer).await?;
     let window = page.newest_first();
     Ok(sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
-        "SELECT {REPORT_COLUMNS} FROM reports
+        "SELECT {REPORT_COLUMNS} FROM reports r
          WHERE status = $1 AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
+           AND {scope_sql}
          ORDER BY id {order} LIMIT $4",
         window.cmp_after,
         window.cmp_before,
-        order = window.order
+        order = window.order,
+        scope_sql = in_scope(5),
     )))
     .bind(status)
     .bind(window.after)
     .bind(window.before)
     .bind(page.fetch_limit())
+    .bind(scope)
     .fetch_all(db)
     .await?)
+}
+
+/// Whether a viewer handles report `r`, parameter `$n` the tags they moderate (NULL: all
+/// reports).
+fn in_scope(n: u8) -> String {
+    format!(
+        "(${n}::text[] IS NULL OR EXISTS (
+            SELECT 1 FROM articles a LEFT JOIN comments c ON c.id = r.subject_id AND r.subject_type = 'comment'
+            WHERE a.id = CASE r.subject_type WHEN 'article' THEN r.subject_id ELSE c.article_id END
+              AND r.subject_type IN ('article', 'comment') AND a.tag_names && ${n}))"
+    )
+}
+
+/// Which reports `viewer` handles: `None` for all (a moderator or admin), or those on
+/// articles, and comments on articles, in the tags they moderate.
+async fn report_scope(db: &PgPool, viewer: &Viewer) -> AppResult<Option<Vec<String>>> {
+    if viewer.require_role(Role::Moderator).is_ok() {
+        return Ok(None);
+    }
+    viewer.require_writer()?;
+    let mut conn = db.acquire().await?;
+    let tags = crate::domain::tags::moderated_by(&mut conn, viewer.user_id).await?;
+    if tags.is_empty() {
+        return Err(AppError::Forbidden(
+            "This needs a moderator, or a tag moderator".to_owned(),
+        ));
+    }
+    Ok(Some(tags))
 }
 
 pub async fn find_reports(db: &PgPool, ids: &[ReportId]) -> AppResult<Vec<Report>> {
@@ -246,16 +309,30 @@ pub async fn resolve(
     resolution: Resolution,
     note: &str,
 ) -> AppResult<Report> {
-    viewer.require_role(Role::Moderator)?;
+    let scope = report_scope(db, viewer).await?;
     let note = bounded("note", note, MAX_REASON, false)?;
     let mut tx = db.begin().await?;
     let report = sqlx::query_as::<_, Report>(sqlx::AssertSqlSafe(format!(
-        "SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1 FOR UPDATE"
+        "SELECT {REPORT_COLUMNS} FROM reports r WHERE id = $1 AND {} FOR UPDATE",
+        in_scope(2)
     )))
     .bind(id)
+    .bind(&scope)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound("No such report".to_owned()))?;
+    // A tag moderator dismisses, or hides a comment; the rest is the instance's moderators'.
+    if scope.is_some()
+        && !matches!(
+            resolution,
+            Resolution::Dismiss | Resolution::NoAction | Resolution::HideComment
+        )
+    {
+        return Err(AppError::Forbidden(
+            "A tag moderator may dismiss a report or hide a comment; ask a moderator for more"
+                .to_owned(),
+        ));
+    }
     if report.status != ReportStatus::Open {
         return Err(AppError::bad_input("id", "this report is already resolved"));
     }
@@ -281,7 +358,7 @@ pub async fn resolve(
                 Subject::User(id) => id,
                 other => subject_author(&mut tx, other).await?,
             };
-            suspend_in(&mut tx, Some(viewer), member, &reason).await?;
+            suspend_in(&mut tx, Some(viewer), member, &reason, None).await?;
         }
         (action, subject) => {
             return Err(AppError::bad_input(
@@ -372,13 +449,36 @@ pub async fn restore_article(
     Ok(())
 }
 
-/// Suspends a member: they keep reading but can no longer write, and see `reason`.
+/// The longest a timed suspension or comment ban may run; without an end it is indefinite.
+pub const MAX_TERM_DAYS: i64 = 3_650;
+
+/// An end for a suspension or a ban: in the future, within [`MAX_TERM_DAYS`].
+pub fn parse_until(until: Option<DateTime<Utc>>) -> AppResult<Option<DateTime<Utc>>> {
+    let Some(until) = until else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    if until <= now {
+        return Err(AppError::bad_input("until", "until must be in the future"));
+    }
+    if until > now + chrono::Duration::days(MAX_TERM_DAYS) {
+        return Err(AppError::bad_input(
+            "until",
+            format!("until must be within {MAX_TERM_DAYS} days; leave it out for no end"),
+        ));
+    }
+    Ok(Some(until))
+}
+
+/// Suspends a member: they keep reading but can no longer write, and see `reason` and,
+/// for a timed suspension, its end (`until`), when it lifts by itself.
 /// `actor` `None`: the automatic suspension.
 pub async fn suspend_in(
     conn: &mut PgConnection,
     actor: Option<&Viewer>,
     member: UserId,
     reason: &str,
+    until: Option<DateTime<Utc>>,
 ) -> AppResult<()> {
     let role: Role = sqlx::query_scalar(
         "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
@@ -402,29 +502,91 @@ pub async fn suspend_in(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE users SET role = 'suspended', suspended_reason = $2, suspended_at = now() WHERE id = $1",
+        "UPDATE users SET role = 'suspended', suspended_reason = $2, suspended_at = now(),
+                suspended_until = $3
+         WHERE id = $1",
     )
     .bind(member)
     .bind(reason)
+    .bind(until)
     .execute(&mut *conn)
     .await?;
+    if let Some(until) = until {
+        crate::jobs::enqueue_at(
+            &mut *conn,
+            &crate::jobs::Job::LiftRestrictions { user_id: member },
+            Some(until),
+        )
+        .await?;
+    }
     audit(
         conn,
         actor.map(|a| a.user_id),
         crate::domain::audit::AuditAction::MemberSuspend,
         Subject::User(member),
         reason,
-        serde_json::json!({ "role_before": role.as_str() }),
+        serde_json::json!({ "role_before": role.as_str(), "until": until }),
     )
     .await
 }
 
-pub async fn suspend(db: &PgPool, viewer: &Viewer, member: UserId, reason: &str) -> AppResult<()> {
-    let reason = parse_reason(reason)?;
+pub async fn suspend(
+    db: &PgPool,
+    viewer: &Viewer,
+    member: UserId,
+    reason: &str,
+    until: Option<DateTime<Utc>>,
+) -> AppResult<()> {
+    let (reason, until) = (parse_reason(reason), parse_until(until)).all_valid()?;
     crate::db::in_transaction(db, async |tx| {
-        suspend_in(tx, Some(viewer), member, &reason).await
+        suspend_in(tx, Some(viewer), member, &reason, until).await
     })
     .await
+}
+
+/// The job queued for the end of a timed suspension or comment ban: lifts whichever has
+/// ended (a later one, set since, waits for its own job). Runs again harmlessly.
+pub async fn lift_expired(db: &PgPool, member: UserId) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    let lifted = sqlx::query(
+        "UPDATE users SET role = 'member', suspended_reason = NULL, suspended_at = NULL,
+                suspended_until = NULL
+         WHERE id = $1 AND role = 'suspended' AND suspended_until <= now()",
+    )
+    .bind(member)
+    .execute(&mut *tx)
+    .await?;
+    if lifted.rows_affected() > 0 {
+        audit(
+            &mut tx,
+            None,
+            crate::domain::audit::AuditAction::MemberUnsuspend,
+            Subject::User(member),
+            "The suspension ended",
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    let unbanned = sqlx::query(
+        "UPDATE users SET comment_banned_at = NULL, comment_ban_until = NULL, comment_ban_reason = NULL
+         WHERE id = $1 AND comment_banned_at IS NOT NULL AND comment_ban_until <= now()",
+    )
+    .bind(member)
+    .execute(&mut *tx)
+    .await?;
+    if unbanned.rows_affected() > 0 {
+        audit(
+            &mut tx,
+            None,
+            crate::domain::audit::AuditAction::CommentUnban,
+            Subject::User(member),
+            "The comment ban ended",
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Lifts a suspension; the member is a plain member again.
@@ -438,7 +600,8 @@ pub async fn unsuspend(
     let reason = parse_reason(reason)?;
     let mut tx = db.begin().await?;
     let updated = sqlx::query(
-        "UPDATE users SET role = 'member', suspended_reason = NULL, suspended_at = NULL
+        "UPDATE users SET role = 'member', suspended_reason = NULL, suspended_at = NULL,
+                suspended_until = NULL
          WHERE id = $1 AND role = 'suspended' AND deleted_at IS NULL",
     )
     .bind(member)
@@ -474,7 +637,8 @@ pub async fn unpublish(
     .await
 }
 
-/// A moderator hides, shows again or deletes a comment, with a reason kept in the audit log.
+/// A moderator hides, shows again or deletes a comment, with a reason kept in the audit
+/// log; a moderator of one of the article's tags hides or shows it.
 pub async fn moderate_comment(
     db: &PgPool,
     viewer: &Viewer,
@@ -482,7 +646,12 @@ pub async fn moderate_comment(
     resolution: Resolution,
     reason: &str,
 ) -> AppResult<()> {
-    viewer.require_role(Role::Moderator)?;
+    // Hiding is also for the moderators of the article's tags (checked with the article).
+    if resolution == Resolution::DeleteComment {
+        viewer.require_role(Role::Moderator)?;
+    } else {
+        viewer.require_writer()?;
+    }
     let reason = parse_reason(reason)?;
     let mut tx = db.begin().await?;
     match resolution {
@@ -564,9 +733,153 @@ pub async fn check_vomits(
                 None,
                 author,
                 "Your articles were flagged as abusive by several trusted members",
+                None,
             )
             .await?;
         }
     }
     Ok(())
+}
+
+/// Locks an article's discussion (no new comments, `reason` shown to readers), or opens
+/// it again (`reason` then only for the log): its author, a moderator of one of its tags,
+/// or a moderator.
+pub async fn lock_discussion(
+    db: &PgPool,
+    viewer: &Viewer,
+    article: ArticleId,
+    lock: bool,
+    reason: &str,
+) -> AppResult<()> {
+    viewer.require_writer()?;
+    let reason = parse_reason(reason)?;
+    let mut tx = db.begin().await?;
+    #[derive(sqlx::FromRow)]
+    struct Discussion {
+        user_id: UserId,
+        tag_names: Vec<String>,
+        status: String,
+        discussion_locked_at: Option<DateTime<Utc>>,
+    }
+    let Discussion {
+        user_id: author,
+        tag_names: tags,
+        status,
+        discussion_locked_at: locked_at,
+    } = sqlx::query_as::<_, Discussion>(
+        "SELECT user_id, tag_names, status, discussion_locked_at FROM articles WHERE id = $1 FOR UPDATE",
+    )
+    .bind(article)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
+    if author != viewer.user_id {
+        if status != "published" && viewer.require_role(Role::Moderator).is_err() {
+            return Err(AppError::NotFound("No such article".to_owned()));
+        }
+        crate::domain::tags::require_moderator_for(&mut tx, viewer, &tags).await?;
+    }
+    if lock == locked_at.is_some() {
+        return Err(AppError::bad_input(
+            "id",
+            if lock {
+                "the discussion is already locked"
+            } else {
+                "the discussion is not locked"
+            },
+        ));
+    }
+    sqlx::query(
+        "UPDATE articles SET discussion_locked_at = CASE WHEN $2 THEN now() END,
+                discussion_lock_reason = CASE WHEN $2 THEN $3 END
+         WHERE id = $1",
+    )
+    .bind(article)
+    .bind(lock)
+    .bind(&reason)
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut tx,
+        Some(viewer.user_id),
+        if lock {
+            AuditAction::DiscussionLock
+        } else {
+            AuditAction::DiscussionUnlock
+        },
+        Subject::Article(article),
+        &reason,
+        serde_json::json!({ "by_author": author == viewer.user_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn public_actions() -> Vec<&'static str> {
+    AuditAction::PUBLIC.iter().map(|a| a.as_str()).collect()
+}
+
+/// The public moderation log, newest first: the actions of [`AuditAction::PUBLIC`] only.
+/// What of each entry a reader sees is the resolver's to decide.
+pub async fn modlog(db: &PgPool, page: &PageRequest<AuditEntryId>) -> AppResult<Vec<AuditEntry>> {
+    let window = page.newest_first();
+    Ok(sqlx::query_as::<_, AuditEntry>(sqlx::AssertSqlSafe(format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit_log
+         WHERE action = ANY($1)
+           AND ($2::uuid IS NULL OR id {} $2) AND ($3::uuid IS NULL OR id {} $3)
+         ORDER BY id {order} LIMIT $4",
+        window.cmp_after,
+        window.cmp_before,
+        order = window.order
+    )))
+    .bind(public_actions())
+    .bind(window.after)
+    .bind(window.before)
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
+
+/// How many entries the public moderation log holds (at most
+/// [`COUNT_CAP`](crate::domain::page::COUNT_CAP)).
+pub async fn modlog_count(db: &PgPool) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(capped_count_sql(
+        "FROM audit_log WHERE action = ANY($1)",
+    )))
+    .bind(public_actions())
+    .fetch_one(db)
+    .await?)
+}
+
+/// An author redacts a revision of their article or comment: its diff is then shown to
+/// moderators and admins only; the entry stays, marked redacted.
+pub async fn redact_revision(
+    db: &PgPool,
+    viewer: &Viewer,
+    id: crate::ids::RevisionId,
+) -> AppResult<(revisions::Edited, revisions::Revision)> {
+    viewer.require_writer()?;
+    let (edited, subject) = revisions::subject_of(db, id).await?;
+    let may = match edited {
+        revisions::Edited::Article => {
+            let article = crate::domain::articles::service::find(db, subject.into())
+                .await?
+                .filter(|a| a.visible_to(Some(viewer)))
+                .ok_or_else(|| AppError::NotFound("No such revision".to_owned()))?;
+            article.may_edit(Some(viewer))
+        }
+        revisions::Edited::Comment => comments::find(db, subject.into())
+            .await?
+            .is_some_and(|c| c.may_update(Some(viewer))),
+    };
+    if !may {
+        return Err(AppError::Forbidden(
+            "Only an author may redact the history of what they wrote".to_owned(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let revision = revisions::redact(&mut tx, edited, subject, id).await?;
+    tx.commit().await?;
+    Ok((edited, revision))
 }

@@ -45,6 +45,13 @@ pub struct OutsideMutation(
     mutation::notification_mail::NotificationMailMutation,
 );
 
+/// The mutations of a community's structure: its moderators' sanctions and tags.
+#[derive(MergedObject, Default)]
+pub struct CommunityMutation(
+    mutation::standing::StandingMutation,
+    mutation::history::HistoryMutation,
+);
+
 #[derive(MergedObject, Default)]
 /// What can be changed. Signed-in operations take a session cookie, an `Authorization: Bearer` token or an `api-key` header; mutations are never accepted over GET.
 pub struct Mutation(
@@ -54,6 +61,7 @@ pub struct Mutation(
     mutation::moderation::ModerationMutation,
     query::notifications::NotificationsMutation,
     OutsideMutation,
+    CommunityMutation,
 );
 
 #[derive(MergedSubscription, Default)]

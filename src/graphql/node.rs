@@ -102,6 +102,7 @@ pub enum Node {
     Webhook(crate::graphql::types::webhooks::WebhookNode),
     WebhookDelivery(crate::graphql::types::webhooks::WebhookDeliveryNode),
     FeedSource(crate::graphql::types::imports::FeedSourceNode),
+    Revision(crate::graphql::types::revisions::RevisionNode),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -185,6 +186,11 @@ pub(crate) async fn resolve(
             .load_one(id.into())
             .await?
             .map(|r| Node::Report(ReportNode(r))),
+        crate::graphql::types::revisions::RevisionNode::TYPE_NAME => {
+            crate::graphql::types::revisions::visible(ctx, id.into())
+                .await?
+                .map(Node::Revision)
+        }
         AuditEntryNode::TYPE_NAME if holds(Role::Admin) => loaders
             .audit_entries
             .load_one(id.into())

@@ -77,6 +77,7 @@ pub fn routes(state: AppState, api: Api) -> impl Endpoint<Output = Response> {
             get(reading::unsubscribe_page).post(reading::unsubscribe),
         )
         .at("/t/:tag", get(reading::tag_page))
+        .at("/modlog", get(reading::modlog_page))
         .at("/:username", get(reading::profile_page))
         .at("/:username/:slug", get(reading::article_page))
         .at("/favicon.ico", get(pages::favicon))

@@ -394,6 +394,7 @@ pub async fn tag_page(
            articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
     );
     let variables = json!({ "t": name, "after": q.after });
+    let query = query.replace("path articlesCount", "path rulesHtml articlesCount");
     let t = &match run_one(api, state, req, &query, variables, "tag").await {
         Ok(found) => found,
         Err(response) => return response,
@@ -413,8 +414,63 @@ pub async fn tag_page(
         html! {
             h1 { (title) }
             @if !s(t, "description").is_empty() { p { (s(t, "description")) } }
+            @if !s(t, "rulesHtml").is_empty() { section.rules { h2 { "Rules" } (PreEscaped(s(t, "rulesHtml"))) } }
             p.meta { (t["articlesCount"].as_i64().unwrap_or(0)) " articles · " (t["followersCount"].as_i64().unwrap_or(0)) " followers" }
             (article_list(&t["articles"], s(t, "path")))
+        },
+    )
+}
+
+/// `GET /modlog`: the public moderation log, newest first, as the `modlog` query shows it.
+#[handler]
+pub async fn modlog_page(
+    req: &Request,
+    Query(q): Query<PageQuery>,
+    Data(api): Data<&Api>,
+    Data(state): Data<&AppState>,
+) -> Response {
+    let query = "query($after: String) { modlog(first: 50, after: $after) { edges { node {
+        action subjectType reason createdAt expiresAt automatic moderator { username }
+        subject { ... on User { username path } ... on Article { title path } ... on Tag { name path } } } }
+        pageInfo { hasNextPage endCursor } } }";
+    let data = match run(api, state, req, query, json!({ "after": q.after })).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let log = &data["modlog"];
+    let edges = log["edges"].as_array().cloned().unwrap_or_default();
+    page(
+        StatusCode::OK,
+        "Moderation log",
+        "What the moderators did, and why.",
+        Some(&format!("{}/modlog", state.settings.public_origin())),
+        None,
+        html! {
+            h1 { "Moderation log" }
+            @if edges.is_empty() { p { "Nothing yet." } }
+            @for edge in &edges {
+                @let e = &edge["node"];
+                @let subject = &e["subject"];
+                article.card {
+                    p.meta {
+                        (date(&e["createdAt"])) " · "
+                        @if e["automatic"].as_bool().unwrap_or(false) { "automatic" }
+                        @else if let Some(name) = e["moderator"]["username"].as_str() { a href={ "/" (name) } { "@" (name) } }
+                        @else { "a moderator" }
+                    }
+                    p {
+                        strong { (s(e, "action").to_lowercase().replace('_', " ")) } " · "
+                        @if let Some(path) = subject["path"].as_str() {
+                            a href=(path) { (subject["title"].as_str().or(subject["username"].as_str()).or(subject["name"].as_str()).unwrap_or("comment")) }
+                        } @else { (s(e, "subjectType").to_lowercase()) " (no longer visible)" }
+                        @if let Some(until) = e["expiresAt"].as_str() { " · until " (until) }
+                    }
+                    @if !s(e, "reason").is_empty() { p { (s(e, "reason")) } }
+                }
+            }
+            @if log["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false) {
+                p { a rel="next" href={ "/modlog?after=" (s(&log["pageInfo"], "endCursor")) } { "Older entries →" } }
+            }
         },
     )
 }

@@ -94,6 +94,8 @@ pub enum Job {
     QueueDigests {},
     /// Mails one member their weekly digest.
     SendDigest { user_id: UserId },
+    /// Lifts a member's timed suspension or comment ban once it has ended.
+    LiftRestrictions { user_id: UserId },
 }
 
 impl Job {

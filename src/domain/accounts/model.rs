@@ -151,6 +151,7 @@ pub const RESERVED_USERNAMES: &[&str] = &[
     "about",
     "moderator",
     "mod",
+    "modlog",
     "staff",
     "team",
     "owner",

@@ -20,7 +20,7 @@ pub const MAX_URL: usize = 2048;
 pub const LIST_COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
-     created_at, updated_at, removal_reason, tallies";
+     created_at, updated_at, removal_reason, tallies, discussion_locked_at, discussion_lock_reason";
 
 /// `columns` read from the table aliased `a` (expressions stay as they are).
 pub fn qualified(columns: &str) -> String {
@@ -41,7 +41,8 @@ pub fn qualified(columns: &str) -> String {
 pub const COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
-     created_at, updated_at, removal_reason, tallies, body_markdown, body_html, true AS body_loaded";
+     created_at, updated_at, removal_reason, tallies, discussion_locked_at, discussion_lock_reason, \
+     body_markdown, body_html, true AS body_loaded";
 
 /// Where an article is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,6 +96,9 @@ pub struct Article {
     pub removal_reason: Option<String>,
     /// Reactions per category, as the tallies hold them (see the `reactions` area).
     pub tallies: sqlx::types::Json<std::collections::HashMap<String, i32>>,
+    /// When its discussion was locked (no new comments), and why.
+    pub discussion_locked_at: Option<DateTime<Utc>>,
+    pub discussion_lock_reason: Option<String>,
 }
 
 impl Article {

@@ -17,6 +17,7 @@ use crate::domain::accounts::{Role, Viewer};
 use crate::domain::audit::{self, Subject};
 use crate::domain::markdown;
 use crate::domain::outbox::{self, WebhookEvent};
+use crate::domain::revisions;
 use crate::domain::spam;
 use crate::error::{AllValid as _, AppError, AppResult, Problem};
 use crate::ids::{ArticleId, ImageId, UserId};
@@ -435,10 +436,13 @@ pub async fn moderate_tags(
     tags: &[String],
     reason: &str,
 ) -> AppResult<Article> {
-    viewer.require_role(Role::Moderator)?;
-    let (reason, tags) = (audit::parse_reason(reason), model::parse_tags(tags)).all_valid()?;
+    viewer.require_writer()?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
+    // The instance's moderators, or a moderator of one of the tags the article has now.
+    crate::domain::tags::require_moderator_for(&mut tx, viewer, &before.tag_names).await?;
+    let (reason, tags) = (audit::parse_reason(reason), model::parse_tags(tags)).all_valid()?;
+    let tags = crate::domain::tags::canonical(&mut tx, tags).await?;
     retag(&mut tx, &before, &tags).await?;
     sqlx::query("UPDATE articles SET tag_names = $2 WHERE id = $1")
         .bind(id)
@@ -455,8 +459,37 @@ pub async fn moderate_tags(
     )
     .await?;
     let article = lock(&mut tx, id).await?;
+    record_revision(&mut tx, viewer, &before, &article).await?;
     tx.commit().await?;
     Ok(article)
+}
+
+/// Keeps the revision of an edit by `viewer` from `before` to `after` (both read with
+/// their bodies).
+async fn record_revision(
+    conn: &mut PgConnection,
+    viewer: &Viewer,
+    before: &Article,
+    after: &Article,
+) -> AppResult<()> {
+    fn version(a: &Article) -> revisions::Version<'_> {
+        revisions::Version {
+            title: Some(&a.title),
+            tags: Some(&a.tag_names),
+            cover_image_url: a.cover_image_url.as_deref(),
+            canonical_url: a.canonical_url.as_deref(),
+            body: &a.body_markdown,
+        }
+    }
+    revisions::record(
+        conn,
+        revisions::Edited::Article,
+        before.id.uuid(),
+        viewer.user_id,
+        &version(before),
+        &version(after),
+    )
+    .await
 }
 
 /// A moderator's takedown (the caller has checked the right to): the article leaves
@@ -542,9 +575,9 @@ pub async fn create_and(
     if publish {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
     }
-    let tags = draft.tags.clone().unwrap_or_default();
-
     let mut tx = db.begin().await?;
+    let tags =
+        crate::domain::tags::canonical(&mut tx, draft.tags.clone().unwrap_or_default()).await?;
     let series_id = match draft.series.clone().flatten() {
         Some(series) => Some(super::series::upsert(&mut tx, viewer.user_id, &series).await?),
         None => None,
@@ -661,10 +694,10 @@ pub async fn update(
         } else {
             before.description.clone()
         });
-    let tags = draft
-        .tags
-        .clone()
-        .unwrap_or_else(|| before.tag_names.clone());
+    let tags = match draft.tags.clone() {
+        Some(tags) => crate::domain::tags::canonical(&mut tx, tags).await?,
+        None => before.tag_names.clone(),
+    };
     let content_changed = draft.title.as_ref().is_some_and(|t| *t != before.title)
         || markdown != before.body_markdown;
     sqlx::query(
@@ -722,6 +755,7 @@ pub async fn update(
         || before.description != article.description
         || before.cover_image_url != article.cover_image_url
         || before.canonical_url != article.canonical_url;
+    record_revision(&mut tx, viewer, &before, &article).await?;
     if before.is_live() && article.is_live() && changed {
         announce(
             &mut tx,

@@ -89,6 +89,60 @@ impl Loader<ArticleId> for ArticleTagsLoader {
     }
 }
 
+/// A page of an article's or a comment's revisions: what was edited, whose, the page's
+/// start (`None`: the newest) and how many rows to read.
+pub type RevisionsKey = (
+    crate::domain::revisions::Edited,
+    uuid::Uuid,
+    Option<crate::ids::RevisionId>,
+    i64,
+);
+
+/// Pages of revisions for every article and comment of a request, one statement per kind.
+pub struct RevisionsLoader(pub PgPool);
+
+impl Loader<RevisionsKey> for RevisionsLoader {
+    type Value = Vec<crate::domain::revisions::Revision>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[RevisionsKey],
+    ) -> LoadResult<RevisionsKey, Vec<crate::domain::revisions::Revision>> {
+        use crate::domain::revisions::{self, Edited};
+        let mut found = HashMap::new();
+        for edited in [Edited::Article, Edited::Comment] {
+            let wanted: Vec<(uuid::Uuid, Option<crate::ids::RevisionId>, i64)> = keys
+                .iter()
+                .filter(|k| k.0 == edited)
+                .map(|k| (k.1, k.2, k.3))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let pages = revisions::pages(&self.0, edited, &wanted)
+                .await
+                .map_err(shared)?;
+            for ((subject, after, limit), page) in wanted.into_iter().zip(pages) {
+                found.insert((edited, subject, after, limit), page);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The moderators of each tag, earliest appointed first.
+pub struct TagModeratorsLoader(pub PgPool);
+
+impl Loader<crate::ids::TagId> for TagModeratorsLoader {
+    type Value = Vec<UserId>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[crate::ids::TagId]) -> LoadResult<crate::ids::TagId, Vec<UserId>> {
+        tags::moderators_of(&self.0, keys).await.map_err(shared)
+    }
+}
+
 /// Pages of replies, for comments whose replies were not read with their thread page:
 /// keyed by the parent and the levels asked for (see [`comments::thread_page`]); one
 /// statement for every parent of a batch that asks the same.

@@ -47,6 +47,10 @@ pub struct Loaders {
     pub articles_with: Batch<(ArticleId, Includes), content::ArticleWithLoader>,
     pub tags: Batch<TagId, content::TagLoader>,
     pub article_tags: Batch<ArticleId, content::ArticleTagsLoader>,
+    /// Pages of revisions of articles and comments.
+    pub revisions: Batch<content::RevisionsKey, content::RevisionsLoader>,
+    /// The moderators of each tag.
+    pub tag_moderators: Batch<TagId, content::TagModeratorsLoader>,
     pub replies: Batch<content::RepliesKey, content::RepliesLoader>,
     pub comments: Batch<CommentId, content::CommentLoader>,
     pub reaction_counts: Batch<crate::domain::reactions::Reactable, content::ReactionCountsLoader>,
@@ -129,6 +133,8 @@ impl Loaders {
         self.articles_with.forget();
         self.tags.forget();
         self.article_tags.forget();
+        self.tag_moderators.forget();
+        self.revisions.forget();
         self.replies.forget();
         self.comments.forget();
         self.reaction_counts.forget();
@@ -192,6 +198,8 @@ impl Loaders {
             articles_with: Batch::new(content::ArticleWithLoader(db.clone())),
             tags: Batch::new(content::TagLoader(db.clone())),
             article_tags: Batch::new(content::ArticleTagsLoader(db.clone())),
+            tag_moderators: Batch::new(content::TagModeratorsLoader(db.clone())),
+            revisions: Batch::new(content::RevisionsLoader(db.clone())),
             replies: Batch::new(content::RepliesLoader {
                 db: db.clone(),
                 viewer,

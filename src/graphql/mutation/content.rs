@@ -311,14 +311,22 @@ mutation_payload! {
 }
 
 mutation_input! {
-    /// A tag's description and colour, set by moderators.
+    /// A tag's description, colour, rules and aliases, set by its moderators (or the
+    /// instance's).
     UpdateTagInput {
         /// The tag's name.
         name: String,
-        /// What belongs under the tag; left out, it stays as it is.
+        /// What belongs under the tag (at most 500 characters); left out, it stays as it is.
         description: Option<String>,
-        /// A colour as `#rrggbb`; left out, it stays as it is.
+        /// A colour as `#rrggbb` (empty clears it); left out, it stays as it is.
         color: Option<String>,
+        /// The tag's rules in Markdown (at most 5,000 characters), shown on the tag page
+        /// and to writers using the tag; left out, they stay as they are.
+        rules: Option<String>,
+        /// Other names that lead to this tag (at most 10, each 1 to 30 letters or
+        /// digits, none another tag's name or alias): an article tagged with an alias gets
+        /// this tag. Replaces the list; left out, it stays as it is.
+        aliases: Option<Vec<String>>,
     }
 }
 
@@ -826,7 +834,8 @@ impl ContentMutation {
         .await
     }
 
-    /// Moderators describe a tag.
+    /// The tag's moderators (or the instance's) describe a tag: description, colour,
+    /// rules and aliases.
     async fn update_tag(
         &self,
         ctx: &Context<'_>,
@@ -839,8 +848,12 @@ impl ContentMutation {
                 &ctx.state().db,
                 ctx.require_viewer()?,
                 &input.name,
-                input.description.clone(),
-                input.color.clone(),
+                tags::TagChanges {
+                    description: input.description.clone(),
+                    color: input.color.clone(),
+                    rules_markdown: input.rules.clone(),
+                    aliases: input.aliases.clone(),
+                },
             )
             .await?;
             Ok(UpdateTagPayload {

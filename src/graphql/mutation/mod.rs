@@ -1,9 +1,11 @@
 pub mod accounts;
 pub mod content;
+pub mod history;
 pub mod imports;
 pub mod media;
 pub mod moderation;
 pub mod notification_mail;
 pub mod payload;
+pub mod standing;
 pub mod syndication;
 pub mod webhooks;

@@ -1,4 +1,5 @@
 use async_graphql::{Context, Enum, ID, Object};
+use chrono::{DateTime, Utc};
 
 use crate::domain::accounts::Role;
 use crate::domain::articles::service as articles;
@@ -154,12 +155,15 @@ mutation_payload! {
 }
 
 mutation_input! {
-    /// A member to suspend.
+    /// A member to suspend, and for how long.
     SuspendMemberInput {
         /// The member's global ID.
         id: ID,
         /// Why; the member sees it (1 to 500 characters).
         reason: String,
+        /// When the suspension lifts by itself (in the future, within ten years); left
+        /// out, it lasts until a moderator lifts it. The member sees it.
+        until: Option<DateTime<Utc>>,
     }
 }
 
@@ -222,14 +226,15 @@ impl ModerationMutation {
     }
 
     /// Resolves a report, and every other open report on the same subject, acting on the
-    /// subject: moderators and admins. The action is written to the audit log.
+    /// subject: moderators and admins; a tag moderator, on reports in their tags, may
+    /// dismiss, take no action or hide a comment. The action is written to the audit log.
     async fn resolve_report(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The report and the action.")] input: ResolveReportInput,
     ) -> async_graphql::Result<ResolveReportPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
-            moderator(ctx)?;
+            ctx.require_viewer()?.require_writer()?;
             let id = node::decode_as::<ReportNode>(&input.id)?;
             let report = moderation::resolve(
                 &ctx.state().db,
@@ -282,14 +287,15 @@ impl ModerationMutation {
         .await
     }
 
-    /// Hides, shows again or deletes a comment, with a reason kept in the audit log.
+    /// Hides, shows again or deletes a comment, with a reason kept in the audit log:
+    /// moderators; a moderator of one of the article's tags hides and shows.
     async fn moderate_comment(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The comment, the action and why.")] input: ModerateCommentInput,
     ) -> async_graphql::Result<ModerateCommentPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
-            moderator(ctx)?;
+            ctx.require_viewer()?.require_writer()?;
             let id = node::decode_as::<CommentNode>(&input.id)?;
             let (resolution, change) = match input.action {
                 CommentModeration::Hide => (Resolution::HideComment, events::Change::Hidden),
@@ -313,14 +319,15 @@ impl ModerationMutation {
         .await
     }
 
-    /// Changes an article's tags, with a reason kept in the audit log.
+    /// Changes an article's tags, with a reason kept in the audit log: moderators, and
+    /// the moderators of one of the tags the article has.
     async fn moderate_article_tags(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The article, its new tags and why.")] input: ModerateArticleTagsInput,
     ) -> async_graphql::Result<ModerateArticleTagsPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
-            moderator(ctx)?;
+            ctx.require_viewer()?.require_writer()?;
             let id = node::decode_as::<ArticleNode>(&input.id)?;
             let article = articles::moderate_tags(
                 &ctx.state().db,
@@ -338,7 +345,8 @@ impl ModerationMutation {
         .await
     }
 
-    /// Suspends a member: they keep reading but cannot write, and see the reason.
+    /// Suspends a member, for a time or until lifted: they keep reading but cannot write,
+    /// and see the reason and the end.
     async fn suspend_member(
         &self,
         ctx: &Context<'_>,
@@ -347,7 +355,14 @@ impl ModerationMutation {
         respond(ctx, input.client_mutation_id.clone(), async {
             moderator(ctx)?;
             let id = node::decode_as::<UserNode>(&input.id)?;
-            moderation::suspend(&ctx.state().db, ctx.require_viewer()?, id, &input.reason).await?;
+            moderation::suspend(
+                &ctx.state().db,
+                ctx.require_viewer()?,
+                id,
+                &input.reason,
+                input.until,
+            )
+            .await?;
             Ok(SuspendMemberPayload {
                 user: load_user(ctx, id).await?,
                 ..Default::default()
@@ -378,7 +393,7 @@ impl ModerationMutation {
 
 /// UNAUTHENTICATED or FORBIDDEN unless a moderator or admin asks: checked before the
 /// input, so others learn nothing from input errors.
-fn moderator(ctx: &Context<'_>) -> AppResult<()> {
+pub(crate) fn moderator(ctx: &Context<'_>) -> AppResult<()> {
     ctx.require_viewer()?.require_role(Role::Moderator)
 }
 

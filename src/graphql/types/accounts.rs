@@ -295,6 +295,28 @@ impl ViewerNode {
     async fn suspended_reason(&self) -> Option<&str> {
         self.0.suspended_reason.as_deref()
     }
+    /// What the moderators restrict now (a suspension, a comment ban), why and until when.
+    async fn standing(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<crate::graphql::types::moderation::StandingNode> {
+        let viewer = ctx.require_viewer()?;
+        Ok(crate::graphql::types::moderation::StandingNode(
+            crate::domain::standing::standing(&ctx.state().db, viewer, self.0.id).await?,
+        ))
+    }
+    /// The warnings moderators gave them, newest first (at most 100).
+    async fn warnings(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::moderation::WarningNode>> {
+        let viewer = ctx.require_viewer()?;
+        let rows = crate::domain::standing::warnings(&ctx.state().db, viewer, self.0.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::moderation::WarningNode)
+            .collect())
+    }
     /// Open sessions, newest first: at most 100, a plain list (a member has few).
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNode>> {
         let viewer = ctx.require_viewer()?;

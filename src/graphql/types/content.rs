@@ -164,6 +164,39 @@ impl ArticleNode {
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
         self.0.edited_at
     }
+    /// Every edit, newest first: editor, time, what changed and a diff of the Markdown.
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+    ) -> async_graphql::Result<
+        Conn<
+            crate::graphql::types::revisions::RevisionNode,
+            async_graphql::connection::EmptyFields,
+        >,
+    > {
+        crate::graphql::types::revisions::page(
+            ctx,
+            crate::domain::revisions::Edited::Article,
+            self.0.id.uuid(),
+            first,
+            after,
+        )
+        .await
+    }
+    /// When its discussion was locked: no new comments until it is unlocked; null when open.
+    async fn discussion_locked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.discussion_locked_at
+    }
+    /// Why its discussion was locked, to show where the comment box would be; null when open.
+    async fn discussion_lock_reason(&self) -> Option<&str> {
+        self.0
+            .discussion_lock_reason
+            .as_deref()
+            .filter(|_| self.0.discussion_locked_at.is_some())
+    }
     /// When it was first saved.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -668,6 +701,37 @@ impl CommentNode {
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
         self.comment.edited_at
     }
+    /// Every edit of its text, newest first, with a diff: empty to readers who may not
+    /// read the text (deleted, or hidden from them), except moderators.
+    #[graphql(name = "edits")]
+    async fn edits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items from the start, after `after` (by default 20, and at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "A cursor: the page starts after this edge.")] after: Option<String>,
+    ) -> async_graphql::Result<
+        Conn<
+            crate::graphql::types::revisions::RevisionNode,
+            async_graphql::connection::EmptyFields,
+        >,
+    > {
+        let readable = self
+            .comment
+            .text_visible_to(ctx.viewer(), self.article_author)
+            || crate::domain::revisions::sees_redacted(ctx.viewer());
+        if !readable {
+            return Ok(Conn::new(false, false));
+        }
+        crate::graphql::types::revisions::page(
+            ctx,
+            crate::domain::revisions::Edited::Comment,
+            self.comment.id.uuid(),
+            first,
+            after,
+        )
+        .await
+    }
     /// The sum of its reactions' configured scores, less moderation penalties; orders TOP threads.
     async fn score(&self) -> i32 {
         self.comment.score
@@ -797,6 +861,34 @@ impl TagNode {
     /// `#rrggbb`.
     async fn color(&self) -> Option<&str> {
         self.0.color.as_deref()
+    }
+    /// The tag's rules as its moderators wrote them, in Markdown; empty when it has none.
+    /// Show them on the tag page and to a writer who picks the tag.
+    async fn rules(&self) -> &str {
+        &self.0.rules_markdown
+    }
+    /// The rules rendered to sanitised HTML.
+    async fn rules_html(&self) -> &str {
+        &self.0.rules_html
+    }
+    /// Other names that lead to this tag: an article tagged with one gets this tag.
+    async fn aliases(&self) -> &[String] {
+        &self.0.aliases
+    }
+    /// The members an admin appointed to moderate the tag: they adjust the tags of its
+    /// articles, hide comments under them, handle their reports and describe the tag.
+    async fn moderators(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UserNode>> {
+        let ids = ctx
+            .loaders()
+            .tag_moderators
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        let users = ctx.loaders().users.load_many(ids.iter().copied()).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| users.get(id).cloned().map(UserNode))
+            .collect())
     }
     /// `/t/{name}`.
     async fn path(&self) -> String {

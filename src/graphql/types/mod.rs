@@ -5,4 +5,5 @@ pub mod jobs;
 pub mod media;
 pub mod moderation;
 pub mod notifications;
+pub mod revisions;
 pub mod webhooks;

@@ -1,0 +1,2 @@
+DROP TABLE comment_revisions;
+DROP TABLE article_revisions;
