@@ -185,7 +185,8 @@ mod tests {
             assert_eq!(payload["kind"], job.kind());
             assert!(KINDS.contains(&job.kind()));
         }
-        assert_eq!(KINDS.len(), 21);
+        assert_eq!(KINDS.len(), 22);
+        assert!(KINDS.contains(&"lift_restrictions"));
         assert!(KINDS.contains(&"purge_search_changes"));
     }
 }
