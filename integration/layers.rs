@@ -35,6 +35,7 @@ const DOMAIN: &[&[&str]] = &[
         "notifications",
         "syndication",
         "revisions",
+        "organizations",
     ],
     &["accounts", "spam"],
     &["outbox", "audit", "ranking", "markdown", "page"],

@@ -28,6 +28,7 @@ mod nodes;
 mod notification_mail;
 mod notifications;
 mod observability;
+mod organizations;
 mod persisted;
 mod process;
 mod proxy;

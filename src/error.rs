@@ -260,6 +260,16 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
         "this username is already taken",
     ),
     (
+        "profile_name_taken",
+        "username",
+        "this name is already taken by a member or an organization",
+    ),
+    (
+        "organizations_slug_key",
+        "slug",
+        "this name is already taken by a member or an organization",
+    ),
+    (
         "users_email_key",
         "email",
         "this email is already registered",

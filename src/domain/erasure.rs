@@ -108,6 +108,26 @@ pub async fn erase_member_content(
         .bind(user)
         .execute(&mut *tx)
         .await?;
+    // Their places in organizations and on others' articles: they no longer count as an
+    // author (the live ones leave their count, which is reset below anyway).
+    sqlx::query(
+        "WITH gone AS (DELETE FROM organization_members WHERE user_id = $1 RETURNING organization_id)
+         UPDATE organizations o SET members_count = members_count - 1 FROM gone WHERE o.id = gone.organization_id",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM organization_invitations WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "WITH gone AS (DELETE FROM article_co_authors WHERE user_id = $1 RETURNING article_id)
+         UPDATE articles a SET co_author_ids = array_remove(co_author_ids, $1) FROM gone WHERE a.id = gone.article_id",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
     // Their articles, with everything hanging from them.
     sqlx::query(
         "UPDATE tags t SET articles_count = t.articles_count - x.n FROM (

@@ -72,11 +72,16 @@ const LIVE: &str = "FROM articles a JOIN users u ON u.id = a.user_id
        AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
                                        WHERE at.article_id = a.id AND t.name = $2))";
 
-/// Whether viewer `$1` follows an article's author or one of its tags: the two lists are
+/// Whether viewer `$1` follows one of an article's authors, its organization or one of its
+/// tags: the two lists are
 /// read once per statement (each a scalar subquery), then checked per article as an index
 /// walk reaches it; tags through the names each article carries.
 const FOLLOWED: &str = "(a.user_id = ANY((SELECT coalesce(array_agg(followable_id), '{}') FROM follows
                                   WHERE follower_id = $1 AND followable_type = 'user')::uuid[])
+    OR a.co_author_ids && (SELECT coalesce(array_agg(followable_id), '{}') FROM follows
+                           WHERE follower_id = $1 AND followable_type = 'user')::uuid[]
+    OR a.organization_id = ANY((SELECT coalesce(array_agg(followable_id), '{}') FROM follows
+                                WHERE follower_id = $1 AND followable_type = 'organization')::uuid[])
     OR a.tag_names && (SELECT coalesce(array_agg(t.name), '{}') FROM follows f JOIN tags t ON t.id = f.followable_id
                        WHERE f.follower_id = $1 AND f.followable_type = 'tag'))";
 

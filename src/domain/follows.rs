@@ -16,6 +16,7 @@ use crate::ids::{TagId, UserId};
 pub enum Followable {
     User(UserId),
     Tag(TagId),
+    Organization(crate::ids::OrganizationId),
 }
 
 impl Followable {
@@ -23,12 +24,23 @@ impl Followable {
         match self {
             Self::User(_) => "user",
             Self::Tag(_) => "tag",
+            Self::Organization(_) => "organization",
         }
     }
+    /// The followable a `follows` row names.
+    pub fn from_parts(type_name: &str, id: Uuid) -> Self {
+        match type_name {
+            "user" => Self::User(id.into()),
+            "organization" => Self::Organization(id.into()),
+            _ => Self::Tag(id.into()),
+        }
+    }
+
     pub fn id(self) -> Uuid {
         match self {
             Self::User(id) => id.uuid(),
             Self::Tag(id) => id.uuid(),
+            Self::Organization(id) => id.uuid(),
         }
     }
 }
@@ -51,6 +63,9 @@ pub async fn set(
         ),
         Followable::Tag(_) => {
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tags WHERE id = $1)")
+        }
+        Followable::Organization(_) => {
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)")
         }
     }
     .bind(target.id())
@@ -78,6 +93,7 @@ pub async fn set(
         let table = match target {
             Followable::User(_) => "users",
             Followable::Tag(_) => "tags",
+            Followable::Organization(_) => "organizations",
         };
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE {table} SET followers_count = followers_count + $2 WHERE id = $1"
@@ -138,13 +154,7 @@ pub async fn followed_by(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(t, id)| {
-            if t == "user" {
-                Followable::User(id.into())
-            } else {
-                Followable::Tag(id.into())
-            }
-        })
+        .map(|(t, id)| Followable::from_parts(&t, id))
         .collect())
 }
 
@@ -168,13 +178,7 @@ pub async fn all_followed(
     }
     Ok(Some(
         rows.into_iter()
-            .map(|(t, id)| {
-                if t == "user" {
-                    Followable::User(id.into())
-                } else {
-                    Followable::Tag(id.into())
-                }
-            })
+            .map(|(t, id)| Followable::from_parts(&t, id))
             .collect(),
     ))
 }
@@ -228,6 +232,20 @@ pub async fn followers(
         page,
     );
     run_page(db, sql, user, page).await
+}
+
+/// The members following organization `org`, newest first.
+pub async fn organization_followers(
+    db: &PgPool,
+    org: crate::ids::OrganizationId,
+    page: &PageRequest<FollowKey>,
+) -> AppResult<FollowPage> {
+    let sql = page_sql(
+        "SELECT x.id, f.created_at FROM follows f JOIN users x ON x.id = f.follower_id AND x.deleted_at IS NULL",
+        "f.followable_type = 'organization' AND f.followable_id = $1",
+        page,
+    );
+    run_page(db, sql, UserId::from(org.uuid()), page).await
 }
 
 /// Members `user` follows, newest first.

@@ -20,6 +20,7 @@ pub mod media;
 pub mod moderation;
 pub mod notification_mail;
 pub mod notifications;
+pub mod organizations;
 pub mod outbox;
 pub mod page;
 pub mod ranking;

@@ -222,15 +222,36 @@ pub async fn subscriptions(
 /// A new comment: its article's author, the author of the comment it answers, and the
 /// members it mentions. Returns who was notified.
 pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<UserId>> {
-    let row: Option<(UserId, ArticleId, Option<UserId>, String, UserId, bool)> = sqlx::query_as(
-        "SELECT c.user_id, c.article_id, p.user_id, c.body_markdown, a.user_id, a.status = 'published'
+    #[derive(sqlx::FromRow)]
+    struct Commented {
+        actor: UserId,
+        article: ArticleId,
+        parent_author: Option<UserId>,
+        body: String,
+        article_author: UserId,
+        co_authors: Vec<UserId>,
+        live: bool,
+    }
+    let row = sqlx::query_as::<_, Commented>(
+        "SELECT c.user_id AS actor, c.article_id AS article, p.user_id AS parent_author,
+                c.body_markdown AS body, a.user_id AS article_author, a.co_author_ids AS co_authors,
+                a.status = 'published' AS live
          FROM comments c JOIN articles a ON a.id = c.article_id LEFT JOIN comments p ON p.id = c.parent_id
          WHERE c.id = $1 AND c.deleted_at IS NULL AND c.hidden_at IS NULL",
     )
     .bind(comment_id)
     .fetch_optional(db)
     .await?;
-    let Some((actor, article, parent_author, body, article_author, live)) = row else {
+    let Some(Commented {
+        actor,
+        article,
+        parent_author,
+        body,
+        article_author,
+        co_authors,
+        live,
+    }) = row
+    else {
         return Ok(Vec::new());
     };
     if !live {
@@ -277,12 +298,19 @@ pub async fn on_comment(db: &PgPool, comment_id: CommentId) -> AppResult<Vec<Use
             .await?,
         );
     }
-    if parent_author != Some(article_author) && level(article_author) == ThreadLevel::All {
-        told.insert(article_author);
+    // Every author (the article's and its co-authors) hears of a comment, unless answered.
+    for author in std::iter::once(article_author).chain(co_authors) {
+        if parent_author == Some(author)
+            || told.contains(&author)
+            || level(author) != ThreadLevel::All
+        {
+            continue;
+        }
+        told.insert(author);
         push(
             record(
                 db,
-                article_author,
+                author,
                 actor,
                 NotificationKind::Comment,
                 &format!("comment:{comment_id}"),

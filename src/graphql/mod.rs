@@ -45,9 +45,11 @@ pub struct OutsideMutation(
     mutation::notification_mail::NotificationMailMutation,
 );
 
-/// The mutations of a community's structure: its moderators' sanctions and tags.
+/// The mutations of a community's structure: organizations and co-authors, the
+/// moderators' sanctions and tags, and edit history.
 #[derive(MergedObject, Default)]
 pub struct CommunityMutation(
+    mutation::organizations::OrganizationsMutation,
     mutation::standing::StandingMutation,
     mutation::history::HistoryMutation,
 );

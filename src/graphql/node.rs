@@ -103,6 +103,8 @@ pub enum Node {
     WebhookDelivery(crate::graphql::types::webhooks::WebhookDeliveryNode),
     FeedSource(crate::graphql::types::imports::FeedSourceNode),
     Revision(crate::graphql::types::revisions::RevisionNode),
+    Organization(crate::graphql::types::organizations::OrganizationNode),
+    OrganizationInvitation(crate::graphql::types::organizations::OrganizationInvitation),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -186,6 +188,16 @@ pub(crate) async fn resolve(
             .load_one(id.into())
             .await?
             .map(|r| Node::Report(ReportNode(r))),
+        crate::graphql::types::organizations::OrganizationNode::TYPE_NAME => {
+            loaders.organizations.load_one(id.into()).await?.map(|o| {
+                Node::Organization(crate::graphql::types::organizations::OrganizationNode(o))
+            })
+        }
+        crate::graphql::types::organizations::OrganizationInvitation::TYPE_NAME => {
+            crate::graphql::types::organizations::invitation(ctx, id.into())
+                .await?
+                .map(Node::OrganizationInvitation)
+        }
         crate::graphql::types::revisions::RevisionNode::TYPE_NAME => {
             crate::graphql::types::revisions::visible(ctx, id.into())
                 .await?

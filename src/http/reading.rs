@@ -348,13 +348,23 @@ pub async fn profile_page(
 ) -> Response {
     let query = format!(
         "query($u: String!, $after: String) {{ user(username: $u) {{ username name bio location websiteUrl articlesCount followersCount path
+           articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}
+           organization(slug: $u) {{ slug name description url articlesCount followersCount membersCount path
            articles(first: 20, after: $after) {{ edges {{ node {{ {ARTICLE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
     );
     let variables = json!({ "u": username, "after": q.after });
-    let u = &match run_one(api, state, req, &query, variables, "user").await {
+    let mut data = match run(api, state, req, &query, variables).await {
         Ok(found) => found,
         Err(response) => return response,
     };
+    // Members and organizations share the address space: a name is one or the other.
+    if data["user"].is_null() {
+        return match data.get_mut("organization").map(Value::take) {
+            Some(org) if !org.is_null() => organization_page(state, &org),
+            _ => not_found(),
+        };
+    }
+    let u = &data["user"];
     let name = if s(u, "name").is_empty() {
         s(u, "username")
     } else {
@@ -377,6 +387,32 @@ pub async fn profile_page(
             @if let Some(site) = u["websiteUrl"].as_str() { p { a href=(site) rel="nofollow noopener noreferrer" { (site) } } }
             p.meta { (u["articlesCount"].as_i64().unwrap_or(0)) " articles · " (u["followersCount"].as_i64().unwrap_or(0)) " followers" }
             (article_list(&u["articles"], s(u, "path")))
+        },
+    )
+}
+
+fn organization_page(state: &AppState, o: &Value) -> Response {
+    page_with_feeds(
+        StatusCode::OK,
+        s(o, "name"),
+        s(o, "description"),
+        Some(&format!(
+            "{}{}",
+            state.settings.public_origin(),
+            s(o, "path")
+        )),
+        None,
+        None,
+        html! {
+            h1 { (s(o, "name")) } p.meta { "@" (s(o, "slug")) " · organization" }
+            @if !s(o, "description").is_empty() { p { (s(o, "description")) } }
+            @if let Some(site) = o["url"].as_str() { p { a href=(site) rel="nofollow noopener noreferrer" { (site) } } }
+            p.meta {
+                (o["articlesCount"].as_i64().unwrap_or(0)) " articles · "
+                (o["membersCount"].as_i64().unwrap_or(0)) " members · "
+                (o["followersCount"].as_i64().unwrap_or(0)) " followers"
+            }
+            (article_list(&o["articles"], s(o, "path")))
         },
     )
 }

@@ -120,7 +120,8 @@ pub async fn member(
     Data(state): Data<&AppState>,
 ) -> Response {
     let query = format!(
-        "query($u: String!) {{ user(username: $u) {{ username name bio url articles(first: {ITEMS}) {{ nodes {{ {ITEM_FIELDS} }} }} }} }}"
+        "query($u: String!) {{ user(username: $u) {{ username name bio url articles(first: {ITEMS}) {{ nodes {{ {ITEM_FIELDS} }} }} }}
+           organization(slug: $u) {{ slug name description path articles(first: {ITEMS}) {{ nodes {{ {ITEM_FIELDS} }} }} }} }}"
     );
     let (format, data) = match fetch(req, api, state, None, &query, json!({ "u": username })).await
     {
@@ -129,7 +130,23 @@ pub async fn member(
     };
     let user = &data["user"];
     if user.is_null() {
-        return not_found();
+        // An organization's page is at its slug, beside members' pages: so is its feed.
+        let org = &data["organization"];
+        if org.is_null() {
+            return not_found();
+        }
+        let page = format!("{}{}", state.settings.public_origin(), text(org, "path"));
+        let channel = Channel {
+            title: format!("{} — Vibecoding Community", text(org, "name")),
+            description: match text(org, "description") {
+                "" => format!("The latest articles of {}.", text(org, "name")),
+                about => about.to_owned(),
+            },
+            address: format!("{page}/{}", format.file()),
+            page,
+            private: false,
+        };
+        return answer(req, format, &channel, &org["articles"]["nodes"]);
     }
     let name = match text(user, "name") {
         "" => text(user, "username"),

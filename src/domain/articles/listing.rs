@@ -59,6 +59,8 @@ impl Includes {
 pub struct Filter {
     pub tag: Option<String>,
     pub author: Option<UserId>,
+    /// The articles of an organization.
+    pub organization: Option<crate::ids::OrganizationId>,
     /// The author's own list: drafts and scheduled articles too.
     pub include_unpublished: bool,
     /// Only articles in this state.
@@ -69,11 +71,12 @@ fn prefixed() -> String {
     super::model::qualified(LIST_COLUMNS)
 }
 
-/// The articles a [`Filter`] keeps, over `$1` unpublished too, `$2` the author, `$3` the
-/// tag, `$4` the status.
+/// The articles a [`Filter`] keeps, over `$1` unpublished too, `$2` an author (or
+/// co-author), `$3` the tag, `$4` the status, `$5` the organization.
 const FILTERED: &str = "FROM articles a
      WHERE ($1::bool OR a.status = 'published')
-       AND ($2::uuid IS NULL OR a.user_id = $2)
+       AND ($2::uuid IS NULL OR a.user_id = $2 OR a.co_author_ids @> ARRAY[$2::uuid])
+       AND ($5::uuid IS NULL OR a.organization_id = $5)
        AND ($3::text IS NULL OR EXISTS (
             SELECT 1 FROM article_tags at JOIN tags t ON t.id = at.tag_id
             WHERE at.article_id = a.id AND t.name = $3))
@@ -87,6 +90,7 @@ pub async fn count(db: &PgPool, filter: &Filter) -> AppResult<i64> {
             .bind(filter.author)
             .bind(filter.tag.as_deref().map(str::to_lowercase))
             .bind(filter.status)
+            .bind(filter.organization)
             .fetch_one(db)
             .await?,
     )
@@ -101,13 +105,14 @@ pub async fn latest(
     let sql = format!(
         "SELECT {cols} {FILTERED} AND {page}",
         cols = prefixed(),
-        page = page.newest_sql("COALESCE(a.published_at, a.created_at)", "a.id", 5),
+        page = page.newest_sql("COALESCE(a.published_at, a.created_at)", "a.id", 6),
     );
     let query = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(sql))
         .bind(filter.include_unpublished)
         .bind(filter.author)
         .bind(filter.tag.as_deref().map(str::to_lowercase))
-        .bind(filter.status);
+        .bind(filter.status)
+        .bind(filter.organization);
     Ok(page.bind_newest(query).fetch_all(db).await?)
 }
 

@@ -20,7 +20,8 @@ pub const MAX_URL: usize = 2048;
 pub const LIST_COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
-     created_at, updated_at, removal_reason, tallies, discussion_locked_at, discussion_lock_reason";
+     created_at, updated_at, removal_reason, tallies, discussion_locked_at, discussion_lock_reason, \
+     organization_id, co_author_ids, review_state, review_note";
 
 /// `columns` read from the table aliased `a` (expressions stay as they are).
 pub fn qualified(columns: &str) -> String {
@@ -42,6 +43,7 @@ pub const COLUMNS: &str = "id, user_id, title, slug, description, \
      cover_image_url, canonical_url, series_id, status, published_at, edited_at, \
      reading_time_minutes, tag_names, preview_token, comments_count, reactions_count, score, \
      created_at, updated_at, removal_reason, tallies, discussion_locked_at, discussion_lock_reason, \
+     organization_id, co_author_ids, review_state, review_note, \
      body_markdown, body_html, true AS body_loaded";
 
 /// Where an article is in its life.
@@ -99,6 +101,14 @@ pub struct Article {
     /// When its discussion was locked (no new comments), and why.
     pub discussion_locked_at: Option<DateTime<Utc>>,
     pub discussion_lock_reason: Option<String>,
+    /// The organization it is published under, if any.
+    pub organization_id: Option<crate::ids::OrganizationId>,
+    /// Co-authors who accepted: they edit it and it counts for them.
+    pub co_author_ids: Vec<UserId>,
+    /// `pending` while in its organization's review queue, `returned` when sent back.
+    pub review_state: Option<String>,
+    /// The editors' note when they sent it back.
+    pub review_note: Option<String>,
 }
 
 impl Article {
@@ -107,8 +117,21 @@ impl Article {
         self.status == ArticleStatus::Published
     }
 
+    /// Its author or one of its accepted co-authors.
     pub fn is_author(&self, viewer: Option<&Viewer>) -> bool {
-        viewer.is_some_and(|v| v.user_id == self.user_id)
+        viewer.is_some_and(|v| v.user_id == self.user_id || self.co_author_ids.contains(&v.user_id))
+    }
+
+    /// Every author: the author, then the accepted co-authors.
+    pub fn authors(&self) -> Vec<UserId> {
+        std::iter::once(self.user_id)
+            .chain(self.co_author_ids.iter().copied())
+            .collect()
+    }
+
+    /// Waiting in its organization's review queue.
+    pub fn in_review(&self) -> bool {
+        self.review_state.as_deref() == Some("pending")
     }
 
     /// Taken down by a moderator: only a moderator publishes it again.
@@ -129,9 +152,10 @@ impl Article {
                 }))
     }
 
-    /// Whether `viewer` may edit or delete it: its author, unless suspended.
+    /// Whether `viewer` may edit it as one of its authors, unless suspended (its
+    /// organization's editors may too: see the service).
     pub fn may_edit(&self, viewer: Option<&Viewer>) -> bool {
-        viewer.is_some_and(|v| v.user_id == self.user_id && v.require_writer().is_ok())
+        self.is_author(viewer) && viewer.is_some_and(|v| v.require_writer().is_ok())
     }
 
     /// Whether `viewer` may react to it: it is live and they are not suspended.
@@ -145,8 +169,9 @@ impl Article {
         self.may_react(viewer) && !blocked
     }
 
-    /// Drafts and scheduled articles are their author's alone; a removed one its author's
-    /// and the moderators'.
+    /// Drafts and scheduled articles are their authors' alone (and, once submitted for
+    /// review, their organization's editors': see the service); a removed one its
+    /// authors' and the moderators'.
     pub fn visible_to(&self, viewer: Option<&Viewer>) -> bool {
         self.is_live()
             || self.is_author(viewer)

@@ -16,11 +16,12 @@ use crate::domain::accounts::model::bounded_text;
 use crate::domain::accounts::{Role, Viewer};
 use crate::domain::audit::{self, Subject};
 use crate::domain::markdown;
+use crate::domain::organizations::{self, OrgRole};
 use crate::domain::outbox::{self, WebhookEvent};
 use crate::domain::revisions;
 use crate::domain::spam;
 use crate::error::{AllValid as _, AppError, AppResult, Problem};
-use crate::ids::{ArticleId, ImageId, UserId};
+use crate::ids::{ArticleId, ImageId, OrganizationId};
 use crate::jobs::{self, Job};
 
 /// What a writer sends; `None` leaves a field to the front matter, then to what the
@@ -38,6 +39,8 @@ pub struct ArticleInput {
     pub description: Option<String>,
     pub series: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
+    /// The organization to publish under (`Some(None)`: none); its members only.
+    pub organization_id: Option<Option<OrganizationId>>,
 }
 
 /// The input merged with the front matter and validated.
@@ -51,6 +54,7 @@ struct Draft {
     description: Option<String>,
     series: Option<Option<String>>,
     published_at: Option<DateTime<Utc>>,
+    organization: Option<Option<OrganizationId>>,
 }
 
 /// An optional URL: empty clears it.
@@ -162,6 +166,7 @@ fn prepare_now(input: ArticleInput) -> AppResult<Draft> {
         series,
         published_at,
         body,
+        organization: input.organization_id,
     })
 }
 
@@ -278,17 +283,26 @@ async fn set_tags(
 }
 
 /// Moves the counters an article contributes to while it is live.
+/// Moves the article counts of every author, of the organization and of the tags of an
+/// article going live (`delta` 1) or leaving (-1).
 async fn count_live(
     conn: &mut PgConnection,
-    user_id: UserId,
+    article: &Article,
     tags: &[String],
     delta: i32,
 ) -> AppResult<()> {
-    sqlx::query("UPDATE users SET articles_count = articles_count + $2 WHERE id = $1")
-        .bind(user_id)
+    sqlx::query("UPDATE users SET articles_count = articles_count + $2 WHERE id = ANY($1)")
+        .bind(article.authors())
         .bind(delta)
         .execute(&mut *conn)
         .await?;
+    if let Some(org) = article.organization_id {
+        sqlx::query("UPDATE organizations SET articles_count = articles_count + $2 WHERE id = $1")
+            .bind(org)
+            .bind(delta)
+            .execute(&mut *conn)
+            .await?;
+    }
     if !tags.is_empty() {
         sqlx::query("UPDATE tags SET articles_count = articles_count + $2 WHERE name = ANY($1)")
             .bind(tags)
@@ -339,7 +353,7 @@ async fn announce(
         conn,
         event,
         (outbox::Subject::Article, article.id.into()),
-        &[article.user_id],
+        &article.authors(),
         detail,
     )
     .await?;
@@ -369,7 +383,7 @@ async fn transition(
     if was_live != is_live {
         count_live(
             conn,
-            before.user_id,
+            before,
             &before.tag_names,
             if is_live { 1 } else { -1 },
         )
@@ -576,6 +590,13 @@ pub async fn create_and(
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
     }
     let mut tx = db.begin().await?;
+    let organization = draft.organization.flatten();
+    if let Some(org) = organization {
+        let role = organizations::require_role(&mut tx, viewer, org, OrgRole::Member).await?;
+        if publish && role < OrgRole::Editor {
+            return Err(submit_instead());
+        }
+    }
     let tags =
         crate::domain::tags::canonical(&mut tx, draft.tags.clone().unwrap_or_default()).await?;
     let series_id = match draft.series.clone().flatten() {
@@ -588,8 +609,9 @@ pub async fn create_and(
     for _ in 0..5 {
         inserted = sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
             "INSERT INTO articles (id, user_id, title, slug, body_markdown, body_html, description,
-                cover_image_url, canonical_url, series_id, reading_time_minutes, tag_names, preview_token)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                cover_image_url, canonical_url, series_id, reading_time_minutes, tag_names, preview_token,
+                organization_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (user_id, slug) DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(id)
@@ -605,6 +627,7 @@ pub async fn create_and(
         .bind(reading_time)
         .bind(&tags)
         .bind(&preview)
+        .bind(organization)
         .fetch_optional(&mut *tx)
         .await?;
         if inserted.is_some() {
@@ -638,12 +661,58 @@ pub async fn create_and(
     })
 }
 
-fn may_edit(article: &Article, viewer: &Viewer) -> AppResult<()> {
+/// `viewer`'s role in the article's organization, if it has one and they belong to it.
+async fn org_role(
+    conn: &mut PgConnection,
+    article: &Article,
+    viewer: &Viewer,
+) -> AppResult<Option<OrgRole>> {
+    match article.organization_id {
+        Some(org) => organizations::role_of(conn, org, viewer.user_id).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether an editor (or owner) of its organization, holding `role`, reaches the article:
+/// the organization's live articles, and the drafts submitted to its review queue.
+fn editor_reaches(article: &Article, role: Option<OrgRole>) -> bool {
+    role >= Some(OrgRole::Editor)
+        && !article.is_removed()
+        && (article.status != ArticleStatus::Draft || article.in_review())
+}
+
+/// NOT_FOUND unless `viewer` sees the article: what [`Article::visible_to`] allows, and what
+/// its organization's editors reach.
+fn require_visible(article: &Article, viewer: &Viewer, role: Option<OrgRole>) -> AppResult<()> {
+    if article.visible_to(Some(viewer)) || editor_reaches(article, role) {
+        return Ok(());
+    }
+    Err(AppError::NotFound("No such article".to_owned()))
+}
+
+fn may_edit(article: &Article, viewer: &Viewer, role: Option<OrgRole>) -> AppResult<()> {
     viewer.require_writer()?;
-    if !article.may_edit(Some(viewer)) {
+    if !article.may_edit(Some(viewer)) && !editor_reaches(article, role) {
         return Err(AppError::Forbidden(
-            "Only the author can change this article".to_owned(),
+            "Only its authors and its organization's editors can change this article".to_owned(),
         ));
+    }
+    Ok(())
+}
+
+/// An organization's article goes live through its editors.
+fn submit_instead() -> AppError {
+    AppError::Forbidden(
+        "Only the organization's editors and owners publish its articles: submit it for review"
+            .to_owned(),
+    )
+}
+
+/// FORBIDDEN unless `viewer` may publish the article: its organization's editors for an
+/// organization's article, its authors otherwise.
+fn may_publish(article: &Article, role: Option<OrgRole>) -> AppResult<()> {
+    if article.organization_id.is_some() && role < Some(OrgRole::Editor) {
+        return Err(submit_instead());
     }
     Ok(())
 }
@@ -658,19 +727,52 @@ pub async fn update(
     let draft = writer_draft(db, viewer, input).await?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
-    if !before.visible_to(Some(viewer)) {
-        return Err(AppError::NotFound("No such article".to_owned()));
-    }
-    may_edit(&before, viewer)?;
+    let role = org_role(&mut tx, &before, viewer).await?;
+    require_visible(&before, viewer, role)?;
+    may_edit(&before, viewer, role)?;
     if draft.published == Some(true) {
         refuse_if_removed(&before)?;
     }
+    // Its author moves it into (or out of) an organization they belong to.
+    let organization = match draft.organization {
+        Some(wanted) if wanted != before.organization_id => {
+            if before.user_id != viewer.user_id {
+                return Err(AppError::Forbidden(
+                    "Only the article's author moves it between organizations".to_owned(),
+                ));
+            }
+            if before.is_live() {
+                return Err(AppError::bad_input(
+                    "organizationId",
+                    "unpublish the article before moving it between organizations",
+                ));
+            }
+            if let Some(org) = wanted {
+                organizations::require_role(&mut tx, viewer, org, OrgRole::Member).await?;
+            }
+            wanted
+        }
+        _ => before.organization_id,
+    };
+    let role = match organization {
+        Some(org) if Some(org) != before.organization_id => {
+            organizations::role_of(&mut tx, org, viewer.user_id).await?
+        }
+        _ => role,
+    };
     let publish = draft.published.unwrap_or(matches!(
         before.status,
         ArticleStatus::Scheduled | ArticleStatus::Published
     ));
     if publish && before.status == ArticleStatus::Draft {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
+        may_publish(
+            &Article {
+                organization_id: organization,
+                ..before.clone()
+            },
+            role,
+        )?;
     }
     let series_id = match &draft.series {
         Some(Some(series)) => Some(super::series::upsert(&mut tx, viewer.user_id, series).await?),
@@ -703,7 +805,9 @@ pub async fn update(
     sqlx::query(
         "UPDATE articles SET title = $2, body_markdown = $3, body_html = $4, description = $5,
             cover_image_url = $6, canonical_url = $7, series_id = $8, reading_time_minutes = $9,
-            tag_names = $10, edited_at = CASE WHEN $11 THEN now() ELSE edited_at END
+            tag_names = $10, edited_at = CASE WHEN $11 THEN now() ELSE edited_at END,
+            organization_id = $12,
+            review_state = CASE WHEN $13 THEN NULL ELSE review_state END
          WHERE id = $1",
     )
     .bind(id)
@@ -727,6 +831,8 @@ pub async fn update(
     .bind(reading_time)
     .bind(&tags)
     .bind(content_changed && before.is_live())
+    .bind(organization)
+    .bind(publish || organization != before.organization_id)
     .execute(&mut *tx)
     .await
     .map_err(AppError::from)?;
@@ -781,12 +887,13 @@ pub async fn set_published(
 ) -> AppResult<Saved> {
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
-    if !before.visible_to(Some(viewer)) {
-        return Err(AppError::NotFound("No such article".to_owned()));
-    }
-    // Moderators and admins may take any article down; only the author puts it up.
-    if publish || before.user_id == viewer.user_id {
-        may_edit(&before, viewer)?;
+    let role = org_role(&mut tx, &before, viewer).await?;
+    require_visible(&before, viewer, role)?;
+    // Moderators and admins may take any article down; its authors (or, for an
+    // organization's article, its editors) put it up.
+    let own = before.may_edit(Some(viewer)) || editor_reaches(&before, role);
+    if publish || own {
+        may_edit(&before, viewer, role)?;
     } else {
         viewer.require_role(Role::Moderator)?;
     }
@@ -795,8 +902,13 @@ pub async fn set_published(
     }
     if publish && before.status == ArticleStatus::Draft {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
+        may_publish(&before, role)?;
+        sqlx::query("UPDATE articles SET review_state = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
-    if !publish && before.user_id != viewer.user_id {
+    if !publish && !own {
         // A moderator unpublishing someone else's article takes it down.
         unpublish_in(&mut tx, viewer, id, "").await?;
     } else {
@@ -817,9 +929,14 @@ pub async fn delete(db: &PgPool, viewer: &Viewer, id: ArticleId) -> AppResult<()
     if !article.visible_to(Some(viewer)) {
         return Err(AppError::NotFound("No such article".to_owned()));
     }
-    may_edit(&article, viewer)?;
+    viewer.require_writer()?;
+    if article.user_id != viewer.user_id {
+        return Err(AppError::Forbidden(
+            "Only the article's author can delete it".to_owned(),
+        ));
+    }
     if article.is_live() {
-        count_live(&mut tx, article.user_id, &article.tag_names, -1).await?;
+        count_live(&mut tx, &article, &article.tag_names, -1).await?;
         let deleted = serde_json::json!({ "deleted": true });
         announce(&mut tx, WebhookEvent::ArticleUnpublished, &article, deleted).await?;
     }
@@ -893,4 +1010,97 @@ pub async fn unpublish_in(
         serde_json::json!({ "status_before": status }),
     )
     .await
+}
+
+/// An author of an organization's draft puts it in the editors' review queue.
+pub async fn submit_for_review(db: &PgPool, viewer: &Viewer, id: ArticleId) -> AppResult<Article> {
+    viewer.require_writer()?;
+    let mut tx = db.begin().await?;
+    let before = lock(&mut tx, id).await?;
+    if !before.visible_to(Some(viewer)) {
+        return Err(AppError::NotFound("No such article".to_owned()));
+    }
+    if !before.is_author(Some(viewer)) {
+        return Err(AppError::Forbidden(
+            "Only its authors submit an article for review".to_owned(),
+        ));
+    }
+    if before.organization_id.is_none() {
+        return Err(AppError::bad_input(
+            "id",
+            "only an organization's article goes through review: set its organizationId",
+        ));
+    }
+    if before.status != ArticleStatus::Draft || before.in_review() {
+        return Err(AppError::bad_input(
+            "id",
+            "only a draft not already in review can be submitted",
+        ));
+    }
+    sqlx::query(
+        "UPDATE articles SET review_state = 'pending', review_note = NULL, submitted_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let article = lock(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(article)
+}
+
+/// An editor (or owner) sends a submitted draft back to its authors with a note.
+pub async fn return_for_changes(
+    db: &PgPool,
+    viewer: &Viewer,
+    id: ArticleId,
+    note: &str,
+) -> AppResult<Article> {
+    let note = audit::parse_reason(note).map_err(|_| {
+        AppError::bad_input(
+            "note",
+            "a note of 1 to 500 characters tells the authors why",
+        )
+    })?;
+    let mut tx = db.begin().await?;
+    let before = lock(&mut tx, id).await?;
+    let role = org_role(&mut tx, &before, viewer).await?;
+    require_visible(&before, viewer, role)?;
+    if role < Some(OrgRole::Editor) {
+        return Err(AppError::Forbidden(
+            "Only the organization's editors and owners review its articles".to_owned(),
+        ));
+    }
+    if !before.in_review() {
+        return Err(AppError::bad_input(
+            "id",
+            "this article is not waiting for review",
+        ));
+    }
+    sqlx::query("UPDATE articles SET review_state = 'returned', review_note = $2 WHERE id = $1")
+        .bind(id)
+        .bind(&note)
+        .execute(&mut *tx)
+        .await?;
+    let article = lock(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(article)
+}
+
+/// The drafts waiting in an organization's review queue, oldest submission first: its
+/// editors and owners.
+pub async fn review_queue(
+    db: &PgPool,
+    viewer: &Viewer,
+    org: OrganizationId,
+) -> AppResult<Vec<Article>> {
+    let mut conn = db.acquire().await?;
+    organizations::require_role(&mut conn, viewer, org, OrgRole::Editor).await?;
+    Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM articles WHERE organization_id = $1 AND review_state = 'pending'
+         AND status = 'draft' ORDER BY submitted_at LIMIT 100",
+        model::LIST_COLUMNS
+    )))
+    .bind(org)
+    .fetch_all(&mut *conn)
+    .await?)
 }

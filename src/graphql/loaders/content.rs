@@ -131,6 +131,48 @@ impl Loader<RevisionsKey> for RevisionsLoader {
     }
 }
 
+/// Organizations by id.
+pub struct OrganizationLoader(pub PgPool);
+
+impl Loader<crate::ids::OrganizationId> for OrganizationLoader {
+    type Value = crate::domain::organizations::Organization;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[crate::ids::OrganizationId],
+    ) -> LoadResult<crate::ids::OrganizationId, crate::domain::organizations::Organization> {
+        let found = crate::domain::organizations::by_ids(&self.0, keys)
+            .await
+            .map_err(shared)?;
+        Ok(found.into_iter().map(|o| (o.id, o)).collect())
+    }
+}
+
+/// The viewer's role in each organization (absent where they are not a member).
+pub struct OrgRoleLoader {
+    pub db: PgPool,
+    pub viewer: Option<UserId>,
+}
+
+impl Loader<crate::ids::OrganizationId> for OrgRoleLoader {
+    type Value = crate::domain::organizations::OrgRole;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[crate::ids::OrganizationId],
+    ) -> LoadResult<crate::ids::OrganizationId, crate::domain::organizations::OrgRole> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let found = crate::domain::organizations::roles_of(&self.db, viewer, keys)
+            .await
+            .map_err(shared)?;
+        Ok(found.into_iter().collect())
+    }
+}
+
 /// The moderators of each tag, earliest appointed first.
 pub struct TagModeratorsLoader(pub PgPool);
 

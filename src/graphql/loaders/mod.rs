@@ -47,6 +47,10 @@ pub struct Loaders {
     pub articles_with: Batch<(ArticleId, Includes), content::ArticleWithLoader>,
     pub tags: Batch<TagId, content::TagLoader>,
     pub article_tags: Batch<ArticleId, content::ArticleTagsLoader>,
+    /// Organizations by id.
+    pub organizations: Batch<crate::ids::OrganizationId, content::OrganizationLoader>,
+    /// The viewer's role in organizations.
+    pub org_roles: Batch<crate::ids::OrganizationId, content::OrgRoleLoader>,
     /// Pages of revisions of articles and comments.
     pub revisions: Batch<content::RevisionsKey, content::RevisionsLoader>,
     /// The moderators of each tag.
@@ -135,6 +139,8 @@ impl Loaders {
         self.article_tags.forget();
         self.tag_moderators.forget();
         self.revisions.forget();
+        self.organizations.forget();
+        self.org_roles.forget();
         self.replies.forget();
         self.comments.forget();
         self.reaction_counts.forget();
@@ -200,6 +206,11 @@ impl Loaders {
             article_tags: Batch::new(content::ArticleTagsLoader(db.clone())),
             tag_moderators: Batch::new(content::TagModeratorsLoader(db.clone())),
             revisions: Batch::new(content::RevisionsLoader(db.clone())),
+            organizations: Batch::new(content::OrganizationLoader(db.clone())),
+            org_roles: Batch::new(content::OrgRoleLoader {
+                db: db.clone(),
+                viewer,
+            }),
             replies: Batch::new(content::RepliesLoader {
                 db: db.clone(),
                 viewer,

@@ -41,6 +41,10 @@ pub struct ArticleFields {
     pub series: Option<String>,
     /// A future time schedules the article. Fixed once it has been published.
     pub published_at: Option<DateTime<Utc>>,
+    /// An organization you belong to, to publish under (its editors and owners publish
+    /// it; its members submit it for review); empty takes the draft out of it. Only the
+    /// article's author sets it, while it is not live.
+    pub organization_id: Option<ID>,
 }
 
 impl TryFrom<ArticleFields> for ArticleInput {
@@ -52,7 +56,23 @@ impl TryFrom<ArticleFields> for ArticleInput {
             .as_ref()
             .map(|id| node::decode_field::<ImageNode>(id, "coverImageId"))
             .transpose()?;
+        let organization_id = f
+            .organization_id
+            .as_ref()
+            .map(|id| {
+                if id.is_empty() {
+                    Ok(None)
+                } else {
+                    node::decode_field::<crate::graphql::types::organizations::OrganizationNode>(
+                        id,
+                        "organizationId",
+                    )
+                    .map(Some)
+                }
+            })
+            .transpose()?;
         Ok(Self {
+            organization_id,
             cover_image_id,
             title: f.title,
             body_markdown: f.body_markdown,
@@ -105,8 +125,8 @@ id_inputs! {
     UnpublishArticleInput: "An article to take back to draft.", "The article's global ID.";
     DeleteArticleInput: "An article of yours to delete.", "The article's global ID.";
     DeleteCommentInput: "A comment to delete.", "The comment's global ID.";
-    FollowInput: "A member or a tag to follow.", "The global ID of a member or a tag.";
-    UnfollowInput: "A member or a tag to stop following.", "The global ID of a member or a tag.";
+    FollowInput: "A member, a tag or an organization to follow.", "The global ID of a member, a tag or an organization.";
+    UnfollowInput: "A member, a tag or an organization to stop following.", "The global ID of a member, a tag or an organization.";
     BlockUserInput: "A member to block.", "The member's global ID.";
     UnblockUserInput: "A member to unblock.", "The member's global ID.";
 }
@@ -255,11 +275,14 @@ macro_rules! follow_payloads {
             #[doc = $what]
             $name {
                 /// The member, with `viewerIsFollowing` and `followersCount` as they are now;
-                /// null when the target is a tag.
+                /// null when the target is not a member.
                 user: Option<UserNode>,
                 /// The tag, with `viewerIsFollowing` and `followersCount` as they are now;
-                /// null when the target is a member.
+                /// null when the target is not a tag.
                 tag: Option<TagNode>,
+                /// The organization, with `viewerIsFollowing` and `followersCount` as they
+                /// are now; null when the target is not an organization.
+                organization: Option<crate::graphql::types::organizations::OrganizationNode>,
                 /// The signed-in member (`viewer.user.followingCount`, `followedTags`).
                 viewer: Option<ViewerNode>,
             }
@@ -268,8 +291,8 @@ macro_rules! follow_payloads {
 }
 
 follow_payloads! {
-    FollowPayload: "A member or tag followed.",
-    UnfollowPayload: "A member or tag no longer followed.",
+    FollowPayload: "A member, tag or organization followed.",
+    UnfollowPayload: "A member, tag or organization no longer followed.",
 }
 
 /// Declares the payloads of `blockUser` and `unblockUser`.
@@ -737,10 +760,11 @@ impl ContentMutation {
             let target = followable(&input.id)?;
             limit(ctx, Action::Follow, None).await?;
             follows::set(&ctx.state().db, ctx.require_viewer()?, target, true).await?;
-            let (user, tag, viewer) = followed(ctx, target).await?;
+            let (user, tag, organization, viewer) = followed(ctx, target).await?;
             Ok(FollowPayload {
                 user,
                 tag,
+                organization,
                 viewer,
                 ..Default::default()
             })
@@ -759,10 +783,11 @@ impl ContentMutation {
             ctx.require_viewer()?;
             let target = followable(&input.id)?;
             follows::set(&ctx.state().db, ctx.require_viewer()?, target, false).await?;
-            let (user, tag, viewer) = followed(ctx, target).await?;
+            let (user, tag, organization, viewer) = followed(ctx, target).await?;
             Ok(UnfollowPayload {
                 user,
                 tag,
+                organization,
                 viewer,
                 ..Default::default()
             })
@@ -866,25 +891,44 @@ impl ContentMutation {
 }
 
 fn followable(id: &ID) -> async_graphql::Result<Followable> {
-    let only = || AppError::bad_input("id", "only members and tags can be followed");
+    let only = || AppError::bad_input("id", "only members, tags and organizations can be followed");
     match node::decode(id).map_err(|_| only())? {
         (t, id) if t == UserNode::TYPE_NAME => Ok(Followable::User(id.into())),
         (t, id) if t == TagNode::TYPE_NAME => Ok(Followable::Tag(id.into())),
+        (t, id) if t == crate::graphql::types::organizations::OrganizationNode::TYPE_NAME => {
+            Ok(Followable::Organization(id.into()))
+        }
         _ => Err(only().into()),
     }
 }
 
-/// What following or unfollowing `target` changed: the member or the tag, and the viewer.
-async fn followed(
-    ctx: &Context<'_>,
-    target: Followable,
-) -> async_graphql::Result<(Option<UserNode>, Option<TagNode>, Option<ViewerNode>)> {
+type Followed = (
+    Option<UserNode>,
+    Option<TagNode>,
+    Option<crate::graphql::types::organizations::OrganizationNode>,
+    Option<ViewerNode>,
+);
+
+/// What following or unfollowing `target` changed: the member, the tag or the
+/// organization, and the viewer.
+async fn followed(ctx: &Context<'_>, target: Followable) -> async_graphql::Result<Followed> {
     let viewer = load_viewer(ctx).await?;
     Ok(match target {
-        Followable::User(id) => (load_user(ctx, id).await?, None, viewer),
+        Followable::User(id) => (load_user(ctx, id).await?, None, None, viewer),
         Followable::Tag(id) => (
             None,
             ctx.loaders().tags.load_one(id).await?.map(TagNode),
+            None,
+            viewer,
+        ),
+        Followable::Organization(id) => (
+            None,
+            None,
+            ctx.loaders()
+                .organizations
+                .load_one(id)
+                .await?
+                .map(crate::graphql::types::organizations::OrganizationNode),
             viewer,
         ),
     })

@@ -5,6 +5,7 @@ pub mod imports;
 pub mod media;
 pub mod moderation;
 pub mod notification_mail;
+pub mod organizations;
 pub mod payload;
 pub mod standing;
 pub mod syndication;

@@ -102,6 +102,23 @@ impl ContentQuery {
         .await
     }
 
+    /// An organization by its slug (any case): null when there is none.
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The organization's slug, as in its page's address `/{slug}`.")]
+        slug: String,
+    ) -> async_graphql::Result<Option<crate::graphql::types::organizations::OrganizationNode>> {
+        if slug.len() > 64 {
+            return Ok(None);
+        }
+        Ok(
+            crate::domain::organizations::by_slug(&ctx.state().db, &slug)
+                .await?
+                .map(crate::graphql::types::organizations::OrganizationNode),
+        )
+    }
+
     /// A tag by name.
     async fn tag(
         &self,

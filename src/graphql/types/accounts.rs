@@ -239,14 +239,14 @@ impl UserNode {
     }
 }
 
-fn follow_page(
+pub(crate) fn follow_page(
     ctx: &Context<'_>,
     args: PageArgs,
 ) -> async_graphql::Result<PageRequest<follows::FollowKey>> {
     Ok(ctx.page(args)?)
 }
 
-async fn users_page(
+pub(crate) async fn users_page(
     ctx: &Context<'_>,
     page: PageRequest<follows::FollowKey>,
     rows: follows::FollowPage,
@@ -304,6 +304,44 @@ impl ViewerNode {
         Ok(crate::graphql::types::moderation::StandingNode(
             crate::domain::standing::standing(&ctx.state().db, viewer, self.0.id).await?,
         ))
+    }
+    /// The organizations they belong to, with their role, earliest joined first.
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::organizations::OrganizationMember>> {
+        let rows = crate::domain::organizations::memberships_of(&ctx.state().db, self.0.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::organizations::OrganizationMember)
+            .collect())
+    }
+    /// Invitations to join organizations, waiting for their answer, newest first.
+    async fn organization_invitations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::organizations::OrganizationInvitation>>
+    {
+        let rows =
+            crate::domain::organizations::invitations(&ctx.state().db, Some(self.0.id), None)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::organizations::OrganizationInvitation)
+            .collect())
+    }
+    /// Articles they are invited to co-author, newest invitation first (at most 100):
+    /// answer with `respondToCoAuthorship`.
+    async fn co_author_invitations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::content::ArticleNode>> {
+        let rows =
+            crate::domain::articles::authors::invitations_of(&ctx.state().db, self.0.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::content::ArticleNode)
+            .collect())
     }
     /// The warnings moderators gave them, newest first (at most 100).
     async fn warnings(

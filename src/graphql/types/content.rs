@@ -164,6 +164,68 @@ impl ArticleNode {
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
         self.0.edited_at
     }
+    /// The organization it is published under; null when none.
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::types::organizations::OrganizationNode>> {
+        match self.0.organization_id {
+            Some(id) => Ok(ctx
+                .loaders()
+                .organizations
+                .load_one(id)
+                .await?
+                .map(crate::graphql::types::organizations::OrganizationNode)),
+            None => Ok(None),
+        }
+    }
+    /// Co-authors who accepted, in the order they did: they edit it, hear of its comments
+    /// and have it on their pages. `author` is the member who wrote it first.
+    async fn co_authors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UserNode>> {
+        let users = ctx
+            .loaders()
+            .users
+            .load_many(self.0.co_author_ids.iter().copied())
+            .await?;
+        Ok(self
+            .0
+            .co_author_ids
+            .iter()
+            .filter_map(|id| users.get(id).cloned().map(UserNode))
+            .collect())
+    }
+    /// Members invited to co-author it who have not answered: its author alone sees them
+    /// (empty for anyone else).
+    async fn pending_co_authors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UserNode>> {
+        if ctx.viewer().is_none_or(|v| v.user_id != self.0.user_id) {
+            return Ok(Vec::new());
+        }
+        let ids = crate::domain::articles::authors::pending(&ctx.state().db, self.0.id).await?;
+        let users = ctx.loaders().users.load_many(ids.iter().copied()).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| users.get(id).cloned().map(UserNode))
+            .collect())
+    }
+    /// For an organization's draft: PENDING while in its editors' review queue, RETURNED
+    /// when they sent it back (see `reviewNote`); null otherwise. Its authors see it.
+    async fn review_state(&self, ctx: &Context<'_>) -> Option<ReviewState> {
+        if !self.0.is_author(ctx.viewer()) && !self.0.in_review() {
+            return None;
+        }
+        match self.0.review_state.as_deref() {
+            Some("pending") => Some(ReviewState::Pending),
+            Some("returned") => Some(ReviewState::Returned),
+            _ => None,
+        }
+    }
+    /// Why the editors sent it back; its authors alone see it.
+    async fn review_note(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.0
+            .review_note
+            .as_deref()
+            .filter(|_| self.0.is_author(ctx.viewer()))
+    }
     /// Every edit, newest first: editor, time, what changed and a diff of the Markdown.
     async fn revisions(
         &self,
@@ -841,6 +903,15 @@ pub struct TagNode(pub Tag);
 impl NodeType for TagNode {
     const TYPE_NAME: &'static str = "Tag";
     type Id = crate::ids::TagId;
+}
+
+/// Where an organization's draft stands in its editors' review.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewState {
+    /// Waiting in the review queue.
+    Pending,
+    /// Sent back to its authors with a note.
+    Returned,
 }
 
 #[Object(name = "Tag")]

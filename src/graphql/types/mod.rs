@@ -5,5 +5,6 @@ pub mod jobs;
 pub mod media;
 pub mod moderation;
 pub mod notifications;
+pub mod organizations;
 pub mod revisions;
 pub mod webhooks;
