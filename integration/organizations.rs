@@ -466,3 +466,47 @@ async fn following_an_organization_fills_the_following_feed() {
         json!([{ "node": { "title": "From Acme" } }])
     );
 }
+
+#[tokio::test]
+async fn a_members_organizations_and_their_lists_cost_a_statement_each() {
+    let app = crate::helpers::spawn_counting_app().await;
+    let owner = app.member("olivia").await;
+    for slug in ["acme", "globex", "initech"] {
+        let org = app
+            .ok(
+                Some(&owner),
+                CREATE_ORG,
+                json!({ "i": { "slug": slug, "name": slug } }),
+            )
+            .await["createOrganization"]["organization"]["id"]
+            .clone();
+        let draft = app
+            .ok(
+                Some(&owner),
+                CREATE,
+                json!({ "i": { "title": format!("{slug} news"), "bodyMarkdown": "x", "organizationId": org } }),
+            )
+            .await["createArticle"]["article"]["id"]
+            .clone();
+        app.ok(Some(&owner), SUBMIT, json!({ "id": draft })).await;
+    }
+    const LISTS: &str = "{ viewer { organizations { role organization { slug viewerRole members { role user { username } } invitations { role } reviewQueue { title pendingCoAuthors { username } } } } } }";
+    app.ok(Some(&owner), LISTS, json!({})).await;
+    let before = app.statements();
+    let data = app.ok(Some(&owner), LISTS, json!({})).await;
+    let statements = app.statements() - before;
+    let orgs = data["viewer"]["organizations"].as_array().unwrap();
+    assert_eq!(orgs.len(), 3);
+    for org in orgs {
+        let org = &org["organization"];
+        assert_eq!(
+            org["members"],
+            json!([{ "role": "OWNER", "user": { "username": "olivia" } }])
+        );
+        assert_eq!(org["reviewQueue"].as_array().unwrap().len(), 1);
+    }
+    // The viewer, the memberships, the organizations, the roles, then one statement per
+    // kind of list (members, invitations, queue, pending co-authors) and one for the
+    // members: 8 for three organizations, as for one.
+    assert!(statements <= 8, "{statements} statements");
+}

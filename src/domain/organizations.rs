@@ -448,16 +448,18 @@ pub async fn remove(
     Ok(())
 }
 
-/// An organization's members, owners first, then by joining.
-pub async fn members(db: &PgPool, org: OrganizationId) -> AppResult<Vec<Membership>> {
+/// The members of each organization, owners first, then by joining (at most
+/// [`MAX_MEMBERS`] each), in one statement.
+pub async fn members_of(db: &PgPool, orgs: &[OrganizationId]) -> AppResult<Vec<Membership>> {
     Ok(sqlx::query_as::<_, Membership>(
-        "SELECT m.organization_id, m.user_id, m.role, m.created_at FROM organization_members m
-         JOIN users u ON u.id = m.user_id AND u.deleted_at IS NULL
-         WHERE m.organization_id = $1
-         ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'editor' THEN 1 ELSE 2 END, m.created_at
-         LIMIT $2",
+        "SELECT m.* FROM unnest($1::uuid[]) AS o(id) CROSS JOIN LATERAL (
+            SELECT m.organization_id, m.user_id, m.role, m.created_at FROM organization_members m
+            JOIN users u ON u.id = m.user_id AND u.deleted_at IS NULL
+            WHERE m.organization_id = o.id
+            ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'editor' THEN 1 ELSE 2 END, m.created_at
+            LIMIT $2) m",
     )
-    .bind(org)
+    .bind(orgs)
     .bind(MAX_MEMBERS)
     .fetch_all(db)
     .await?)
@@ -475,20 +477,26 @@ pub async fn memberships_of(db: &PgPool, user: UserId) -> AppResult<Vec<Membersh
     .await?)
 }
 
-/// Invitations waiting for `user`, or (with `org`) an organization's pending invitations.
-pub async fn invitations(
-    db: &PgPool,
-    user: Option<UserId>,
-    org: Option<OrganizationId>,
-) -> AppResult<Vec<Invitation>> {
+/// Invitations waiting for `user`, newest first.
+pub async fn invitations_of(db: &PgPool, user: UserId) -> AppResult<Vec<Invitation>> {
     Ok(sqlx::query_as::<_, Invitation>(sqlx::AssertSqlSafe(format!(
         "SELECT {INVITATION_COLUMNS} FROM organization_invitations
-         WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::uuid IS NULL OR organization_id = $2)
-         ORDER BY id DESC LIMIT $3"
+         WHERE user_id = $1 ORDER BY id DESC LIMIT $2"
     )))
     .bind(user)
-    .bind(org)
     .bind(MAX_MEMBERS)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The pending invitations of each organization, newest first, in one statement.
+pub async fn invitations_to(db: &PgPool, orgs: &[OrganizationId]) -> AppResult<Vec<Invitation>> {
+    Ok(sqlx::query_as::<_, Invitation>(sqlx::AssertSqlSafe(format!(
+        "SELECT {INVITATION_COLUMNS} FROM organization_invitations
+         WHERE organization_id = ANY($1) ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(orgs)
+    .bind(MAX_MEMBERS * i64::try_from(orgs.len()).unwrap_or(1))
     .fetch_all(db)
     .await?)
 }

@@ -185,12 +185,13 @@ pub async fn remove(
     Ok(article)
 }
 
-/// Members invited to co-author `article` who have not answered yet.
-pub async fn pending(db: &PgPool, article: ArticleId) -> AppResult<Vec<UserId>> {
-    Ok(sqlx::query_scalar(
-        "SELECT user_id FROM article_co_authors WHERE article_id = $1 AND accepted_at IS NULL ORDER BY invited_at",
+/// Members invited to co-author each article who have not answered yet, in one statement.
+pub async fn pending(db: &PgPool, articles: &[ArticleId]) -> AppResult<Vec<(ArticleId, UserId)>> {
+    Ok(sqlx::query_as(
+        "SELECT article_id, user_id FROM article_co_authors
+         WHERE article_id = ANY($1) AND accepted_at IS NULL ORDER BY invited_at",
     )
-    .bind(article)
+    .bind(articles)
     .fetch_all(db)
     .await?)
 }

@@ -1086,21 +1086,16 @@ pub async fn return_for_changes(
     Ok(article)
 }
 
-/// The drafts waiting in an organization's review queue, oldest submission first: its
-/// editors and owners.
-pub async fn review_queue(
-    db: &PgPool,
-    viewer: &Viewer,
-    org: OrganizationId,
-) -> AppResult<Vec<Article>> {
-    let mut conn = db.acquire().await?;
-    organizations::require_role(&mut conn, viewer, org, OrgRole::Editor).await?;
+/// The drafts waiting in each organization's review queue, oldest submission first (at
+/// most 100 each), in one statement; the caller has checked that the viewer edits there.
+pub async fn review_queues(db: &PgPool, orgs: &[OrganizationId]) -> AppResult<Vec<Article>> {
     Ok(sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM articles WHERE organization_id = $1 AND review_state = 'pending'
-         AND status = 'draft' ORDER BY submitted_at LIMIT 100",
+        "SELECT q.* FROM unnest($1::uuid[]) AS o(id) CROSS JOIN LATERAL (
+            SELECT {} FROM articles WHERE organization_id = o.id AND review_state = 'pending'
+            AND status = 'draft' ORDER BY submitted_at LIMIT 100) q",
         model::LIST_COLUMNS
     )))
-    .bind(org)
-    .fetch_all(&mut *conn)
+    .bind(orgs)
+    .fetch_all(db)
     .await?)
 }

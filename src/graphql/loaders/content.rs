@@ -149,6 +149,104 @@ impl Loader<crate::ids::OrganizationId> for OrganizationLoader {
     }
 }
 
+/// What an organization lists, read for every organization of a request at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgList {
+    Members,
+    /// Its pending invitations (the caller checks the viewer owns it).
+    Invitations,
+    /// Its review queue (the caller checks the viewer edits there).
+    ReviewQueue,
+}
+
+/// The lists of each organization, by kind: one statement per kind asked for.
+pub struct OrgListsLoader(pub PgPool);
+
+/// One organization's list of some kind.
+#[derive(Clone)]
+pub enum OrgListed {
+    Members(Vec<crate::domain::organizations::Membership>),
+    Invitations(Vec<crate::domain::organizations::Invitation>),
+    ReviewQueue(Vec<Article>),
+}
+
+impl Loader<(crate::ids::OrganizationId, OrgList)> for OrgListsLoader {
+    type Value = OrgListed;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[(crate::ids::OrganizationId, OrgList)],
+    ) -> LoadResult<(crate::ids::OrganizationId, OrgList), OrgListed> {
+        use crate::domain::organizations as orgs;
+        let mut found = HashMap::new();
+        for kind in [OrgList::Members, OrgList::Invitations, OrgList::ReviewQueue] {
+            let ids: Vec<crate::ids::OrganizationId> =
+                keys.iter().filter(|k| k.1 == kind).map(|k| k.0).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            match kind {
+                OrgList::Members => {
+                    let mut by: HashMap<_, Vec<_>> = HashMap::new();
+                    for m in orgs::members_of(&self.0, &ids).await.map_err(shared)? {
+                        by.entry(m.organization_id).or_default().push(m);
+                    }
+                    for id in ids {
+                        let list = by.remove(&id).unwrap_or_default();
+                        found.insert((id, kind), OrgListed::Members(list));
+                    }
+                }
+                OrgList::Invitations => {
+                    let mut by: HashMap<_, Vec<_>> = HashMap::new();
+                    for i in orgs::invitations_to(&self.0, &ids).await.map_err(shared)? {
+                        by.entry(i.organization_id).or_default().push(i);
+                    }
+                    for id in ids {
+                        let list = by.remove(&id).unwrap_or_default();
+                        found.insert((id, kind), OrgListed::Invitations(list));
+                    }
+                }
+                OrgList::ReviewQueue => {
+                    let mut by: HashMap<_, Vec<_>> = HashMap::new();
+                    let queued = crate::domain::articles::service::review_queues(&self.0, &ids)
+                        .await
+                        .map_err(shared)?;
+                    for a in queued {
+                        if let Some(org) = a.organization_id {
+                            by.entry(org).or_default().push(a);
+                        }
+                    }
+                    for id in ids {
+                        let list = by.remove(&id).unwrap_or_default();
+                        found.insert((id, kind), OrgListed::ReviewQueue(list));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Members invited to co-author each article who have not answered.
+pub struct PendingCoAuthorsLoader(pub PgPool);
+
+impl Loader<ArticleId> for PendingCoAuthorsLoader {
+    type Value = Vec<UserId>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[ArticleId]) -> LoadResult<ArticleId, Vec<UserId>> {
+        let rows = crate::domain::articles::authors::pending(&self.0, keys)
+            .await
+            .map_err(shared)?;
+        let mut map: HashMap<ArticleId, Vec<UserId>> = HashMap::new();
+        for (article, user) in rows {
+            map.entry(article).or_default().push(user);
+        }
+        Ok(map)
+    }
+}
+
 /// The viewer's role in each organization (absent where they are not a member).
 pub struct OrgRoleLoader {
     pub db: PgPool,

@@ -49,6 +49,10 @@ pub struct Loaders {
     pub article_tags: Batch<ArticleId, content::ArticleTagsLoader>,
     /// Organizations by id.
     pub organizations: Batch<crate::ids::OrganizationId, content::OrganizationLoader>,
+    /// Organizations' members, invitations and review queues.
+    pub org_lists: Batch<(crate::ids::OrganizationId, content::OrgList), content::OrgListsLoader>,
+    /// Members invited to co-author articles.
+    pub pending_co_authors: Batch<ArticleId, content::PendingCoAuthorsLoader>,
     /// The viewer's role in organizations.
     pub org_roles: Batch<crate::ids::OrganizationId, content::OrgRoleLoader>,
     /// Pages of revisions of articles and comments.
@@ -141,6 +145,8 @@ impl Loaders {
         self.revisions.forget();
         self.organizations.forget();
         self.org_roles.forget();
+        self.org_lists.forget();
+        self.pending_co_authors.forget();
         self.replies.forget();
         self.comments.forget();
         self.reaction_counts.forget();
@@ -207,6 +213,8 @@ impl Loaders {
             tag_moderators: Batch::new(content::TagModeratorsLoader(db.clone())),
             revisions: Batch::new(content::RevisionsLoader(db.clone())),
             organizations: Batch::new(content::OrganizationLoader(db.clone())),
+            org_lists: Batch::new(content::OrgListsLoader(db.clone())),
+            pending_co_authors: Batch::new(content::PendingCoAuthorsLoader(db.clone())),
             org_roles: Batch::new(content::OrgRoleLoader {
                 db: db.clone(),
                 viewer,

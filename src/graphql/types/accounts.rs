@@ -322,9 +322,7 @@ impl ViewerNode {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<crate::graphql::types::organizations::OrganizationInvitation>>
     {
-        let rows =
-            crate::domain::organizations::invitations(&ctx.state().db, Some(self.0.id), None)
-                .await?;
+        let rows = crate::domain::organizations::invitations_of(&ctx.state().db, self.0.id).await?;
         Ok(rows
             .into_iter()
             .map(crate::graphql::types::organizations::OrganizationInvitation)

@@ -200,7 +200,12 @@ impl ArticleNode {
         if ctx.viewer().is_none_or(|v| v.user_id != self.0.user_id) {
             return Ok(Vec::new());
         }
-        let ids = crate::domain::articles::authors::pending(&ctx.state().db, self.0.id).await?;
+        let ids = ctx
+            .loaders()
+            .pending_co_authors
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
         let users = ctx.loaders().users.load_many(ids.iter().copied()).await?;
         Ok(ids
             .iter()

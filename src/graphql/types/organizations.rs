@@ -8,6 +8,7 @@ use crate::domain::follows::Followable;
 use crate::domain::organizations::{self, Invitation, Membership, OrgRole, Organization};
 use crate::domain::page::PageArgs;
 use crate::graphql::context::ContextExt as _;
+use crate::graphql::loaders::content::{OrgList, OrgListed};
 use crate::graphql::node::NodeType;
 use crate::graphql::pagination::Conn;
 use crate::graphql::types::accounts::UserNode;
@@ -116,8 +117,17 @@ impl OrganizationNode {
     }
     /// Its members with their roles, owners first (at most 500).
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrganizationMember>> {
-        let rows = organizations::members(&ctx.state().db, self.0.id).await?;
-        Ok(rows.into_iter().map(OrganizationMember).collect())
+        match ctx
+            .loaders()
+            .org_lists
+            .load_one((self.0.id, OrgList::Members))
+            .await?
+        {
+            Some(OrgListed::Members(rows)) => {
+                Ok(rows.into_iter().map(OrganizationMember).collect())
+            }
+            _ => Ok(Vec::new()),
+        }
     }
     /// Invitations waiting for an answer: its owners only (empty for anyone else).
     async fn invitations(
@@ -128,24 +138,36 @@ impl OrganizationNode {
         if role != Some(OrgRole::Owner) {
             return Ok(Vec::new());
         }
-        let rows = organizations::invitations(&ctx.state().db, None, Some(self.0.id)).await?;
-        Ok(rows.into_iter().map(OrganizationInvitation).collect())
+        match ctx
+            .loaders()
+            .org_lists
+            .load_one((self.0.id, OrgList::Invitations))
+            .await?
+        {
+            Some(OrgListed::Invitations(rows)) => {
+                Ok(rows.into_iter().map(OrganizationInvitation).collect())
+            }
+            _ => Ok(Vec::new()),
+        }
     }
     /// Drafts its members submitted for review, oldest first (at most 100): its editors
     /// and owners only (empty for anyone else). An editor publishes one
     /// (`publishArticle`) or sends it back with a note (`returnArticle`).
     async fn review_queue(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ArticleNode>> {
-        let Some(viewer) = ctx.viewer() else {
-            return Ok(Vec::new());
-        };
         let role = ctx.loaders().org_roles.load_one(self.0.id).await?;
-        if role < Some(OrgRole::Editor) {
+        if role < Some(OrgRole::Editor) || ctx.viewer().is_none_or(|v| v.require_writer().is_err())
+        {
             return Ok(Vec::new());
         }
-        let rows =
-            crate::domain::articles::service::review_queue(&ctx.state().db, viewer, self.0.id)
-                .await?;
-        Ok(rows.into_iter().map(ArticleNode).collect())
+        match ctx
+            .loaders()
+            .org_lists
+            .load_one((self.0.id, OrgList::ReviewQueue))
+            .await?
+        {
+            Some(OrgListed::ReviewQueue(rows)) => Ok(rows.into_iter().map(ArticleNode).collect()),
+            _ => Ok(Vec::new()),
+        }
     }
     /// Its live articles, newest first.
     #[graphql(complexity = "crate::graphql::pagination::connection(first, last, child_complexity)")]
