@@ -14,8 +14,7 @@ const HIDE: &str = "mutation($id: ID!, $a: CommentModeration!) { moderateComment
 const UPDATE_TAG: &str = "mutation($i: UpdateTagInput!) { updateTag(input: $i) { userErrors { field message code } tag { name rules rulesHtml aliases color moderators { username } } } }";
 const APPOINT: &str = "mutation($t: String!, $u: ID!) { appointTagModerator(input: { tag: $t, userId: $u }) { userErrors { field message code } tag { moderators { username } } } }";
 const REPORT: &str = "mutation($id: ID!) { report(input: { subjectId: $id, category: SPAM }) { userErrors { field message code } report { id } } }";
-const REPORTS: &str =
-    "{ reports { totalCount edges { node { id subjectId snapshotTitle snapshotBody } } } }";
+const REPORTS: &str = "{ reports { totalCount edges { node { id subjectId snapshotTitle snapshotBody reporter { username } } } } }";
 const RESOLVE: &str = "mutation($id: ID!, $a: ModerationAction!) { resolveReport(input: { id: $id, action: $a }) { userErrors { field message code } report { status } } }";
 const SUSPEND: &str = "mutation($id: ID!, $u: DateTime) { suspendMember(input: { id: $id, reason: \"cool off\", until: $u }) { userErrors { field message code } user { username } } }";
 const BAN: &str = "mutation($id: ID!, $u: DateTime) { banFromCommenting(input: { id: $id, reason: \"flame wars\", until: $u }) { userErrors { field message code } user { username } } }";
@@ -105,23 +104,46 @@ async fn tag_moderators_act_within_their_tags_and_no_further() {
         json!([{ "username": "keeper" }])
     );
 
-    // Tags: within the tag, yes; elsewhere, no.
+    // Tags: a tag moderator adds and removes their own tag, on live articles, and no other.
     let retagged = app
         .ok(
             Some(&keeper),
             RETAG,
-            json!({ "id": in_rust, "t": ["rust", "ownership"] }),
+            json!({ "id": in_python, "t": ["python", "rust"] }),
         )
         .await;
     assert_eq!(
         retagged["moderateArticleTags"]["article"]["tagList"],
-        json!(["rust", "ownership"])
+        json!(["python", "rust"])
     );
+    app.ok(
+        Some(&keeper),
+        RETAG,
+        json!({ "id": in_python, "t": ["python"] }),
+    )
+    .await;
+    for tags in [json!(["rust"]), json!(["rust", "beginners", "go"])] {
+        app.fails(
+            Some(&keeper),
+            RETAG,
+            json!({ "id": in_rust, "t": tags }),
+            "FORBIDDEN",
+        )
+        .await;
+    }
+    let draft = app
+        .ok(
+            Some(&author),
+            CREATE,
+            json!({ "i": { "title": "Unfinished", "bodyMarkdown": "secret", "tags": ["rust"] } }),
+        )
+        .await["createArticle"]["article"]["id"]
+        .clone();
     app.fails(
         Some(&keeper),
         RETAG,
-        json!({ "id": in_python, "t": ["python", "rust"] }),
-        "FORBIDDEN",
+        json!({ "id": draft, "t": [] }),
+        "NOT_FOUND",
     )
     .await;
 
@@ -144,6 +166,29 @@ async fn tag_moderators_act_within_their_tags_and_no_further() {
         HIDE,
         json!({ "id": rust_comment, "a": "DELETE" }),
         "FORBIDDEN",
+    )
+    .await;
+    // What the instance's moderators hid, a tag moderator does not show again.
+    let second = comment(&app, &author, &in_rust).await;
+    app.ok(Some(&admin), HIDE, json!({ "id": second, "a": "HIDE" }))
+        .await;
+    app.fails(
+        Some(&keeper),
+        HIDE,
+        json!({ "id": second, "a": "UNHIDE" }),
+        "FORBIDDEN",
+    )
+    .await;
+    app.ok(
+        Some(&keeper),
+        HIDE,
+        json!({ "id": rust_comment, "a": "UNHIDE" }),
+    )
+    .await;
+    app.ok(
+        Some(&keeper),
+        HIDE,
+        json!({ "id": rust_comment, "a": "HIDE" }),
     )
     .await;
     // The article's author is not a moderator of anything.
@@ -223,6 +268,8 @@ async fn tag_moderators_act_within_their_tags_and_no_further() {
     assert_eq!(report["id"], on_rust);
     assert_eq!(report["snapshotTitle"], "Ownership");
     assert_eq!(report["snapshotBody"], "Body");
+    // Who reported is for the instance's moderators.
+    assert!(report["reporter"].is_null(), "{report}");
     let all = app.ok(Some(&admin), REPORTS, json!({})).await;
     assert_eq!(all["reports"]["totalCount"], 2, "{all}");
     let python_report = all["reports"]["edges"]
@@ -268,7 +315,7 @@ async fn tag_moderators_act_within_their_tags_and_no_further() {
     app.fails(
         Some(&keeper),
         RETAG,
-        json!({ "id": in_rust, "t": ["rust"] }),
+        json!({ "id": in_rust, "t": ["beginners"] }),
         "FORBIDDEN",
     )
     .await;
@@ -484,13 +531,15 @@ async fn locked_discussions_take_no_comments_and_the_modlog_shows_what_it_may() 
     .await;
     app.ok(Some(&author), UNLOCK, json!({ "id": post })).await;
     comment(&app, &reader, &post).await;
-    // A moderator locks anyone's.
+    // A moderator locks anyone's, and its author does not open it again.
     app.ok(
         Some(&moderator),
         LOCK,
         json!({ "id": other, "r": "Off topic" }),
     )
     .await;
+    app.fails(Some(&reader), UNLOCK, json!({ "id": other }), "FORBIDDEN")
+        .await;
 
     // A warning and a report outcome stay private; the rest is public.
     let reader_id = user_id(&app, "reader").await;

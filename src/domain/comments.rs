@@ -429,9 +429,26 @@ pub async fn set_hidden_in(
             "A moderator hid this comment; only a moderator can show it again".to_owned(),
         ));
     }
+    // The level of a moderator's hide: 2 the instance's moderators, 1 a tag moderator. A
+    // hide is undone at its level or above.
+    let level: i16 = if viewer.require_role(Role::Moderator).is_ok() {
+        2
+    } else {
+        1
+    };
     if by_moderator {
         // The instance's moderators, and the moderators of one of the article's tags.
         crate::domain::tags::require_moderator_for(tx, viewer, &parent.tag_names).await?;
+        let hidden_level: Option<i16> =
+            sqlx::query_scalar("SELECT hidden_level FROM comments WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !hidden && comment.hidden_by_moderator && hidden_level.unwrap_or(0) > level {
+            return Err(AppError::Forbidden(
+                "A moderator hid this comment; only a moderator can show it again".to_owned(),
+            ));
+        }
         audit::audit(
             tx,
             Some(viewer.user_id),
@@ -451,12 +468,15 @@ pub async fn set_hidden_in(
     }
     Ok(sqlx::query_as::<_, Comment>(sqlx::AssertSqlSafe(format!(
         "UPDATE comments SET hidden_at = CASE WHEN $2 THEN COALESCE(hidden_at, now()) END,
-                hidden_by_moderator = CASE WHEN $3 THEN $2 ELSE hidden_by_moderator END
+                hidden_by_moderator = CASE WHEN $3 THEN $2 ELSE hidden_by_moderator END,
+                hidden_level = CASE WHEN $3 AND $2 THEN GREATEST(COALESCE(hidden_level, 0), $4)
+                                    WHEN $3 THEN NULL ELSE hidden_level END
          WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
     .bind(hidden)
     .bind(by_moderator)
+    .bind(level)
     .fetch_one(&mut *tx)
     .await?)
 }

@@ -66,7 +66,9 @@ pub async fn erase_member_content(
     sqlx::query(
         "WITH gone AS (DELETE FROM follows WHERE follower_id = $1 RETURNING followable_type, followable_id),
          members AS (UPDATE users SET followers_count = followers_count - 1
-                     WHERE id IN (SELECT followable_id FROM gone WHERE followable_type = 'user'))
+                     WHERE id IN (SELECT followable_id FROM gone WHERE followable_type = 'user')),
+         orgs AS (UPDATE organizations SET followers_count = followers_count - 1
+                  WHERE id IN (SELECT followable_id FROM gone WHERE followable_type = 'organization'))
          UPDATE tags SET followers_count = followers_count - 1
          WHERE id IN (SELECT followable_id FROM gone WHERE followable_type = 'tag')",
     )
@@ -108,11 +110,20 @@ pub async fn erase_member_content(
         .bind(user)
         .execute(&mut *tx)
         .await?;
-    // Their places in organizations and on others' articles: they no longer count as an
-    // author (the live ones leave their count, which is reset below anyway).
+    // Their places in organizations: an organization they were the last owner of passes to
+    // its longest-standing editor (or member).
     sqlx::query(
-        "WITH gone AS (DELETE FROM organization_members WHERE user_id = $1 RETURNING organization_id)
-         UPDATE organizations o SET members_count = members_count - 1 FROM gone WHERE o.id = gone.organization_id",
+        "WITH gone AS (DELETE FROM organization_members WHERE user_id = $1 RETURNING organization_id, role),
+         counted AS (UPDATE organizations o SET members_count = members_count - 1
+                     FROM gone WHERE o.id = gone.organization_id)
+         UPDATE organization_members m SET role = 'owner'
+         FROM (SELECT DISTINCT ON (m.organization_id) m.organization_id, m.user_id
+               FROM organization_members m JOIN gone g ON g.organization_id = m.organization_id AND g.role = 'owner'
+               WHERE m.user_id <> $1
+                 AND NOT EXISTS (SELECT 1 FROM organization_members o
+                                 WHERE o.organization_id = m.organization_id AND o.role = 'owner' AND o.user_id <> $1)
+               ORDER BY m.organization_id, CASE m.role WHEN 'editor' THEN 0 ELSE 1 END, m.created_at) heir
+         WHERE m.organization_id = heir.organization_id AND m.user_id = heir.user_id",
     )
     .bind(user)
     .execute(&mut *tx)
@@ -128,7 +139,29 @@ pub async fn erase_member_content(
     .bind(user)
     .execute(&mut *tx)
     .await?;
-    // Their articles, with everything hanging from them.
+    // Their articles, with everything hanging from them: their live ones leave their
+    // co-authors' and organizations' counts.
+    sqlx::query(
+        "WITH live AS (SELECT co_author_ids, organization_id FROM articles WHERE user_id = $1 AND status = 'published'),
+         co AS (UPDATE users u SET articles_count = u.articles_count - x.n
+                FROM (SELECT c, count(*)::int AS n FROM live, unnest(live.co_author_ids) AS c GROUP BY 1) x
+                WHERE u.id = x.c)
+         UPDATE organizations o SET articles_count = o.articles_count - x.n
+         FROM (SELECT organization_id, count(*)::int AS n FROM live WHERE organization_id IS NOT NULL GROUP BY 1) x
+         WHERE o.id = x.organization_id",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    // What reports kept of their writing goes with it.
+    sqlx::query(
+        "UPDATE reports r SET snapshot = NULL
+         WHERE (r.subject_type = 'article' AND r.subject_id IN (SELECT id FROM articles WHERE user_id = $1))
+            OR (r.subject_type = 'comment' AND r.subject_id IN (SELECT id FROM comments WHERE user_id = $1))",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE tags t SET articles_count = t.articles_count - x.n FROM (
             SELECT at.tag_id, count(*)::int AS n FROM article_tags at JOIN articles a ON a.id = at.article_id

@@ -218,6 +218,7 @@ pub async fn count(db: &PgPool, viewer: &Viewer, status: ReportStatus) -> AppRes
         ))))
         .bind(status)
         .bind(scope)
+        .bind(viewer.user_id)
         .fetch_one(db)
         .await?,
     )
@@ -259,18 +260,25 @@ pub async fn list(
     .bind(window.before)
     .bind(page.fetch_limit())
     .bind(scope)
+    .bind(viewer.user_id)
     .fetch_all(db)
     .await?)
 }
 
 /// Whether a viewer handles report `r`, parameter `$n` the tags they moderate (NULL: all
-/// reports).
+/// reports) and `$n+1` the viewer: a tag moderator handles reports on live articles in
+/// their tags and on comments under them, never on what they wrote themselves.
 fn in_scope(n: u8) -> String {
+    let viewer = n + 1;
     format!(
-        "(${n}::text[] IS NULL OR EXISTS (
-            SELECT 1 FROM articles a LEFT JOIN comments c ON c.id = r.subject_id AND r.subject_type = 'comment'
-            WHERE a.id = CASE r.subject_type WHEN 'article' THEN r.subject_id ELSE c.article_id END
-              AND r.subject_type IN ('article', 'comment') AND a.tag_names && ${n}))"
+        "(${n}::text[] IS NULL OR (r.subject_type IN ('article', 'comment') AND EXISTS (
+            SELECT 1 FROM articles a
+            WHERE a.id = CASE WHEN r.subject_type = 'article' THEN r.subject_id
+                              ELSE (SELECT c.article_id FROM comments c WHERE c.id = r.subject_id) END
+              AND a.status = 'published' AND a.tag_names && ${n}
+              AND a.user_id <> ${viewer} AND NOT a.co_author_ids @> ARRAY[${viewer}::uuid]
+              AND (r.subject_type = 'article' OR NOT EXISTS (
+                    SELECT 1 FROM comments c WHERE c.id = r.subject_id AND c.user_id = ${viewer})))))"
     )
 }
 
@@ -318,6 +326,7 @@ pub async fn resolve(
     )))
     .bind(id)
     .bind(&scope)
+    .bind(viewer.user_id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound("No such report".to_owned()))?;
@@ -757,29 +766,40 @@ pub async fn lock_discussion(
     #[derive(sqlx::FromRow)]
     struct Discussion {
         user_id: UserId,
+        co_author_ids: Vec<UserId>,
         tag_names: Vec<String>,
         status: String,
         discussion_locked_at: Option<DateTime<Utc>>,
+        discussion_lock_level: Option<i16>,
     }
-    let Discussion {
-        user_id: author,
-        tag_names: tags,
-        status,
-        discussion_locked_at: locked_at,
-    } = sqlx::query_as::<_, Discussion>(
-        "SELECT user_id, tag_names, status, discussion_locked_at FROM articles WHERE id = $1 FOR UPDATE",
+    let found = sqlx::query_as::<_, Discussion>(
+        "SELECT user_id, co_author_ids, tag_names, status, discussion_locked_at, discussion_lock_level
+         FROM articles WHERE id = $1 FOR UPDATE",
     )
     .bind(article)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound("No such article".to_owned()))?;
-    if author != viewer.user_id {
-        if status != "published" && viewer.require_role(Role::Moderator).is_err() {
-            return Err(AppError::NotFound("No such article".to_owned()));
-        }
-        crate::domain::tags::require_moderator_for(&mut tx, viewer, &tags).await?;
+    let instance = viewer.require_role(Role::Moderator).is_ok();
+    let is_author =
+        found.user_id == viewer.user_id || found.co_author_ids.contains(&viewer.user_id);
+    if found.status != "published" && !is_author && !instance {
+        return Err(AppError::NotFound("No such article".to_owned()));
     }
-    if lock == locked_at.is_some() {
+    // Who acts, as a level: 2 the instance's moderators, 1 a moderator of one of the
+    // article's tags, 0 its authors. A lock is lifted at its level or above.
+    let level: i16 = if instance {
+        2
+    } else if crate::domain::tags::moderates(&mut tx, viewer, &found.tag_names).await? {
+        1
+    } else if is_author {
+        0
+    } else {
+        return Err(AppError::Forbidden(
+            "Its authors, the moderators of its tags and moderators lock a discussion".to_owned(),
+        ));
+    };
+    if lock == found.discussion_locked_at.is_some() {
         return Err(AppError::bad_input(
             "id",
             if lock {
@@ -789,14 +809,21 @@ pub async fn lock_discussion(
             },
         ));
     }
+    if !lock && found.discussion_lock_level.unwrap_or(0) > level {
+        return Err(AppError::Forbidden(
+            "A moderator locked this discussion; only a moderator opens it again".to_owned(),
+        ));
+    }
     sqlx::query(
         "UPDATE articles SET discussion_locked_at = CASE WHEN $2 THEN now() END,
-                discussion_lock_reason = CASE WHEN $2 THEN $3 END
+                discussion_lock_reason = CASE WHEN $2 THEN $3 END,
+                discussion_lock_level = CASE WHEN $2 THEN $4 END
          WHERE id = $1",
     )
     .bind(article)
     .bind(lock)
     .bind(&reason)
+    .bind(level)
     .execute(&mut *tx)
     .await?;
     audit(
@@ -809,7 +836,7 @@ pub async fn lock_discussion(
         },
         Subject::Article(article),
         &reason,
-        serde_json::json!({ "by_author": author == viewer.user_id }),
+        serde_json::json!({ "by_author": level == 0 }),
     )
     .await?;
     tx.commit().await?;

@@ -420,7 +420,7 @@ pub async fn set_role(
 }
 
 /// A member leaves (`member` is the viewer), or an owner removes a member. The
-/// organization's articles stay with it.
+/// organization's articles stay with it (their authors may still move a draft out).
 pub async fn remove(
     db: &PgPool,
     viewer: &Viewer,
@@ -438,12 +438,16 @@ pub async fn remove(
     if held == OrgRole::Owner {
         keep_an_owner(&mut tx, org, member).await?;
     }
-    sqlx::query("DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2")
-        .bind(org)
-        .bind(member)
-        .execute(&mut *tx)
-        .await?;
-    count_members(&mut tx, org, -1).await?;
+    let removed =
+        sqlx::query("DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2")
+            .bind(org)
+            .bind(member)
+            .execute(&mut *tx)
+            .await?;
+    // Counted once, whoever else removed them at the same moment.
+    if removed.rows_affected() > 0 {
+        count_members(&mut tx, org, -1).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -119,8 +119,10 @@ pub fn unified_diff(before: &str, after: &str) -> String {
         .header("before", "after")
         .to_string();
     if text.len() > MAX_DIFF_BYTES {
-        let cut = text[..MAX_DIFF_BYTES - TRUNCATED.len()]
-            .rfind('\n')
+        // At a line's end, found in the bytes: a newline is never inside a character.
+        let cut = text.as_bytes()[..MAX_DIFF_BYTES - TRUNCATED.len()]
+            .iter()
+            .rposition(|&b| b == b'\n')
             .map_or(0, |at| at + 1);
         text.truncate(cut);
         text.push_str(TRUNCATED);
@@ -298,6 +300,14 @@ mod tests {
             .map(|i| format!("{}\n", i * 7 % 100_003))
             .collect();
         assert!(unified_diff(&before, &after).len() <= MAX_DIFF_BYTES);
+        // Characters of several bytes, on long lines, never cut in the middle.
+        let before = format!("{}\n", "д".repeat(300_000));
+        let after = format!("{}\n", "ж".repeat(300_000));
+        let diff = unified_diff(&before, &after);
+        assert!(diff.len() <= MAX_DIFF_BYTES && diff.ends_with(TRUNCATED));
+        let lines: String = (0..200_000).map(|i| format!("строка {i}\n")).collect();
+        let diff = unified_diff(&lines, &lines.replace("строка", "линия"));
+        assert!(diff.len() <= MAX_DIFF_BYTES && diff.ends_with(TRUNCATED));
     }
 
     #[test]

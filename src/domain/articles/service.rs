@@ -442,7 +442,8 @@ async fn retag(conn: &mut PgConnection, before: &Article, tags: &[String]) -> Ap
     Ok(())
 }
 
-/// A moderator changes an article's tags, with a reason kept in the audit log.
+/// A moderator changes an article's tags, with a reason kept in the audit log; a tag
+/// moderator adds or removes their own tags on a live article.
 pub async fn moderate_tags(
     db: &PgPool,
     viewer: &Viewer,
@@ -453,10 +454,42 @@ pub async fn moderate_tags(
     viewer.require_writer()?;
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, id).await?;
-    // The instance's moderators, or a moderator of one of the tags the article has now.
-    crate::domain::tags::require_moderator_for(&mut tx, viewer, &before.tag_names).await?;
+    let instance_moderator = viewer.require_role(Role::Moderator).is_ok();
+    let moderated = if instance_moderator {
+        Vec::new()
+    } else {
+        crate::domain::tags::moderated_by(&mut tx, viewer.user_id).await?
+    };
+    if !instance_moderator {
+        // A tag moderator acts on live articles only.
+        if !before.is_live() {
+            return Err(AppError::NotFound("No such article".to_owned()));
+        }
+        if moderated.is_empty() {
+            return Err(AppError::Forbidden(
+                "This needs a moderator, or a tag moderator".to_owned(),
+            ));
+        }
+    }
     let (reason, tags) = (audit::parse_reason(reason), model::parse_tags(tags)).all_valid()?;
     let tags = crate::domain::tags::canonical(&mut tx, tags).await?;
+    // A tag moderator adds or removes their own tags, and no others.
+    if !instance_moderator {
+        let changed = tags
+            .iter()
+            .filter(|t| !before.tag_names.contains(t))
+            .chain(before.tag_names.iter().filter(|t| !tags.contains(t)));
+        if let Some(other) = changed.into_iter().find(|t| !moderated.contains(t)) {
+            return Err(AppError::Forbidden(format!(
+                "You moderate {}; #{other} is not yours to add or remove",
+                moderated
+                    .iter()
+                    .map(|t| format!("#{t}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     retag(&mut tx, &before, &tags).await?;
     sqlx::query("UPDATE articles SET tag_names = $2 WHERE id = $1")
         .bind(id)
@@ -479,13 +512,19 @@ pub async fn moderate_tags(
 }
 
 /// Keeps the revision of an edit by `viewer` from `before` to `after` (both read with
-/// their bodies).
+/// their bodies) of a live or taken-down article.
 async fn record_revision(
     conn: &mut PgConnection,
     viewer: &Viewer,
     before: &Article,
     after: &Article,
 ) -> AppResult<()> {
+    // A draft is its authors' work in progress: the history holds the edits made while
+    // readers see the article (or after a takedown), so nothing written before it went
+    // live, or while it was back in drafts, becomes public with it.
+    if !before.is_live() && !before.is_removed() {
+        return Ok(());
+    }
     fn version(a: &Article) -> revisions::Version<'_> {
         revisions::Version {
             title: Some(&a.title),
@@ -741,10 +780,10 @@ pub async fn update(
                     "Only the article's author moves it between organizations".to_owned(),
                 ));
             }
-            if before.is_live() {
+            if before.status != ArticleStatus::Draft {
                 return Err(AppError::bad_input(
                     "organizationId",
-                    "unpublish the article before moving it between organizations",
+                    "only a draft moves between organizations: unpublish it first",
                 ));
             }
             if let Some(org) = wanted {
@@ -766,6 +805,9 @@ pub async fn update(
     ));
     if publish && before.status == ArticleStatus::Draft {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
+    }
+    // Whatever goes (or stays) on its way out under an organization, its editors send.
+    if publish && !before.is_live() {
         may_publish(
             &Article {
                 organization_id: organization,
@@ -775,7 +817,8 @@ pub async fn update(
         )?;
     }
     let series_id = match &draft.series {
-        Some(Some(series)) => Some(super::series::upsert(&mut tx, viewer.user_id, series).await?),
+        // The article's author's series, whoever edits it.
+        Some(Some(series)) => Some(super::series::upsert(&mut tx, before.user_id, series).await?),
         Some(None) => None,
         None => before.series_id,
     };
@@ -900,9 +943,11 @@ pub async fn set_published(
     if publish {
         refuse_if_removed(&before)?;
     }
+    if publish && !before.is_live() {
+        may_publish(&before, role)?;
+    }
     if publish && before.status == ArticleStatus::Draft {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
-        may_publish(&before, role)?;
         sqlx::query("UPDATE articles SET review_state = NULL WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -1055,6 +1100,7 @@ pub async fn return_for_changes(
     id: ArticleId,
     note: &str,
 ) -> AppResult<Article> {
+    viewer.require_writer()?;
     let note = audit::parse_reason(note).map_err(|_| {
         AppError::bad_input(
             "note",

@@ -80,7 +80,7 @@ mutation_input! {
         id: ID,
         /// What to do to the subject.
         action: ModerationAction,
-        /// A note for the audit log and the report (at most 500 characters).
+        /// A note for the report, and the reason the public moderation log shows for an action taken (at most 500 characters).
         note: Option<String>,
     }
 }
@@ -98,7 +98,7 @@ mutation_input! {
     ModerateArticleInput {
         /// The article's global ID.
         id: ID,
-        /// Why, for the audit log and the author (1 to 500 characters).
+        /// Why, for the author and the public moderation log (1 to 500 characters).
         reason: String,
         /// REMOVE (the default) or RESTORE.
         #[graphql(default)]
@@ -121,7 +121,7 @@ mutation_input! {
         id: ID,
         /// Hide, unhide or delete.
         action: CommentModeration,
-        /// Why, for the audit log (1 to 500 characters).
+        /// Why, shown in the public moderation log (1 to 500 characters).
         reason: String,
     }
 }
@@ -141,7 +141,7 @@ mutation_input! {
         id: ID,
         /// The new tags: up to 4 of 1 to 30 letters and digits.
         tags: Vec<String>,
-        /// Why, for the audit log (1 to 500 characters).
+        /// Why, shown in the public moderation log (1 to 500 characters).
         reason: String,
     }
 }
@@ -172,7 +172,7 @@ mutation_input! {
     UnsuspendMemberInput {
         /// The member's global ID.
         id: ID,
-        /// Why, for the audit log (1 to 500 characters).
+        /// Why, shown in the public moderation log (1 to 500 characters).
         reason: String,
     }
 }

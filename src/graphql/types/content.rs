@@ -360,15 +360,16 @@ impl ArticleNode {
     async fn viewer_can_update(&self, ctx: &Context<'_>) -> bool {
         self.0.may_edit(ctx.viewer())
     }
-    /// Whether the signed-in member may delete it (`deleteArticle`): its author, unless
-    /// suspended.
+    /// Whether the signed-in member may delete it (`deleteArticle`): its author (not a
+    /// co-author), unless suspended.
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> bool {
-        self.0.may_edit(ctx.viewer())
+        self.0.may_edit(ctx.viewer()) && ctx.viewer().is_some_and(|v| v.user_id == self.0.user_id)
     }
-    /// Whether the signed-in member may comment on it: it is live, they are not suspended
-    /// and its author has not blocked them.
+    /// Whether the signed-in member may comment on it: it is live, its discussion is not
+    /// locked, they are not suspended and its author has not blocked them (a comment ban
+    /// is told when commenting, and in `viewer.standing`).
     async fn viewer_can_comment(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        if !self.0.may_react(ctx.viewer()) {
+        if !self.0.may_react(ctx.viewer()) || self.0.discussion_locked_at.is_some() {
             return Ok(false);
         }
         let (_, blocked) = blocks_between(ctx, self.0.user_id).await?;

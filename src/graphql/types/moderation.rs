@@ -163,11 +163,13 @@ impl ReportNode {
     async fn message(&self) -> &str {
         &self.0.message
     }
-    /// Null for reports raised by the spam filter.
+    /// Who reported it: null for reports raised by the spam filter, and for a tag moderator.
     async fn reporter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         match self.0.reporter_id {
-            Some(id) => Ok(ctx.loaders().users.load_one(id).await?.map(UserNode)),
-            None => Ok(None),
+            Some(id) if instance_moderator(ctx) => {
+                Ok(ctx.loaders().users.load_one(id).await?.map(UserNode))
+            }
+            _ => Ok(None),
         }
     }
     /// Raised by the spam filter rather than a member.
@@ -182,8 +184,11 @@ impl ReportNode {
     async fn action(&self) -> Option<ModerationAction> {
         self.0.action.map(Into::into)
     }
-    /// The moderator who resolved it; null while open.
+    /// The moderator who resolved it; null while open, and for a tag moderator.
     async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        if !instance_moderator(ctx) {
+            return Ok(None);
+        }
         match self.0.resolved_by {
             Some(id) => Ok(ctx.loaders().users.load_one(id).await?.map(UserNode)),
             None => Ok(None),
@@ -263,9 +268,10 @@ impl AuditEntryNode {
 pub struct ModlogEntry(pub AuditEntry);
 
 #[Object]
-/// A moderator's action, as the public moderation log shows it: what was done, to what,
-/// why and when; who did it unless the instance keeps moderators' names private. Nothing
-/// else of the audit log (reports, warnings, notes) is public.
+/// A moderation action, as the public moderation log shows it (a moderator's, the
+/// system's at the end of a timed sanction, or an author's locking their own discussion):
+/// what was done, to what, why and when; who did it unless the instance keeps moderators'
+/// names private. Nothing else of the audit log (reports, warnings, notes) is public.
 impl ModlogEntry {
     /// What was done.
     async fn action(&self) -> AuditActionValue {
@@ -301,7 +307,7 @@ impl ModlogEntry {
     async fn automatic(&self) -> bool {
         self.0.actor_id.is_none()
     }
-    /// The moderator who acted: null when the system did, or when the instance keeps
+    /// Who acted: null when the system did, or when the instance keeps
     /// moderators' names private (`moderation.modlog_names_moderators`), except to
     /// moderators and admins.
     async fn moderator(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
@@ -431,4 +437,13 @@ impl MemberModeration {
         let rows = crate::domain::standing::notes(&ctx.state().db, viewer, self.user).await?;
         Ok(rows.into_iter().map(ModeratorNoteNode).collect())
     }
+}
+
+/// Whether the viewer moderates the whole instance (a tag moderator does not learn who
+/// reported, nor which moderator resolved).
+fn instance_moderator(ctx: &Context<'_>) -> bool {
+    ctx.viewer().is_some_and(|v| {
+        v.require_role(crate::domain::accounts::Role::Moderator)
+            .is_ok()
+    })
 }
