@@ -510,3 +510,74 @@ async fn a_members_organizations_and_their_lists_cost_a_statement_each() {
     // members: 8 for three organizations, as for one.
     assert!(statements <= 8, "{statements} statements");
 }
+
+#[tokio::test]
+async fn an_erased_owner_leaves_an_owner_behind_and_the_counts_right() {
+    let app = spawn_app().await;
+    let owner = app.member("olivia").await;
+    let editor = app.member("edgar").await;
+    let co = app.member("bob").await;
+    let org = app
+        .ok(
+            Some(&owner),
+            CREATE_ORG,
+            json!({ "i": { "slug": "acme", "name": "Acme" } }),
+        )
+        .await["createOrganization"]["organization"]["id"]
+        .clone();
+    join(&app, &owner, &org, &editor, "edgar", "EDITOR").await;
+    app.ok(
+        Some(&co),
+        "mutation($id: ID!) { follow(input: { id: $id }) { userErrors { message } } }",
+        json!({ "id": org }),
+    )
+    .await;
+    let article = app
+        .ok(
+            Some(&owner),
+            CREATE,
+            json!({ "i": { "title": "Together", "bodyMarkdown": "x", "organizationId": org } }),
+        )
+        .await["createArticle"]["article"]["id"]
+        .clone();
+    app.ok(
+        Some(&owner),
+        "mutation($a: ID!) { inviteCoAuthor(input: { articleId: $a, username: \"bob\" }) { userErrors { message } } }",
+        json!({ "a": article }),
+    )
+    .await;
+    app.ok(
+        Some(&co),
+        "mutation($a: ID!) { respondToCoAuthorship(input: { articleId: $a, accept: true }) { userErrors { message } } }",
+        json!({ "a": article }),
+    )
+    .await;
+    app.ok(Some(&owner), PUBLISH, json!({ "id": article }))
+        .await;
+    const STATE: &str = "{ organization(slug: \"acme\") { articlesCount membersCount followersCount members { role user { username } } } user(username: \"bob\") { articlesCount } }";
+    let before = app.ok(None, STATE, json!({})).await;
+    assert_eq!(before["organization"]["articlesCount"], 1);
+    assert_eq!(before["user"]["articlesCount"], 1);
+    app.ok(
+        Some(&owner),
+        "mutation { deleteAccount(input: { password: \"correct horse battery\" }) { userErrors { field message code } deletedUserId } }",
+        json!({}),
+    )
+    .await;
+    let after = app.ok(None, STATE, json!({})).await;
+    assert_eq!(
+        after["organization"],
+        json!({ "articlesCount": 0, "membersCount": 1, "followersCount": 1,
+                "members": [{ "role": "OWNER", "user": { "username": "edgar" } }] })
+    );
+    assert_eq!(after["user"]["articlesCount"], 0);
+    // The follower leaving takes their follow off the count.
+    app.ok(
+        Some(&co),
+        "mutation { deleteAccount(input: { password: \"correct horse battery\" }) { userErrors { field message code } deletedUserId } }",
+        json!({}),
+    )
+    .await;
+    let last = app.ok(None, STATE, json!({})).await;
+    assert_eq!(last["organization"]["followersCount"], 0);
+}
