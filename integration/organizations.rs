@@ -244,6 +244,18 @@ async fn organizations_invite_and_each_role_does_what_it_may() {
         "FORBIDDEN",
     )
     .await;
+    const CAN: &str =
+        "query($id: ID!) { node(id: $id) { ... on Article { viewerCanUpdate viewerCanDelete } } }";
+    let by_owner = app.ok(Some(&owner), CAN, json!({ "id": other })).await;
+    assert_eq!(
+        by_owner["node"],
+        json!({ "viewerCanUpdate": true, "viewerCanDelete": false })
+    );
+    let by_writer = app.ok(Some(&writer), CAN, json!({ "id": other })).await;
+    assert_eq!(
+        by_writer["node"],
+        json!({ "viewerCanUpdate": false, "viewerCanDelete": false })
+    );
 
     // The last owner stays until another owner is named.
     app.fails_on(

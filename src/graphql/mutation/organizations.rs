@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use crate::domain::articles::{authors, service as articles};
 use crate::domain::organizations::{self, Profile};
 use crate::error::AppError;
-use crate::graphql::context::ContextExt as _;
+use crate::graphql::context::{ContextExt as _, limit};
 use crate::graphql::mutation::payload::{mutation_input, mutation_payload, respond};
 use crate::graphql::node;
 use crate::graphql::types::accounts::UserNode;
@@ -14,6 +14,7 @@ use crate::graphql::types::media::ImageNode;
 use crate::graphql::types::organizations::{
     OrgRoleValue, OrganizationInvitation, OrganizationMember, OrganizationNode,
 };
+use crate::limits::Action;
 
 mutation_input! {
     /// A new organization; its founder is its first owner.
@@ -277,6 +278,7 @@ impl OrganizationsMutation {
     ) -> async_graphql::Result<CreateOrganizationPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            limit(ctx, Action::ProfileUpdate, None).await?;
             let org = organizations::create(
                 &ctx.state().db,
                 viewer,
@@ -350,6 +352,7 @@ impl OrganizationsMutation {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
             let org = org_id(&input.organization_id)?;
+            limit(ctx, Action::ProfileUpdate, None).await?;
             let role = input.role.unwrap_or(OrgRoleValue::Member).into();
             let invitation =
                 organizations::invite(&ctx.state().db, viewer, org, &input.username, role).await?;
@@ -453,6 +456,7 @@ impl OrganizationsMutation {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
             let id = article_id(&input.article_id)?;
+            limit(ctx, Action::ProfileUpdate, None).await?;
             let article = authors::invite(&ctx.state().db, viewer, id, &input.username).await?;
             Ok(InviteCoAuthorPayload {
                 article: Some(ArticleNode(article)),

@@ -355,10 +355,23 @@ impl ArticleNode {
             .await?
             .map(|(series, _)| SeriesNode(series)))
     }
-    /// Whether the signed-in member may edit it (`updateArticle`): its author, unless
-    /// suspended.
-    async fn viewer_can_update(&self, ctx: &Context<'_>) -> bool {
-        self.0.may_edit(ctx.viewer())
+    /// Whether the signed-in member may edit it (`updateArticle`): its authors, and for an
+    /// organization's live or submitted article its editors and owners, unless suspended.
+    async fn viewer_can_update(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if self.0.may_edit(ctx.viewer()) {
+            return Ok(true);
+        }
+        let (Some(org), Some(viewer)) = (self.0.organization_id, ctx.viewer()) else {
+            return Ok(false);
+        };
+        let reachable = !self.0.is_removed()
+            && (self.0.status != crate::domain::articles::ArticleStatus::Draft
+                || self.0.in_review());
+        if !reachable || viewer.require_writer().is_err() {
+            return Ok(false);
+        }
+        let role = ctx.loaders().org_roles.load_one(org).await?;
+        Ok(role >= Some(crate::domain::organizations::OrgRole::Editor))
     }
     /// Whether the signed-in member may delete it (`deleteArticle`): its author (not a
     /// co-author), unless suspended.
