@@ -4,23 +4,14 @@
 
 use sqlx::PgPool;
 
-use super::model::{Article, COLUMNS, LIST_COLUMNS};
+use super::model::{Article, LIST_COLUMNS};
+use super::service::lock;
 use crate::domain::accounts::Viewer;
 use crate::domain::notifications::{self, ThreadLevel};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ArticleId, UserId};
 
 pub const MAX_CO_AUTHORS: i64 = 4;
-
-async fn lock(conn: &mut sqlx::PgConnection, id: ArticleId) -> AppResult<Article> {
-    sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM articles WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| AppError::NotFound("No such article".to_owned()))
-}
 
 /// The article's author invites a member, by username, to co-author it.
 pub async fn invite(

@@ -210,7 +210,8 @@ pub async fn find(db: &PgPool, id: ArticleId) -> AppResult<Option<Article>> {
     .await?)
 }
 
-async fn lock(conn: &mut PgConnection, id: ArticleId) -> AppResult<Article> {
+/// The article, locked for the rest of the transaction; NOT_FOUND when there is none.
+pub(super) async fn lock(conn: &mut PgConnection, id: ArticleId) -> AppResult<Article> {
     sqlx::query_as::<_, Article>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM articles WHERE id = $1 FOR UPDATE"
     )))

@@ -182,17 +182,7 @@ impl ArticleNode {
     /// Co-authors who accepted, in the order they did: they edit it, hear of its comments
     /// and have it on their pages. `author` is the member who wrote it first.
     async fn co_authors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<UserNode>> {
-        let users = ctx
-            .loaders()
-            .users
-            .load_many(self.0.co_author_ids.iter().copied())
-            .await?;
-        Ok(self
-            .0
-            .co_author_ids
-            .iter()
-            .filter_map(|id| users.get(id).cloned().map(UserNode))
-            .collect())
+        users_in_order(ctx, &self.0.co_author_ids).await
     }
     /// Members invited to co-author it who have not answered: its author alone sees them
     /// (empty for anyone else).
@@ -206,11 +196,7 @@ impl ArticleNode {
             .load_one(self.0.id)
             .await?
             .unwrap_or_default();
-        let users = ctx.loaders().users.load_many(ids.iter().copied()).await?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| users.get(id).cloned().map(UserNode))
-            .collect())
+        users_in_order(ctx, &ids).await
     }
     /// For an organization's draft: PENDING while in its editors' review queue, RETURNED
     /// when they sent it back (see `reviewNote`); null otherwise. Its authors see it.
@@ -974,11 +960,7 @@ impl TagNode {
             .load_one(self.0.id)
             .await?
             .unwrap_or_default();
-        let users = ctx.loaders().users.load_many(ids.iter().copied()).await?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| users.get(id).cloned().map(UserNode))
-            .collect())
+        users_in_order(ctx, &ids).await
     }
     /// `/t/{name}`.
     async fn path(&self) -> String {
@@ -1044,4 +1026,16 @@ pub async fn article_page(
             listing::key(&a.0)
         })?
         .counted(total))
+}
+
+/// The members of `ids` who still have an account, in that order, through the loader.
+pub async fn users_in_order(
+    ctx: &Context<'_>,
+    ids: &[UserId],
+) -> async_graphql::Result<Vec<UserNode>> {
+    let users = ctx.loaders().users.load_many(ids.iter().copied()).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| users.get(id).cloned().map(UserNode))
+        .collect())
 }
