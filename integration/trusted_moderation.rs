@@ -256,6 +256,10 @@ async fn tag_moderators_act_within_their_tags_and_no_further() {
         .clone();
     app.ok(Some(&author), REPORT, json!({ "id": python_comment }))
         .await;
+    // A report on the tag moderator's own comment, in their tag, is not theirs to handle.
+    let own = comment(&app, &keeper, &in_rust).await;
+    let on_own =
+        app.ok(Some(&author), REPORT, json!({ "id": own })).await["report"]["report"]["id"].clone();
     app.ok(
         Some(&author),
         UPDATE,
@@ -271,12 +275,19 @@ async fn tag_moderators_act_within_their_tags_and_no_further() {
     // Who reported is for the instance's moderators.
     assert!(report["reporter"].is_null(), "{report}");
     let all = app.ok(Some(&admin), REPORTS, json!({})).await;
-    assert_eq!(all["reports"]["totalCount"], 2, "{all}");
+    assert_eq!(all["reports"]["totalCount"], 3, "{all}");
+    app.fails(
+        Some(&keeper),
+        RESOLVE,
+        json!({ "id": on_own, "a": "DISMISS" }),
+        "NOT_FOUND",
+    )
+    .await;
     let python_report = all["reports"]["edges"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["node"]["id"] != on_rust)
+        .find(|e| e["node"]["id"] != on_rust && e["node"]["id"] != on_own)
         .unwrap()["node"]["id"]
         .clone();
     app.fails(

@@ -213,7 +213,7 @@ fn page_sql(select: &str, filter: &str, page: &PageRequest<FollowKey>) -> String
 async fn run_page(
     db: &PgPool,
     sql: String,
-    owner: UserId,
+    owner: Uuid,
     page: &PageRequest<FollowKey>,
 ) -> AppResult<FollowPage> {
     let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(owner);
@@ -231,7 +231,7 @@ pub async fn followers(
         "f.followable_type = 'user' AND f.followable_id = $1",
         page,
     );
-    run_page(db, sql, user, page).await
+    run_page(db, sql, user.uuid(), page).await
 }
 
 /// The members following organization `org`, newest first.
@@ -245,7 +245,7 @@ pub async fn organization_followers(
         "f.followable_type = 'organization' AND f.followable_id = $1",
         page,
     );
-    run_page(db, sql, UserId::from(org.uuid()), page).await
+    run_page(db, sql, org.uuid(), page).await
 }
 
 /// Members `user` follows, newest first.
@@ -259,7 +259,7 @@ pub async fn following(
         "f.followable_type = 'user' AND f.follower_id = $1",
         page,
     );
-    run_page(db, sql, user, page).await
+    run_page(db, sql, user.uuid(), page).await
 }
 
 /// Tags `user` follows, newest first.
@@ -273,5 +273,5 @@ pub async fn followed_tags(
         "f.followable_type = 'tag' AND f.follower_id = $1",
         page,
     );
-    run_page(db, sql, user, page).await
+    run_page(db, sql, user.uuid(), page).await
 }

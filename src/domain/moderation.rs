@@ -887,7 +887,10 @@ pub async fn redact_revision(
     id: crate::ids::RevisionId,
 ) -> AppResult<(revisions::Edited, revisions::Revision)> {
     viewer.require_writer()?;
-    let (edited, subject) = revisions::subject_of(db, id).await?;
+    let (edited, subject) = revisions::find(db, id)
+        .await?
+        .map(|(edited, r)| (edited, r.subject_id))
+        .ok_or_else(|| AppError::NotFound("No such revision".to_owned()))?;
     let may = match edited {
         revisions::Edited::Article => {
             let article = crate::domain::articles::service::find(db, subject.into())

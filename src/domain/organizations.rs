@@ -493,14 +493,16 @@ pub async fn invitations_of(db: &PgPool, user: UserId) -> AppResult<Vec<Invitati
     .await?)
 }
 
-/// The pending invitations of each organization, newest first, in one statement.
+/// The pending invitations of each organization, newest first (at most [`MAX_MEMBERS`]
+/// each), in one statement.
 pub async fn invitations_to(db: &PgPool, orgs: &[OrganizationId]) -> AppResult<Vec<Invitation>> {
     Ok(sqlx::query_as::<_, Invitation>(sqlx::AssertSqlSafe(format!(
-        "SELECT {INVITATION_COLUMNS} FROM organization_invitations
-         WHERE organization_id = ANY($1) ORDER BY id DESC LIMIT $2"
+        "SELECT i.* FROM unnest($1::uuid[]) AS o(id) CROSS JOIN LATERAL (
+            SELECT {INVITATION_COLUMNS} FROM organization_invitations
+            WHERE organization_id = o.id ORDER BY id DESC LIMIT $2) i"
     )))
     .bind(orgs)
-    .bind(MAX_MEMBERS * i64::try_from(orgs.len()).unwrap_or(1))
+    .bind(MAX_MEMBERS)
     .fetch_all(db)
     .await?)
 }

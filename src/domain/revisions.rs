@@ -259,22 +259,6 @@ pub async fn find(db: &PgPool, id: RevisionId) -> AppResult<Option<(Edited, Revi
     }))
 }
 
-/// The article or comment a revision belongs to.
-pub async fn subject_of(db: &PgPool, id: RevisionId) -> AppResult<(Edited, uuid::Uuid)> {
-    let found: Option<(String, uuid::Uuid)> = sqlx::query_as(
-        "SELECT 'article', article_id FROM article_revisions WHERE id = $1
-         UNION ALL SELECT 'comment', comment_id FROM comment_revisions WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
-    match found {
-        Some((kind, subject)) if kind == "article" => Ok((Edited::Article, subject)),
-        Some((_, subject)) => Ok((Edited::Comment, subject)),
-        None => Err(AppError::NotFound("No such revision".to_owned())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,14 @@ impl Article {
         self.review_state.as_deref() == Some("pending")
     }
 
+    /// What an organization's editors and owners reach of its articles: the live (or
+    /// scheduled) ones and the drafts submitted to its review queue, never a removed one.
+    pub fn open_to_editors(&self) -> bool {
+        self.organization_id.is_some()
+            && !self.is_removed()
+            && (self.status != ArticleStatus::Draft || self.in_review())
+    }
+
     /// Taken down by a moderator: only a moderator publishes it again.
     pub fn is_removed(&self) -> bool {
         self.status == ArticleStatus::Removed

@@ -716,9 +716,7 @@ async fn org_role(
 /// Whether an editor (or owner) of its organization, holding `role`, reaches the article:
 /// the organization's live articles, and the drafts submitted to its review queue.
 fn editor_reaches(article: &Article, role: Option<OrgRole>) -> bool {
-    role >= Some(OrgRole::Editor)
-        && !article.is_removed()
-        && (article.status != ArticleStatus::Draft || article.in_review())
+    role >= Some(OrgRole::Editor) && article.open_to_editors()
 }
 
 /// NOT_FOUND unless `viewer` sees the article: what [`Article::visible_to`] allows, and what

@@ -186,37 +186,29 @@ impl Loader<(crate::ids::OrganizationId, OrgList)> for OrgListsLoader {
             if ids.is_empty() {
                 continue;
             }
+            let db = &self.0;
             match kind {
                 OrgList::Members => {
-                    let mut by: HashMap<_, Vec<_>> = HashMap::new();
-                    for m in orgs::members_of(&self.0, &ids).await.map_err(shared)? {
-                        by.entry(m.organization_id).or_default().push(m);
-                    }
+                    let rows = orgs::members_of(db, &ids).await.map_err(shared)?;
+                    let mut by = group(rows, |m| Some(m.organization_id));
                     for id in ids {
                         let list = by.remove(&id).unwrap_or_default();
                         found.insert((id, kind), OrgListed::Members(list));
                     }
                 }
                 OrgList::Invitations => {
-                    let mut by: HashMap<_, Vec<_>> = HashMap::new();
-                    for i in orgs::invitations_to(&self.0, &ids).await.map_err(shared)? {
-                        by.entry(i.organization_id).or_default().push(i);
-                    }
+                    let rows = orgs::invitations_to(db, &ids).await.map_err(shared)?;
+                    let mut by = group(rows, |i| Some(i.organization_id));
                     for id in ids {
                         let list = by.remove(&id).unwrap_or_default();
                         found.insert((id, kind), OrgListed::Invitations(list));
                     }
                 }
                 OrgList::ReviewQueue => {
-                    let mut by: HashMap<_, Vec<_>> = HashMap::new();
-                    let queued = crate::domain::articles::service::review_queues(&self.0, &ids)
+                    let rows = crate::domain::articles::service::review_queues(db, &ids)
                         .await
                         .map_err(shared)?;
-                    for a in queued {
-                        if let Some(org) = a.organization_id {
-                            by.entry(org).or_default().push(a);
-                        }
-                    }
+                    let mut by = group(rows, |a| a.organization_id);
                     for id in ids {
                         let list = by.remove(&id).unwrap_or_default();
                         found.insert((id, kind), OrgListed::ReviewQueue(list));
@@ -226,6 +218,20 @@ impl Loader<(crate::ids::OrganizationId, OrgList)> for OrgListsLoader {
         }
         Ok(found)
     }
+}
+
+/// `rows` grouped by the key `of` gives them (rows without one are dropped), in order.
+fn group<K: std::hash::Hash + Eq, T>(
+    rows: Vec<T>,
+    of: impl Fn(&T) -> Option<K>,
+) -> HashMap<K, Vec<T>> {
+    let mut by: HashMap<K, Vec<T>> = HashMap::new();
+    for row in rows {
+        if let Some(key) = of(&row) {
+            by.entry(key).or_default().push(row);
+        }
+    }
+    by
 }
 
 /// Members invited to co-author each article who have not answered.
@@ -239,11 +245,10 @@ impl Loader<ArticleId> for PendingCoAuthorsLoader {
         let rows = crate::domain::articles::authors::pending(&self.0, keys)
             .await
             .map_err(shared)?;
-        let mut map: HashMap<ArticleId, Vec<UserId>> = HashMap::new();
-        for (article, user) in rows {
-            map.entry(article).or_default().push(user);
-        }
-        Ok(map)
+        Ok(group(rows, |(article, _)| Some(*article))
+            .into_iter()
+            .map(|(article, pairs)| (article, pairs.into_iter().map(|(_, user)| user).collect()))
+            .collect())
     }
 }
 

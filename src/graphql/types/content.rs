@@ -350,10 +350,7 @@ impl ArticleNode {
         let (Some(org), Some(viewer)) = (self.0.organization_id, ctx.viewer()) else {
             return Ok(false);
         };
-        let reachable = !self.0.is_removed()
-            && (self.0.status != crate::domain::articles::ArticleStatus::Draft
-                || self.0.in_review());
-        if !reachable || viewer.require_writer().is_err() {
+        if !self.0.open_to_editors() || viewer.require_writer().is_err() {
             return Ok(false);
         }
         let role = ctx.loaders().org_roles.load_one(org).await?;
