@@ -269,7 +269,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits_cleanly() {
     );
     proxy.set(Mode::Down);
     assert_eq!(
-        server.wait_exit(Duration::from_secs(15)),
+        server.wait_exit(Duration::from_secs(60)),
         0,
         "{}",
         server.output()
@@ -332,7 +332,7 @@ async fn sentry_receives_errors_without_secrets() {
         .unwrap();
     assert_eq!(response.status(), 500);
 
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let body = loop {
         let requests = ingest.received_requests().await.unwrap_or_default();
         if let Some(request) = requests.first() {
@@ -354,7 +354,7 @@ async fn sentry_receives_errors_without_secrets() {
     assert!(!body.contains(&"k".repeat(64)), "{body}");
 
     server.signal("TERM");
-    assert_eq!(server.wait_exit(Duration::from_secs(15)), 0);
+    assert_eq!(server.wait_exit(Duration::from_secs(60)), 0);
     let logs = server.output();
     assert!(!logs.contains("hunter2"), "{logs}");
     drop(proxy);
@@ -410,7 +410,7 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
     .await
     .unwrap();
     // The embedded worker sends the two emails (to the outbox).
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) < 2 {
         assert!(
             Instant::now() < deadline,
@@ -455,7 +455,7 @@ async fn logs_carry_no_passwords_tokens_keys_or_emails() {
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned();
     server.signal("TERM");
-    assert_eq!(server.wait_exit(Duration::from_secs(15)), 0);
+    assert_eq!(server.wait_exit(Duration::from_secs(60)), 0);
     let logs = server.output();
     assert!(
         logs.contains("email written to the outbox"),
