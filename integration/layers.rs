@@ -22,7 +22,7 @@ const TOP: &[&[&str]] = &[
 
 /// The domain's areas, top layer first.
 const DOMAIN: &[&[&str]] = &[
-    &["webhooks", "imports", "notification_mail"],
+    &["webhooks", "imports", "notification_mail", "portability"],
     &["erasure", "reactions", "standing"],
     &["moderation", "search", "feeds"],
     &["comments"],

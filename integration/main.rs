@@ -37,6 +37,7 @@ mod pubsub;
 mod reading;
 mod schema_rules;
 mod search;
+mod security;
 mod syndication;
 mod trusted_moderation;
 mod uploads;

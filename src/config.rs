@@ -125,6 +125,52 @@ pub struct Settings {
     pub uploads: UploadSettings,
     pub search: SearchSettings,
     pub moderation: ModerationSettings,
+    pub oauth: OAuthSettings,
+    pub exports: ExportSettings,
+}
+
+/// Signing in through outside providers (OAuth 2.0 with PKCE). A provider without a client
+/// id is off: its routes answer NOT_FOUND.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    /// How long a started sign-in may take at the provider, in minutes.
+    pub flow_minutes: i64,
+    /// Where the browser is sent when the provider's sign-in ends: a path of this site or
+    /// a full URL of the front end. `?challenge=` is added when a second factor is due,
+    /// `?error=` (a stable code) when the sign-in failed.
+    pub return_to: String,
+    /// GitHub (`VIBECODING_OAUTH__GITHUB__CLIENT_ID`, `..._CLIENT_SECRET`).
+    pub github: ProviderSettings,
+}
+
+/// One OAuth provider: its app's credentials and its endpoints (overridable so tests use a
+/// local server).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub client_id: Option<String>,
+    #[serde(serialize_with = "redacted")]
+    pub client_secret: Option<SecretString>,
+    /// Where the browser is sent to approve the sign-in.
+    pub authorize_url: String,
+    /// Where a code is exchanged for an access token.
+    pub token_url: String,
+    /// The base of the provider's API (the user and their emails are read there).
+    pub api_url: String,
+    pub scopes: Vec<String>,
+}
+
+/// Members' data exports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSettings {
+    /// How long a finished export can be downloaded, in days; it is deleted after.
+    pub link_days: i64,
+    /// The largest archive built; an export that would be larger fails with that reason.
+    pub max_bytes: u64,
+    /// At most this many exports per member per day.
+    pub per_day: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -402,6 +448,10 @@ pub struct AuthSettings {
     /// argon2id cost; the defaults are OWASP's (19 MiB, 2 passes).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// How long a sign-in waits for its second factor, in minutes.
+    pub challenge_minutes: i64,
+    /// Wrong second-factor codes before a sign-in's challenge is locked (sign in again).
+    pub max_second_factor_failures: i32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -741,6 +791,8 @@ impl Default for Settings {
                 lockout_minutes: 10,
                 argon2_memory_kib: 19_456,
                 argon2_iterations: 2,
+                challenge_minutes: 10,
+                max_second_factor_failures: 5,
             },
             outbound: OutboundSettings {
                 allow_http: false,
@@ -827,6 +879,23 @@ impl Default for Settings {
                 spam_penalty: 50,
                 vomits_before_suspension: 2,
                 modlog_names_moderators: true,
+            },
+            oauth: OAuthSettings {
+                flow_minutes: 10,
+                return_to: "/".to_owned(),
+                github: ProviderSettings {
+                    client_id: None,
+                    client_secret: None,
+                    authorize_url: "https://github.com/login/oauth/authorize".to_owned(),
+                    token_url: "https://github.com/login/oauth/access_token".to_owned(),
+                    api_url: "https://api.github.com".to_owned(),
+                    scopes: vec!["read:user".to_owned(), "user:email".to_owned()],
+                },
+            },
+            exports: ExportSettings {
+                link_days: 7,
+                max_bytes: 200 * 1024 * 1024,
+                per_day: 3,
             },
         }
     }
@@ -955,6 +1024,15 @@ impl Settings {
     /// `Set-Cookie` that ends the session cookie.
     pub fn clear_session_cookie(&self) -> String {
         self.session_cookie("", 0)
+    }
+
+    /// The key links and tokens are signed with: `SECRET_KEY_BASE` (required in
+    /// production), a fixed one in development and tests.
+    pub fn signing_key(&self) -> Vec<u8> {
+        self.secret_key_base.as_ref().map_or_else(
+            || b"vibecoding-development-unsubscribe".to_vec(),
+            |k| k.expose_secret().as_bytes().to_vec(),
+        )
     }
 
     pub fn is_https(&self) -> bool {

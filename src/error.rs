@@ -255,6 +255,16 @@ impl From<sqlx::Error> for AppError {
 /// and what to tell the client: the one place a constraint name becomes an input error.
 const CONSTRAINTS: &[(&str, &str, &str)] = &[
     (
+        "identities_user_provider_key",
+        "provider",
+        "another account at this provider is already linked: unlink it first",
+    ),
+    (
+        "identities_subject_key",
+        "provider",
+        "this account at the provider already signs in another member",
+    ),
+    (
         "users_username_key",
         "username",
         "this username is already taken",

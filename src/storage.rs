@@ -104,6 +104,42 @@ impl Storage {
 }
 
 impl Storage {
+    /// The bytes of a stored original (for a member's export): the file, or a download
+    /// of its URL from Cloudinary, at most `max` bytes.
+    pub async fn read(&self, key: &str, url: &str, max: u64) -> AppResult<Vec<u8>> {
+        match self {
+            Self::Local { dir, .. } => {
+                // Keys are ours (a name in the directory); anything else is not read.
+                if key.contains('/') || key.contains('\\') || key.starts_with('.') {
+                    return Err(AppError::NotFound("No such stored image".to_owned()));
+                }
+                tokio::fs::read(dir.join(key))
+                    .await
+                    .map_err(|_| AppError::NotFound("No such stored image".to_owned()))
+            }
+            Self::Cloudinary(client) => {
+                let failed = |e: &dyn std::fmt::Display| {
+                    AppError::internal(anyhow::anyhow!("reading a stored image: {e}"))
+                };
+                let mut response = client
+                    .http
+                    .get(url)
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| failed(&e))?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() as u64 > max {
+                        return Err(failed(&"larger than the upload limit"));
+                    }
+                }
+                Ok(bytes)
+            }
+        }
+    }
+
     /// Removes a stored original and its copies. Failures are logged: the record is gone
     /// already, and a leftover file harms nobody.
     pub async fn remove(&self, key: &str, copies: &[String]) {

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::config::Settings;
 use crate::domain::accounts::mailing;
 use crate::domain::webhooks::{self, Render};
-use crate::domain::{articles, imports, notification_mail, notifications};
+use crate::domain::{articles, imports, notification_mail, notifications, portability};
 use crate::events;
 use crate::jobs::{Job, JobContext, JobError, KINDS, queue, schedules};
 
@@ -80,6 +80,11 @@ async fn handle(ctx: &JobContext, render: &dyn Render, job: Job) -> Result<(), J
                 .map_err(JobError::from)
         }
         Job::FetchFeed { source_id } => imports::fetch(ctx, source_id).await,
+        Job::BuildDataExport { export_id } => portability::build(ctx, export_id).await,
+        Job::MailDataExport { export_id } => portability::mail_ready(ctx, export_id).await,
+        Job::ExpireDataExport { export_id } => portability::expire(&ctx.db, export_id)
+            .await
+            .map_err(JobError::from),
         Job::SendWelcome { user_id } => mailing::send_welcome(ctx, user_id).await,
         Job::SendConfirmation { user_id } => mailing::send_confirmation(ctx, user_id).await,
         Job::SendPasswordReset { user_id } => mailing::send_password_reset(ctx, user_id).await,

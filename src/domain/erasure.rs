@@ -250,6 +250,28 @@ pub async fn delete_account(
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
+    // Sign-in through providers, the second factor, and exports go with the account.
+    for table in [
+        "identities",
+        "recovery_codes",
+        "login_challenges",
+        "data_exports",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE user_id = $1"
+        )))
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL,
+                totp_last_step = NULL
+         WHERE id = $1",
+    )
+    .bind(user.id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM feed_sources WHERE user_id = $1")
         .bind(user.id)
         .execute(&mut *tx)

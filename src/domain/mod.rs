@@ -23,6 +23,7 @@ pub mod notifications;
 pub mod organizations;
 pub mod outbox;
 pub mod page;
+pub mod portability;
 pub mod ranking;
 pub mod reactions;
 pub mod revisions;

@@ -10,7 +10,6 @@
 
 use chrono::{DateTime, Utc};
 use hmac::{KeyInit as _, Mac as _};
-use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
 
 use super::notifications::{NotificationKind, NotificationSettings};
@@ -156,16 +155,8 @@ impl Scope {
     }
 }
 
-/// The signing key: `SECRET_KEY_BASE` (required in production), a fixed one in development.
-fn key(settings: &Settings) -> Vec<u8> {
-    settings.secret_key_base.as_ref().map_or_else(
-        || b"vibecoding-development-unsubscribe".to_vec(),
-        |k| k.expose_secret().as_bytes().to_vec(),
-    )
-}
-
 fn mac(settings: &Settings, user: UserId, scope: Scope) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key(settings))
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&settings.signing_key())
         .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     mac.update(format!("unsubscribe:{user}:{}", scope.as_str()).as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])

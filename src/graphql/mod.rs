@@ -46,12 +46,14 @@ pub struct OutsideMutation(
 );
 
 /// The mutations of a community's structure: organizations and co-authors, the
-/// moderators' sanctions and tags, and edit history.
+/// moderators' sanctions and tags, and edit history; and of a member's security and data:
+/// the second factor, linked providers, exports and imports.
 #[derive(MergedObject, Default)]
 pub struct CommunityMutation(
     mutation::organizations::OrganizationsMutation,
     mutation::standing::StandingMutation,
     mutation::history::HistoryMutation,
+    mutation::security::SecurityMutation,
 );
 
 #[derive(MergedObject, Default)]

@@ -105,6 +105,8 @@ pub enum Node {
     Revision(crate::graphql::types::revisions::RevisionNode),
     Organization(crate::graphql::types::organizations::OrganizationNode),
     OrganizationInvitation(crate::graphql::types::organizations::OrganizationInvitation),
+    Identity(crate::graphql::types::security::IdentityNode),
+    DataExport(crate::graphql::types::security::DataExportNode),
 }
 
 /// Loads the object behind a decoded ID through the loaders; `None` when it does not
@@ -203,6 +205,16 @@ pub(crate) async fn resolve(
                 .await?
                 .map(Node::Revision)
         }
+        crate::graphql::types::security::IdentityNode::TYPE_NAME => loaders
+            .identities
+            .load_one(id)
+            .await?
+            .map(|i| Node::Identity(crate::graphql::types::security::IdentityNode(i))),
+        crate::graphql::types::security::DataExportNode::TYPE_NAME => loaders
+            .data_exports
+            .load_one(id)
+            .await?
+            .map(|e| Node::DataExport(crate::graphql::types::security::DataExportNode(e))),
         AuditEntryNode::TYPE_NAME if holds(Role::Admin) => loaders
             .audit_entries
             .load_one(id.into())

@@ -1,10 +1,12 @@
 //! The HTTP surface: routes and the middleware every route runs through.
 
 pub mod auth;
+pub mod exports;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod oauth;
 pub mod pages;
 pub mod reading;
 pub mod request_id;
@@ -76,6 +78,9 @@ pub fn routes(state: AppState, api: Api) -> impl Endpoint<Output = Response> {
             "/unsubscribe/:token",
             get(reading::unsubscribe_page).post(reading::unsubscribe),
         )
+        .at("/exports/:id/:signature", get(exports::download))
+        .at("/auth/:provider", get(oauth::start))
+        .at("/auth/:provider/callback", get(oauth::callback))
         .at("/t/:tag", get(reading::tag_page))
         .at("/modlog", get(reading::modlog_page))
         .at("/:username", get(reading::profile_page))

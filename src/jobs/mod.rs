@@ -96,6 +96,12 @@ pub enum Job {
     SendDigest { user_id: UserId },
     /// Lifts a member's timed suspension or comment ban once it has ended.
     LiftRestrictions { user_id: UserId },
+    /// Builds a member's data export.
+    BuildDataExport { export_id: Uuid },
+    /// Mails a member that their data export is ready.
+    MailDataExport { export_id: Uuid },
+    /// Deletes a data export's archive once its link has expired.
+    ExpireDataExport { export_id: Uuid },
 }
 
 impl Job {
@@ -185,7 +191,7 @@ mod tests {
             assert_eq!(payload["kind"], job.kind());
             assert!(KINDS.contains(&job.kind()));
         }
-        assert_eq!(KINDS.len(), 22);
+        assert_eq!(KINDS.len(), 25);
         assert!(KINDS.contains(&"lift_restrictions"));
         assert!(KINDS.contains(&"purge_search_changes"));
     }

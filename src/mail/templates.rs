@@ -100,6 +100,40 @@ pub fn password_reset(to: &str, name: &str, username: &str, origin: &str, token:
     }
 }
 
+pub fn data_export_ready(
+    to: &str,
+    name: &str,
+    username: &str,
+    link: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Email {
+    let who = greeting(name, username);
+    let until = expires_at.format("%B %-d, %Y at %H:%M UTC");
+    Email {
+        to: to.to_owned(),
+        subject: "Your data export is ready".to_owned(),
+        text: format!(
+            "Hi {who},\n\nThe export of your Vibecoding Community data you asked for is ready. \
+             Download it here until {until}; it is deleted after that:\n{link}\n\n\
+             If you did not ask for it, change your password: whoever did can read this link too.\n"
+        ),
+        html: html_page(
+            "Your data export is ready",
+            &format!(
+                "<p>Hi {},</p><p>The export of your Vibecoding Community data you asked for is \
+                 ready. Download it until {}; it is deleted after that:</p>\
+                 <p><a href=\"{}\">Download my data</a></p><p>If you did not ask for it, change \
+                 your password.</p>",
+                escape(&who),
+                escape(&until.to_string()),
+                escape(link)
+            ),
+        ),
+        template: "data_export_ready",
+        unsubscribe: None,
+    }
+}
+
 pub fn webhook_disabled(to: &str, name: &str, username: &str, url: &str, reason: &str) -> Email {
     let who = greeting(name, username);
     Email {

@@ -1,5 +1,7 @@
-//! Members, sessions, API keys, email confirmation and password reset.
+//! Members, sessions, API keys, email confirmation and password reset, sign-in through
+//! outside providers and the second factor.
 
+pub mod identities;
 pub mod mailing;
 pub mod model;
 pub mod passwords;
@@ -7,5 +9,6 @@ pub mod recent;
 pub mod repo;
 pub mod service;
 pub mod tokens;
+pub mod two_factor;
 
 pub use model::{Role, User, Viewer};

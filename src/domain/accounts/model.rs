@@ -152,6 +152,8 @@ pub const RESERVED_USERNAMES: &[&str] = &[
     "moderator",
     "mod",
     "modlog",
+    "auth",
+    "exports",
     "staff",
     "team",
     "owner",

@@ -139,6 +139,8 @@ pub async fn find_by_email<'e>(db: impl PgExecutor<'e>, email: &str) -> sqlx::Re
 pub struct Credentials {
     pub id: UserId,
     pub password_hash: Option<String>,
+    /// Signing in also takes a second factor.
+    pub two_factor: bool,
 }
 
 pub async fn credentials_by_login<'e>(
@@ -151,7 +153,7 @@ pub async fn credentials_by_login<'e>(
         "username"
     };
     sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(format!(
-        "SELECT id, password_hash FROM users
+        "SELECT id, password_hash, totp_secret IS NOT NULL AS two_factor FROM users
          WHERE {column} = $1::citext AND deleted_at IS NULL"
     )))
     .bind(login.trim())
@@ -192,12 +194,17 @@ pub struct NewSession<'a> {
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub expires_at: DateTime<Utc>,
+    /// `password` or the provider signed in with.
+    pub method: &'a str,
+    /// `totp` or `recovery_code` when a second factor was asked for.
+    pub second_factor: Option<&'a str>,
 }
 
 pub async fn insert_session<'e>(db: impl PgExecutor<'e>, s: NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, token_hash, ip, user_agent, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO sessions (id, user_id, token_hash, ip, user_agent, expires_at, method,
+                               second_factor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(s.id)
     .bind(s.user_id)
@@ -205,6 +212,8 @@ pub async fn insert_session<'e>(db: impl PgExecutor<'e>, s: NewSession<'_>) -> s
     .bind(s.ip)
     .bind(s.user_agent)
     .bind(s.expires_at)
+    .bind(s.method)
+    .bind(s.second_factor)
     .execute(db)
     .await?;
     Ok(())
@@ -255,6 +264,8 @@ pub struct SessionRow {
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    pub method: String,
+    pub second_factor: Option<String>,
 }
 
 pub async fn sessions_of<'e>(
@@ -262,7 +273,8 @@ pub async fn sessions_of<'e>(
     user_id: UserId,
 ) -> sqlx::Result<Vec<SessionRow>> {
     sqlx::query_as::<_, SessionRow>(
-        "SELECT id, ip, user_agent, created_at, last_seen_at, expires_at FROM sessions
+        "SELECT id, ip, user_agent, created_at, last_seen_at, expires_at, method, second_factor
+         FROM sessions
          WHERE user_id = $1 AND expires_at > now() ORDER BY created_at DESC LIMIT 100",
     )
     .bind(user_id)
@@ -277,7 +289,8 @@ pub async fn sessions_by_ids<'e>(
     ids: &[SessionId],
 ) -> sqlx::Result<Vec<SessionRow>> {
     sqlx::query_as::<_, SessionRow>(
-        "SELECT id, ip, user_agent, created_at, last_seen_at, expires_at FROM sessions
+        "SELECT id, ip, user_agent, created_at, last_seen_at, expires_at, method, second_factor
+         FROM sessions
          WHERE user_id = $1 AND id = ANY($2) AND expires_at > now()",
     )
     .bind(user_id)

@@ -72,6 +72,28 @@ pub struct SignedIn {
     pub user: User,
 }
 
+/// How a sign-in ended: with a session, or waiting for a second factor.
+pub enum Outcome {
+    SignedIn(Box<SignedIn>),
+    SecondFactor(super::two_factor::Challenge),
+}
+
+/// How a session began, kept with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Method<'a> {
+    /// `password`, or the provider signed in with.
+    pub first: &'a str,
+    /// `totp` or `recovery_code`, when a second factor was asked for.
+    pub second: Option<&'a str>,
+}
+
+impl Method<'_> {
+    pub const PASSWORD: Method<'static> = Method {
+        first: "password",
+        second: None,
+    };
+}
+
 pub async fn register(
     db: &PgPool,
     settings: &Settings,
@@ -142,17 +164,18 @@ pub async fn register(
         serde_json::json!({}),
     )
     .await?;
-    let signed_in = open_session(&mut tx, settings, user, client).await?;
+    let signed_in = open_session(&mut tx, settings, user, client, Method::PASSWORD).await?;
     tx.commit().await?;
     tracing::info!(user_id = %signed_in.user.id, owner = claims_owner, "member registered");
     Ok(signed_in)
 }
 
-async fn open_session(
+pub(super) async fn open_session(
     conn: &mut sqlx::PgConnection,
     settings: &Settings,
     user: User,
     client: &ClientInfo,
+    method: Method<'_>,
 ) -> AppResult<SignedIn> {
     let token = tokens::issue();
     let expires_at = Utc::now() + chrono::Duration::days(settings.auth.session_days);
@@ -165,6 +188,8 @@ async fn open_session(
             ip: client.ip.as_deref(),
             user_agent: client.user_agent.as_deref(),
             expires_at,
+            method: method.first,
+            second_factor: method.second,
         },
     )
     .await?;
@@ -177,13 +202,13 @@ async fn open_session(
 
 /// Where failed sign-ins for one login are counted: the login as typed (normalised),
 /// hashed, whether or not it names a member.
-fn failures_key(login: &str) -> String {
+pub(super) fn failures_key(login: &str) -> String {
     format!("login_failures:{}", hex::encode(tokens::hash(login)))
 }
 
 /// Seconds until a login locked by failed sign-ins may try again; `None` when it may now.
 /// Without Redis nothing is counted (and nothing locked), as with the other limits.
-async fn locked_for(cache: &Cache, settings: &Settings, key: &str) -> Option<u64> {
+pub(super) async fn locked_for(cache: &Cache, settings: &Settings, key: &str) -> Option<u64> {
     let window = std::time::Duration::from_secs(
         u64::try_from(settings.auth.lockout_minutes.max(1)).unwrap_or(600) * 60,
     );
@@ -201,7 +226,7 @@ async fn locked_for(cache: &Cache, settings: &Settings, key: &str) -> Option<u64
     }
 }
 
-async fn count_failure(cache: &Cache, settings: &Settings, key: &str) {
+pub(super) async fn count_failure(cache: &Cache, settings: &Settings, key: &str) {
     let window = std::time::Duration::from_secs(
         u64::try_from(settings.auth.lockout_minutes.max(1)).unwrap_or(600) * 60,
     );
@@ -212,7 +237,8 @@ async fn count_failure(cache: &Cache, settings: &Settings, key: &str) {
 
 /// Signs in. `max_failed_logins` failures for one login within `lockout_minutes` lock
 /// that login until the window ends; a locked login is answered the same way whether or
-/// not it belongs to a member, so the lock tells an anonymous caller nothing.
+/// not it belongs to a member, so the lock tells an anonymous caller nothing. A member
+/// with two-factor authentication gets a challenge instead of a session.
 pub async fn login(
     db: &PgPool,
     cache: &Cache,
@@ -220,7 +246,7 @@ pub async fn login(
     login: &str,
     password: &SecretString,
     client: &ClientInfo,
-) -> AppResult<SignedIn> {
+) -> AppResult<Outcome> {
     let login = login.trim().to_lowercase();
     let key = failures_key(&login);
     if let Some(retry_after) = locked_for(cache, settings, &key).await {
@@ -254,9 +280,15 @@ pub async fn login(
     let user = repo::find_by_id(&mut *tx, credentials.id)
         .await?
         .ok_or_else(|| AppError::Unauthenticated(BAD_CREDENTIALS.to_owned()))?;
-    let signed_in = open_session(&mut tx, settings, user, client).await?;
+    if credentials.two_factor {
+        let challenge =
+            super::two_factor::challenge(&mut tx, settings, user.id, "password", client).await?;
+        tx.commit().await?;
+        return Ok(Outcome::SecondFactor(challenge));
+    }
+    let signed_in = open_session(&mut tx, settings, user, client, Method::PASSWORD).await?;
     tx.commit().await?;
-    Ok(signed_in)
+    Ok(Outcome::SignedIn(Box::new(signed_in)))
 }
 
 fn viewer_of(row: Authenticated, session: bool) -> Viewer {

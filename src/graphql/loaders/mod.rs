@@ -92,6 +92,10 @@ pub struct Loaders {
     pub thread_levels: Batch<ArticleId, Records<ArticleId, notifications::ThreadSubscription>>,
     /// The viewer's own feed sources.
     pub feed_sources: Batch<Uuid, Records<Uuid, imports::Source>>,
+    /// The viewer's own linked provider accounts.
+    pub identities: Batch<Uuid, Records<Uuid, crate::domain::accounts::identities::Identity>>,
+    /// The viewer's own data exports.
+    pub data_exports: Batch<Uuid, Records<Uuid, crate::domain::portability::DataExport>>,
     /// The articles each feed source made.
     pub source_articles: Batch<Uuid, content::SourceArticlesLoader>,
 }
@@ -168,6 +172,8 @@ impl Loaders {
         self.thread_levels.forget();
         self.feed_sources.forget();
         self.source_articles.forget();
+        self.identities.forget();
+        self.data_exports.forget();
     }
 
     /// Puts what a list read with its articles (see [`Includes`]) where the articles'
@@ -297,6 +303,26 @@ impl Loaders {
                 |row| row.id,
             )),
             source_articles: Batch::new(content::SourceArticlesLoader(db.clone())),
+            identities: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(async move {
+                        crate::domain::accounts::identities::find_many(&db, user, &ids).await
+                    })
+                },
+                |row| row.id,
+            )),
+            data_exports: Batch::new(Records::new(
+                db,
+                viewer,
+                |db, user, ids| {
+                    Box::pin(
+                        async move { crate::domain::portability::find_many(&db, user, &ids).await },
+                    )
+                },
+                |row| row.id,
+            )),
             webhooks: Batch::new(Records::new(
                 db,
                 viewer,

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object, Upload};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use crate::domain::accounts::service::{self, ProfileChange, Registration, SignedIn};
+use crate::domain::accounts::service::{self, Outcome, ProfileChange, Registration, SignedIn};
 use crate::domain::media;
 use crate::graphql::context::{ContextExt as _, limit, limit_address};
 use crate::graphql::mutation::media::store_upload;
@@ -55,15 +55,21 @@ mutation_input! {
 }
 
 mutation_payload! {
-    /// A new session.
+    /// A new session, or, for a member with two-factor authentication, a challenge to
+    /// finish with `completeLogin`.
     LoginPayload {
         /// The session token: send it as `Authorization: Bearer <token>` (also set as an
-        /// HttpOnly cookie). Shown only now.
+        /// HttpOnly cookie). Shown only now. Null when a second factor is due.
         token: Option<String>,
         /// When the session ends.
         expires_at: Option<DateTime<Utc>>,
-        /// The signed-in member.
+        /// The signed-in member. Null when a second factor is due.
         user: Option<UserNode>,
+        /// Set when the password was right and a second factor is due: pass it, with a code
+        /// from the authenticator app or a recovery code, to `completeLogin`.
+        second_factor_challenge: Option<String>,
+        /// When the challenge expires (`auth.challenge_minutes` after the password).
+        second_factor_expires_at: Option<DateTime<Utc>>,
     }
 }
 
@@ -298,7 +304,10 @@ fn secret(s: String) -> SecretString {
 }
 
 /// Sets the session cookie and answers with the session's token.
-fn signed_in(ctx: &Context<'_>, session: &SignedIn) -> (Option<String>, Option<DateTime<Utc>>) {
+pub(crate) fn signed_in(
+    ctx: &Context<'_>,
+    session: &SignedIn,
+) -> (Option<String>, Option<DateTime<Utc>>) {
     let settings = &ctx.state().settings;
     let max_age = (session.expires_at - chrono::Utc::now())
         .num_seconds()
@@ -394,7 +403,7 @@ impl AccountsMutation {
         respond(ctx, input.client_mutation_id.clone(), async {
             limit_address(ctx, Action::Login).await?;
             let state = ctx.state();
-            let session = service::login(
+            let outcome = service::login(
                 &state.db,
                 &state.cache,
                 &state.settings,
@@ -403,12 +412,21 @@ impl AccountsMutation {
                 &ctx.client(),
             )
             .await?;
-            let (token, expires_at) = signed_in(ctx, &session);
-            Ok(LoginPayload {
-                token,
-                expires_at,
-                user: Some(UserNode(session.user)),
-                ..Default::default()
+            Ok(match outcome {
+                Outcome::SignedIn(session) => {
+                    let (token, expires_at) = signed_in(ctx, &session);
+                    LoginPayload {
+                        token,
+                        expires_at,
+                        user: Some(UserNode(session.user)),
+                        ..Default::default()
+                    }
+                }
+                Outcome::SecondFactor(challenge) => LoginPayload {
+                    second_factor_challenge: Some(challenge.token),
+                    second_factor_expires_at: Some(challenge.expires_at),
+                    ..Default::default()
+                },
             })
         })
         .await

@@ -7,6 +7,7 @@ pub mod moderation;
 pub mod notification_mail;
 pub mod organizations;
 pub mod payload;
+pub mod security;
 pub mod standing;
 pub mod syndication;
 pub mod webhooks;

@@ -353,6 +353,42 @@ impl ViewerNode {
             .map(crate::graphql::types::moderation::WarningNode)
             .collect())
     }
+    /// Accounts at outside providers (GitHub) that sign them in, oldest first.
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::security::IdentityNode>> {
+        let viewer = ctx.require_viewer()?;
+        let rows = accounts::identities::identities_of(&ctx.state().db, viewer.user_id).await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::security::IdentityNode)
+            .collect())
+    }
+    /// Their second factor: whether it is on, and the recovery codes left.
+    async fn two_factor(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<crate::graphql::types::security::TwoFactor> {
+        let viewer = ctx.require_viewer()?;
+        Ok(
+            accounts::two_factor::status(&ctx.state().db, viewer.user_id)
+                .await?
+                .into(),
+        )
+    }
+    /// Their data exports, newest first (at most 20).
+    async fn data_exports(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::types::security::DataExportNode>> {
+        let viewer = ctx.require_viewer()?;
+        let rows = crate::domain::portability::list(&ctx.state().db, viewer.user_id).await?;
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::types::security::DataExportNode)
+            .collect())
+    }
     /// Open sessions, newest first: at most 100, a plain list (a member has few).
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNode>> {
         let viewer = ctx.require_viewer()?;
@@ -540,6 +576,24 @@ impl ViewerNode {
     }
 }
 
+/// How a session signed in.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    /// With the password (registering included).
+    Password,
+    /// Through GitHub.
+    Github,
+}
+
+/// The second factor a session gave.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// A code from an authenticator app.
+    Totp,
+    /// A single-use recovery code.
+    RecoveryCode,
+}
+
 pub struct SessionNode {
     pub row: SessionRow,
     pub current: bool,
@@ -580,6 +634,21 @@ impl SessionNode {
     /// The session this request was made with.
     async fn current(&self) -> bool {
         self.current
+    }
+    /// How it signed in: with the password or through a provider.
+    async fn method(&self) -> SignInMethod {
+        match self.row.method.as_str() {
+            "github" => SignInMethod::Github,
+            _ => SignInMethod::Password,
+        }
+    }
+    /// The second factor it gave, if one was asked for.
+    async fn second_factor(&self) -> Option<SecondFactor> {
+        match self.row.second_factor.as_deref() {
+            Some("totp") => Some(SecondFactor::Totp),
+            Some("recovery_code") => Some(SecondFactor::RecoveryCode),
+            _ => None,
+        }
     }
 }
 

@@ -7,4 +7,5 @@ pub mod moderation;
 pub mod notifications;
 pub mod organizations;
 pub mod revisions;
+pub mod security;
 pub mod webhooks;
