@@ -1068,7 +1068,8 @@ async fn an_export_is_imported_into_a_fresh_account_with_the_same_articles() {
 
 #[tokio::test]
 async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
-    let app = spawn_app().await;
+    // Exports here may be at most 1 KB: this member's fails with the reason.
+    let app = spawn_app_with(Default::default(), |s| s.exports.max_bytes = 1000).await;
     let token = app.member("importer").await;
     // A Forem/dev.to export's articles.json.
     let forem = json!([
@@ -1173,8 +1174,30 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
         )
         .await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
-    // Exports are limited per day.
-    for _ in 0..3 {
+    // An export larger than allowed fails, saying why; exports are limited per day.
+    app.ok(
+        Some(&token),
+        "mutation { requestDataExport { dataExport { id } } }",
+        json!({}),
+    )
+    .await;
+    app.drain_jobs().await;
+    let failed = app
+        .ok(
+            Some(&token),
+            "{ viewer { dataExports { status url error } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        failed["viewer"]["dataExports"][0]["status"], "FAILED",
+        "{failed}"
+    );
+    assert_eq!(
+        failed["viewer"]["dataExports"][0]["error"],
+        "the export would be larger than 1 KB"
+    );
+    for _ in 0..2 {
         app.ok(
             Some(&token),
             "mutation { requestDataExport { dataExport { id } } }",

@@ -173,11 +173,13 @@ pub async fn build(ctx: &JobContext, export_id: Uuid) -> Result<(), JobError> {
     let Some(user) = user else {
         return Ok(());
     };
-    let files = gather(ctx, user).await?;
     let max = ctx.settings.exports.max_bytes;
-    let built = tokio::task::spawn_blocking(move || zip_files(files, max))
-        .await
-        .map_err(|e| JobError::Retry(anyhow::anyhow!("the archive task failed: {e}")))?;
+    let built = match gather(ctx, user).await? {
+        Ok(files) => tokio::task::spawn_blocking(move || zip_files(files, max))
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("the archive task failed: {e}")))?,
+        Err(reason) => Err(reason),
+    };
     let mut tx = ctx.db.begin().await?;
     let expires_at = Utc::now() + chrono::Duration::days(ctx.settings.exports.link_days.max(1));
     match built {
@@ -320,8 +322,24 @@ fn markdown_of(article: &ArticleRow) -> String {
 }
 
 /// Every file of a member's export, by name.
-async fn gather(ctx: &JobContext, user: UserId) -> Result<Vec<(String, Vec<u8>)>, JobError> {
+async fn gather(
+    ctx: &JobContext,
+    user: UserId,
+) -> Result<Result<Vec<(String, Vec<u8>)>, String>, JobError> {
     let db = &ctx.db;
+    // What the archive would hold, before any of it is read: an account too large to
+    // export fails here, not after its articles and images filled the worker's memory.
+    let raw: i64 = sqlx::query_scalar(
+        "SELECT ((SELECT coalesce(sum(octet_length(body_markdown)), 0) FROM articles WHERE user_id = $1)
+              + (SELECT coalesce(sum(size_bytes), 0) FROM images WHERE user_id = $1))::bigint",
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await?;
+    let budget = ctx.settings.exports.max_bytes.saturating_mul(4);
+    if u64::try_from(raw).unwrap_or(0) > budget {
+        return Ok(Err(too_large(ctx.settings.exports.max_bytes)));
+    }
     let mut files = Vec::new();
     let json_file = |name: &str, value: &Value| {
         (
@@ -443,17 +461,22 @@ async fn gather(ctx: &JobContext, user: UserId) -> Result<Vec<(String, Vec<u8>)>
         }
     }
     files.push(json_file("images.json", &Value::Array(listed)));
-    Ok(files)
+    Ok(Ok(files))
+}
+
+fn too_large(max: u64) -> String {
+    if max >= 1_000_000 {
+        format!("the export would be larger than {} MB", max / 1_000_000)
+    } else {
+        format!("the export would be larger than {} KB", max.div_ceil(1000))
+    }
 }
 
 /// Zips the files; the reason when it cannot or would be larger than `max` bytes.
 fn zip_files(files: Vec<(String, Vec<u8>)>, max: u64) -> Result<Vec<u8>, String> {
     let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
     if total > max.saturating_mul(4) {
-        return Err(format!(
-            "the export would be larger than {} MB",
-            max / 1_000_000
-        ));
+        return Err(too_large(max));
     }
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
@@ -468,10 +491,7 @@ fn zip_files(files: Vec<(String, Vec<u8>)>, max: u64) -> Result<Vec<u8>, String>
         .map_err(|e| format!("the archive could not be written: {e}"))?
         .into_inner();
     if bytes.len() as u64 > max {
-        return Err(format!(
-            "the export would be larger than {} MB",
-            max / 1_000_000
-        ));
+        return Err(too_large(max));
     }
     Ok(bytes)
 }

@@ -534,7 +534,11 @@ async fn create_account(
     let username = chosen
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no free username near {base}")))?;
     let id = UserId::generate();
-    let display = profile.name.chars().take(100).collect::<String>();
+    // The provider's display name when it passes our rules for names, else the username.
+    let display = super::model::parse_name(&profile.name.chars().take(100).collect::<String>())
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| username.as_str().to_owned());
     sqlx::query(
         "INSERT INTO users (id, username, email, name, password_hash, role, email_confirmed_at,
                             github_username)
@@ -543,11 +547,7 @@ async fn create_account(
     .bind(id)
     .bind(username.as_str())
     .bind(email.as_str())
-    .bind(if display.trim().is_empty() {
-        username.as_str().to_owned()
-    } else {
-        display
-    })
+    .bind(display)
     .bind(*verified)
     .bind((provider == Provider::GitHub).then_some(profile.login.as_str()))
     .execute(&mut *tx)
