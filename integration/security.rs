@@ -1213,3 +1213,32 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_security_fields_read_one_statement_each_however_many_rows() {
+    let app = crate::helpers::spawn_counting_app().await;
+    let token = app.member("counted").await;
+    let query = "{ viewer { identities { id provider } twoFactor { enabled recoveryCodesLeft } dataExports { id status url } sessions { id method secondFactor } } }";
+    app.ok(Some(&token), query, json!({})).await;
+    let before = app.statements();
+    app.ok(Some(&token), query, json!({})).await;
+    let few = app.statements() - before;
+    // More rows of each kind: more sessions and exports.
+    for _ in 0..2 {
+        app.ok(None, LOGIN, json!({ "login": "counted" })).await;
+        app.ok(
+            Some(&token),
+            "mutation { requestDataExport { dataExport { id } } }",
+            json!({}),
+        )
+        .await;
+    }
+    app.drain_jobs().await;
+    app.ok(Some(&token), query, json!({})).await;
+    let before = app.statements();
+    let body = app.ok(Some(&token), query, json!({})).await;
+    assert_eq!(body["viewer"]["dataExports"].as_array().unwrap().len(), 2);
+    assert_eq!(app.statements() - before, few);
+    // The viewer, and one statement for each of the four lists.
+    assert_eq!(few, 5, "{few} statements");
+}
