@@ -235,11 +235,16 @@ async fn callback(app: &TestApp, code: &str, state: &str, cookies: &[(&str, &str
     }
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), 303);
-    let location = response.headers()["location"].to_str().unwrap();
-    let query = reqwest::Url::parse(location)
-        .unwrap()
+    let location = reqwest::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    // The query, and the fragment's pairs (where a second-factor challenge travels).
+    let fragment = location.fragment().unwrap_or("").to_owned();
+    let query = location
         .query_pairs()
         .into_owned()
+        .chain(fragment.split('&').filter_map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (format!("#{k}"), v.to_owned()))
+        }))
         .collect();
     Landing {
         query,
@@ -363,22 +368,23 @@ async fn github_sign_in_creates_links_and_refuses_what_it_must() {
     );
     assert!(reused.session.is_none());
 
-    // An unverified email: the account is made, its email waits for confirmation.
+    // An address GitHub has not verified makes no account: anyone may list anyone's.
     let drifter = through_github(&app, &github, "drifter", None, "").await;
-    assert!(drifter.session.is_some(), "{:?}", drifter.query);
     assert_eq!(
-        app.count(
-            "SELECT count(*) FROM users WHERE username = 'drifter' AND email_confirmed_at IS NULL"
-        )
-        .await,
-        1
+        drifter.query["error"], "BAD_USER_INPUT",
+        "{:?}",
+        drifter.query
     );
-    app.drain_jobs().await;
     assert!(
-        app.emails()
-            .iter()
-            .any(|m| m.to == "drifter@example.com" && m.subject.contains("Confirm")),
-        "a confirmation email"
+        drifter.query["message"].contains("verified"),
+        "{:?}",
+        drifter.query
+    );
+    assert!(drifter.session.is_none());
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email = 'drifter@example.com'")
+            .await,
+        0
     );
 
     // An email a member already uses is never merged into their account.
@@ -396,18 +402,42 @@ async fn github_sign_in_creates_links_and_refuses_what_it_must() {
     let other = app.ok(other.session.as_deref(), VIEWER, json!({})).await;
     assert_eq!(other["viewer"]["user"]["username"], "alice_2");
 
-    // Alice links her GitHub account while signed in, then signs in with it.
-    let link = app
-        .ok(
-            Some(&alice),
-            "mutation { linkIdentity(input: { provider: \"github\" }) { url } }",
-            json!({}),
-        )
-        .await;
-    let url = link["linkIdentity"]["url"].as_str().unwrap();
-    assert!(url.ends_with("/auth/github?intent=link"), "{url}");
-    // Without her session on that browser the link is refused.
-    let (location, state_cookie) = begin(&app, Some(&alice), "?intent=link").await;
+    // Alice links her GitHub account while signed in: her password gives a link that
+    // works once, in the browser holding her session.
+    let link = "mutation($p: String!) { linkIdentity(input: { provider: \"github\", password: $p }) { userErrors { field message } url } }";
+    app.fails_on(
+        Some(&alice),
+        link,
+        json!({ "p": "not her password" }),
+        ("BAD_USER_INPUT", "password"),
+    )
+    .await;
+    let grant = |url: &str| {
+        let path = url.split_once("/auth/github").unwrap().1.to_owned();
+        assert!(path.starts_with("?intent=link&grant="), "{url}");
+        path
+    };
+    let first = app.ok(Some(&alice), link, json!({ "p": PASSWORD })).await;
+    let intent = grant(first["linkIdentity"]["url"].as_str().unwrap());
+    // Someone else's session cannot use her grant.
+    let other_member = app.member("mallory").await;
+    let response = app
+        .client
+        .get(app.url(&format!("/auth/github{intent}")))
+        .header("cookie", format!("vibecoding_session={other_member}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=FORBIDDEN")
+    );
+    // Nor a callback without her session on the browser.
+    let second = app.ok(Some(&alice), link, json!({ "p": PASSWORD })).await;
+    let intent = grant(second["linkIdentity"]["url"].as_str().unwrap());
+    let (location, state_cookie) = begin(&app, Some(&alice), &intent).await;
     let (code, state) = github.approve(&location, "alicegh");
     let stranger = callback(
         &app,
@@ -417,15 +447,40 @@ async fn github_sign_in_creates_links_and_refuses_what_it_must() {
     )
     .await;
     assert_eq!(stranger.query["error"], "FORBIDDEN", "{:?}", stranger.query);
-    let linked = through_github(&app, &github, "alicegh", Some(&alice), "?intent=link").await;
+    // A grant works once.
+    let used = app
+        .client
+        .get(app.url(&format!("/auth/github{intent}")))
+        .header("cookie", format!("vibecoding_session={alice}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        used.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=FORBIDDEN")
+    );
+    let third = app.ok(Some(&alice), link, json!({ "p": PASSWORD })).await;
+    let intent = grant(third["linkIdentity"]["url"].as_str().unwrap());
+    let linked = through_github(&app, &github, "alicegh", Some(&alice), &intent).await;
     assert_eq!(linked.query["linked"], "github", "{:?}", linked.query);
+    app.drain_jobs().await;
+    assert!(
+        app.emails().iter().any(
+            |m| m.to == "alice@example.com" && m.subject.contains("GitHub can now sign you in")
+        ),
+        "the member is told of the link"
+    );
     let signed_in = through_github(&app, &github, "alicegh", None, "").await;
     let me = app
         .ok(signed_in.session.as_deref(), VIEWER, json!({}))
         .await;
     assert_eq!(me["viewer"]["user"]["username"], "alice");
     // Linking a GitHub account another member signs in with is refused.
-    let elsewhere = through_github(&app, &github, "octocat", Some(&alice), "?intent=link").await;
+    let fourth = app.ok(Some(&alice), link, json!({ "p": PASSWORD })).await;
+    let intent = grant(fourth["linkIdentity"]["url"].as_str().unwrap());
+    let elsewhere = through_github(&app, &github, "octocat", Some(&alice), &intent).await;
     assert_eq!(
         elsewhere.query["error"], "BAD_USER_INPUT",
         "{:?}",
@@ -441,8 +496,8 @@ async fn github_sign_in_creates_links_and_refuses_what_it_must() {
     );
     app.fails(
         Some(&alice),
-        "mutation { linkIdentity(input: { provider: \"myspace\" }) { url } }",
-        json!({}),
+        link.replace("github", "myspace").as_str(),
+        json!({ "p": PASSWORD }),
         "NOT_FOUND",
     )
     .await;
@@ -451,7 +506,12 @@ async fn github_sign_in_creates_links_and_refuses_what_it_must() {
     let secret = enable_two_factor(&app, &alice).await;
     let challenged = through_github(&app, &github, "alicegh", None, "").await;
     assert!(challenged.session.is_none());
-    let challenge = challenged.query["challenge"].clone();
+    assert!(
+        !challenged.query.contains_key("challenge"),
+        "not in the query: {:?}",
+        challenged.query
+    );
+    let challenge = challenged.query["#challenge"].clone();
     let done = app
         .ok(
             None,
@@ -498,6 +558,36 @@ async fn github_sign_in_creates_links_and_refuses_what_it_must() {
     assert_eq!(done["unlinkIdentity"]["unlinkedIdentityId"], hers);
     let after = through_github(&app, &github, "alicegh", None, "").await;
     assert_eq!(after.query["error"], "FORBIDDEN", "{:?}", after.query);
+
+    // A password reset unlinks every provider: whoever linked one may not be the member.
+    let fifth = app.ok(Some(&alice), link, json!({ "p": PASSWORD })).await;
+    let intent = grant(fifth["linkIdentity"]["url"].as_str().unwrap());
+    let relinked = through_github(&app, &github, "alicegh", Some(&alice), &intent).await;
+    assert_eq!(relinked.query["linked"], "github", "{:?}", relinked.query);
+    app.ok(
+        None,
+        "mutation { requestPasswordReset(input: { email: \"alice@example.com\" }) { clientMutationId } }",
+        json!({}),
+    )
+    .await;
+    app.drain_jobs().await;
+    let mail = app
+        .emails()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == "alice@example.com" && m.subject.contains("Reset"))
+        .unwrap();
+    app.ok(
+        None,
+        "mutation($t: String!) { resetPassword(input: { token: $t, password: \"a brand new passphrase\" }) { clientMutationId } }",
+        json!({ "t": mail.token("reset-password") }),
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM identities WHERE login = 'alicegh'")
+            .await,
+        0
+    );
 }
 
 const COMPLETE: &str = "mutation($input: CompleteLoginInput!) { completeLogin(input: $input) { userErrors { field message } token user { username } } }";
@@ -617,11 +707,12 @@ async fn two_factor_sign_in_with_a_code_a_recovery_code_and_wrong_codes() {
         .await;
     assert!(message(&wrong).contains("4 tries left"), "{wrong}");
     // The right one signs in, marked with the factor.
+    let code_used = next_code(&totp);
     let done = app
         .ok(
             None,
             COMPLETE,
-            json!({ "input": { "challenge": challenge, "code": next_code(&totp) } }),
+            json!({ "input": { "challenge": challenge, "code": code_used } }),
         )
         .await;
     let session = done["completeLogin"]["token"].as_str().unwrap().to_owned();
@@ -641,7 +732,7 @@ async fn two_factor_sign_in_with_a_code_a_recovery_code_and_wrong_codes() {
     app.fails(
         None,
         COMPLETE,
-        json!({ "input": { "challenge": challenge, "code": next_code(&totp) } }),
+        json!({ "input": { "challenge": challenge, "code": code_used } }),
         "UNAUTHENTICATED",
     )
     .await;
@@ -653,7 +744,7 @@ async fn two_factor_sign_in_with_a_code_a_recovery_code_and_wrong_codes() {
     app.fails_on(
         None,
         COMPLETE,
-        json!({ "input": { "challenge": challenge, "code": next_code(&totp) } }),
+        json!({ "input": { "challenge": challenge, "code": code_used } }),
         ("BAD_USER_INPUT", "code"),
     )
     .await;
@@ -1150,6 +1241,39 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
     );
     assert!(reasons.iter().any(|r| r.contains("UTF-8")), "{reasons:?}");
 
+    // A hundred thousand empty articles (a few hundred KB) and a title with a NUL: the
+    // first 500 are tried, the rest counted without being kept, the NUL one skipped.
+    let mut many = String::from("[{\"title\": \"Nul\\u0000title\", \"body_markdown\": \"x\"}");
+    for _ in 0..100_000 {
+        many.push_str(",{}");
+    }
+    many.push(']');
+    let archive = zip_of(&[("articles.json", many.as_bytes())]);
+    let (status, body) = app
+        .upload(
+            Some(&token),
+            IMPORT,
+            json!({ "file": null }),
+            "file",
+            "many.zip",
+            archive,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["data"]["importArticles"];
+    assert_eq!(result["articles"], json!([]));
+    let skipped = result["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 501, "500 tried and one line for the rest");
+    assert_eq!(
+        skipped[0]["reason"],
+        "99501 more articles were not read: at most 500 per import"
+    );
+    assert!(
+        skipped[1]["reason"].as_str().unwrap().contains("U+0000"),
+        "{}",
+        skipped[1]
+    );
+
     // Not a ZIP at all.
     let (_, body) = app
         .upload(
@@ -1197,7 +1321,8 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
         failed["viewer"]["dataExports"][0]["error"],
         "the export would be larger than 1 KB"
     );
-    for _ in 0..2 {
+    // The failed one does not count.
+    for _ in 0..3 {
         app.ok(
             Some(&token),
             "mutation { requestDataExport { dataExport { id } } }",

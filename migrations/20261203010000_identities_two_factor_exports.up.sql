@@ -32,6 +32,15 @@ CREATE TABLE oauth_flows (
 );
 CREATE INDEX oauth_flows_expiry ON oauth_flows (expires_at);
 
+-- A signed-in member's leave, given with their password, to link a provider from the
+-- browser that opens the link (once, within a few minutes).
+CREATE TABLE identity_link_grants (
+    token_hash bytea PRIMARY KEY,
+    user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    provider   text NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+
 -- TOTP: the secret being set up, then the confirmed one; the last time step accepted, so
 -- a code is never accepted twice.
 ALTER TABLE users
@@ -73,3 +82,6 @@ CREATE TABLE data_exports (
     expires_at timestamptz
 );
 CREATE INDEX data_exports_user ON data_exports (user_id, created_at DESC);
+-- Kept out of line and uncompressed (a ZIP is compressed already), so a download reads
+-- it a slice at a time instead of the whole archive at once.
+ALTER TABLE data_exports ALTER COLUMN archive SET STORAGE EXTERNAL;

@@ -894,7 +894,7 @@ impl Default for Settings {
             },
             exports: ExportSettings {
                 link_days: 7,
-                max_bytes: 200 * 1024 * 1024,
+                max_bytes: 100 * 1024 * 1024,
                 per_day: 3,
             },
         }

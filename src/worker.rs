@@ -80,6 +80,11 @@ async fn handle(ctx: &JobContext, render: &dyn Render, job: Job) -> Result<(), J
                 .map_err(JobError::from)
         }
         Job::FetchFeed { source_id } => imports::fetch(ctx, source_id).await,
+        Job::MailIdentityLinked {
+            user_id,
+            provider,
+            login,
+        } => mailing::send_identity_linked(ctx, user_id, &provider, &login).await,
         Job::BuildDataExport { export_id } => portability::build(ctx, export_id).await,
         Job::MailDataExport { export_id } => portability::mail_ready(ctx, export_id).await,
         Job::ExpireDataExport { export_id } => portability::expire(&ctx.db, export_id)

@@ -253,6 +253,7 @@ pub async fn delete_account(
     // Sign-in through providers, the second factor, and exports go with the account.
     for table in [
         "identities",
+        "identity_link_grants",
         "recovery_codes",
         "login_challenges",
         "data_exports",

@@ -86,7 +86,7 @@ pub async fn request(db: &PgPool, settings: &Settings, viewer: &Viewer) -> AppRe
         .await?;
     let today: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM data_exports
-         WHERE user_id = $1 AND created_at > now() - interval '1 day'",
+         WHERE user_id = $1 AND created_at > now() - interval '1 day' AND status <> 'failed'",
     )
     .bind(viewer.user_id)
     .fetch_one(&mut *tx)
@@ -139,9 +139,17 @@ pub async fn find_many(db: &PgPool, user: UserId, ids: &[Uuid]) -> AppResult<Vec
     .await?)
 }
 
-/// The archive behind a download link: NOT_FOUND when the link is wrong, expired or the
-/// export is not ready.
-pub async fn download(db: &PgPool, settings: &Settings, id: &str, sig: &str) -> AppResult<Vec<u8>> {
+/// The slice of an archive a download sends at a time.
+pub const CHUNK: i64 = 1024 * 1024;
+
+/// The export behind a download link and its archive's size: NOT_FOUND when the link is
+/// wrong, expired or the export is not ready.
+pub async fn download(
+    db: &PgPool,
+    settings: &Settings,
+    id: &str,
+    sig: &str,
+) -> AppResult<(Uuid, i64)> {
     let missing = || AppError::NotFound("This download link is invalid or has expired".to_owned());
     let id = Uuid::parse_str(id).map_err(|_| missing())?;
     if !super::accounts::tokens::constant_time_eq(
@@ -150,14 +158,28 @@ pub async fn download(db: &PgPool, settings: &Settings, id: &str, sig: &str) -> 
     ) {
         return Err(missing());
     }
-    let archive: Option<Option<Vec<u8>>> = sqlx::query_scalar(
-        "SELECT archive FROM data_exports
+    let size: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT octet_length(archive)::bigint FROM data_exports
          WHERE id = $1 AND status = 'ready' AND expires_at > now()",
     )
     .bind(id)
     .fetch_optional(db)
     .await?;
-    archive.flatten().ok_or_else(missing)
+    size.flatten().map(|size| (id, size)).ok_or_else(missing)
+}
+
+/// `len` bytes of an export's archive from `offset` (empty once it expired).
+pub async fn archive_slice(db: &PgPool, id: Uuid, offset: i64, len: i64) -> AppResult<Vec<u8>> {
+    let slice: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+        "SELECT substring(archive FROM $2::int FOR $3::int) FROM data_exports
+         WHERE id = $1 AND status = 'ready'",
+    )
+    .bind(id)
+    .bind(offset.saturating_add(1))
+    .bind(len)
+    .fetch_optional(db)
+    .await?;
+    Ok(slice.flatten().unwrap_or_default())
 }
 
 /// Builds an export (the job). Idempotent: an export no longer pending is left alone, and
@@ -441,8 +463,15 @@ async fn gather(
     .bind(user)
     .fetch_all(db)
     .await?;
-    let storage = crate::storage::Storage::from_settings(&ctx.settings)
-        .map_err(|e| JobError::Permanent(anyhow::anyhow!("storage: {e}")))?;
+    let storage = match crate::storage::Storage::from_settings(&ctx.settings) {
+        Ok(storage) => storage,
+        Err(e) => {
+            tracing::error!(error = %e, "the image storage is not set up: an export failed");
+            return Ok(Err(
+                "the images could not be read: try again later".to_owned()
+            ));
+        }
+    };
     let mut listed = Vec::new();
     for (id, key, url, format) in images {
         let file = format!("images/{}.{format}", id.simple());
@@ -570,6 +599,54 @@ impl ForemArticle {
     }
 }
 
+/// The first `room` articles of an `articles.json`, and how many more it held: those are
+/// read past without being kept, so a list of millions of `{}` costs no memory.
+struct Capped {
+    articles: Vec<ForemArticle>,
+    more: usize,
+}
+
+struct CappedSeed(usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for CappedSeed {
+    type Value = Capped;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Capped, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CappedSeed {
+    type Value = Capped;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of articles")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Capped, A::Error> {
+        let mut articles = Vec::new();
+        while articles.len() < self.0 {
+            match seq.next_element::<ForemArticle>()? {
+                Some(article) => articles.push(article),
+                None => return Ok(Capped { articles, more: 0 }),
+            }
+        }
+        let mut more = 0;
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            more += 1;
+        }
+        Ok(Capped { articles, more })
+    }
+}
+
+fn read_forem(text: &str, room: usize) -> Result<Capped, serde_json::Error> {
+    use serde::de::DeserializeSeed as _;
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let capped = CappedSeed(room).deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(capped)
+}
+
 /// Reads the articles out of an archive (in a blocking task: inflating is CPU work).
 fn read_archive(bytes: Vec<u8>) -> Result<(Vec<Found>, Vec<Skipped>), String> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
@@ -577,6 +654,8 @@ fn read_archive(bytes: Vec<u8>) -> Result<(Vec<Found>, Vec<Skipped>), String> {
     let mut found = Vec::new();
     let mut skipped = Vec::new();
     let mut budget = MAX_INFLATED;
+    // Articles past MAX_ARTICLES are counted, not kept.
+    let mut more = 0usize;
     let entries = archive.len();
     if entries > MAX_ENTRIES {
         skipped.push(Skipped {
@@ -608,6 +687,10 @@ fn read_archive(bytes: Vec<u8>) -> Result<(Vec<Found>, Vec<Skipped>), String> {
             title: None,
             reason,
         };
+        if base != "articles.json" && found.len() >= MAX_ARTICLES {
+            more += 1;
+            continue;
+        }
         if entry.size() > limit || entry.size() > budget {
             skipped.push(skip(format!("larger than {} KB", limit.min(budget) / 1024)));
             continue;
@@ -632,16 +715,15 @@ fn read_archive(bytes: Vec<u8>) -> Result<(Vec<Found>, Vec<Skipped>), String> {
             continue;
         };
         if base == "articles.json" {
-            match serde_json::from_str::<Vec<ForemArticle>>(&text) {
+            match read_forem(&text, MAX_ARTICLES.saturating_sub(found.len())) {
                 Ok(list) => {
-                    found.extend(
-                        list.into_iter()
-                            .enumerate()
-                            .map(|(i, article)| Found::Forem {
-                                file: format!("{name}[{i}]"),
-                                article: Box::new(article),
-                            }),
-                    )
+                    more += list.more;
+                    found.extend(list.articles.into_iter().enumerate().map(|(i, article)| {
+                        Found::Forem {
+                            file: format!("{name}[{i}]"),
+                            article: Box::new(article),
+                        }
+                    }));
                 }
                 Err(e) => skipped.push(skip(format!("not a list of articles: {e}"))),
             }
@@ -649,18 +731,35 @@ fn read_archive(bytes: Vec<u8>) -> Result<(Vec<Found>, Vec<Skipped>), String> {
             found.push(Found::Markdown { file: name, text });
         }
     }
+    if more > 0 {
+        skipped.push(Skipped {
+            source: "(archive)".to_owned(),
+            title: None,
+            reason: format!(
+                "{more} more articles were not read: at most {MAX_ARTICLES} per import"
+            ),
+        });
+    }
     Ok((found, skipped))
 }
 
 /// Imports the articles of an archive (see the module's notes); `publish` publishes what
-/// was published where it came from, otherwise everything becomes a draft.
-pub async fn import(
+/// was published where it came from, otherwise everything becomes a draft. `allow` is
+/// asked before each article (the article-creation rate limits, told whether it will be
+/// published): once it refuses, the rest are skipped with its reason. An error of our own
+/// stops the import; the articles made before it stay.
+pub async fn import<F, Fut>(
     db: &PgPool,
     settings: &Settings,
     viewer: &Viewer,
     bytes: Vec<u8>,
     publish: bool,
-) -> AppResult<Report> {
+    allow: F,
+) -> AppResult<Report>
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = AppResult<()>>,
+{
     viewer.require_writer()?;
     if publish {
         viewer.require_publisher(settings.auth.require_confirmed_email)?;
@@ -679,7 +778,8 @@ pub async fn import(
             "the archive holds no articles (Markdown files or an articles.json)",
         ));
     }
-    for (n, item) in found.into_iter().enumerate() {
+    let mut refused: Option<String> = None;
+    for item in found {
         let (source, input) = match item {
             Found::Markdown { file, text } => {
                 let published = publish
@@ -722,11 +822,47 @@ pub async fn import(
                 .and_then(|b| front_matter::split(b).ok())
                 .and_then(|(fm, _)| fm.title)
         });
-        if n >= MAX_ARTICLES {
+        // Text from the archive obeys the rule every stored text does (Postgres refuses
+        // NUL, and the other controls only hide things).
+        let texts = [
+            input.title.as_deref(),
+            input.body_markdown.as_deref(),
+            input.description.as_deref(),
+            input.canonical_url.as_deref(),
+            input.cover_image_url.as_deref(),
+        ];
+        let tags = input.tags.iter().flatten().map(String::as_str);
+        if let Some(c) = texts
+            .into_iter()
+            .flatten()
+            .chain(tags)
+            .find_map(crate::text::forbidden_char)
+        {
+            report.skipped.push(Skipped {
+                source,
+                title: title.filter(|t| crate::text::forbidden_char(t).is_none()),
+                reason: format!(
+                    "it holds the control character {}",
+                    crate::text::describe(c)
+                ),
+            });
+            continue;
+        }
+        if refused.is_none()
+            && let Err(e) = allow(input.published == Some(true)).await
+        {
+            match e {
+                AppError::RateLimited { .. } | AppError::Forbidden(_) => {
+                    refused = Some(e.public_message());
+                }
+                other => return Err(other),
+            }
+        }
+        if let Some(reason) = &refused {
             report.skipped.push(Skipped {
                 source,
                 title,
-                reason: format!("at most {MAX_ARTICLES} articles per import"),
+                reason: reason.clone(),
             });
             continue;
         }

@@ -1,9 +1,10 @@
 //! Signing in through outside providers, in the browser: `GET /auth/{provider}` sends it to
 //! the provider (with `?intent=link`, for the member signed in on it, to link the account),
 //! and `GET /auth/{provider}/callback` finishes there. Either way the browser ends at
-//! `oauth.return_to`: signed in (the session cookie set), with `?challenge=` when a second
-//! factor is due (finish with `completeLogin`), `?linked=` after a link, or `?error=` (a
-//! stable code: the GraphQL error codes) and `&message=`.
+//! `oauth.return_to`: signed in (the session cookie set), with `#challenge=` when a second
+//! factor is due (finish with `completeLogin`; a fragment, so it reaches no server log),
+//! `?linked=` after a link, or `?error=` (a stable code: the GraphQL error codes) and
+//! `&message=`.
 
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path, Query};
@@ -23,6 +24,8 @@ pub const STATE_COOKIE: &str = "vibecoding_oauth_state";
 #[derive(Deserialize)]
 pub struct StartQuery {
     intent: Option<String>,
+    /// The grant `linkIdentity` gave, for a link.
+    grant: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +42,7 @@ pub async fn start(
     Query(query): Query<StartQuery>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    match begin(req, &provider, query.intent.as_deref(), state).await {
+    match begin(req, &provider, &query, state).await {
         Ok(response) => response,
         Err(e) => failed(state, &e, None),
     }
@@ -48,18 +51,36 @@ pub async fn start(
 async fn begin(
     req: &Request,
     provider: &str,
-    intent: Option<&str>,
+    query: &StartQuery,
     state: &AppState,
 ) -> AppResult<Response> {
     let settings = &state.settings;
     let (provider, config) = Provider::configured(provider, settings)?;
-    let link_to = match intent {
+    // Each start stores a flow: as many as sign-in attempts an address may make.
+    let address = auth::client_info(req, settings)
+        .ip
+        .unwrap_or_else(|| "unknown".to_owned());
+    crate::limits::check(
+        &state.cache,
+        settings,
+        crate::limits::Action::Login,
+        &address,
+    )
+    .await?;
+    let link_to = match query.intent.as_deref() {
         None | Some("sign_in") => None,
         Some("link") => {
             let viewer = browser_viewer(req, state).await?.ok_or_else(|| {
                 AppError::Unauthenticated("Sign in before linking an account".to_owned())
             })?;
             viewer.require_writer()?;
+            identities::take_grant(
+                &state.db,
+                &viewer,
+                provider,
+                query.grant.as_deref().unwrap_or(""),
+            )
+            .await?;
             Some(viewer.user_id)
         }
         Some(_) => {
@@ -122,7 +143,19 @@ pub async fn callback(
             response
         }
         Ok(Finished::SignIn(Outcome::SecondFactor(challenge))) => {
-            back(state, &[("challenge", &challenge.token)], Some(clear))
+            // In the fragment: never sent to a server, so no log or Referer holds it.
+            let mut response = back(state, &[], Some(clear));
+            if let Some(location) = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| format!("{l}#challenge={}", challenge.token))
+            {
+                response
+                    .headers_mut()
+                    .insert(header::LOCATION, header_value(&location));
+            }
+            response
         }
         Ok(Finished::Linked) => back(state, &[("linked", &provider)], Some(clear)),
         Err(e) => failed(state, &e, Some(clear)),

@@ -96,6 +96,12 @@ pub enum Job {
     SendDigest { user_id: UserId },
     /// Lifts a member's timed suspension or comment ban once it has ended.
     LiftRestrictions { user_id: UserId },
+    /// Tells a member a provider's account was linked to theirs.
+    MailIdentityLinked {
+        user_id: UserId,
+        provider: String,
+        login: String,
+    },
     /// Builds a member's data export.
     BuildDataExport { export_id: Uuid },
     /// Mails a member that their data export is ready.
@@ -191,7 +197,7 @@ mod tests {
             assert_eq!(payload["kind"], job.kind());
             assert!(KINDS.contains(&job.kind()));
         }
-        assert_eq!(KINDS.len(), 25);
+        assert_eq!(KINDS.len(), 26);
         assert!(KINDS.contains(&"lift_restrictions"));
         assert!(KINDS.contains(&"purge_search_changes"));
     }

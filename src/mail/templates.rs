@@ -100,6 +100,46 @@ pub fn password_reset(to: &str, name: &str, username: &str, origin: &str, token:
     }
 }
 
+pub fn identity_linked(
+    to: &str,
+    name: &str,
+    username: &str,
+    provider: &str,
+    login: &str,
+    origin: &str,
+) -> Email {
+    let who = greeting(name, username);
+    let provider = match provider {
+        "github" => "GitHub",
+        other => other,
+    };
+    Email {
+        to: to.to_owned(),
+        subject: format!("{provider} can now sign you in"),
+        text: format!(
+            "Hi {who},\n\nThe {provider} account {login} was linked to your Vibecoding Community \
+             account: it can now sign you in. If you did not do this, unlink it in your settings \
+             ({origin}) and reset your password.\n"
+        ),
+        html: html_page(
+            "A sign-in was linked",
+            &format!(
+                "<p>Hi {},</p><p>The {} account <strong>{}</strong> was linked to your \
+                 Vibecoding Community account: it can now sign you in.</p><p>If you did not do \
+                 this, unlink it in your settings (<a href=\"{}\">{}</a>) and reset your \
+                 password.</p>",
+                escape(&who),
+                escape(provider),
+                escape(login),
+                escape(origin),
+                escape(origin)
+            ),
+        ),
+        template: "identity_linked",
+        unsubscribe: None,
+    }
+}
+
 pub fn data_export_ready(
     to: &str,
     name: &str,

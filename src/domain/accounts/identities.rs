@@ -73,7 +73,7 @@ impl Provider {
         name.parse::<Self>()
             .ok()
             .and_then(|p| p.settings(settings).map(|s| (p, s)))
-            .ok_or_else(|| AppError::NotFound(format!("No sign-in provider named {name}")))
+            .ok_or_else(|| AppError::NotFound("No such sign-in provider is set up here".to_owned()))
     }
 
     /// The account behind an access token.
@@ -407,6 +407,16 @@ async fn link(db: &PgPool, provider: Provider, owner: UserId, profile: &Profile)
         None => {}
     }
     insert_identity(&mut tx, provider, owner, profile).await?;
+    // The member hears of it: a link they did not make is a way into their account.
+    jobs::enqueue(
+        &mut tx,
+        &Job::MailIdentityLinked {
+            user_id: owner,
+            provider: provider.name().to_owned(),
+            login: profile.login.clone(),
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = %owner, provider = provider.name(), "sign-in provider linked");
     Ok(())
@@ -483,17 +493,20 @@ async fn sign_in(
 }
 
 /// A new member from a provider's account: its login as the username (adjusted when it is
-/// taken or not allowed), its email confirmed when the provider verified it.
+/// taken or not allowed), and its email, which the provider must have verified (so it is
+/// confirmed here too).
 async fn create_account(
     tx: &mut PgConnection,
     provider: Provider,
     profile: &Profile,
 ) -> AppResult<super::User> {
-    let Some((email, verified)) = &profile.email else {
+    // Only an address the provider verified: anyone can list someone else's address
+    // unverified, and an account made with it would hold that address against its owner.
+    let Some((email, true)) = &profile.email else {
         return Err(AppError::bad_input(
             "email",
             format!(
-                "{} shares no email address for this account: add one there, or register with a password",
+                "{} has no verified email address for this account: verify one there, or register with a password",
                 provider.title()
             ),
         ));
@@ -542,20 +555,16 @@ async fn create_account(
     sqlx::query(
         "INSERT INTO users (id, username, email, name, password_hash, role, email_confirmed_at,
                             github_username)
-         VALUES ($1, $2, $3, $4, NULL, 'member', CASE WHEN $5 THEN now() END, $6)",
+         VALUES ($1, $2, $3, $4, NULL, 'member', now(), $5)",
     )
     .bind(id)
     .bind(username.as_str())
     .bind(email.as_str())
     .bind(display)
-    .bind(*verified)
     .bind((provider == Provider::GitHub).then_some(profile.login.as_str()))
     .execute(&mut *tx)
     .await?;
     insert_identity(&mut *tx, provider, id, profile).await?;
-    if !verified {
-        jobs::enqueue(&mut *tx, &Job::SendConfirmation { user_id: id }).await?;
-    }
     jobs::enqueue(&mut *tx, &Job::SendWelcome { user_id: id }).await?;
     outbox::record(
         &mut *tx,
@@ -625,16 +634,68 @@ pub async fn identities_of(db: &PgPool, user_id: UserId) -> AppResult<Vec<Identi
     .await?)
 }
 
-/// Checks that a signed-in member may start linking `provider`: it is configured and not
-/// linked yet. Answers where to send the browser.
-pub fn link_url(settings: &Settings, viewer: &Viewer, provider: &str) -> AppResult<String> {
+/// Lets a signed-in member link `provider` (their password confirms it is them, not
+/// someone holding their session): answers the URL for the browser carrying their session
+/// cookie, valid once for `oauth.flow_minutes`.
+pub async fn link_url(
+    db: &PgPool,
+    settings: &Settings,
+    viewer: &Viewer,
+    provider: &str,
+    password: &secrecy::SecretString,
+) -> AppResult<String> {
     viewer.require_writer()?;
     let (provider, _) = Provider::configured(provider, settings)?;
+    service::check_password(db, settings, viewer, "password", password).await?;
+    let grant = tokens::issue();
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM identity_link_grants WHERE expires_at < now()")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO identity_link_grants (token_hash, user_id, provider, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&grant.hash)
+    .bind(viewer.user_id)
+    .bind(provider.name())
+    .bind(Utc::now() + chrono::Duration::minutes(settings.oauth.flow_minutes.max(1)))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(format!(
-        "{}/auth/{}?intent=link",
+        "{}/auth/{}?intent=link&grant={}",
         settings.public_origin(),
-        provider.name()
+        provider.name(),
+        grant.raw
     ))
+}
+
+/// Uses up a grant of `linkIdentity` for the member signed in on the browser opening it;
+/// FORBIDDEN when it is not theirs, used or expired.
+pub async fn take_grant(
+    db: &PgPool,
+    viewer: &Viewer,
+    provider: Provider,
+    grant: &str,
+) -> AppResult<()> {
+    let taken = sqlx::query(
+        "DELETE FROM identity_link_grants
+         WHERE token_hash = $1 AND user_id = $2 AND provider = $3 AND expires_at > now()",
+    )
+    .bind(tokens::hash(grant))
+    .bind(viewer.user_id)
+    .bind(provider.name())
+    .execute(db)
+    .await?;
+    if taken.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "This link is used, expired or not yours: start linking again from your settings"
+                .to_owned(),
+        ))
+    }
 }
 
 /// Unlinks a provider's account, unless it is the member's last way to sign in (no

@@ -110,3 +110,31 @@ pub async fn purge_tokens(ctx: &JobContext) -> Result<(), JobError> {
     tracing::info!(purged, "email tokens purged");
     Ok(())
 }
+
+/// Tells a member a provider's account was linked to theirs (a link they did not make is
+/// a way into the account: the message says how to remove it).
+pub async fn send_identity_linked(
+    ctx: &JobContext,
+    user_id: UserId,
+    provider: &str,
+    login: &str,
+) -> Result<(), JobError> {
+    let Some(user) = repo::find_by_id(&ctx.db, user_id).await? else {
+        return Ok(());
+    };
+    let Some(to) = user.email.clone() else {
+        return Ok(());
+    };
+    send(
+        ctx,
+        &templates::identity_linked(
+            &to,
+            &user.name,
+            &user.username,
+            provider,
+            login,
+            &ctx.settings.public_origin(),
+        ),
+    )
+    .await
+}

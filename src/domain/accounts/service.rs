@@ -520,8 +520,8 @@ pub async fn request_password_reset(db: &PgPool, email: &str) -> AppResult<()> {
 }
 
 /// Sets a new password with a reset token. Whoever held the account before the reset
-/// loses it: every session and API key ends, every other emailed link stops working, and
-/// a pending email change is dropped.
+/// loses it: every session and API key ends, linked providers are unlinked, every other
+/// emailed link stops working, and a pending email change is dropped.
 pub async fn reset_password(
     db: &PgPool,
     settings: &Settings,
@@ -547,6 +547,16 @@ pub async fn reset_password(
     repo::delete_sessions(&mut *tx, user_id, None).await?;
     repo::delete_api_keys(&mut *tx, user_id).await?;
     repo::delete_email_tokens(&mut *tx, user_id, None).await?;
+    // Providers linked before the reset, and sign-ins waiting for their second factor, are
+    // ways in too: whoever linked or started them may not be the member.
+    sqlx::query("DELETE FROM identities WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     // The reset proves the member reads this mailbox; an email change in flight is not
     // theirs to trust any more.
     sqlx::query(

@@ -5,9 +5,11 @@
 //! checks out. A code is accepted once: the step it matched is kept, and a code of that
 //! step or an earlier one is refused. Recovery codes are random (50 bits), shown once and
 //! stored as SHA-256 hashes. A sign-in that needs the second factor gets a challenge, which
-//! `max_second_factor_failures` wrong codes lock; wrong codes also count, per member,
-//! towards the same lockout as wrong passwords, so signing in again does not buy more
-//! guesses.
+//! `max_second_factor_failures` wrong codes lock; wrong codes also count per member, with
+//! the limits of wrong passwords (`auth.max_failed_logins` within `auth.lockout_minutes`,
+//! counted apart from them), so signing in again does not buy more guesses. Those
+//! attempts queue on the member's row, so a burst over many challenges is counted one by
+//! one.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -374,6 +376,12 @@ pub async fn complete(
     else {
         return Err(AppError::Unauthenticated(EXPIRED.to_owned()));
     };
+    // Every attempt on this member's challenges waits here for the one before it to be
+    // counted, so parallel guesses on many challenges cannot all pass the check below.
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let key = format!("second_factor_failures:{user_id}");
     if let Some(retry_after) = service::locked_for(cache, settings, &key).await {
         return Err(AppError::RateLimited {

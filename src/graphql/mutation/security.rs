@@ -126,14 +126,18 @@ mutation_input! {
     LinkIdentityInput {
         /// The provider, in lower case: `github`.
         provider: String,
+        /// The account's password: linking adds a way in, so a session alone does not do.
+        #[graphql(secret)]
+        password: String,
     }
 }
 
 mutation_payload! {
     /// Where to send the browser to link the provider.
     LinkIdentityPayload {
-        /// Open this in the browser signed in with the session cookie: it goes through the
-        /// provider and comes back to `oauth.return_to` with `?linked=` (or `?error=`).
+        /// Open this in the browser signed in with the session cookie, within
+        /// `oauth.flow_minutes` (it works once): it goes through the provider and comes
+        /// back to `oauth.return_to` with `?linked=` (or `?error=`). The member is emailed.
         url: Option<String>,
     }
 }
@@ -202,7 +206,9 @@ pub struct SecurityMutation;
 #[Object]
 impl SecurityMutation {
     /// Finishes a sign-in that asked for a second factor. A wrong code answers in
-    /// `userErrors` with the tries left; too many lock the challenge (sign in again).
+    /// `userErrors` with the tries left; the last wrong one locks the challenge
+    /// (UNAUTHENTICATED: sign in again), and too many wrong codes for one member within
+    /// `auth.lockout_minutes` answer RATE_LIMITED, whatever the challenge.
     async fn complete_login(
         &self,
         ctx: &Context<'_>,
@@ -336,7 +342,16 @@ impl SecurityMutation {
     ) -> async_graphql::Result<LinkIdentityPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
-            let url = identities::link_url(&ctx.state().settings, viewer, &input.provider)?;
+            limit_address(ctx, Action::AccountChange).await?;
+            let state = ctx.state();
+            let url = identities::link_url(
+                &state.db,
+                &state.settings,
+                viewer,
+                &input.provider,
+                &secret(input.password),
+            )
+            .await?;
             Ok(LinkIdentityPayload {
                 url: Some(url),
                 ..Default::default()
@@ -387,7 +402,9 @@ impl SecurityMutation {
 
     /// Imports articles from a ZIP (an export from here, a Forem/dev.to export, or
     /// Markdown files with front matter): drafts, or published when asked; canonical URLs
-    /// and dates are kept. What cannot be imported is listed in `skipped`.
+    /// and dates are kept. Each article counts against the limits of `createArticle`. What
+    /// cannot be imported is listed in `skipped`; an error on the server's side stops the
+    /// import, and the articles made before it stay.
     async fn import_articles(
         &self,
         ctx: &Context<'_>,
@@ -395,7 +412,6 @@ impl SecurityMutation {
     ) -> async_graphql::Result<ImportArticlesPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
-            limit(ctx, Action::ArticleCreate, Some(Action::NewMemberArticle)).await?;
             let state = ctx.state();
             let file = input
                 .file
@@ -424,6 +440,14 @@ impl SecurityMutation {
                 viewer,
                 bytes,
                 input.publish.unwrap_or(false),
+                // Each article counts against the limits createArticle has.
+                |published| {
+                    limit(
+                        ctx,
+                        Action::ArticleCreate,
+                        published.then_some(Action::NewMemberArticle),
+                    )
+                },
             )
             .await?;
             let loaded = ctx

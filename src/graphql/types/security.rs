@@ -28,11 +28,11 @@ impl IdentityNode {
     async fn provider(&self) -> &str {
         &self.0.provider
     }
-    /// The account's login at the provider, as last seen.
+    /// The account's login at the provider, as of its last sign-in here.
     async fn login(&self) -> &str {
         &self.0.login
     }
-    /// The account's email at the provider, as last seen.
+    /// The account's email at the provider, when it was linked.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
@@ -40,7 +40,7 @@ impl IdentityNode {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// When it last signed the member in.
+    /// When it last began a sign-in here (or was linked).
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
     }
