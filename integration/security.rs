@@ -1128,6 +1128,43 @@ async fn an_export_is_imported_into_a_fresh_account_with_the_same_articles() {
         2
     );
 
+    // A larger archive goes out a slice at a time, whole.
+    let big: Vec<u8> = (0..(2 * 1024 * 1024 + 12_345))
+        .map(|i: u64| (i * 7919 % 251) as u8)
+        .collect();
+    sqlx::query(
+        "INSERT INTO data_exports (id, user_id, status, archive, size_bytes, ready_at, expires_at)
+         SELECT $1, id, 'ready', $2, $3, now(), now() + interval '1 day' FROM users WHERE username = 'writer'",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(&big)
+    .bind(big.len() as i64)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let listed = app
+        .ok(
+            Some(&writer),
+            "{ viewer { dataExports { url sizeBytes } } }",
+            json!({}),
+        )
+        .await;
+    let big_url = listed["viewer"]["dataExports"][0]["url"].as_str().unwrap();
+    let big_path = big_url
+        .split_once("/exports/")
+        .map(|(_, p)| format!("/exports/{p}"))
+        .unwrap();
+    let response = app.get(&big_path).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-length"],
+        big.len().to_string().as_str()
+    );
+    assert!(
+        response.bytes().await.unwrap().to_vec() == big,
+        "the same bytes"
+    );
+
     // When the link expires the archive is deleted.
     sqlx::query("UPDATE data_exports SET expires_at = now() - interval '1 minute'")
         .execute(&app.state.db)
