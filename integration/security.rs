@@ -1358,8 +1358,8 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
         failed["viewer"]["dataExports"][0]["error"],
         "the export would be larger than 1 KB"
     );
-    // The failed one does not count.
-    for _ in 0..3 {
+    // The failed one counts too: a failure can cost as much work as a success.
+    for _ in 0..2 {
         app.ok(
             Some(&token),
             "mutation { requestDataExport { dataExport { id } } }",
@@ -1403,4 +1403,64 @@ async fn the_security_fields_read_one_statement_each_however_many_rows() {
     assert_eq!(app.statements() - before, few);
     // The viewer, and one statement for each of the four lists.
     assert_eq!(few, 5, "{few} statements");
+}
+
+#[tokio::test]
+async fn codes_tried_over_many_challenges_lock_the_member_and_a_password_change_ends_challenges() {
+    let app = spawn_app().await;
+    let token = app.member("targeted").await;
+    let totp = enable_two_factor(&app, &token).await;
+    let challenge = || async {
+        app.ok(None, LOGIN, json!({ "login": "targeted" })).await["login"]["secondFactorChallenge"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Ten codes over three challenges (each locks after five), then the member is locked:
+    // a fresh challenge and even the right code are refused for now.
+    let mut current = challenge().await;
+    for attempt in 1..=10 {
+        if attempt % 4 == 0 {
+            current = challenge().await;
+        }
+        app.fails_on(
+            None,
+            COMPLETE,
+            json!({ "input": { "challenge": current, "code": "000000" } }),
+            ("BAD_USER_INPUT", "code"),
+        )
+        .await;
+    }
+    let fresh = challenge().await;
+    let locked = app
+        .fails(
+            None,
+            COMPLETE,
+            json!({ "input": { "challenge": fresh, "code": next_code(&totp) } }),
+            "RATE_LIMITED",
+        )
+        .await;
+    assert!(message(&locked).contains("Too many codes"), "{locked}");
+
+    // A password change ends the sign-ins waiting for their second factor.
+    let other = app.member("changer").await;
+    let totp = enable_two_factor(&app, &other).await;
+    let pending =
+        app.ok(None, LOGIN, json!({ "login": "changer" })).await["login"]["secondFactorChallenge"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    app.ok(
+        Some(&other),
+        "mutation { changePassword(input: { currentPassword: \"correct horse battery\", newPassword: \"another good passphrase\" }) { clientMutationId } }",
+        json!({}),
+    )
+    .await;
+    app.fails(
+        None,
+        COMPLETE,
+        json!({ "input": { "challenge": pending, "code": next_code(&totp) } }),
+        "UNAUTHENTICATED",
+    )
+    .await;
 }

@@ -233,6 +233,11 @@ pub struct RateLimitSettings {
     pub webhook: Rule,
     /// Feed sources added or refreshed per member (each fetches an address they chose).
     pub feed_source: Rule,
+    /// Article imports per member (each unpacks an archive; its articles count against
+    /// `article_create` as well).
+    pub article_import: Rule,
+    /// Sign-ins begun at an outside provider (GitHub) per address (each stores a flow).
+    pub provider_sign_in_per_ip: Rule,
     /// Query complexity a member (or, signed out, an address) may spend per window.
     pub complexity_per_member: Rule,
     pub complexity_per_ip: Rule,
@@ -857,6 +862,8 @@ impl Default for Settings {
                 persisted_query_per_ip: Rule::new(100, 600),
                 webhook: Rule::new(30, 3_600),
                 feed_source: Rule::new(20, 3_600),
+                article_import: Rule::new(10, 3_600),
+                provider_sign_in_per_ip: Rule::new(30, 600),
                 // Twenty of the most expensive documents a minute, or thousands of cheap ones.
                 complexity_per_member: Rule::new(100_000, 60),
                 complexity_per_ip: Rule::new(50_000, 60),

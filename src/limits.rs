@@ -36,6 +36,10 @@ pub enum Action {
     Webhook,
     /// Adding and refreshing feed sources.
     FeedSource,
+    /// Importing an archive of articles.
+    ArticleImport,
+    /// Beginning a sign-in at an outside provider.
+    ProviderSignIn,
 }
 
 impl Action {
@@ -63,6 +67,8 @@ impl Action {
             Self::PersistedQuery => "persisted_query_per_ip",
             Self::Webhook => "webhook",
             Self::FeedSource => "feed_source",
+            Self::ArticleImport => "article_import",
+            Self::ProviderSignIn => "provider_sign_in_per_ip",
         }
     }
 
@@ -91,6 +97,8 @@ impl Action {
             Self::PersistedQuery => limits.persisted_query_per_ip,
             Self::Webhook => limits.webhook,
             Self::FeedSource => limits.feed_source,
+            Self::ArticleImport => limits.article_import,
+            Self::ProviderSignIn => limits.provider_sign_in_per_ip,
         }
     }
 
@@ -118,6 +126,8 @@ impl Action {
             Self::PersistedQuery => "persisted-query registrations from one address",
             Self::Webhook => "webhook changes, pings and redeliveries",
             Self::FeedSource => "feed sources added or refreshed",
+            Self::ArticleImport => "article imports",
+            Self::ProviderSignIn => "provider sign-ins from one address",
         }
     }
 }

@@ -86,7 +86,7 @@ pub async fn request(db: &PgPool, settings: &Settings, viewer: &Viewer) -> AppRe
         .await?;
     let today: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM data_exports
-         WHERE user_id = $1 AND created_at > now() - interval '1 day' AND status <> 'failed'",
+         WHERE user_id = $1 AND created_at > now() - interval '1 day'",
     )
     .bind(viewer.user_id)
     .fetch_one(&mut *tx)
@@ -848,6 +848,17 @@ where
             });
             continue;
         }
+        if let Some(title) = &title
+            && already_there(db, viewer.user_id, title, input.body_markdown.as_deref()).await?
+        {
+            report.skipped.push(Skipped {
+                source,
+                title: Some(title.clone()),
+                reason: "you already have this article".to_owned(),
+            });
+            continue;
+        }
+        // Counted only for an article about to be made: one already here costs nothing.
         if refused.is_none()
             && let Err(e) = allow(input.published == Some(true)).await
         {
@@ -863,16 +874,6 @@ where
                 source,
                 title,
                 reason: reason.clone(),
-            });
-            continue;
-        }
-        if let Some(title) = &title
-            && already_there(db, viewer.user_id, title, input.body_markdown.as_deref()).await?
-        {
-            report.skipped.push(Skipped {
-                source,
-                title: Some(title.clone()),
-                reason: "you already have this article".to_owned(),
             });
             continue;
         }

@@ -63,7 +63,7 @@ async fn begin(
     crate::limits::check(
         &state.cache,
         settings,
-        crate::limits::Action::Login,
+        crate::limits::Action::ProviderSignIn,
         &address,
     )
     .await?;
@@ -144,18 +144,12 @@ pub async fn callback(
         }
         Ok(Finished::SignIn(Outcome::SecondFactor(challenge))) => {
             // In the fragment: never sent to a server, so no log or Referer holds it.
-            let mut response = back(state, &[], Some(clear));
-            if let Some(location) = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(|l| format!("{l}#challenge={}", challenge.token))
-            {
-                response
-                    .headers_mut()
-                    .insert(header::LOCATION, header_value(&location));
-            }
-            response
+            back_to(
+                state,
+                &[],
+                Some(&format!("challenge={}", challenge.token)),
+                Some(clear),
+            )
         }
         Ok(Finished::Linked) => back(state, &[("linked", &provider)], Some(clear)),
         Err(e) => failed(state, &e, Some(clear)),
@@ -240,6 +234,17 @@ fn failed(state: &AppState, e: &AppError, cookie: Option<String>) -> Response {
 
 /// A redirect to `oauth.return_to` with `params` added to its query.
 fn back(state: &AppState, params: &[(&str, &str)], cookie: Option<String>) -> Response {
+    back_to(state, params, None, cookie)
+}
+
+/// [`back`], with `fragment` as the URL's fragment (after any the setting has, so a front
+/// end that routes by fragment, `/#/login`, still gets its route).
+fn back_to(
+    state: &AppState,
+    params: &[(&str, &str)],
+    fragment: Option<&str>,
+    cookie: Option<String>,
+) -> Response {
     let settings = &state.settings;
     let return_to = &settings.oauth.return_to;
     let absolute = if return_to.starts_with('/') {
@@ -254,6 +259,16 @@ fn back(state: &AppState, params: &[(&str, &str)], cookie: Option<String>) -> Re
                 for (key, value) in params {
                     pairs.append_pair(key, value);
                 }
+            }
+            if let Some(fragment) = fragment {
+                let joined = match url.fragment() {
+                    Some(route) if !route.is_empty() => {
+                        let sep = if route.contains('?') { '&' } else { '?' };
+                        format!("{route}{sep}{fragment}")
+                    }
+                    _ => fragment.to_owned(),
+                };
+                url.set_fragment(Some(&joined));
             }
             url.to_string()
         }

@@ -721,7 +721,7 @@ pub async fn unlink(db: &PgPool, viewer: &Viewer, id: Uuid) -> AppResult<Identit
     .ok_or_else(|| AppError::NotFound("No such linked account".to_owned()))?;
     if !has_password && linked <= 1 {
         return Err(AppError::input_rule(
-            "this is your only way to sign in: set a password first (request a password reset)",
+            "this is your only way to sign in: set a password first (request a password reset; the reset unlinks providers, so link this one again after it if you want both)",
         ));
     }
     tx.commit().await?;

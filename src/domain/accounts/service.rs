@@ -202,13 +202,13 @@ pub(super) async fn open_session(
 
 /// Where failed sign-ins for one login are counted: the login as typed (normalised),
 /// hashed, whether or not it names a member.
-pub(super) fn failures_key(login: &str) -> String {
+fn failures_key(login: &str) -> String {
     format!("login_failures:{}", hex::encode(tokens::hash(login)))
 }
 
 /// Seconds until a login locked by failed sign-ins may try again; `None` when it may now.
 /// Without Redis nothing is counted (and nothing locked), as with the other limits.
-pub(super) async fn locked_for(cache: &Cache, settings: &Settings, key: &str) -> Option<u64> {
+async fn locked_for(cache: &Cache, settings: &Settings, key: &str) -> Option<u64> {
     let window = std::time::Duration::from_secs(
         u64::try_from(settings.auth.lockout_minutes.max(1)).unwrap_or(600) * 60,
     );
@@ -226,7 +226,7 @@ pub(super) async fn locked_for(cache: &Cache, settings: &Settings, key: &str) ->
     }
 }
 
-pub(super) async fn count_failure(cache: &Cache, settings: &Settings, key: &str) {
+async fn count_failure(cache: &Cache, settings: &Settings, key: &str) {
     let window = std::time::Duration::from_secs(
         u64::try_from(settings.auth.lockout_minutes.max(1)).unwrap_or(600) * 60,
     );
@@ -557,6 +557,10 @@ pub async fn reset_password(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM identity_link_grants WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     // The reset proves the member reads this mailbox; an email change in flight is not
     // theirs to trust any more.
     sqlx::query(
@@ -610,6 +614,16 @@ pub async fn change_password(
     repo::delete_sessions(&mut *tx, user.id, viewer.session_id).await?;
     // A reset link mailed before the change would undo it.
     repo::delete_email_tokens(&mut *tx, user.id, Some("reset")).await?;
+    // So would a sign-in waiting for its second factor, begun with the old password, and
+    // a leave to link a provider given with it.
+    sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM identity_link_grants WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

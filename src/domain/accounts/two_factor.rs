@@ -5,11 +5,11 @@
 //! checks out. A code is accepted once: the step it matched is kept, and a code of that
 //! step or an earlier one is refused. Recovery codes are random (50 bits), shown once and
 //! stored as SHA-256 hashes. A sign-in that needs the second factor gets a challenge, which
-//! `max_second_factor_failures` wrong codes lock; wrong codes also count per member, with
-//! the limits of wrong passwords (`auth.max_failed_logins` within `auth.lockout_minutes`,
-//! counted apart from them), so signing in again does not buy more guesses. Those
-//! attempts queue on the member's row, so a burst over many challenges is counted one by
-//! one.
+//! `max_second_factor_failures` wrong codes lock; every code tried also counts per member
+//! until one is right, with the limits of wrong passwords (`auth.max_failed_logins` within
+//! `auth.lockout_minutes`, counted apart from them), so signing in again does not buy more
+//! guesses. The count is one atomic increment taken before the code is checked, so a
+//! burst over many challenges is counted one by one.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -336,6 +336,27 @@ pub(super) async fn challenge(
     })
 }
 
+/// Counts one attempt of `key`'s member; seconds until they may try again once they tried
+/// `auth.max_failed_logins` times within `auth.lockout_minutes`. Without Redis nothing is
+/// counted (only each challenge's own limit holds), as with the other limits.
+async fn attempt(cache: &Cache, settings: &Settings, key: &str) -> Option<u64> {
+    let window = std::time::Duration::from_secs(
+        u64::try_from(settings.auth.lockout_minutes.max(1)).unwrap_or(10) * 60,
+    );
+    match cache.incr_window(key, window).await {
+        Ok((attempts, ttl))
+            if attempts > u64::try_from(settings.auth.max_failed_logins).unwrap_or(10) =>
+        {
+            Some(ttl.max(1))
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "second-factor attempts could not be counted");
+            None
+        }
+    }
+}
+
 /// A challenge waiting for its code.
 #[derive(sqlx::FromRow)]
 struct Pending {
@@ -358,12 +379,41 @@ pub async fn complete(
     code: &str,
 ) -> AppResult<SignedIn> {
     let token_hash = tokens::hash(challenge);
-    let mut tx = db.begin().await?;
-    let row = sqlx::query_as::<_, Pending>(
-        "SELECT user_id, method, failures, ip, user_agent FROM login_challenges
-         WHERE token_hash = $1 AND expires_at > now() FOR UPDATE",
+    // The challenge's member, read without a lock: rows are locked member first, then
+    // challenge, the order a password reset or an account deletion takes them in.
+    let owner: Option<UserId> = sqlx::query_scalar(
+        "SELECT user_id FROM login_challenges WHERE token_hash = $1 AND expires_at > now()",
     )
     .bind(&token_hash)
+    .fetch_optional(db)
+    .await?;
+    let Some(owner) = owner else {
+        return Err(AppError::Unauthenticated(EXPIRED.to_owned()));
+    };
+    // Every attempt is counted before it is checked (one atomic increment), so a burst
+    // over many challenges is counted one by one while nothing is held; a right code
+    // clears the count.
+    let key = format!("second_factor_attempts:{owner}");
+    if let Some(retry_after) = attempt(cache, settings, &key).await {
+        return Err(AppError::RateLimited {
+            message: format!(
+                "Too many codes tried for this account: try again in {} minutes",
+                retry_after.div_ceil(60)
+            ),
+            retry_after,
+        });
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query_as::<_, Pending>(
+        "SELECT user_id, method, failures, ip, user_agent FROM login_challenges
+         WHERE token_hash = $1 AND user_id = $2 AND expires_at > now() FOR UPDATE",
+    )
+    .bind(&token_hash)
+    .bind(owner)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(Pending {
@@ -376,27 +426,10 @@ pub async fn complete(
     else {
         return Err(AppError::Unauthenticated(EXPIRED.to_owned()));
     };
-    // Every attempt on this member's challenges waits here for the one before it to be
-    // counted, so parallel guesses on many challenges cannot all pass the check below.
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    let key = format!("second_factor_failures:{user_id}");
-    if let Some(retry_after) = service::locked_for(cache, settings, &key).await {
-        return Err(AppError::RateLimited {
-            message: format!(
-                "Too many wrong codes for this account: try again in {} minutes",
-                retry_after.div_ceil(60)
-            ),
-            retry_after,
-        });
-    }
     let kind = match check_code(&mut tx, settings, user_id, code).await? {
         Checked::Accepted(kind) => kind,
         Checked::Off => return Err(AppError::Unauthenticated(EXPIRED.to_owned())),
         Checked::Wrong => {
-            service::count_failure(cache, settings, &key).await;
             let left = settings.auth.max_second_factor_failures - failures - 1;
             if left <= 0 {
                 sqlx::query("DELETE FROM login_challenges WHERE token_hash = $1")
@@ -442,7 +475,7 @@ pub async fn complete(
     .await?;
     tx.commit().await?;
     if let Err(e) = cache.delete(&key).await {
-        tracing::warn!(error = %e, "second-factor failures could not be cleared");
+        tracing::warn!(error = %e, "second-factor attempts could not be cleared");
     }
     Ok(session)
 }

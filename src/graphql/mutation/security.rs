@@ -412,6 +412,7 @@ impl SecurityMutation {
     ) -> async_graphql::Result<ImportArticlesPayload> {
         respond(ctx, input.client_mutation_id.clone(), async {
             let viewer = ctx.require_viewer()?;
+            limit(ctx, Action::ArticleImport, None).await?;
             let state = ctx.state();
             let file = input
                 .file
