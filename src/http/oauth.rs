@@ -56,7 +56,7 @@ async fn begin(
 ) -> AppResult<Response> {
     let settings = &state.settings;
     let (provider, config) = Provider::configured(provider, settings)?;
-    // Each start stores a flow: as many as sign-in attempts an address may make.
+    // Each start stores a flow: `rate_limits.provider_sign_in_per_ip` per address.
     let address = auth::client_info(req, settings)
         .ip
         .unwrap_or_else(|| "unknown".to_owned());
