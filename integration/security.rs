@@ -1464,3 +1464,86 @@ async fn codes_tried_over_many_challenges_lock_the_member_and_a_password_change_
     )
     .await;
 }
+
+#[tokio::test]
+async fn each_imported_article_counts_against_the_article_limits() {
+    let app = spawn_app_with(Default::default(), |s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.article_create = vibecoding::config::Rule::new(2, 3_600);
+        s.rate_limits.article_import = vibecoding::config::Rule::new(2, 3_600);
+    })
+    .await;
+    let token = app.member("prolific").await;
+    let files: Vec<(String, Vec<u8>)> = (1..=4)
+        .map(|i| {
+            (
+                format!("post-{i}.md"),
+                format!("---\ntitle: Post {i}\n---\nBody {i}").into_bytes(),
+            )
+        })
+        .collect();
+    let archive = zip_of(
+        &files
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect::<Vec<_>>(),
+    );
+    let (_, body) = app
+        .upload(
+            Some(&token),
+            IMPORT,
+            json!({ "file": null }),
+            "file",
+            "four.zip",
+            archive.clone(),
+        )
+        .await;
+    let result = &body["data"]["importArticles"];
+    assert_eq!(result["articles"].as_array().unwrap().len(), 2, "{body}");
+    let skipped = result["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{body}");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("new articles"),
+        "{body}"
+    );
+    // The articles already made cost nothing the second time; the limit still holds.
+    let (_, again) = app
+        .upload(
+            Some(&token),
+            IMPORT,
+            json!({ "file": null }),
+            "file",
+            "four.zip",
+            archive.clone(),
+        )
+        .await;
+    let reasons: Vec<&str> = again["data"]["importArticles"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| r.contains("already have"))
+            .count(),
+        2,
+        "{again}"
+    );
+    // And imports themselves are limited.
+    let (_, third) = app
+        .upload(
+            Some(&token),
+            IMPORT,
+            json!({ "file": null }),
+            "file",
+            "four.zip",
+            archive,
+        )
+        .await;
+    assert_eq!(code(&third), "RATE_LIMITED", "{third}");
+}
