@@ -1335,6 +1335,41 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
         )
         .await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    // An export whose build dies (here: a table it reads is gone) ends FAILED, not pending.
+    app.ok(
+        Some(&token),
+        "mutation { requestDataExport { dataExport { id } } }",
+        json!({}),
+    )
+    .await;
+    sqlx::query("UPDATE jobs SET max_attempts = 1 WHERE kind = 'build_data_export'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE notification_settings RENAME TO notification_settings_away")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let outcomes = app.drain_jobs().await;
+    assert!(
+        outcomes.iter().any(|o| matches!(o, vibecoding::worker::Outcome::Dead { kind, .. } if kind == "build_data_export")),
+        "{outcomes:?}"
+    );
+    sqlx::query("ALTER TABLE notification_settings_away RENAME TO notification_settings")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let dead = app
+        .ok(
+            Some(&token),
+            "{ viewer { dataExports { status error } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        dead["viewer"]["dataExports"][0],
+        json!({ "status": "FAILED", "error": "it could not be built: ask for a new export" })
+    );
     // An export larger than allowed fails, saying why; exports are limited per day.
     app.ok(
         Some(&token),
@@ -1358,15 +1393,13 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
         failed["viewer"]["dataExports"][0]["error"],
         "the export would be larger than 1 KB"
     );
-    // The failed one counts too: a failure can cost as much work as a success.
-    for _ in 0..2 {
-        app.ok(
-            Some(&token),
-            "mutation { requestDataExport { dataExport { id } } }",
-            json!({}),
-        )
-        .await;
-    }
+    // The failed ones count too: a failure can cost as much work as a success.
+    app.ok(
+        Some(&token),
+        "mutation { requestDataExport { dataExport { id } } }",
+        json!({}),
+    )
+    .await;
     app.fails(
         Some(&token),
         "mutation { requestDataExport { dataExport { id } } }",

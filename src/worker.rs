@@ -39,6 +39,18 @@ pub enum Outcome {
     },
 }
 
+/// What a job's subject records when the job dies: a member waiting on it sees it failed
+/// rather than pending for ever. Failures here are logged; the job is dead either way.
+async fn given_up(ctx: &JobContext, payload: serde_json::Value) {
+    let done = match serde_json::from_value::<Job>(payload) {
+        Ok(Job::BuildDataExport { export_id }) => portability::give_up(&ctx.db, export_id).await,
+        _ => Ok(()),
+    };
+    if let Err(e) = done {
+        tracing::warn!(error = %e.public_message(), "a dead job's subject could not be updated");
+    }
+}
+
 async fn handle(ctx: &JobContext, render: &dyn Render, job: Job) -> Result<(), JobError> {
     match job {
         Job::DispatchWebhooks {
@@ -243,6 +255,8 @@ impl Worker {
             worker: &self.id,
             attempt: claimed.attempts,
         };
+        // Kept for the job's last word, should it die (see `given_up`).
+        let payload = claimed.payload.clone();
         let result = match serde_json::from_value::<Job>(claimed.payload) {
             Ok(job) => {
                 // A panicking handler is a failed attempt like any other: retried, and
@@ -293,6 +307,7 @@ impl Worker {
             Err(JobError::Retry(e) | JobError::Permanent(e)) => {
                 let error = format!("{e:#}");
                 queue::bury(&self.ctx.db, held, &error).await?;
+                given_up(&self.ctx, payload).await;
                 // The kind and id ride on the event itself, so error reports name them.
                 tracing::error!(job = %claimed.id, kind, error = %error, "job is dead");
                 Outcome::Dead { kind, error }

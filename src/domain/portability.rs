@@ -278,6 +278,20 @@ pub async fn mail_ready(ctx: &JobContext, export_id: Uuid) -> Result<(), JobErro
     })
 }
 
+/// Marks an export failed once its build job has died (tried `max_attempts` times), so the
+/// member sees it failed and may ask again.
+pub async fn give_up(db: &PgPool, export_id: Uuid) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE data_exports SET status = 'failed',
+                error = 'it could not be built: ask for a new export'
+         WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(export_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Deletes an expired export's archive (the job).
 pub async fn expire(db: &PgPool, export_id: Uuid) -> AppResult<()> {
     sqlx::query(
