@@ -137,8 +137,8 @@ pub struct OAuthSettings {
     /// How long a started sign-in may take at the provider, in minutes.
     pub flow_minutes: i64,
     /// Where the browser is sent when the provider's sign-in ends: a path of this site or
-    /// a full URL of the front end. `?challenge=` is added when a second factor is due,
-    /// `?error=` (a stable code) when the sign-in failed.
+    /// a full URL of the front end. `#challenge=` (in the fragment) is added when a second
+    /// factor is due, `?linked=` after a link, `?error=` (a stable code) when it failed.
     pub return_to: String,
     /// GitHub (`VIBECODING_OAUTH__GITHUB__CLIENT_ID`, `..._CLIENT_SECRET`).
     pub github: ProviderSettings,

@@ -20,7 +20,7 @@ mutation_input! {
     /// The second step of a sign-in.
     CompleteLoginInput {
         /// The `secondFactorChallenge` from `login` (or from the provider sign-in's
-        /// `?challenge=`).
+        /// `#challenge=`, in the URL fragment).
         #[graphql(secret)]
         challenge: String,
         /// The 6-digit code the authenticator app shows now, or an unused recovery code.
