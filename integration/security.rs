@@ -1205,6 +1205,7 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
           "published_at": "2023-01-02T03:04:05Z", "cached_tag_list": "webdev, javascript",
           "canonical_url": "https://dev.to/importer/from-dev-to-1abc" },
         { "title": "", "body_markdown": "A title is missing", "published": false },
+        { "title": "From dev.to", "body_markdown": "Hello from **Forem**.", "published": true },
     ]);
     let archive = zip_of(&[("articles.json", forem.to_string().as_bytes())]);
     let (_, body) = app
@@ -1229,6 +1230,12 @@ async fn imports_read_forem_exports_and_hostile_archives_stay_bounded() {
         "https://dev.to/importer/from-dev-to-1abc"
     );
     assert_eq!(result["skipped"][0]["source"], "articles.json[1]", "{body}");
+    // The same article twice in one archive is made once.
+    assert_eq!(result["skipped"][1]["source"], "articles.json[2]", "{body}");
+    assert_eq!(
+        result["skipped"][1]["reason"],
+        "you already have this article"
+    );
 
     // A bomb: 20 MB of one byte, declared as Markdown, a few hundred KB compressed;
     // and a bogus UTF-8 file. Each is skipped after reading at most its limit.

@@ -105,8 +105,14 @@ impl Storage {
 
 impl Storage {
     /// The bytes of a stored original (for a member's export): the file, or a download
-    /// of its URL from Cloudinary, at most `max` bytes.
-    pub async fn read(&self, key: &str, url: &str, max: u64) -> AppResult<Vec<u8>> {
+    /// of its URL from Cloudinary (read through the outbound limits), at most `max` bytes.
+    pub async fn read(
+        &self,
+        outbound: &crate::config::OutboundSettings,
+        key: &str,
+        url: &str,
+        max: usize,
+    ) -> AppResult<Vec<u8>> {
         match self {
             Self::Local { dir, .. } => {
                 // Keys are ours (a name in the directory); anything else is not read.
@@ -121,21 +127,16 @@ impl Storage {
                 let failed = |e: &dyn std::fmt::Display| {
                     AppError::internal(anyhow::anyhow!("reading a stored image: {e}"))
                 };
-                let mut response = client
+                let response = client
                     .http
                     .get(url)
                     .send()
                     .await
                     .and_then(reqwest::Response::error_for_status)
                     .map_err(|e| failed(&e))?;
-                let mut bytes = Vec::new();
-                while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
-                    bytes.extend_from_slice(&chunk);
-                    if bytes.len() as u64 > max {
-                        return Err(failed(&"larger than the upload limit"));
-                    }
-                }
-                Ok(bytes)
+                crate::outbound::read_capped(outbound, response, max)
+                    .await
+                    .map_err(|e| failed(&e))
             }
         }
     }

@@ -41,8 +41,8 @@ pub enum Outcome {
 
 /// What a job's subject records when the job dies: a member waiting on it sees it failed
 /// rather than pending for ever. Failures here are logged; the job is dead either way.
-async fn given_up(ctx: &JobContext, payload: serde_json::Value) {
-    let done = match serde_json::from_value::<Job>(payload) {
+async fn given_up(ctx: &JobContext, payload: &serde_json::Value) {
+    let done = match <Job as serde::Deserialize>::deserialize(payload) {
         Ok(Job::BuildDataExport { export_id }) => portability::give_up(&ctx.db, export_id).await,
         _ => Ok(()),
     };
@@ -255,9 +255,8 @@ impl Worker {
             worker: &self.id,
             attempt: claimed.attempts,
         };
-        // Kept for the job's last word, should it die (see `given_up`).
-        let payload = claimed.payload.clone();
-        let result = match serde_json::from_value::<Job>(claimed.payload) {
+        // Read in place: the payload stays for the job's last word, should it die.
+        let result = match <Job as serde::Deserialize>::deserialize(&claimed.payload) {
             Ok(job) => {
                 // A panicking handler is a failed attempt like any other: retried, and
                 // the worker loop lives on.
@@ -307,7 +306,7 @@ impl Worker {
             Err(JobError::Retry(e) | JobError::Permanent(e)) => {
                 let error = format!("{e:#}");
                 queue::bury(&self.ctx.db, held, &error).await?;
-                given_up(&self.ctx, payload).await;
+                given_up(&self.ctx, &claimed.payload).await;
                 // The kind and id ride on the event itself, so error reports name them.
                 tracing::error!(job = %claimed.id, kind, error = %error, "job is dead");
                 Outcome::Dead { kind, error }

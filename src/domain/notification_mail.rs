@@ -9,7 +9,6 @@
 //! signed address that unsubscribes with one POST, no sign-in needed.
 
 use chrono::{DateTime, Utc};
-use hmac::{KeyInit as _, Mac as _};
 use sqlx::PgPool;
 
 use super::notifications::{NotificationKind, NotificationSettings};
@@ -17,7 +16,7 @@ use crate::config::Settings;
 use crate::error::{AppError, AppResult, Problem};
 use crate::ids::UserId;
 use crate::jobs::{self, Job, JobContext, JobError};
-use crate::mail::{MailError, templates};
+use crate::mail::templates;
 
 /// Where a kind of notification goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,10 +155,11 @@ impl Scope {
 }
 
 fn mac(settings: &Settings, user: UserId, scope: Scope) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&settings.signing_key())
-        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-    mac.update(format!("unsubscribe:{user}:{}", scope.as_str()).as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
+    super::accounts::tokens::sign(
+        settings,
+        &format!("unsubscribe:{user}:{}", scope.as_str()),
+        16,
+    )
 }
 
 /// The one-click unsubscribe address for `user` and `scope`.
@@ -216,13 +216,6 @@ fn links<'a>(settings: &'a Settings, unsubscribe: &'a str) -> templates::Links<'
     templates::Links {
         unsubscribe,
         settings: settings.mail.settings_url.as_deref().unwrap_or(unsubscribe),
-    }
-}
-
-fn mail_error(e: MailError) -> JobError {
-    match e {
-        MailError::Transient(m) => JobError::Retry(anyhow::anyhow!(m)),
-        MailError::Permanent(m) => JobError::Permanent(anyhow::anyhow!(m)),
     }
 }
 
@@ -327,7 +320,7 @@ pub async fn send_batch(ctx: &JobContext, user: UserId) -> Result<(), JobError> 
         &items,
         &links(&ctx.settings, &unsubscribe),
     );
-    ctx.mailer.send(&email).await.map_err(mail_error)?;
+    ctx.mailer.send(&email).await?;
     let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
     if i64::try_from(rows.len()).unwrap_or(i64::MAX) >= MAX_PER_MESSAGE {
         // More than one message holds: the next goes at once.
@@ -428,7 +421,7 @@ pub async fn send_digest(ctx: &JobContext, user: UserId) -> Result<(), JobError>
         &items,
         &links(&ctx.settings, &unsubscribe),
     );
-    ctx.mailer.send(&email).await.map_err(mail_error)
+    Ok(ctx.mailer.send(&email).await?)
 }
 
 #[cfg(test)]

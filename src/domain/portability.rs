@@ -17,7 +17,6 @@
 use std::io::{Read as _, Write as _};
 
 use chrono::{DateTime, Utc};
-use hmac::{KeyInit as _, Mac as _};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -70,10 +69,7 @@ impl DataExport {
 }
 
 fn signature(settings: &Settings, id: Uuid) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&settings.signing_key())
-        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-    mac.update(format!("data-export:{id}").as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..20])
+    super::accounts::tokens::sign(settings, &format!("data-export:{id}"), 20)
 }
 
 /// Queues an export (at most `exports.per_day` a day).
@@ -243,39 +239,33 @@ pub async fn build(ctx: &JobContext, export_id: Uuid) -> Result<(), JobError> {
 
 /// Mails the member that their export is ready (the job).
 pub async fn mail_ready(ctx: &JobContext, export_id: Uuid) -> Result<(), JobError> {
-    let row: Option<(DataExport, String, String, Option<String>)> = {
-        let export = sqlx::query_as::<_, DataExport>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM data_exports WHERE id = $1 AND status = 'ready'"
-        )))
-        .bind(export_id)
-        .fetch_optional(&ctx.db)
-        .await?;
-        match export {
-            Some(export) => {
-                let (username, name, email): (String, String, Option<String>) = sqlx::query_as(
-                    "SELECT username::text, name, email::text FROM users
-                     WHERE id = $1 AND deleted_at IS NULL",
-                )
-                .bind(export.user_id)
-                .fetch_optional(&ctx.db)
-                .await?
-                .unwrap_or_default();
-                Some((export, username, name, email))
-            }
-            None => None,
-        }
-    };
-    let Some((export, username, name, Some(to))) = row else {
+    let export = sqlx::query_as::<_, DataExport>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM data_exports WHERE id = $1 AND status = 'ready'"
+    )))
+    .bind(export_id)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some(export) = export else {
         return Ok(());
     };
-    let (Some(url), Some(expires_at)) = (export.url(&ctx.settings), export.expires_at) else {
+    let Some(member) = super::accounts::repo::find_by_id(&ctx.db, export.user_id).await? else {
         return Ok(());
     };
-    let email = crate::mail::templates::data_export_ready(&to, &name, &username, &url, expires_at);
-    ctx.mailer.send(&email).await.map_err(|e| match e {
-        crate::mail::MailError::Transient(m) => JobError::Retry(anyhow::anyhow!(m)),
-        crate::mail::MailError::Permanent(m) => JobError::Permanent(anyhow::anyhow!(m)),
-    })
+    let (Some(to), Some(url), Some(expires_at)) = (
+        member.email.as_deref(),
+        export.url(&ctx.settings),
+        export.expires_at,
+    ) else {
+        return Ok(());
+    };
+    let email = crate::mail::templates::data_export_ready(
+        to,
+        &member.name,
+        &member.username,
+        &url,
+        expires_at,
+    );
+    Ok(ctx.mailer.send(&email).await?)
 }
 
 /// Marks an export failed once its build job has died (tried `max_attempts` times), so the
@@ -490,7 +480,12 @@ async fn gather(
     for (id, key, url, format) in images {
         let file = format!("images/{}.{format}", id.simple());
         match storage
-            .read(&key, &url, ctx.settings.uploads.max_bytes as u64)
+            .read(
+                &ctx.settings.outbound,
+                &key,
+                &url,
+                ctx.settings.uploads.max_bytes,
+            )
             .await
         {
             Ok(bytes) => {
@@ -792,50 +787,24 @@ where
             "the archive holds no articles (Markdown files or an articles.json)",
         ));
     }
+    let items: Vec<(String, ArticleInput, Option<String>)> = found
+        .into_iter()
+        .map(|item| input_of(item, publish))
+        .collect();
+    // What the member already has under these titles: one statement for the archive.
+    let mut existing = Existing::load(
+        db,
+        viewer.user_id,
+        items
+            .iter()
+            .filter_map(|(_, _, title)| title.clone())
+            // Postgres refuses a NUL; such an article is skipped below anyway.
+            .filter(|t| crate::text::forbidden_char(t).is_none())
+            .collect(),
+    )
+    .await?;
     let mut refused: Option<String> = None;
-    for item in found {
-        let (source, input) = match item {
-            Found::Markdown { file, text } => {
-                let published = publish
-                    && front_matter::split(&text).is_ok_and(|(fm, _)| fm.published == Some(true));
-                (
-                    file,
-                    ArticleInput {
-                        body_markdown: Some(text),
-                        published: Some(published),
-                        ..ArticleInput::default()
-                    },
-                )
-            }
-            Found::Forem { file, article } => {
-                let tags = article.tags();
-                let date = article
-                    .published_at
-                    .as_deref()
-                    .and_then(front_matter::parse_date);
-                (
-                    file,
-                    ArticleInput {
-                        title: article.title,
-                        body_markdown: article.body_markdown,
-                        tags,
-                        published: Some(publish && article.published == Some(true)),
-                        cover_image_url: article.cover_image.or(article.main_image),
-                        canonical_url: article.canonical_url,
-                        description: article.description,
-                        published_at: date,
-                        ..ArticleInput::default()
-                    },
-                )
-            }
-        };
-        let title = input.title.clone().or_else(|| {
-            input
-                .body_markdown
-                .as_deref()
-                .and_then(|b| front_matter::split(b).ok())
-                .and_then(|(fm, _)| fm.title)
-        });
+    for (source, input, title) in items {
         // Text from the archive obeys the rule every stored text does (Postgres refuses
         // NUL, and the other controls only hide things).
         let texts = [
@@ -863,7 +832,7 @@ where
             continue;
         }
         if let Some(title) = &title
-            && already_there(db, viewer.user_id, title, input.body_markdown.as_deref()).await?
+            && existing.has(title, input.body_markdown.as_deref())
         {
             report.skipped.push(Skipped {
                 source,
@@ -891,8 +860,15 @@ where
             });
             continue;
         }
+        let made = title.clone().zip(input.body_markdown.clone());
         match articles::create(db, settings, viewer, input).await {
-            Ok(saved) => report.created.push(saved.article.id),
+            Ok(saved) => {
+                // A second copy in the same archive is skipped too.
+                if let Some((title, body)) = made {
+                    existing.add(&title, &body);
+                }
+                report.created.push(saved.article.id);
+            }
             Err(AppError::BadUserInput(invalid)) => report.skipped.push(Skipped {
                 source,
                 title,
@@ -921,30 +897,96 @@ where
     Ok(report)
 }
 
-/// Whether the member already has an article with this title and body (an import run
-/// twice makes nothing twice).
-async fn already_there(
-    db: &PgPool,
-    user: UserId,
-    title: &str,
-    body: Option<&str>,
-) -> AppResult<bool> {
-    let content = body.map(|b| {
-        front_matter::split(b)
-            .map(|(_, content)| content.trim().to_owned())
-            .unwrap_or_else(|_| b.trim().to_owned())
+/// An article found in an archive as the input `createArticle` takes, with where it came
+/// from and its title (a field, or its front matter's).
+fn input_of(item: Found, publish: bool) -> (String, ArticleInput, Option<String>) {
+    let (source, input) = match item {
+        Found::Markdown { file, text } => {
+            let published = publish
+                && front_matter::split(&text).is_ok_and(|(fm, _)| fm.published == Some(true));
+            (
+                file,
+                ArticleInput {
+                    body_markdown: Some(text),
+                    published: Some(published),
+                    ..ArticleInput::default()
+                },
+            )
+        }
+        Found::Forem { file, article } => {
+            let tags = article.tags();
+            let date = article
+                .published_at
+                .as_deref()
+                .and_then(front_matter::parse_date);
+            (
+                file,
+                ArticleInput {
+                    title: article.title,
+                    body_markdown: article.body_markdown,
+                    tags,
+                    published: Some(publish && article.published == Some(true)),
+                    cover_image_url: article.cover_image.or(article.main_image),
+                    canonical_url: article.canonical_url,
+                    description: article.description,
+                    published_at: date,
+                    ..ArticleInput::default()
+                },
+            )
+        }
+    };
+    let title = input.title.clone().or_else(|| {
+        input
+            .body_markdown
+            .as_deref()
+            .and_then(|b| front_matter::split(b).ok())
+            .and_then(|(fm, _)| fm.title)
     });
-    let bodies: Vec<String> = sqlx::query_scalar(
-        "SELECT body_markdown FROM articles WHERE user_id = $1 AND title = $2 LIMIT 20",
-    )
-    .bind(user)
-    .bind(title.trim())
-    .fetch_all(db)
-    .await?;
-    Ok(bodies.iter().any(|stored| {
-        let stored = front_matter::split(stored)
-            .map(|(_, c)| c.trim().to_owned())
-            .unwrap_or_else(|_| stored.trim().to_owned());
-        content.as_deref().is_none_or(|c| c == stored)
-    }))
+    (source, input, title)
+}
+
+/// A body without its front matter, trimmed: what two copies of an article share.
+fn content_of(body: &str) -> String {
+    front_matter::split(body)
+        .map(|(_, content)| content.trim().to_owned())
+        .unwrap_or_else(|_| body.trim().to_owned())
+}
+
+/// The member's articles under the titles of an archive (an import run twice makes
+/// nothing twice): title → bodies.
+struct Existing(std::collections::HashMap<String, Vec<String>>);
+
+impl Existing {
+    async fn load(db: &PgPool, user: UserId, titles: Vec<String>) -> AppResult<Self> {
+        let titles: Vec<String> = titles.iter().map(|t| t.trim().to_owned()).collect();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT title, body_markdown FROM articles WHERE user_id = $1 AND title = ANY($2)",
+        )
+        .bind(user)
+        .bind(&titles)
+        .fetch_all(db)
+        .await?;
+        let mut by_title = std::collections::HashMap::<String, Vec<String>>::new();
+        for (title, body) in rows {
+            by_title.entry(title).or_default().push(content_of(&body));
+        }
+        Ok(Self(by_title))
+    }
+
+    /// Whether an article with this title and body (any body, when it has none) is there.
+    fn has(&self, title: &str, body: Option<&str>) -> bool {
+        let content = body.map(content_of);
+        self.0.get(title.trim()).is_some_and(|bodies| {
+            bodies
+                .iter()
+                .any(|stored| content.as_deref().is_none_or(|c| c == stored))
+        })
+    }
+
+    fn add(&mut self, title: &str, body: &str) {
+        self.0
+            .entry(title.trim().to_owned())
+            .or_default()
+            .push(content_of(body));
+    }
 }

@@ -24,7 +24,6 @@ use crate::config::Settings;
 use crate::error::{AppError, AppResult, Problem};
 use crate::ids::UserId;
 use crate::jobs::{self, Job, JobContext, JobError};
-use crate::mail::MailError;
 use crate::outbound;
 
 /// How much of a receiver's answer a delivery keeps.
@@ -863,8 +862,5 @@ pub async fn mail_disabled(ctx: &JobContext, webhook: Uuid) -> Result<(), JobErr
         &url,
         reason.as_deref().unwrap_or("its deliveries failed"),
     );
-    ctx.mailer.send(&email).await.map_err(|e| match e {
-        MailError::Transient(m) => JobError::Retry(anyhow::anyhow!(m)),
-        MailError::Permanent(m) => JobError::Permanent(anyhow::anyhow!(m)),
-    })
+    Ok(ctx.mailer.send(&email).await?)
 }

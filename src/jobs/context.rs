@@ -30,6 +30,16 @@ pub enum JobError {
     Permanent(anyhow::Error),
 }
 
+/// A message the mailer could not send now is tried again; one it never will is not.
+impl From<crate::mail::MailError> for JobError {
+    fn from(e: crate::mail::MailError) -> Self {
+        match e {
+            crate::mail::MailError::Transient(m) => Self::Retry(anyhow::anyhow!(m)),
+            crate::mail::MailError::Permanent(m) => Self::Permanent(anyhow::anyhow!(m)),
+        }
+    }
+}
+
 impl From<sqlx::Error> for JobError {
     fn from(e: sqlx::Error) -> Self {
         Self::Retry(e.into())

@@ -79,12 +79,13 @@ impl Provider {
     /// The account behind an access token.
     async fn profile(
         self,
+        settings: &Settings,
         http: &reqwest::Client,
         provider: &ProviderSettings,
         token: &str,
     ) -> AppResult<Profile> {
         match self {
-            Self::GitHub => github_profile(http, provider, token).await,
+            Self::GitHub => github_profile(&settings.outbound, http, provider, token).await,
         }
     }
 }
@@ -115,6 +116,7 @@ struct GitHubEmail {
 }
 
 async fn github_profile(
+    outbound: &crate::config::OutboundSettings,
     http: &reqwest::Client,
     provider: &ProviderSettings,
     token: &str,
@@ -126,8 +128,8 @@ async fn github_profile(
             .header("accept", "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")
     };
-    let user: GitHubUser = read_json(get("/user")).await?;
-    let emails: Vec<GitHubEmail> = read_json(get("/user/emails")).await?;
+    let user: GitHubUser = read_json(outbound, get("/user")).await?;
+    let emails: Vec<GitHubEmail> = read_json(outbound, get("/user/emails")).await?;
     // The primary address; any verified one when the primary is not.
     let email = emails
         .iter()
@@ -147,6 +149,7 @@ async fn github_profile(
 const MAX_ANSWER: usize = 256 * 1024;
 
 async fn read_json<T: serde::de::DeserializeOwned>(
+    outbound: &crate::config::OutboundSettings,
     request: reqwest::RequestBuilder,
 ) -> AppResult<T> {
     let refused = |what: &str| {
@@ -156,17 +159,13 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         );
         AppError::Unauthenticated("The sign-in provider could not be read: try again".to_owned())
     };
-    let mut response = request.send().await.map_err(|_| refused("unreachable"))?;
+    let response = request.send().await.map_err(|_| refused("unreachable"))?;
     if !response.status().is_success() {
         return Err(refused("status"));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|_| refused("body"))? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_ANSWER {
-            return Err(refused("too large"));
-        }
-    }
+    let body = crate::outbound::read_capped(outbound, response, MAX_ANSWER)
+        .await
+        .map_err(|_| refused("body"))?;
     serde_json::from_slice(&body).map_err(|_| refused("shape"))
 }
 
@@ -329,7 +328,9 @@ pub async fn finish(
     };
     let http = http(settings)?;
     let access_token = exchange(settings, provider, config, &http, callback.code, &flow).await?;
-    let profile = provider.profile(&http, config, &access_token).await?;
+    let profile = provider
+        .profile(settings, &http, config, &access_token)
+        .await?;
     match flow.link_user_id {
         Some(owner) => {
             // Linking is for the member who started it, still signed in on this browser.

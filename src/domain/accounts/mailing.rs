@@ -5,7 +5,7 @@ use chrono::Utc;
 use super::{User, repo, tokens};
 use crate::ids::UserId;
 use crate::jobs::{JobContext, JobError};
-use crate::mail::{Email, MailError, templates};
+use crate::mail::{Email, templates};
 
 /// How long a confirmation link works.
 pub const CONFIRMATION_TTL: chrono::TimeDelta = chrono::TimeDelta::days(3);
@@ -13,10 +13,7 @@ pub const CONFIRMATION_TTL: chrono::TimeDelta = chrono::TimeDelta::days(3);
 pub const RESET_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(2);
 
 async fn send(ctx: &JobContext, email: &Email) -> Result<(), JobError> {
-    ctx.mailer.send(email).await.map_err(|e| match e {
-        MailError::Transient(m) => JobError::Retry(anyhow::anyhow!(m)),
-        MailError::Permanent(m) => JobError::Permanent(anyhow::anyhow!(m)),
-    })
+    Ok(ctx.mailer.send(email).await?)
 }
 
 pub async fn send_welcome(ctx: &JobContext, user_id: UserId) -> Result<(), JobError> {

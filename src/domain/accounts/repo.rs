@@ -532,3 +532,17 @@ pub async fn purge_email_tokens<'e>(db: impl PgExecutor<'e>) -> sqlx::Result<u64
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Ends what a password began and has not finished: sign-ins waiting for their second
+/// factor, and leaves to link a provider.
+pub async fn delete_pending_sign_ins(conn: &mut PgConnection, user_id: UserId) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM identity_link_grants WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

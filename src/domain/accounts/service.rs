@@ -553,14 +553,7 @@ pub async fn reset_password(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM identity_link_grants WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    repo::delete_pending_sign_ins(&mut tx, user_id).await?;
     // The reset proves the member reads this mailbox; an email change in flight is not
     // theirs to trust any more.
     sqlx::query(
@@ -616,14 +609,7 @@ pub async fn change_password(
     repo::delete_email_tokens(&mut *tx, user.id, Some("reset")).await?;
     // So would a sign-in waiting for its second factor, begun with the old password, and
     // a leave to link a provider given with it.
-    sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM identity_link_grants WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
+    repo::delete_pending_sign_ins(&mut tx, user.id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -37,6 +37,17 @@ pub fn hash(raw: &str) -> Vec<u8> {
     Sha256::digest(raw.trim().as_bytes()).to_vec()
 }
 
+/// `message` signed with the server's key (`SECRET_KEY_BASE`): the first `bytes` bytes of
+/// its HMAC-SHA256, in hex, for links that carry their own proof (unsubscribe, downloads).
+pub fn sign(settings: &crate::config::Settings, message: &str, bytes: usize) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&settings.signing_key())
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(message.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    hex::encode(&digest[..bytes.min(digest.len())])
+}
+
 /// Compares secrets without leaking, through timing, where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let (a, b) = (Sha256::digest(a), Sha256::digest(b));

@@ -455,8 +455,7 @@ impl SecurityMutation {
                 .loaders()
                 .articles
                 .load_many(report.created.iter().copied())
-                .await
-                .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+                .await?;
             Ok(ImportArticlesPayload {
                 articles: Some(
                     report
